@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+# Each does all of its own set-up; running it again only redoes what changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo serve test lint browser-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/myreview demo
+
+serve: $(STAMP)
+	$(BIN)/myreview serve
+
+# Debian's Chromium and the Agents Playground, for the end-to-end browser test.
+browser-deps: node_modules/.package-lock.json
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot dialogs storage
+
+test: $(STAMP) browser-deps lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmark.py
+
+clean:
+	rm -rf $(VENV) node_modules var

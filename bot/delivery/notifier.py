@@ -1,0 +1,93 @@
+"""Turns what the bot produces (a sent consultation, a safeguarding alert) into outbox rows."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.delivery.outbox import OutboxWorker
+from bot.delivery.summary import Templates, alert_data, summary_data
+from storage.content import ContentSource
+from storage.models import OutboxMessageCreate
+from storage.repositories import Repositories
+
+
+class OutboxNotifier:
+    def __init__(
+        self,
+        *,
+        repos: Repositories,
+        content_source: ContentSource,
+        worker: OutboxWorker,
+        duty_email: str,
+        timezone: ZoneInfo,
+    ) -> None:
+        self.repos = repos
+        self.content_source = content_source
+        self.worker = worker
+        self.duty_email = duty_email
+        self.tz = timezone
+        self._templates: dict[str, Templates] = {}
+
+    def _templates_for(self, version: str | None) -> Templates:
+        content = self.content_source.version(version) if version else self.content_source.current()
+        if content.version not in self._templates:
+            self._templates[content.version] = Templates(content.templates_dir)
+        return self._templates[content.version]
+
+    async def summary(self, *, review_id: int, updated: bool) -> None:
+        review = await self.repos.reviews.get(review_id=review_id)
+        if review is None:
+            raise LookupError(review_id)
+        content = self.content_source.version(review.content_version)
+        answers = await self.repos.answers.all_for(review_id=review_id)
+        data = summary_data(
+            content=content,
+            review=review,
+            answers=answers,
+            tz=self.tz,
+            updated=updated,
+            sent_at=review.submitted_at or review.created_at,
+        )
+        templates = self._templates_for(review.content_version)
+        day = review.review_at.astimezone(self.tz).strftime("%-d %B %Y")
+        subject = f"My Review: {review.first_name}'s views for the review on {day}"
+        await self.repos.outbox.enqueue(
+            message=OutboxMessageCreate(
+                kind="summary",
+                idempotency_key=f"summary:{review_id}:{review.summary_sends}",
+                recipients=[review.iro_email],
+                subject=("[Updated] " if updated else "") + subject,
+                text_body=templates.render("summary.txt", **data),
+                html_body=templates.render("summary.html", **data),
+            ),
+            review_id=review_id,
+        )
+        self.worker.wake()
+
+    async def alert(self, *, alert_id: int) -> None:
+        alerts = self.repos.alerts
+        alert = await alerts.get(alert_id=alert_id)
+        review = (
+            await self.repos.reviews.get(review_id=alert.review_id) if alert.review_id else None
+        )
+        content = (
+            self.content_source.version(review.content_version)
+            if review
+            else (self.content_source.current())
+        )
+        data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
+        templates = self._templates_for(review.content_version if review else None)
+        recipients = [review.iro_email, self.duty_email] if review else [self.duty_email]
+        await self.repos.outbox.enqueue(
+            message=OutboxMessageCreate(
+                kind="alert",
+                idempotency_key=f"alert:{alert_id}",
+                recipients=list(dict.fromkeys(recipients)),
+                subject="URGENT: safeguarding concern raised in a MyReview chat",
+                text_body=templates.render("alert.txt", **data),
+                html_body=templates.render("alert.html", **data),
+                urgent=True,
+            ),
+            review_id=review.id if review else None,
+        )
+        self.worker.wake()

@@ -1,0 +1,161 @@
+"""The durable outbox: every email is a row first, and is sent (and retried) from there.
+
+An SMTP outage loses nothing (rows stay pending, retried with back-off) and sends nothing
+twice (a row is leased before sending and marked sent after; its Message-ID never changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from storage.models import OutboxMessage
+from storage.repositories import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=1)
+LEASE = timedelta(minutes=5)
+
+
+class Transport(Protocol):
+    name: str
+
+    async def send(self, message: EmailMessage, *, outbox_id: int) -> None: ...
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(
+        self, *, host: str, port: int, username: str, password: str, starttls: bool, timeout: float
+    ) -> None:
+        self.host, self.port = host, port
+        self.username, self.password = username or None, password or None
+        self.starttls, self.timeout = starttls, timeout
+
+    async def send(self, message: EmailMessage, *, outbox_id: int) -> None:
+        await aiosmtplib.send(
+            message,
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            start_tls=self.starttls,
+            timeout=self.timeout,
+        )
+
+
+class FileTransport:
+    """No mail server configured: each message becomes an .eml file an IRO can open."""
+
+    name = "file"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def send(self, message: EmailMessage, *, outbox_id: int) -> None:
+        await asyncio.to_thread(self._write, message, outbox_id)
+
+    def _write(self, message: EmailMessage, outbox_id: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / f"{outbox_id:06d}.eml"
+        tmp = final.with_suffix(".tmp")
+        tmp.write_bytes(bytes(message))
+        os.replace(tmp, final)  # whole file or none: a reader never sees half a message
+
+
+def to_email(row: OutboxMessage, *, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = row.subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(row.recipients)
+    msg["Message-ID"] = row.message_id
+    msg["Date"] = format_datetime(row.created_at)
+    if row.urgent:
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
+    msg.set_content(row.text_body)
+    if row.html_body:
+        msg.add_alternative(row.html_body, subtype="html")
+    return msg
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min ... up to an hour between tries."""
+    return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+
+
+class OutboxWorker:
+    """Sends due messages; woken at once when something is queued, else polls."""
+
+    def __init__(
+        self,
+        *,
+        repo: OutboxRepository,
+        transport: Transport,
+        sender: str,
+        poll_seconds: float,
+        max_attempts: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.repo, self.transport, self.sender = repo, transport, sender
+        self.poll_seconds, self.max_attempts, self.clock = poll_seconds, max_attempts, clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send everything due now; returns how many were sent."""
+        sent = 0
+        now = self.clock()
+        for row in await self.repo.claim_due(now=now, limit=20, lease=LEASE):
+            assert row.id is not None
+            try:
+                await self.transport.send(to_email(row, sender=self.sender), outbox_id=row.id)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                attempts = row.attempts + 1
+                retry = now + backoff(attempts) if attempts < self.max_attempts else None
+                await self.repo.mark_failed_attempt(
+                    message_id=row.id, error=type(exc).__name__, retry_at=retry
+                )
+                log.warning(
+                    "outbox send failed",
+                    extra={
+                        "outbox_id": row.id,
+                        "kind": row.kind,
+                        "attempts": attempts,
+                        "error": type(exc).__name__,
+                        "gave_up": retry is None,
+                    },
+                )
+                continue
+            await self.repo.mark_sent(message_id=row.id, at=self.clock())
+            sent += 1
+            log.info(
+                "outbox sent",
+                extra={"outbox_id": row.id, "kind": row.kind, "transport": self.transport.name},
+            )
+        return sent
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("outbox pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()

@@ -1,0 +1,45 @@
+"""Structured (JSON) logs. Nothing a child wrote, their name or an invite code is ever logged:
+log records carry ids, counts and exception type names only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            # The type and where it happened, never the message: messages can quote input.
+            out["error"] = type(exc).__name__
+            out["where"] = [
+                f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
+                for f in traceback.extract_tb(exc.__traceback__)[-6:]
+            ]
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log would print request paths only; botbuilder and msrest can log
+    # whole activities at DEBUG, so they are held at WARNING whatever the app's level.
+    for noisy in ("msrest", "botbuilder", "botframework", "aiosqlite", "sqlalchemy", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,344 @@
+"""The whole conversation with a young person, top to bottom.
+
+consultation: welcome -> link (invite code) -> questions -> check -> share -> send
+Each step's docstring says what it stores and what it asks next. Every wait for the child is an
+AskDialog (dialogs/ask.py), which also handles the controls that work at every step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.dialogs import (
+    Dialog,
+    DialogSet,
+    DialogTurnResult,
+    DialogTurnStatus,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+
+from dialogs.ask import ASK, AskDialog, describe, prompt_for
+from dialogs.context import Services, Turn
+from dialogs.flow import find, first_unanswered, step_after, steps
+from dialogs.recognize import compact_code, normalize
+from dialogs.render import text_message
+
+CONSULTATION = "consultation"
+LINK = "link"
+QUESTIONS = "questions"
+CHECK = "check"
+SHARE = "share"
+SHARE_EACH = "share_each"
+
+
+class Consultation:
+    """Builds the dialog set; `run` takes one turn of it."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.dialogs = DialogSet(services.conversation_state.create_property("dialog_state"))
+        self.dialogs.add(AskDialog(services))
+        table: dict[str, list[Any]] = {
+            CONSULTATION: [
+                self.welcome,
+                self.start_questions,
+                self.start_check,
+                self.start_share,
+                self.ask_send,
+                self.send,
+            ],
+            LINK: [self.ask_code, self.check_code],
+            QUESTIONS: [self.ask_question, self.next_question],
+            CHECK: [self.show_answers, self.review_choice, self.change_answer, self.check_again],
+            SHARE: [self.ask_share_all, self.save_share_all],
+            SHARE_EACH: [self.ask_share_one, self.save_share_one],
+        }
+        for dialog_id, waterfall in table.items():
+            self.dialogs.add(WaterfallDialog(dialog_id, waterfall))
+
+    async def run(self, context: TurnContext) -> None:
+        dc = await self.dialogs.create_context(context)
+        result = await dc.continue_dialog()
+        if result.status == DialogTurnStatus.Empty:
+            await dc.begin_dialog(CONSULTATION)
+
+    async def turn(self, step: WaterfallStepContext) -> Turn:
+        return await Turn.load(self.services, step.context)
+
+    # --- consultation ---------------------------------------------------------------------
+
+    async def welcome(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Greets a new child and asks for their code; greets one coming back and carries on."""
+        turn = await self.turn(step)
+        if (step.options or {}).get("restart"):
+            await turn.say("restarted")
+            return await step.next(None)
+        if turn.review is None:
+            await turn.say("welcome", "welcome_what", "welcome_rules")
+            return await step.begin_dialog(LINK)
+        if turn.review.submitted_at is not None:
+            if not turn.can_change():
+                await turn.say("edit_closed")
+                return await step.end_dialog()
+            return await step.begin_dialog(ASK, {"qid": "welcome_back_sent"})
+        await turn.say("welcome_back")
+        return await step.next(None)
+
+    async def start_questions(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Asks the first unanswered question, or goes to the check if they chose to change."""
+        turn = await self.turn(step)
+        choice = step.result.get("value") if isinstance(step.result, dict) else None
+        if choice == "no_thanks":
+            await turn.say("no_thanks")
+            return await step.end_dialog()
+        if choice == "change":
+            return await step.next(None)
+        return await step.begin_dialog(QUESTIONS, {"mode": "flow"})
+
+    async def start_check(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """All questions asked: shows every answer to check."""
+        return await step.begin_dialog(CHECK)
+
+    async def start_share(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Answers checked: asks who may hear each answer in the child's own words."""
+        return await step.begin_dialog(SHARE)
+
+    async def ask_send(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Says who receives the answers and when, and asks to send."""
+        turn = await self.turn(step)
+        if not turn.can_change():
+            await turn.say("edit_closed")
+            return await step.end_dialog()
+        return await step.begin_dialog(ASK, {"qid": "send_confirm"})
+
+    async def send(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Stores the send and queues the summary (marked updated after the first); ends."""
+        turn = await self.turn(step)
+        assert turn.review is not None
+        if step.result.get("value") != "send":
+            await turn.say("not_yet")
+            return await step.end_dialog()
+        updated = turn.review.submitted_at is not None
+        turn.review = await self.services.repos.reviews.mark_submitted(
+            review_id=turn.review.id or 0, at=turn.now()
+        )
+        await self.services.notifier.summary(review_id=turn.review.id or 0, updated=updated)
+        await turn.say("sent_updated" if updated else "sent")
+        return await step.end_dialog()
+
+    # --- link: the invite code -------------------------------------------------------------
+
+    async def ask_code(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Asks for the invite code (quietly, when asking again after a wrong one)."""
+        silent = bool((step.options or {}).get("again"))
+        return await step.begin_dialog(ASK, {"qid": "invite_code", "silent": silent})
+
+    async def check_code(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Stores the link for a valid code; counts a wrong one; pauses after too many."""
+        turn = await self.turn(step)
+        repos, now = self.services.repos, turn.now()
+        act = step.context.activity
+        conv_key = f"{act.channel_id}/{act.conversation.id}"
+        window_start = now - self.services.code_window
+        misses = await repos.code_attempts.failures_since(
+            conversation_key=conv_key, since=window_start
+        )
+        if len(misses) >= self.services.code_attempts_allowed:
+            until = misses[-1] + self.services.code_window
+            await turn.say("code_paused", time=turn.time_words(until))
+            return await step.replace_dialog(LINK, {"again": True})
+
+        code = compact_code(str(step.result.get("value", "")))
+        review = await repos.reviews.by_code_hash(invite_code_hash=self.services.codes.hash(code))
+        if review is None:
+            await repos.code_attempts.record_failure(conversation_key=conv_key, at=now)
+            if len(misses) + 1 >= self.services.code_attempts_allowed:
+                until = now + self.services.code_window
+                await turn.say("code_paused", time=turn.time_words(until))
+            else:
+                await turn.say("code_wrong")
+            return await step.replace_dialog(LINK, {"again": True})
+        if review.invite_expires_at <= now:
+            await turn.say("code_expired")
+            return await step.replace_dialog(LINK, {"again": True})
+        if review.submitted_at is not None:
+            await turn.say("code_used_up")
+            return await step.replace_dialog(LINK, {"again": True})
+
+        await repos.code_attempts.clear(conversation_key=conv_key)
+        await repos.links.link(
+            review_id=review.id or 0,
+            channel_id=act.channel_id or "",
+            user_id=act.from_property.id if act.from_property else "",
+            conversation_id=act.conversation.id,
+            conversation_reference=TurnContext.get_conversation_reference(act).serialize(),
+        )
+        turn.profile["review_id"] = review.id
+        turn.review = review
+        await turn.reload_answers()
+        chosen = turn.answers.get("language")
+        if chosen is not None and chosen.kind == "choice":
+            turn.profile["locale"] = chosen.value
+        elif review.language_hint and not turn.profile.get("language_chosen"):
+            hint = review.language_hint.split("-")[0].lower()
+            if hint in turn.content.locales:
+                turn.profile["locale"] = hint
+        await turn.say("linked_again" if turn.answers else "linked")
+        return await step.end_dialog(review.id)
+
+    # --- questions ---------------------------------------------------------------------------
+
+    async def ask_question(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Asks the question at options["key"] (else the first unanswered); ends when none."""
+        turn = await self.turn(step)
+        opts: dict[str, Any] = dict(step.options or {})
+        facts = turn.facts()
+        current = find(turn.content, facts, opts["key"]) if opts.get("key") else None
+        if current is None:
+            current = first_unanswered(turn.content, facts)
+        if current is None:
+            return await step.end_dialog()
+        step.values["key"] = current.key
+        return await step.begin_dialog(
+            ASK,
+            {
+                "qid": current.question.id,
+                "topic": current.topic,
+                "key": current.key,
+                "store": True,
+                "can_back": True,
+            },
+        )
+
+    async def next_question(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """The answer is stored already: moves on, goes back one, or ends when none are left."""
+        turn = await self.turn(step)
+        opts: dict[str, Any] = dict(step.options or {})
+        key, mode = step.values["key"], opts.get("mode", "flow")
+        facts = turn.facts()
+        result = step.result or {}
+        if result.get("control") == "back":
+            if mode == "edit":
+                return await step.end_dialog()
+            order = [s.key for s in steps(turn.content, facts)]
+            idx = order.index(key) if key in order else 0
+            if idx == 0:
+                await turn.say("back_at_start")
+                return await step.replace_dialog(QUESTIONS, {"key": key, "mode": mode})
+            return await step.replace_dialog(QUESTIONS, {"key": order[idx - 1], "mode": mode})
+        if mode == "edit":
+            # A changed answer can open new questions (a new topic): ask those, then finish.
+            gap = first_unanswered(turn.content, facts)
+            if gap is None:
+                return await step.end_dialog()
+            return await step.replace_dialog(QUESTIONS, {"key": gap.key, "mode": mode})
+        following = step_after(turn.content, facts, key)
+        if following is None:
+            return await step.end_dialog()
+        return await step.replace_dialog(QUESTIONS, {"key": following.key, "mode": mode})
+
+    # --- check your answers ------------------------------------------------------------------
+
+    async def show_answers(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Shows every answer, numbered, and asks if it all looks right."""
+        turn = await self.turn(step)
+        await turn.reload_answers()
+        lines = [turn.msg("check_intro")]
+        for n, (_, prompt, shown) in enumerate(self._answer_rows(turn), 1):
+            lines.append(f"{n}. {prompt}\n→ {shown}")
+        await step.context.send_activity(text_message("\n\n".join(lines), turn))
+        return await step.begin_dialog(ASK, {"qid": "review_choice"})
+
+    async def review_choice(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Stores nothing: all good ends the check; "change" asks which number."""
+        if step.result.get("value") == "looks_good":
+            return await step.end_dialog()
+        return await step.begin_dialog(ASK, {"qid": "which_answer"})
+
+    async def change_answer(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Asks again the answer with that number (storing the new one), or asks for a number."""
+        turn = await self.turn(step)
+        rows = self._answer_rows(turn)
+        digits = normalize(str(step.result.get("value", "")))
+        if not digits.isdigit() or not 1 <= int(digits) <= len(rows):
+            await turn.say("which_answer_wrong", max=len(rows))
+            return await step.replace_dialog(CHECK)
+        return await step.begin_dialog(QUESTIONS, {"key": rows[int(digits) - 1][0], "mode": "edit"})
+
+    async def check_again(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """After a change, shows the answers again."""
+        return await step.replace_dialog(CHECK)
+
+    def _answer_rows(self, turn: Turn) -> list[tuple[str, str, str]]:
+        rows = []
+        for s in steps(turn.content, turn.facts()):
+            answer = turn.answers.get(s.key)
+            if answer is None:
+                continue
+            prompt = prompt_for(turn, s.question, s.topic, {})
+            rows.append((s.key, prompt, describe(turn, s.question, answer.kind, answer.value)))
+        return rows
+
+    # --- who may hear the child's own words -----------------------------------------------------
+
+    def _unshared(self, turn: Turn) -> list[str]:
+        keys = {s.key for s in steps(turn.content, turn.facts())}
+        return [
+            k
+            for k, a in turn.answers.items()
+            if k in keys and a.kind == "text" and not a.visibility
+        ]
+
+    async def ask_share_all(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Asks once for all new written answers: everyone, just the IRO, or choose each."""
+        turn = await self.turn(step)
+        await turn.reload_answers()
+        if not self._unshared(turn):
+            return await step.end_dialog()
+        return await step.begin_dialog(ASK, {"qid": "share_all"})
+
+    async def save_share_all(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Stores the choice for all of them, or goes through them one by one."""
+        turn = await self.turn(step)
+        choice = step.result.get("value")
+        if choice == "choose":
+            return await step.replace_dialog(SHARE_EACH)
+        await self.services.repos.answers.set_visibility(
+            review_id=turn.review.id or 0 if turn.review else 0,
+            question_ids=self._unshared(turn),
+            visibility="everyone" if choice == "all_everyone" else "iro",
+        )
+        return await step.end_dialog()
+
+    async def ask_share_one(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Quotes the next written answer and asks who may hear it; ends when none are left."""
+        turn = await self.turn(step)
+        await turn.reload_answers()
+        pending = self._unshared(turn)
+        if not pending:
+            return await step.end_dialog()
+        step.values["key"] = pending[0]
+        text = str(turn.answers[pending[0]].value)
+        quoted = text if len(text) <= 300 else text[:297] + "..."
+        return await step.begin_dialog(
+            ASK, {"qid": "share_one", "key": f"share.{pending[0]}", "values": {"answer": quoted}}
+        )
+
+    async def save_share_one(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Stores who may hear this answer; asks about the next."""
+        turn = await self.turn(step)
+        await self.services.repos.answers.set_visibility(
+            review_id=turn.review.id or 0 if turn.review else 0,
+            question_ids=[step.values["key"]],
+            visibility="everyone" if step.result.get("value") == "everyone" else "iro",
+        )
+        return await step.replace_dialog(SHARE_EACH)
+
+
+def all_dialog_ids() -> list[str]:
+    return [CONSULTATION, LINK, QUESTIONS, CHECK, SHARE, SHARE_EACH, ASK]
+
+
+__all__ = ["Consultation", "Dialog", "all_dialog_ids"]

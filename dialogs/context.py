@@ -1,0 +1,197 @@
+"""What every dialog can reach: services built once, and the facts of this turn."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from botbuilder.core import ConversationState, TurnContext
+
+from dialogs.flow import Facts, Given, age_on
+from dialogs.safeguarding import SafeguardingMatcher
+from storage.content import FALLBACK_LOCALE, Content, ContentSource
+from storage.models import Answer, Review
+from storage.repositories import Repositories
+
+# Crockford-style: no 0/O, 1/I/L, or U, so a code read aloud or handwritten survives.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 8
+
+
+class Notifier(Protocol):
+    """Delivery of what the bot produces, through the outbox."""
+
+    async def summary(self, *, review_id: int, updated: bool) -> None: ...
+
+    async def alert(self, *, alert_id: int) -> None: ...
+
+
+class InviteCodes:
+    """Makes invite codes and their keyed hashes; the code itself is never stored."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = secret.encode()
+
+    @staticmethod
+    def new() -> str:
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        return f"{raw[:4]}-{raw[4:]}"
+
+    def hash(self, code: str) -> str:
+        canonical = code.replace("-", "").upper()
+        return hmac.new(self._key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Services:
+    """Built once by the app factory and shared by every turn."""
+
+    content_source: ContentSource
+    repos: Repositories
+    notifier: Notifier
+    codes: InviteCodes
+    conversation_state: ConversationState
+    timezone: ZoneInfo
+    code_attempts_allowed: int = 5
+    code_window: timedelta = timedelta(minutes=15)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
+    _matchers: dict[str, SafeguardingMatcher] = field(default_factory=dict)
+
+    def matcher(self, content: Content) -> SafeguardingMatcher:
+        if content.version not in self._matchers:
+            self._matchers[content.version] = SafeguardingMatcher(content.safeguarding)
+        return self._matchers[content.version]
+
+
+PROFILE = "profile"
+
+
+@dataclass
+class Turn:
+    """This turn's facts, loaded once: the conversation's profile, review and answers."""
+
+    services: Services
+    context: TurnContext
+    profile: dict[str, Any]
+    content: Content
+    review: Review | None
+    answers: dict[str, Answer]
+
+    @classmethod
+    async def load(cls, services: Services, context: TurnContext) -> Turn:
+        cached = context.turn_state.get("myreview.turn")
+        if cached is not None:
+            return cached
+        accessor = services.conversation_state.create_property(PROFILE)
+        profile = await accessor.get(context, dict)
+        if "locale" not in profile:
+            profile["locale"] = _initial_locale(services, context)
+        review = None
+        answers: dict[str, Answer] = {}
+        if profile.get("review_id"):
+            review = await services.repos.reviews.get(review_id=profile["review_id"])
+            if review is not None:
+                answers = await services.repos.answers.all_for(review_id=review.id or 0)
+        version = review.content_version if review else None
+        content = (
+            services.content_source.version(version)
+            if version
+            else services.content_source.current()
+        )
+        turn = cls(services, context, profile, content, review, answers)
+        context.turn_state["myreview.turn"] = turn
+        return turn
+
+    async def reload_answers(self) -> None:
+        if self.review is not None:
+            self.answers = await self.services.repos.answers.all_for(review_id=self.review.id or 0)
+
+    # --- facts --------------------------------------------------------------------------
+
+    @property
+    def locale(self) -> str:
+        loc = self.profile.get("locale", FALLBACK_LOCALE)
+        return loc if loc in self.content.locales else FALLBACK_LOCALE
+
+    @property
+    def band(self) -> str:
+        age = None
+        if self.review is not None:
+            on = self.review.review_at.astimezone(self.services.timezone).date()
+            age = age_on(self.review.date_of_birth, self.review.age, on)
+        return self.content.band_for_age(age)
+
+    def facts(self) -> Facts:
+        return Facts(
+            band=self.band,
+            uasc=bool(self.review and self.review.is_uasc),
+            answers={k: Given(a.kind, a.value) for k, a in self.answers.items()},
+        )
+
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def review_day(self) -> date | None:
+        if self.review is None:
+            return None
+        return self.review.review_at.astimezone(self.services.timezone).date()
+
+    def can_change(self) -> bool:
+        """Answers can change until the day before the review, inclusive."""
+        day = self.review_day()
+        return day is not None and self.now().astimezone(self.services.timezone).date() < day
+
+    # --- words --------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """Placeholders every string may use."""
+        vals: dict[str, Any] = {}
+        if self.review is not None:
+            name_answer = self.answers.get("name")
+            name = (
+                name_answer.value
+                if name_answer is not None and name_answer.kind == "text"
+                else self.review.preferred_name or self.review.first_name
+            )
+            day = self.review_day()
+            assert day is not None
+            vals.update(
+                name=name,
+                first_name=self.review.preferred_name or self.review.first_name,
+                iro=self.review.iro_name,
+                date=self.date_words(day),
+                deadline=self.date_words(day - timedelta(days=1)),
+            )
+        return vals
+
+    def date_words(self, day: date) -> str:
+        return format_date(day, "EEEE d MMMM", locale=self.locale)
+
+    def time_words(self, at: datetime) -> str:
+        return format_time(at.astimezone(self.services.timezone), "HH:mm", locale=self.locale)
+
+    def t(self, key: str, **extra: Any) -> str:
+        return self.content.text(key, self.locale, self.band, **{**self.values(), **extra})
+
+    def msg(self, key: str, **extra: Any) -> str:
+        return self.t(f"messages.{key}", **extra)
+
+    async def say(self, *keys: str, **extra: Any) -> None:
+        from dialogs.render import text_message  # render depends on this module
+
+        for key in keys:
+            await self.context.send_activity(text_message(self.msg(key, **extra), self))
+
+
+def _initial_locale(services: Services, context: TurnContext) -> str:
+    """The chat starts in the language the channel reports, when we have it."""
+    content = services.content_source.current()
+    reported = (context.activity.locale or "").split("-")[0].lower()
+    return reported if reported in content.locales else FALLBACK_LOCALE

@@ -1,0 +1,129 @@
+"""Which questions a child sees, in which order: conditions are read from content, never coded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from storage.content import Condition, Content, Option, Question
+
+
+@dataclass(frozen=True)
+class Given:
+    """A stored answer as conditions see it."""
+
+    kind: str  # choice | choices | yesno | text | media | skipped
+    value: Any
+
+    def chosen(self) -> list[str]:
+        if self.kind == "choice":
+            return [self.value]
+        if self.kind == "choices":
+            return list(self.value)
+        return []
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What conditions may look at: the child's age band, UASC status and their answers."""
+
+    band: str
+    uasc: bool
+    answers: Mapping[str, Given]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question as asked: a repeated question is asked once per chosen topic."""
+
+    question: Question
+    topic: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.question.id}.{self.topic}" if self.topic else self.question.id
+
+
+def age_on(dob: date | None, age: int | None, on: date) -> int | None:
+    if dob is None:
+        return age
+    years = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+    return years
+
+
+def holds(cond: Condition | None, facts: Facts) -> bool:
+    if cond is None:
+        return True
+    if cond.age_band is not None and facts.band not in cond.age_band:
+        return False
+    if cond.uasc is not None and facts.uasc != cond.uasc:
+        return False
+    if cond.answer is not None:
+        given = facts.answers.get(cond.answer.question)
+        if given is None:
+            return False
+        if cond.answer.any_of is not None:
+            return bool(set(given.chosen()) & set(cond.answer.any_of))
+        return given.kind == "yesno" and given.value is cond.answer.is_
+    return True
+
+
+def visible_options(question: Question, facts: Facts) -> list[Option]:
+    return [o for o in question.options if holds(o.when, facts)]
+
+
+def steps(content: Content, facts: Facts) -> list[Step]:
+    """Every step the child should be asked now, in order."""
+    out: list[Step] = []
+    qs = [q for q in content.questions if holds(q.when, facts)]
+    i = 0
+    while i < len(qs):
+        q = qs[i]
+        if q.for_each_chosen is None:
+            out.append(Step(q))
+            i += 1
+            continue
+        # Consecutive repeated questions go topic by topic: all about home, then school...
+        run = [q]
+        while i + len(run) < len(qs) and qs[i + len(run)].for_each_chosen == q.for_each_chosen:
+            run.append(qs[i + len(run)])
+        source = content.by_id[q.for_each_chosen]
+        given = facts.answers.get(source.id)
+        chosen = set(given.chosen()) if given else set()
+        for opt in visible_options(source, facts):
+            if opt.id in chosen:
+                out.extend(Step(r, opt.id) for r in run)
+        i += len(run)
+    return out
+
+
+def find(content: Content, facts: Facts, key: str) -> Step | None:
+    return next((s for s in steps(content, facts) if s.key == key), None)
+
+
+def step_after(content: Content, facts: Facts, key: str | None) -> Step | None:
+    """The next step after `key` (the first when None)."""
+    all_steps = steps(content, facts)
+    if key is None:
+        return all_steps[0] if all_steps else None
+    keys = [s.key for s in all_steps]
+    if key in keys:
+        idx = keys.index(key) + 1
+        return all_steps[idx] if idx < len(all_steps) else None
+    # The step is no longer shown (its condition changed): carry on from where it stood.
+    order = _flow_order(content)
+    pos = order.get(key.split(".")[0], -1)
+    for s in all_steps:
+        if order[s.question.id] > pos:
+            return s
+    return None
+
+
+def first_unanswered(content: Content, facts: Facts) -> Step | None:
+    return next((s for s in steps(content, facts) if s.key not in facts.answers), None)
+
+
+def _flow_order(content: Content) -> dict[str, int]:
+    return {q.id: i for i, q in enumerate(content.questions)}

@@ -1,0 +1,96 @@
+"""Understanding typed answers: by number, by label or by synonym, in any case and script."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Arabic-Indic and Eastern Arabic-Indic (Persian/Urdu) digits, as children type them.
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
+_ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
+_SPLIT = re.compile(r"\s*(?:,|،|;|/|&|\+|\band\b|\bdhe\b|\be\b|\bو)\s*")
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents or Arabic marks, digits as 0-9, punctuation as spaces."""
+    t = unicodedata.normalize("NFKC", text).translate(_DIGITS).casefold()
+    t = _ARABIC_MARKS.sub("", t).translate(_ARABIC_FOLD)
+    t = "".join(
+        c
+        for c in unicodedata.normalize("NFKD", t)
+        if not unicodedata.combining(c) or "\u0600" <= c <= "\u06ff"
+    )
+    t = t.replace("'", "").replace("’", "")
+    t = re.sub(r"[^\w?]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option as the child sees it: its id, its label and other words for it."""
+
+    id: str
+    label: str
+    synonyms: tuple[str, ...] = ()
+
+    def words(self) -> set[str]:
+        return {normalize(w) for w in (self.label, *self.synonyms) if normalize(w)}
+
+
+def _number(text: str, count: int) -> int | None:
+    m = re.fullmatch(r"\s*(\d{1,2})\s*[.)]?\s*", text.translate(_DIGITS))
+    if m and 1 <= int(m.group(1)) <= count:
+        return int(m.group(1)) - 1
+    return None
+
+
+def match_one(text: str, choices: Sequence[Choice]) -> str | None:
+    """The option a typed answer means, or None when it is unclear."""
+    idx = _number(text, len(choices))
+    if idx is not None:
+        return choices[idx].id
+    norm = normalize(text)
+    if not norm:
+        return None
+    exact = [c.id for c in choices if norm in c.words()]
+    if len(exact) == 1:
+        return exact[0]
+    # "I'd like to come and speak for myself": a label or synonym inside a longer sentence.
+    padded = f" {norm} "
+    inside = {c.id for c in choices for w in c.words() if len(w) > 2 and f" {w} " in padded}
+    return inside.pop() if len(inside) == 1 else None
+
+
+def match_many(text: str, choices: Sequence[Choice]) -> list[str] | None:
+    """Options for a pick-more-than-one question: "1, 3", "2 and 4" or labels."""
+    whole = match_one(text, choices)
+    if whole is not None:
+        return [whole]
+    parts = [p for p in _SPLIT.split(text.translate(_DIGITS)) if p.strip()]
+    if len(parts) == 1:
+        nums = re.fullmatch(r"\s*(\d{1,2}(?:\s+\d{1,2})+)\s*", parts[0])
+        if nums:
+            parts = nums.group(1).split()
+    found: list[str] = []
+    for part in parts:
+        cid = match_one(part, choices)
+        if cid is None:
+            return None
+        if cid not in found:
+            found.append(cid)
+    order = [c.id for c in choices]
+    return sorted(found, key=order.index) or None
+
+
+def match_word(text: str, words: Sequence[str]) -> bool:
+    """Whether the whole message is one of these words (controls never match inside answers)."""
+    norm = normalize(text)
+    return bool(norm) and norm in {normalize(w) for w in words}
+
+
+def compact_code(text: str) -> str:
+    """An invite code as typed ("k7qm 4txr", "K7QM-4TXR") in its canonical form."""
+    return re.sub(r"[^0-9A-Za-z]", "", text.translate(_DIGITS)).upper()

@@ -1,0 +1,175 @@
+"""How a question looks on each channel. Every button carries an id payload, never its label.
+
+msteams: Adaptive Cards 1.5 (Input.ChoiceSet; multi-select where needed).
+webchat, directline, emulator: suggested actions for one choice; an Adaptive Card for several.
+anything else: a numbered list. Typing an answer works everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botbuilder.core import CardFactory, MessageFactory
+from botbuilder.schema import (
+    ActionTypes,
+    Activity,
+    ActivityTypes,
+    Attachment,
+    CardAction,
+    SuggestedActions,
+    TextFormatTypes,
+)
+
+from dialogs.recognize import Choice
+
+if TYPE_CHECKING:
+    from dialogs.context import Turn
+
+CHOICE_INPUT = "choice"
+CARD_CHANNELS = {"msteams"}
+SUGGESTION_CHANNELS = {"webchat", "directline", "emulator"}
+CARD_VERSION = "1.5"
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class AskView:
+    """Everything needed to draw one question."""
+
+    key: str
+    nonce: int
+    type: str  # single | multi | yesno | text | language
+    prompt: str
+    options: tuple[Choice, ...]
+    controls: tuple[Control, ...]
+    submit_label: str
+    rtl: bool
+
+    @property
+    def is_choice(self) -> bool:
+        return self.type != "text"
+
+    def payload(self, **extra: Any) -> dict[str, Any]:
+        return {"q": self.key, "n": self.nonce, **extra}
+
+
+def text_message(text: str, turn: Turn | None = None) -> Activity:
+    activity = MessageFactory.text(text)
+    activity.text_format = TextFormatTypes.plain
+    if turn is not None:
+        activity.locale = turn.locale
+    return activity
+
+
+def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
+    if channel_id in CARD_CHANNELS:
+        activity = MessageFactory.attachment(_card(view))
+    elif channel_id in SUGGESTION_CHANNELS:
+        if view.type == "multi":
+            activity = MessageFactory.attachment(_card(view, with_controls=False))
+            activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
+        else:
+            activity = text_message(view.prompt)
+            buttons = [_choice_action(view, c) for c in view.options] if view.is_choice else []
+            activity.suggested_actions = SuggestedActions(actions=buttons + _controls_actions(view))
+    else:
+        activity = text_message(_numbered(view))
+    activity.locale = locale
+    return activity
+
+
+def answered_card(prompt: str, answer_line: str, rtl: bool) -> Attachment:
+    """What a question card turns into once answered: no inputs left to tap twice."""
+    return CardFactory.adaptive_card(
+        {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": CARD_VERSION,
+            "rtl": rtl,
+            "body": [
+                {"type": "TextBlock", "text": prompt, "wrap": True},
+                {"type": "TextBlock", "text": answer_line, "wrap": True, "weight": "Bolder"},
+            ],
+        }
+    )
+
+
+def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
+    return Activity(type=ActivityTypes.message, id=reply_to_id, attachments=[card])
+
+
+def _card(view: AskView, *, with_controls: bool = True) -> Attachment:
+    body: list[dict[str, Any]] = [{"type": "TextBlock", "text": view.prompt, "wrap": True}]
+    actions: list[dict[str, Any]] = []
+    if view.is_choice:
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": CHOICE_INPUT,
+                "style": "expanded",
+                "isMultiSelect": view.type == "multi",
+                "wrap": True,
+                "choices": [{"title": c.label, "value": c.id} for c in view.options],
+            }
+        )
+        actions.append(
+            {
+                "type": "Action.Submit",
+                "title": view.submit_label,
+                "style": "positive",
+                "data": view.payload(),
+            }
+        )
+    if with_controls:
+        actions += [
+            {"type": "Action.Submit", "title": c.label, "data": view.payload(ctl=c.id)}
+            for c in view.controls
+        ]
+    return CardFactory.adaptive_card(
+        {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": CARD_VERSION,
+            "rtl": view.rtl,
+            "body": body,
+            "actions": actions,
+        }
+    )
+
+
+def _choice_action(view: AskView, choice: Choice) -> CardAction:
+    return CardAction(
+        type=ActionTypes.message_back,
+        title=choice.label,
+        text=choice.label,
+        display_text=choice.label,
+        value=view.payload(opt=choice.id),
+    )
+
+
+def _controls_actions(view: AskView) -> list[CardAction]:
+    return [
+        CardAction(
+            type=ActionTypes.message_back,
+            title=c.label,
+            text=c.label,
+            display_text=c.label,
+            value=view.payload(ctl=c.id),
+        )
+        for c in view.controls
+    ]
+
+
+def _numbered(view: AskView) -> str:
+    lines = [view.prompt]
+    if view.is_choice:
+        lines += [f"{i}. {c.label}" for i, c in enumerate(view.options, 1)]
+    if view.controls:
+        lines.append("(" + " · ".join(c.label for c in view.controls) + ")")
+    return "\n".join(lines)

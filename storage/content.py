@@ -1,0 +1,511 @@
+"""Content: the consultation, its wording per language, and safeguarding phrases.
+
+Loaded through `ContentSource`, so that a later version can read a published version from the
+database instead of `content/`. Everything is validated at load; an error names the file, the
+line and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+FALLBACK_LOCALE = "en"
+QuestionType = Literal["single", "multi", "yesno", "text", "language"]
+PARTICIPATION_CODES = {"PN1", "PN2", "PN3", "PN4", "PN5", "PN6", "PN7"}
+SAFEGUARDING_CATEGORIES = (
+    "self_harm",
+    "suicide",
+    "being_hurt",
+    "abuse",
+    "not_safe_at_home",
+    "running_away",
+    "exploitation",
+    "immediate_danger",
+)
+MAX_TEXT = 1000
+
+
+class ContentError(ValueError):
+    """A content file is wrong. The message says where and how to fix it."""
+
+
+# --- YAML with line numbers ------------------------------------------------------------------
+
+
+class _Lines:
+    """Maps a path of keys/indexes inside a YAML document to the line it starts on."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[tuple[Any, ...], int] = {}
+
+    def line(self, path: Iterable[Any]) -> int | None:
+        p = tuple(path)
+        while p:
+            if p in self.by_path:
+                return self.by_path[p]
+            p = p[:-1]
+        return self.by_path.get((), None)
+
+
+def _load_yaml(path: Path) -> tuple[Any, _Lines]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContentError(f"{path}: not UTF-8 text ({exc}). Save the file as UTF-8.") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ContentError(
+            f"{path}, line {line}: the YAML cannot be read ({exc.problem}). "
+            "Check indentation and that text with ':' or '#' is in double quotes."
+        ) from exc
+    lines = _Lines()
+    if node is None:
+        return None, lines
+    return _construct(node, (), lines), lines
+
+
+def _construct(node: yaml.Node, path: tuple[Any, ...], lines: _Lines) -> Any:
+    lines.by_path[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for k_node, v_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(k_node)  # scalar keys only
+            if not isinstance(key, str):
+                # `yes:` or `1:` as a key means something else in YAML; ids must be text.
+                key = str(k_node.value)
+            out[key] = _construct(v_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(v, (*path, i), lines) for i, v in enumerate(node.value)]
+    return yaml.SafeLoader(" ").construct_object(node)
+
+
+def _fail(path: Path, lines: _Lines, loc: Iterable[Any], message: str) -> ContentError:
+    line = lines.line(loc)
+    where = f"{path}, line {line}" if line else str(path)
+    return ContentError(f"{where}: {message}")
+
+
+def _pydantic_errors(path: Path, lines: _Lines, exc: ValidationError, prefix=()) -> ContentError:
+    msgs = []
+    for err in exc.errors():
+        loc = (*prefix, *err["loc"])
+        line = lines.line(loc)
+        where = ".".join(str(p) for p in loc) or "(top)"
+        msgs.append(f"{path}, line {line}: at {where}: {err['msg']}")
+    return ContentError("\n".join(msgs))
+
+
+# --- The consultation ------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnswerCondition(_Strict):
+    question: str
+    any_of: list[str] | None = None
+    is_: bool | None = Field(default=None, alias="is")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> AnswerCondition:
+        if (self.any_of is None) == (self.is_ is None):
+            raise ValueError("give exactly one of 'any_of: [option ids]' or 'is: true/false'")
+        return self
+
+
+class Condition(_Strict):
+    age_band: list[str] | None = None
+    uasc: bool | None = None
+    answer: AnswerCondition | None = None
+
+
+class Option(_Strict):
+    id: str
+    when: Condition | None = None
+    participation: str | None = None
+
+    @field_validator("participation")
+    @classmethod
+    def _known_code(cls, v: str | None) -> str | None:
+        if v is not None and v not in PARTICIPATION_CODES:
+            raise ValueError(f"'{v}' is not a participation code; use one of PN1..PN7")
+        return v
+
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Question(_Strict):
+    id: str
+    type: QuestionType
+    essential: bool = False
+    options: list[Option] = []
+    when: Condition | None = None
+    for_each_chosen: str | None = None
+    max_length: int = Field(default=MAX_TEXT, ge=1, le=MAX_TEXT)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError(f"'{v}' is not a valid id: use lower case letters, digits and _")
+        return v
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _bare_ids(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"id": o} if isinstance(o, str) else o for o in v]
+        return v
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> Question:
+        if self.type in ("single", "multi") and not self.options:
+            raise ValueError(f"a {self.type} question needs 'options'")
+        if self.type not in ("single", "multi") and self.options:
+            raise ValueError(f"a {self.type} question takes no 'options'")
+        ids = [o.id for o in self.options]
+        if len(ids) != len(set(ids)):
+            raise ValueError("option ids must be different from each other")
+        return self
+
+
+class AgeBand(_Strict):
+    id: str
+    min_age: int | None = None
+    max_age: int | None = None
+
+
+class ConsultationFile(_Strict):
+    version: str
+    age_bands: list[AgeBand]
+    questions: list[Question]
+    system_questions: list[Question] = []
+
+
+# --- Locales ---------------------------------------------------------------------------------
+
+
+class LocaleMeta(_Strict):
+    locale: str
+    name: str
+    # The language's name in English, for staff ("Arabic"); defaults to `name`.
+    english_name: str | None = None
+    direction: Literal["ltr", "rtl"] = "ltr"
+    status: Literal["reviewed", "draft"]
+    note: str | None = None
+    # Other words for this language, in any script ("arabic", "عربي"), to find it by typing.
+    synonyms: list[str] = []
+
+
+@dataclass(frozen=True)
+class Locale:
+    meta: LocaleMeta
+    strings: Mapping[str, Any]  # dotted key -> str | list[str]
+    path: Path
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _placeholders(text: str) -> set[str]:
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    except ValueError as exc:
+        raise ValueError(f"broken {{placeholder}} braces: {exc}") from exc
+
+
+# --- Safeguarding phrases ------------------------------------------------------------------------
+
+
+class SafeguardingFile(_Strict):
+    locale: str
+    status: Literal["reviewed", "draft"]
+    categories: dict[str, list[str]]
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(v) - set(SAFEGUARDING_CATEGORIES)
+        if unknown:
+            raise ValueError(
+                f"unknown categories {sorted(unknown)}; use {list(SAFEGUARDING_CATEGORIES)}"
+            )
+        return v
+
+
+# --- The loaded bundle ---------------------------------------------------------------------------
+
+
+class _SafeFormat(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class Content:
+    """One immutable version of everything in content/."""
+
+    version: str
+    age_bands: tuple[AgeBand, ...]
+    questions: tuple[Question, ...]
+    system_questions: Mapping[str, Question]
+    locales: Mapping[str, Locale]
+    safeguarding: Mapping[str, SafeguardingFile]
+    templates_dir: Path
+    by_id: Mapping[str, Question] = field(default_factory=dict)
+
+    def raw(self, key: str, locale: str, band: str | None = None) -> Any:
+        """The string or list at `key`, in `locale` if it has it, else English."""
+        for loc in (locale, FALLBACK_LOCALE):
+            strings = self.locales[loc].strings if loc in self.locales else {}
+            if band is not None and f"{key}.{band}" in strings:
+                return strings[f"{key}.{band}"]
+            if key in strings:
+                return strings[key]
+        raise KeyError(key)
+
+    def text(self, key: str, locale: str, band: str | None = None, **values: Any) -> str:
+        value = self.raw(key, locale, band)
+        if isinstance(value, list):
+            raise KeyError(f"{key} is a list, not a string")
+        return str(value).format_map(_SafeFormat(values))
+
+    def synonyms(self, key: str, locale: str) -> list[str]:
+        """Synonyms in the child's language, plus English ones: children mix languages."""
+        out: list[str] = []
+        for loc in dict.fromkeys((locale, FALLBACK_LOCALE)):
+            strings = self.locales[loc].strings if loc in self.locales else {}
+            out.extend(str(s) for s in strings.get(f"{key}.synonyms", []) or [])
+        return out
+
+    def has(self, key: str, locale: str) -> bool:
+        return locale in self.locales and key in self.locales[locale].strings
+
+    def question(self, question_id: str) -> Question:
+        if question_id in self.by_id:
+            return self.by_id[question_id]
+        return self.system_questions[question_id]
+
+    def direction(self, locale: str) -> str:
+        return self.locales[locale].meta.direction if locale in self.locales else "ltr"
+
+    def band_for_age(self, age: int | None) -> str:
+        if age is not None:
+            for band in self.age_bands:
+                if (band.min_age is None or age >= band.min_age) and (
+                    band.max_age is None or age <= band.max_age
+                ):
+                    return band.id
+        return self.age_bands[0].id
+
+
+def _question_keys(q: Question) -> list[str]:
+    keys = [f"questions.{q.id}.prompt"]
+    keys += [f"questions.{q.id}.options.{o.id}.label" for o in q.options]
+    return keys
+
+
+def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> Content:
+    """Read and validate content/. Raises ContentError naming the file, line and fix."""
+    directory = Path(directory)
+    cpath = directory / "consultation.yaml"
+    data, lines = _load_yaml(cpath)
+    try:
+        cfile = ConsultationFile.model_validate(data)
+    except ValidationError as exc:
+        raise _pydantic_errors(cpath, lines, exc) from exc
+
+    by_id: dict[str, Question] = {}
+    all_questions = [*cfile.questions, *cfile.system_questions]
+    band_ids = {b.id for b in cfile.age_bands}
+    group = "questions"
+    for i, q in enumerate(all_questions):
+        if i == len(cfile.questions):
+            group = "system_questions"
+        idx = i if group == "questions" else i - len(cfile.questions)
+        loc = (group, idx)
+        if q.id in by_id:
+            raise _fail(cpath, lines, loc, f"the id '{q.id}' is used twice; ids must be unique")
+        conditions = [(q.when, (*loc, "when"))] + [
+            (o.when, (*loc, "options", j, "when")) for j, o in enumerate(q.options)
+        ]
+        for cond, cloc in conditions:
+            if cond is None:
+                continue
+            for band in cond.age_band or []:
+                if band not in band_ids:
+                    raise _fail(cpath, lines, cloc, f"unknown age band '{band}'; use {band_ids}")
+            if cond.answer is not None:
+                target = by_id.get(cond.answer.question)
+                if target is None:
+                    raise _fail(
+                        cpath,
+                        lines,
+                        cloc,
+                        f"'{cond.answer.question}' must be a question asked before '{q.id}'",
+                    )
+                opts = {o.id for o in target.options}
+                bad = set(cond.answer.any_of or []) - opts
+                if bad:
+                    raise _fail(cpath, lines, cloc, f"'{target.id}' has no options {sorted(bad)}")
+        if q.for_each_chosen is not None:
+            target = by_id.get(q.for_each_chosen)
+            if target is None or target.type != "multi":
+                raise _fail(
+                    cpath,
+                    lines,
+                    (*loc, "for_each_chosen"),
+                    "for_each_chosen must name a multi question asked before this one",
+                )
+        by_id[q.id] = q
+    flow_ids = {q.id for q in cfile.questions}
+
+    locales: dict[str, Locale] = {}
+    for lpath in sorted((directory / "locales").glob("*.yaml")):
+        ldata, llines = _load_yaml(lpath)
+        if not isinstance(ldata, dict) or "meta" not in ldata:
+            raise _fail(lpath, llines, (), "a locale file starts with a 'meta:' block")
+        try:
+            meta = LocaleMeta.model_validate(ldata["meta"])
+        except ValidationError as exc:
+            raise _pydantic_errors(lpath, llines, exc, ("meta",)) from exc
+        if meta.locale != lpath.stem:
+            raise _fail(
+                lpath, llines, ("meta", "locale"), f"meta.locale must be '{lpath.stem}' (file name)"
+            )
+        strings = _flatten({k: v for k, v in ldata.items() if k != "meta"})
+        for key, value in strings.items():
+            kpath = tuple(key.split("."))
+            ok = isinstance(value, str) or (
+                key.endswith(".synonyms")
+                and isinstance(value, list)
+                and all(isinstance(s, str | int) for s in value)
+            )
+            if not ok:
+                raise _fail(
+                    lpath,
+                    llines,
+                    kpath,
+                    f"'{key}' must be text in double quotes"
+                    + (" or a list of texts" if key.endswith(".synonyms") else ""),
+                )
+            if isinstance(value, str):
+                try:
+                    _placeholders(value)
+                except ValueError as exc:
+                    raise _fail(lpath, llines, kpath, f"'{key}': {exc}") from exc
+        locales[meta.locale] = Locale(meta=meta, strings=strings, path=lpath)
+
+    if FALLBACK_LOCALE not in locales:
+        raise ContentError(f"{directory / 'locales'}: en.yaml is missing; English is required")
+    en = locales[FALLBACK_LOCALE]
+    required = [f"messages.{m}" for m in required_messages]
+    for q in all_questions:
+        if q.type != "language":
+            required += _question_keys(q)
+        if q.type == "multi" and q.id in {x.for_each_chosen for x in all_questions}:
+            required += [f"questions.{q.id}.options.{o.id}.about" for o in q.options]
+        if q.id in flow_ids:
+            required.append(f"questions.{q.id}.summary")
+    enlines = _load_yaml(en.path)[1]
+    for needed in required:
+        if not any(k == needed or k.startswith(needed + ".") for k in en.strings):
+            raise _fail(en.path, enlines, (), f"'{needed}' is missing. Add it: English is complete.")
+
+    def _base(k: str) -> str:
+        head, _, last = k.rpartition(".")
+        return head if last in band_ids else k
+
+    en_bases = {_base(k) for k in en.strings}
+    for loc, locale in locales.items():
+        if loc == FALLBACK_LOCALE:
+            continue
+        llines = _load_yaml(locale.path)[1]
+        for key, value in locale.strings.items():
+            base = _base(key)
+            if base not in en_bases:
+                raise _fail(
+                    locale.path,
+                    llines,
+                    tuple(key.split(".")),
+                    f"'{key}' is not in en.yaml. Check the spelling of the key, or add it to "
+                    "en.yaml first.",
+                )
+            if isinstance(value, str):
+                english = [en.strings[k] for k in en.strings if _base(k) == base]
+                allowed = set().union(*(_placeholders(e) for e in english if isinstance(e, str)))
+                extra = _placeholders(value) - allowed
+                if extra:
+                    raise _fail(
+                        locale.path,
+                        llines,
+                        tuple(key.split(".")),
+                        f"'{key}' uses {sorted(extra)}, which English does not have. Keep the "
+                        "{placeholders} exactly as in en.yaml.",
+                    )
+
+    safeguarding: dict[str, SafeguardingFile] = {}
+    for spath in sorted((directory / "safeguarding").glob("*.yaml")):
+        sdata, slines = _load_yaml(spath)
+        try:
+            sfile = SafeguardingFile.model_validate(sdata)
+        except ValidationError as exc:
+            raise _pydantic_errors(spath, slines, exc) from exc
+        if sfile.locale != spath.stem:
+            raise _fail(spath, slines, ("locale",), f"locale must be '{spath.stem}' (file name)")
+        safeguarding[sfile.locale] = sfile
+
+    return Content(
+        version=cfile.version,
+        age_bands=tuple(cfile.age_bands),
+        questions=tuple(cfile.questions),
+        system_questions={q.id: q for q in cfile.system_questions},
+        locales=locales,
+        safeguarding=safeguarding,
+        templates_dir=directory / "templates",
+        by_id={q.id: q for q in cfile.questions},
+    )
+
+
+class ContentSource(Protocol):
+    """Where content comes from. Today the files; later a published version in the database."""
+
+    def current(self) -> Content: ...
+
+    def version(self, version: str) -> Content: ...
+
+
+class FileContentSource:
+    """Content read once from a folder at start-up."""
+
+    def __init__(self, directory: Path, *, required_messages: Iterable[str] = ()) -> None:
+        self._content = load_content(directory, required_messages=required_messages)
+
+    def current(self) -> Content:
+        return self._content
+
+    def version(self, version: str) -> Content:
+        # Only one version exists on disk; a consultation started on an older one carries on
+        # with today's files until versioned content lands.
+        return self._content

@@ -1,0 +1,173 @@
+"""Tables. Each family reads `XBase` -> `XCreate` / `XPublic` -> `X(table=True)`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+# --- Reviews ---------------------------------------------------------------------------------
+
+
+class ReviewBase(SQLModel):
+    first_name: str = Field(max_length=80)
+    preferred_name: str | None = Field(default=None, max_length=80)
+    date_of_birth: date | None = None
+    age: int | None = Field(default=None, ge=3, le=25)
+    is_uasc: bool = False
+    iro_name: str = Field(max_length=120)
+    iro_email: str = Field(max_length=254)
+    review_at: datetime = _utc()
+    language_hint: str | None = Field(default=None, max_length=16)
+
+
+class ReviewCreate(ReviewBase):
+    pass
+
+
+class Review(ReviewBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    invite_code_hash: str = Field(max_length=64, unique=True, index=True)
+    invite_expires_at: datetime = _utc()
+    content_version: str = Field(default="files", max_length=64)
+    submitted_at: datetime | None = _utc(default=None)
+    summary_sends: int = 0
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
+class ReviewPublic(ReviewBase):
+    id: int
+    invite_expires_at: datetime
+    submitted_at: datetime | None
+    summary_sends: int
+
+
+# --- Conversations linked to a review ----------------------------------------------------------
+
+
+class ChannelLinkBase(SQLModel):
+    channel_id: str = Field(max_length=64)
+    user_id: str = Field(max_length=256)
+    conversation_id: str = Field(max_length=512)
+
+
+class ChannelLink(ChannelLinkBase, table=True):
+    __table_args__ = (UniqueConstraint("channel_id", "conversation_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="review.id", index=True, ondelete="CASCADE")
+    # The serialised ConversationReference, kept for proactive messages (later issues).
+    conversation_reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    linked_at: datetime = _utc(default_factory=utcnow)
+
+
+# --- Answers -------------------------------------------------------------------------------------
+
+
+class AnswerBase(SQLModel):
+    question_id: str = Field(max_length=120)
+    # choice | choices | yesno | text | media | skipped
+    kind: str = Field(max_length=16)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    # The language the child was using when they answered.
+    locale: str = Field(default="en", max_length=16)
+    # For free text: "everyone" or "iro"; None until the child chooses.
+    visibility: str | None = Field(default=None, max_length=16)
+
+
+class Answer(AnswerBase, table=True):
+    __table_args__ = (UniqueConstraint("review_id", "question_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="review.id", index=True, ondelete="CASCADE")
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class AnswerPublic(AnswerBase):
+    updated_at: datetime
+
+
+# --- Abuse and replay protection -------------------------------------------------------------
+
+
+class CodeAttempt(SQLModel, table=True):
+    """A wrong invite code, per conversation, for the 5-in-15-minutes pause."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_key: str = Field(max_length=600, index=True)
+    attempted_at: datetime = _utc(default_factory=utcnow)
+
+
+class ProcessedActivity(SQLModel, table=True):
+    """Seen (conversation id, activity id) pairs, so a resent activity is handled once."""
+
+    conversation_id: str = Field(primary_key=True, max_length=512)
+    activity_id: str = Field(primary_key=True, max_length=256)
+    seen_at: datetime = _utc(default_factory=utcnow, index=True)
+
+
+# --- Bot Framework state (the SDK's Storage contract) --------------------------------------------
+
+
+class BotStateItem(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=700)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    etag: str = Field(max_length=64)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+# --- Safeguarding --------------------------------------------------------------------------------
+
+
+class SafeguardingAlertBase(SQLModel):
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    channel_id: str = Field(max_length=64)
+    conversation_id: str = Field(max_length=512)
+    locale: str = Field(default="en", max_length=16)
+    question_id: str | None = Field(default=None, max_length=120)
+
+
+class SafeguardingAlert(SafeguardingAlertBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int | None = Field(default=None, foreign_key="review.id", index=True)
+    # The child's words: the responsible adults need them to act.
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
+# --- Outbox --------------------------------------------------------------------------------------
+
+
+class OutboxMessageBase(SQLModel):
+    kind: str = Field(max_length=32)  # summary | alert
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str | None = Field(default=None, sa_column=Column(Text))
+    urgent: bool = False
+
+
+class OutboxMessageCreate(OutboxMessageBase):
+    idempotency_key: str
+
+
+class OutboxMessage(OutboxMessageBase, table=True):
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    review_id: int | None = Field(default=None, foreign_key="review.id", index=True)
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _utc(default_factory=utcnow)
+    locked_until: datetime | None = _utc(default=None)
+    last_error: str | None = Field(default=None, max_length=500)
+    message_id: str = Field(max_length=200)
+    created_at: datetime = _utc(default_factory=utcnow)
+    sent_at: datetime | None = _utc(default=None)

@@ -1,0 +1,457 @@
+"""Every query the app makes. Each method is one committed unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import (
+    Answer,
+    BotStateItem,
+    ChannelLink,
+    CodeAttempt,
+    OutboxMessage,
+    OutboxMessageCreate,
+    ProcessedActivity,
+    Review,
+    ReviewCreate,
+    SafeguardingAlert,
+    SafeguardingAlertBase,
+)
+from storage.types import utcnow
+
+
+class ReviewRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, *, data: ReviewCreate, invite_code_hash: str, invite_expires_at: datetime
+    ) -> Review:
+        review = Review.model_validate(
+            data,
+            update={"invite_code_hash": invite_code_hash, "invite_expires_at": invite_expires_at},
+        )
+        async with self._db.session() as s:
+            s.add(review)
+            await s.commit()
+            await s.refresh(review)
+        return review
+
+    async def get(self, *, review_id: int) -> Review | None:
+        async with self._db.session() as s:
+            return await s.get(Review, review_id)
+
+    async def by_code_hash(self, *, invite_code_hash: str) -> Review | None:
+        async with self._db.session() as s:
+            res = await s.exec(select(Review).where(Review.invite_code_hash == invite_code_hash))
+            return res.first()
+
+    async def mark_submitted(self, *, review_id: int, at: datetime) -> Review:
+        """Record a send; the first sets submitted_at, each one counts."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                raise LookupError(review_id)
+            review.submitted_at = review.submitted_at or at
+            review.summary_sends += 1
+            s.add(review)
+            await s.commit()
+            await s.refresh(review)
+            return review
+
+
+class LinkRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def link(
+        self,
+        *,
+        review_id: int,
+        channel_id: str,
+        user_id: str,
+        conversation_id: str,
+        conversation_reference: dict[str, Any],
+    ) -> ChannelLink:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(ChannelLink).where(
+                    ChannelLink.channel_id == channel_id,
+                    ChannelLink.conversation_id == conversation_id,
+                    ChannelLink.user_id == user_id,
+                )
+            )
+            link = res.first() or ChannelLink(
+                review_id=review_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                conversation_id=conversation_id,
+            )
+            link.review_id = review_id
+            link.conversation_reference = conversation_reference
+            link.linked_at = utcnow()
+            s.add(link)
+            await s.commit()
+            await s.refresh(link)
+            return link
+
+    async def for_review(self, *, review_id: int) -> list[ChannelLink]:
+        async with self._db.session() as s:
+            res = await s.exec(select(ChannelLink).where(ChannelLink.review_id == review_id))
+            return list(res.all())
+
+
+class AnswerRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save(
+        self, *, review_id: int, question_id: str, kind: str, value: Any, locale: str
+    ) -> Answer:
+        """Insert or replace one answer. A changed free text needs its visibility asked again."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Answer).where(
+                    Answer.review_id == review_id, Answer.question_id == question_id
+                )
+            )
+            answer = res.first()
+            if answer is None:
+                answer = Answer(review_id=review_id, question_id=question_id, kind=kind)
+            elif answer.kind != kind or answer.value != value:
+                answer.visibility = None
+            answer.kind = kind
+            answer.value = value
+            answer.locale = locale
+            answer.updated_at = utcnow()
+            s.add(answer)
+            await s.commit()
+            await s.refresh(answer)
+            return answer
+
+    async def all_for(self, *, review_id: int) -> dict[str, Answer]:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Answer).where(Answer.review_id == review_id).order_by(col(Answer.id))
+            )
+            return {a.question_id: a for a in res.all()}
+
+    async def set_visibility(
+        self, *, review_id: int, question_ids: Iterable[str], visibility: str
+    ) -> None:
+        ids = list(question_ids)
+        if not ids:
+            return
+        async with self._db.session() as s:
+            await s.exec(
+                update(Answer)
+                .where(col(Answer.review_id) == review_id, col(Answer.question_id).in_(ids))
+                .values(visibility=visibility)
+            )
+            await s.commit()
+
+    async def delete(self, *, review_id: int, question_ids: Iterable[str]) -> None:
+        ids = list(question_ids)
+        if not ids:
+            return
+        async with self._db.session() as s:
+            await s.exec(
+                delete(Answer).where(
+                    col(Answer.review_id) == review_id, col(Answer.question_id).in_(ids)
+                )
+            )
+            await s.commit()
+
+    async def clear(self, *, review_id: int) -> None:
+        async with self._db.session() as s:
+            await s.exec(delete(Answer).where(col(Answer.review_id) == review_id))
+            await s.commit()
+
+
+class CodeAttemptRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record_failure(self, *, conversation_key: str, at: datetime) -> None:
+        async with self._db.session() as s:
+            s.add(CodeAttempt(conversation_key=conversation_key, attempted_at=at))
+            await s.commit()
+
+    async def failures_since(self, *, conversation_key: str, since: datetime) -> list[datetime]:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(CodeAttempt.attempted_at)
+                .where(
+                    CodeAttempt.conversation_key == conversation_key,
+                    CodeAttempt.attempted_at >= since,
+                )
+                .order_by(col(CodeAttempt.attempted_at))
+            )
+            return list(res.all())
+
+    async def clear(self, *, conversation_key: str) -> None:
+        async with self._db.session() as s:
+            await s.exec(
+                delete(CodeAttempt).where(col(CodeAttempt.conversation_key) == conversation_key)
+            )
+            await s.commit()
+
+
+class ActivityLogRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def first_delivery(self, *, conversation_id: str, activity_id: str) -> bool:
+        """True the first time this activity is seen; False for a resend."""
+        async with self._db.session() as s:
+            s.add(ProcessedActivity(conversation_id=conversation_id, activity_id=activity_id))
+            try:
+                await s.commit()
+            except IntegrityError:
+                await s.rollback()
+                return False
+            return True
+
+    async def forget(self, *, conversation_id: str, activity_id: str) -> None:
+        async with self._db.session() as s:
+            await s.exec(
+                delete(ProcessedActivity).where(
+                    col(ProcessedActivity.conversation_id) == conversation_id,
+                    col(ProcessedActivity.activity_id) == activity_id,
+                )
+            )
+            await s.commit()
+
+    async def forget_before(self, *, before: datetime) -> int:
+        async with self._db.session() as s:
+            res = await s.exec(
+                delete(ProcessedActivity).where(col(ProcessedActivity.seen_at) < before)
+            )
+            await s.commit()
+            return int(res.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    data: str
+    etag: str
+
+
+class EtagMismatch(Exception):
+    """Another writer changed the item since it was read."""
+
+
+class BotStateRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def read(self, *, keys: Iterable[str]) -> dict[str, StoredState]:
+        ks = list(keys)
+        if not ks:
+            return {}
+        async with self._db.session() as s:
+            res = await s.exec(select(BotStateItem).where(col(BotStateItem.key).in_(ks)))
+            return {i.key: StoredState(i.data, i.etag) for i in res.all()}
+
+    async def write(self, *, key: str, data: str, expected_etag: str | None) -> str:
+        """Write one item and return its new eTag.
+
+        `expected_etag` None or "*" writes unconditionally; any other value must match.
+        """
+        new_etag = uuid.uuid4().hex
+        async with self._db.session() as s:
+            if expected_etag in (None, "*"):
+                item = await s.get(BotStateItem, key)
+                if item is None:
+                    s.add(BotStateItem(key=key, data=data, etag=new_etag))
+                else:
+                    item.data, item.etag, item.updated_at = data, new_etag, utcnow()
+                    s.add(item)
+                try:
+                    await s.commit()
+                except IntegrityError as exc:  # created by someone else between get and add
+                    raise EtagMismatch(key) from exc
+                return new_etag
+            res = await s.exec(
+                update(BotStateItem)
+                .where(col(BotStateItem.key) == key, col(BotStateItem.etag) == expected_etag)
+                .values(data=data, etag=new_etag, updated_at=utcnow())
+            )
+            await s.commit()
+            if res.rowcount != 1:
+                raise EtagMismatch(key)
+            return new_etag
+
+    async def delete(self, *, keys: Iterable[str]) -> None:
+        ks = list(keys)
+        if not ks:
+            return
+        async with self._db.session() as s:
+            await s.exec(delete(BotStateItem).where(col(BotStateItem.key).in_(ks)))
+            await s.commit()
+
+
+class AlertRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, *, data: SafeguardingAlertBase, review_id: int | None, message: str
+    ) -> SafeguardingAlert:
+        alert = SafeguardingAlert.model_validate(
+            data, update={"review_id": review_id, "message": message}
+        )
+        async with self._db.session() as s:
+            s.add(alert)
+            await s.commit()
+            await s.refresh(alert)
+        return alert
+
+    async def get(self, *, alert_id: int) -> SafeguardingAlert:
+        async with self._db.session() as s:
+            alert = await s.get(SafeguardingAlert, alert_id)
+            if alert is None:
+                raise LookupError(alert_id)
+            return alert
+
+    async def for_review(self, *, review_id: int) -> list[SafeguardingAlert]:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert).where(SafeguardingAlert.review_id == review_id)
+            )
+            return list(res.all())
+
+
+class OutboxRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(
+        self, *, message: OutboxMessageCreate, review_id: int | None
+    ) -> OutboxMessage:
+        """Add a message once; enqueuing the same idempotency key again returns the first."""
+        row = OutboxMessage.model_validate(
+            message,
+            update={"review_id": review_id, "message_id": f"<{uuid.uuid4().hex}@myreview>"},
+        )
+        async with self._db.session() as s:
+            s.add(row)
+            try:
+                await s.commit()
+            except IntegrityError:
+                await s.rollback()
+                res = await s.exec(
+                    select(OutboxMessage).where(
+                        OutboxMessage.idempotency_key == message.idempotency_key
+                    )
+                )
+                return res.one()
+            await s.refresh(row)
+            return row
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Lease due messages to this worker so that no other sends them at the same time."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    col(OutboxMessage.next_attempt_at) <= now,
+                    or_(
+                        col(OutboxMessage.locked_until).is_(None),
+                        col(OutboxMessage.locked_until) < now,
+                    ),
+                )
+                .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
+                .limit(limit)
+            )
+            claimed: list[OutboxMessage] = []
+            for msg in res.all():
+                upd = await s.exec(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == msg.id,
+                        or_(
+                            col(OutboxMessage.locked_until).is_(None),
+                            col(OutboxMessage.locked_until) < now,
+                        ),
+                    )
+                    .values(locked_until=now + lease)
+                )
+                if upd.rowcount == 1:
+                    claimed.append(msg)
+            await s.commit()
+            return claimed
+
+    async def mark_sent(self, *, message_id: int, at: datetime) -> None:
+        async with self._db.session() as s:
+            await s.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id)
+                .values(status="sent", sent_at=at, locked_until=None, last_error=None)
+            )
+            await s.commit()
+
+    async def mark_failed_attempt(
+        self, *, message_id: int, error: str, retry_at: datetime | None
+    ) -> None:
+        """Count a failed attempt; with no retry time the message is given up as failed."""
+        async with self._db.session() as s:
+            await s.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == message_id)
+                .values(
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=error[:500],
+                    locked_until=None,
+                    status="pending" if retry_at else "failed",
+                    next_attempt_at=retry_at or utcnow(),
+                )
+            )
+            await s.commit()
+
+    async def list(
+        self, *, review_id: int | None = None, kind: str | None = None
+    ) -> list[OutboxMessage]:
+        async with self._db.session() as s:
+            q = select(OutboxMessage).order_by(col(OutboxMessage.id))
+            if review_id is not None:
+                q = q.where(OutboxMessage.review_id == review_id)
+            if kind is not None:
+                q = q.where(OutboxMessage.kind == kind)
+            return list((await s.exec(q)).all())
+
+    async def count_pending(self) -> int:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "pending")
+            )
+            return int(res.one())
+
+
+class Repositories:
+    """The repositories over one database, handed to the bot and the delivery worker."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.reviews = ReviewRepository(db)
+        self.links = LinkRepository(db)
+        self.answers = AnswerRepository(db)
+        self.code_attempts = CodeAttemptRepository(db)
+        self.activities = ActivityLogRepository(db)
+        self.bot_state = BotStateRepository(db)
+        self.alerts = AlertRepository(db)
+        self.outbox = OutboxRepository(db)

@@ -1,0 +1,36 @@
+"""A local stand-in for a channel's connector service (what Teams or Direct Line host): it
+receives the bot's replies over real HTTP, as the Agents Playground's mock connector does."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from aiohttp import web
+
+
+class Connector:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self.fail_updates = False
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{cid}/activities", self._post)
+        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
+        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
+        self.app = app
+
+    async def _post(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        body["id"] = f"bot-{next(self._ids)}"
+        self.sent.append(body)
+        return web.json_response({"id": body["id"]})
+
+    async def _put(self, request: web.Request) -> web.Response:
+        if self.fail_updates:
+            return web.json_response({"error": "no"}, status=404)
+        body = await request.json()
+        body["id"] = request.match_info["aid"]
+        self.updates.append(body)
+        return web.json_response({"id": body["id"]})

@@ -1,0 +1,174 @@
+"""Transcript helpers: send what the young person types or taps; read what the bot says."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.channel import Connector
+
+_ids = itertools.count(1)
+
+
+def message(
+    *,
+    channel_id: str,
+    service_url: str,
+    conversation_id: str,
+    user_id: str = "child-1",
+    text: str | None = None,
+    value: dict[str, Any] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    reply_to_id: str | None = None,
+    activity_id: str | None = None,
+    locale: str | None = None,
+    type: str = "message",
+) -> dict[str, Any]:
+    """An activity as a channel would post it."""
+    act: dict[str, Any] = {
+        "type": type,
+        "id": activity_id or f"act-{next(_ids)}",
+        "channelId": channel_id,
+        "serviceUrl": service_url,
+        "conversation": {"id": conversation_id},
+        "from": {"id": user_id, "name": "Young person"},
+        "recipient": {"id": "bot", "name": "MyReview"},
+        "timestamp": "2026-11-23T12:00:00Z",
+    }
+    if text is not None:
+        act["text"] = text
+    if value is not None:
+        act["value"] = value
+    if attachments:
+        act["attachments"] = attachments
+    if reply_to_id:
+        act["replyToId"] = reply_to_id
+    if locale:
+        act["locale"] = locale
+    return act
+
+
+def words(activity: dict[str, Any]) -> str:
+    """Everything a person would read in one bot message: text and card text blocks."""
+    parts = [activity.get("text") or ""]
+    for att in activity.get("attachments") or []:
+        content = att.get("content") or {}
+        for block in content.get("body", []):
+            if block.get("type") == "TextBlock":
+                parts.append(block.get("text", ""))
+            if block.get("type") == "Input.ChoiceSet":
+                parts += [c["title"] for c in block.get("choices", [])]
+        parts += [a.get("title", "") for a in content.get("actions", [])]
+    for a in (activity.get("suggestedActions") or {}).get("actions", []):
+        parts.append(a.get("title", ""))
+    return "\n".join(p for p in parts if p)
+
+
+class Chat:
+    """One young person in one conversation on one channel."""
+
+    def __init__(
+        self,
+        client: TestClient,
+        connector: Connector,
+        service_url: str,
+        *,
+        channel_id: str = "msteams",
+        user_id: str = "child-1",
+        conversation_id: str | None = None,
+    ) -> None:
+        self.client = client
+        self.connector = connector
+        self.service_url = service_url
+        self.channel_id = channel_id
+        self.user_id = user_id
+        self.conversation_id = conversation_id or f"conv-{channel_id}-{next(_ids)}"
+        self.replies: list[dict[str, Any]] = []
+        self.last_status = 0
+
+    async def post(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
+        before = len(self.connector.sent)
+        resp = await self.client.post("/api/messages", json=activity)
+        self.last_status = resp.status
+        assert resp.status < 500, await resp.text()
+        new = [
+            a
+            for a in self.connector.sent[before:]
+            if a.get("conversation", {}).get("id") == self.conversation_id
+        ]
+        self.replies = new
+        return new
+
+    def activity(self, **kw: Any) -> dict[str, Any]:
+        return message(
+            channel_id=self.channel_id,
+            service_url=self.service_url,
+            conversation_id=self.conversation_id,
+            user_id=self.user_id,
+            **kw,
+        )
+
+    async def start(self) -> str:
+        act = self.activity(type="conversationUpdate")
+        act["membersAdded"] = [{"id": self.user_id}, {"id": "bot"}]
+        await self.post(act)
+        return self.said
+
+    async def say(self, text: str, **kw: Any) -> str:
+        await self.post(self.activity(text=text, **kw))
+        return self.said
+
+    @property
+    def said(self) -> str:
+        return "\n".join(words(a) for a in self.replies)
+
+    def last_question(self) -> dict[str, Any]:
+        for act in reversed(self.replies):
+            if act.get("attachments") or act.get("suggestedActions"):
+                return act
+        raise AssertionError(f"no question in: {self.said}")
+
+    def buttons(self) -> dict[str, dict[str, Any]]:
+        """Tappable things of the last question, by title: their payloads."""
+        act = self.last_question()
+        found: dict[str, dict[str, Any]] = {}
+        for a in (act.get("suggestedActions") or {}).get("actions", []):
+            found[a["title"]] = {"value": a.get("value"), "text": a.get("text")}
+        for att in act.get("attachments") or []:
+            for a in (att.get("content") or {}).get("actions", []):
+                found[a["title"]] = {"value": a.get("data"), "text": None}
+        return found
+
+    def choices(self) -> dict[str, str]:
+        act = self.last_question()
+        for att in act.get("attachments") or []:
+            for block in (att.get("content") or {}).get("body", []):
+                if block.get("type") == "Input.ChoiceSet":
+                    return {c["title"]: c["value"] for c in block["choices"]}
+        return {}
+
+    async def tap(self, title: str) -> str:
+        """Tap a suggested action or a card button (not a card choice)."""
+        btn = self.buttons()[title]
+        question = self.last_question()
+        await self.post(
+            self.activity(text=btn["text"], value=btn["value"], reply_to_id=question.get("id"))
+        )
+        return self.said
+
+    async def pick(self, *titles: str, card: dict[str, Any] | None = None) -> str:
+        """Select choices in the last question card and press its submit button."""
+        question = card or self.last_question()
+        content = question["attachments"][0]["content"]
+        choice_set = next(b for b in content["body"] if b.get("type") == "Input.ChoiceSet")
+        values = {c["title"]: c["value"] for c in choice_set["choices"]}
+        submit = next(a for a in content["actions"] if "ctl" not in (a.get("data") or {}))
+        data = dict(submit["data"], choice=",".join(values[t] for t in titles))
+        await self.post(self.activity(value=data, reply_to_id=question.get("id")))
+        return self.said
+
+    def dump(self) -> str:
+        return json.dumps(self.replies, indent=1, ensure_ascii=False)

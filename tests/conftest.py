@@ -1,0 +1,92 @@
+"""Fixtures: a fresh SQLite file per test, the real app over HTTP, and a local connector."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import PARTS, Parts, create_app
+from bot.cli import add_review
+from bot.settings import Settings
+from storage.models import Review, ReviewCreate
+from tests.channel import Connector
+from tests.chat import Chat
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'myreview.db'}",
+        "var_dir": tmp_path / "var",
+        "outbox_poll_seconds": 0.05,
+        "secret_key": "test-secret-key-0123456789",
+        "duty_email": "duty@council.example",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[tuple[Connector, str]]:
+    conn = Connector()
+    server = TestServer(conn.app)
+    await server.start_server()
+    yield conn, str(server.make_url("/")).rstrip("/") + "/"
+    await server.close()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[TestClient]:
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+@pytest.fixture
+def parts(client: TestClient) -> Parts:
+    return client.app[PARTS]
+
+
+def review_data(**overrides: Any) -> ReviewCreate:
+    when = datetime.combine(datetime.now(LONDON).date() + timedelta(days=14), time(10), LONDON)
+    values: dict[str, Any] = {
+        "first_name": "Sam",
+        "age": 11,
+        "is_uasc": False,
+        "iro_name": "Jo Smith",
+        "iro_email": "jo.smith@council.example",
+        "review_at": when.astimezone(UTC),
+    }
+    values.update(overrides)
+    return ReviewCreate(**values)
+
+
+@pytest.fixture
+def new_review(settings: Settings, parts: Parts) -> Callable[..., Any]:
+    async def make(**overrides: Any) -> tuple[Review, str]:
+        return await add_review(settings, review_data(**overrides))
+
+    return make
+
+
+@pytest.fixture
+def new_chat(client: TestClient, connector: tuple[Connector, str]) -> Callable[..., Chat]:
+    conn, url = connector
+
+    def make(channel_id: str = "msteams", **kw: Any) -> Chat:
+        return Chat(client, conn, url, channel_id=channel_id, **kw)
+
+    return make
