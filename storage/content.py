@@ -438,8 +438,8 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
         return head if last in band_ids else k
 
     en_bases = {_base(k) for k in en.strings}
-    for loc, locale in locales.items():
-        if loc == FALLBACK_LOCALE:
+    for code, locale in locales.items():
+        if code == FALLBACK_LOCALE:
             continue
         llines = _load_yaml(locale.path)[1]
         for key, value in locale.strings.items():
