@@ -278,8 +278,16 @@ class BotStateRepository:
                     s.add(item)
                 try:
                     await s.commit()
-                except IntegrityError as exc:  # created by someone else between get and add
-                    raise EtagMismatch(key) from exc
+                except IntegrityError:
+                    # Created by someone else between get and add. An unconditional write
+                    # overwrites (the SDK's contract), so it must not fail the turn.
+                    await s.rollback()
+                    await s.exec(
+                        update(BotStateItem)
+                        .where(col(BotStateItem.key) == key)
+                        .values(data=data, etag=new_etag, updated_at=utcnow())
+                    )
+                    await s.commit()
                 return new_etag
             res = await s.exec(
                 update(BotStateItem)

@@ -1,0 +1,74 @@
+"""The same consultation on Web Chat (suggested actions) and on a plain channel (numbers)."""
+
+from tests.consult import answers_of, said
+
+
+async def test_webchat_uses_suggested_actions_and_a_card_for_multi_choice(new_chat, new_review, parts):
+    review, code = await new_review()
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code)
+    question = chat.last_question()
+    assert [a["title"] for a in question["suggestedActions"]["actions"]][:3] == [
+        "العربية", "English", "Shqip"]
+    await chat.tap("English")  # messageBack: the payload decides, not the label
+    await chat.tap("Skip")  # name
+    await chat.tap("she / her")
+    await chat.tap("Come and speak for myself")
+    await chat.tap("No")
+    await chat.tap("At school or college")
+    when = chat.last_question()
+    assert when["attachments"][0]["content"]["body"][1]["isMultiSelect"] is True
+    await chat.pick("Not in lessons", "In the school holidays")
+    stored = await answers_of(parts, review.id)
+    assert stored["pronouns"] == ("choice", "she_her")
+    assert stored["take_part"] == ("choice", "speak_myself")
+    assert stored["talk_to_iro"] == ("yesno", False)
+    assert stored["where"] == ("choice", "school")
+    assert stored["when"] == ("choices", ["not_in_lessons", "school_holidays"])
+
+
+async def test_plain_channel_shows_numbered_options_and_accepts_typing(new_chat, new_review, parts):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    assert "1. العربية" in chat.said and "2. English" in chat.said
+    await chat.say("٢")  # Arabic-Indic two
+    await chat.say("skip")
+    await chat.say("THEY")  # a synonym, in capitals
+    await chat.say("speak for myself")  # a synonym inside the answer
+    await chat.say("yeah")
+    await chat.say("a mix of these")
+    assert "Where would you like it to be?" in chat.said  # asked only after "a mix"
+    await chat.say("home and school")
+    await chat.say("1 3")
+    stored = await answers_of(parts, review.id)
+    assert stored["language"] == ("choice", "en")
+    assert stored["pronouns"] == ("choice", "they_them")
+    assert stored["take_part"] == ("choice", "speak_myself")
+    assert stored["talk_to_iro"] == ("yesno", True)
+    assert stored["where"] == ("choice", "mix")
+    assert stored["where_other"] == ("text", "home and school")
+    assert stored["when"] == ("choices", ["not_in_lessons", "school_holidays"])
+
+
+async def test_anything_else_re_asks_kindly_with_the_options(new_chat, new_review, parts):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    await chat.say("2")
+    await chat.say("Sammy")
+    transcript = await chat.say("purple")
+    assert said(parts, transcript, "messages.not_understood")
+    assert "1. she / her" in transcript
+    transcript = await chat.say("9")
+    assert said(parts, transcript, "messages.not_understood")
+    await chat.say("3")
+    await chat.say("3")  # take part: with an advocate
+    transcript = await chat.say("maybe")
+    assert said(parts, transcript, "messages.not_understood_yesno")
+    stored = await answers_of(parts, review.id)
+    assert stored["pronouns"] == ("choice", "they_them")
+    assert "talk_to_iro" not in stored

@@ -1,0 +1,175 @@
+"""Controls that work at every step, typed or tapped, and bad input that loses nothing."""
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import create_app
+from tests.chat import Chat
+from tests.consult import answers_of, fragment, said
+
+
+async def linked_chat(new_chat, new_review, channel="msteams", **review):
+    row, code = await new_review(**review)
+    chat = new_chat(channel)
+    await chat.start()
+    await chat.say(code)
+    return row, chat
+
+
+async def test_help_explains_the_question_and_offers_the_other_controls(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review)
+    await chat.pick("English")
+    await chat.say("Sammy")
+    transcript = await chat.tap("Help")
+    assert said(parts, transcript, "questions.pronouns.help")
+    assert said(parts, transcript, "messages.help")
+    assert {"Carry on", "Language", "Pause", "Start again", "Talk to someone"} <= set(chat.buttons())
+    transcript = await chat.tap("Carry on")
+    assert "Which words should people use for you?" in transcript
+    transcript = await chat.say("help")  # typed works too
+    assert said(parts, transcript, "messages.help")
+
+
+async def test_back_goes_to_the_previous_question_and_keeps_the_answer_until_changed(
+    new_chat, new_review, parts
+):
+    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+    await chat.say("2")
+    await chat.say("Sammy")
+    transcript = await chat.say("back")
+    assert "What name do you like people to call you?" in transcript
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+    await chat.say("Sam")
+    assert "Which words should people use for you?" in chat.said
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
+    await chat.say("back")
+    await chat.say("back")
+    transcript = await chat.say("back")
+    assert said(parts, transcript, "messages.back_at_start")
+
+
+async def test_skip_works_except_on_essential_questions(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+    transcript = await chat.say("skip")  # language is essential
+    assert said(parts, transcript, "messages.cannot_skip")
+    await chat.say("English")
+    await chat.say("skip")
+    await chat.say("pass")
+    stored = await answers_of(parts, review.id)
+    assert stored["name"] == ("skipped", None) and stored["pronouns"] == ("skipped", None)
+
+
+async def test_talk_to_someone_signposts_and_carries_on(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review, iro_name="Jo Smith")
+    await chat.pick("English")
+    transcript = await chat.say("talk to someone")
+    assert "0800 1111" in transcript and "Jo Smith" in transcript
+    assert "What name do you like people to call you?" in transcript
+
+
+async def test_change_language_mid_way_switches_every_string(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review)
+    await chat.pick("English")
+    await chat.say("Sammy")
+    await chat.tap("Help")
+    await chat.tap("Language")
+    transcript = await chat.pick("العربية")
+    assert said(parts, transcript, "messages.language_changed", "ar")
+    assert said(parts, transcript, "questions.pronouns.prompt", "ar")
+    card = chat.last_question()["attachments"][0]["content"]
+    assert card["rtl"] is True
+    await chat.say("١")  # Arabic-Indic digit one
+    stored = await answers_of(parts, review.id)
+    assert stored["language"] == ("choice", "ar")
+    assert stored["pronouns"] == ("choice", "she_her")
+
+
+async def test_pause_and_come_back_after_the_server_restarts(
+    new_chat, new_review, parts, settings, connector
+):
+    review, chat = await linked_chat(new_chat, new_review)
+    await chat.pick("English")
+    await chat.say("Sammy")
+    await chat.tap("Help")
+    transcript = await chat.tap("Pause")
+    assert said(parts, transcript, "messages.paused")
+
+    conn, url = connector
+    async with TestClient(TestServer(create_app(settings))) as fresh:
+        back = Chat(fresh, conn, url, channel_id="msteams",
+                    conversation_id=chat.conversation_id)
+        transcript = await back.say("hi")
+        assert said(parts, transcript, "messages.welcome_back")
+        assert "Which words should people use for you?" in transcript
+        assert not said(parts, transcript, "messages.not_understood")
+        await back.pick("he / him")
+    stored = await answers_of(parts, review.id)
+    assert stored["name"] == ("text", "Sammy") and stored["pronouns"] == ("choice", "he_him")
+
+
+async def test_start_again_asks_first_and_then_clears_answers(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+    await chat.say("English")
+    await chat.say("Sammy")
+    transcript = await chat.say("start again")
+    assert said(parts, transcript, "questions.restart_confirm.prompt")
+    transcript = await chat.say("no")
+    assert said(parts, transcript, "messages.restart_cancelled")
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+    await chat.say("start again")
+    transcript = await chat.say("yes")
+    assert said(parts, transcript, "messages.restarted")
+    assert said(parts, transcript, "questions.language.prompt")
+    assert await answers_of(parts, review.id) == {}
+
+
+async def test_too_long_text_asks_kindly_to_shorten_and_keeps_what_was_saved(
+    new_chat, new_review, parts
+):
+    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+    await chat.say("English")
+    await chat.say("Sammy")
+    await chat.say("back")
+    transcript = await chat.say("x" * 81)  # the name question allows 80
+    assert said(parts, transcript, "messages.too_long")
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+    await chat.say("Sammy")  # name again, shorter
+    await chat.say("skip")  # pronouns
+    await chat.say("1")  # take part (essential)
+    for _ in range(6):
+        await chat.say("skip")
+    await chat.say("1")  # topics: where I live
+    transcript = await chat.say("a" * 1001)
+    assert said(parts, transcript, "messages.too_long")
+    assert "topic_going_well.where_i_live" not in await answers_of(parts, review.id)
+    await chat.say("a" * 1000)
+    assert (await answers_of(parts, review.id))["topic_going_well.where_i_live"][1] == "a" * 1000
+
+
+async def test_picture_and_voice_note_are_thanked_and_recorded(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review)
+    await chat.pick("English")
+    picture = [{"contentType": "image/png", "contentUrl": "https://example.invalid/p.png"}]
+    transcript = await chat.post(chat.activity(attachments=picture)) and chat.said
+    assert said(parts, transcript, "messages.media_picture")
+    voice = [{"contentType": "audio/ogg", "contentUrl": "https://example.invalid/v.ogg"}]
+    await chat.post(chat.activity(attachments=voice))  # pronouns: a choice question
+    assert said(parts, chat.said, "messages.media_voice")
+    assert "Which words should people use for you?" in chat.said
+    stored = await answers_of(parts, review.id)
+    assert stored["name"] == ("media", "picture")
+    assert stored["media.pronouns"] == ("media", "voice")
+
+
+async def test_teams_html_attachment_is_not_mistaken_for_a_file(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review)
+    await chat.pick("English")
+    html = [{"contentType": "text/html", "content": "<p>Sammy</p>"}]
+    await chat.post(chat.activity(text="Sammy", attachments=html))
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+
+
+async def test_an_empty_message_gets_a_kind_nudge(new_chat, new_review, parts):
+    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+    await chat.say("English")
+    await chat.post(chat.activity())
+    assert fragment(parts, "messages.empty_text") in chat.said
