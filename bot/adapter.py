@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from botbuilder.core import Bot, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, AdaptiveCardInvokeResponse
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -144,4 +144,13 @@ def _serialise_body(body: Any) -> Any:
     """Invoke and expectReplies bodies can already be plain JSON; msrest fails on those."""
     if body is None or isinstance(body, dict | list | str | int | float | bool):
         return body
+    if isinstance(body, AdaptiveCardInvokeResponse) and isinstance(body.value, Exception):
+        # The SDK answers a malformed adaptiveCard/action with an Exception as the value,
+        # which msrest cannot write: that turned a client's bad request into our 500.
+        code, message = ([str(a) for a in body.value.args] + ["", ""])[:2]
+        return {
+            "statusCode": int(body.status_code),
+            "type": body.type,
+            "value": {"code": code, "message": message},
+        }
     return serializer_helper(body)

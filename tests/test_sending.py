@@ -1,0 +1,146 @@
+"""Sending, changing answers afterwards (re-sent marked "updated"), and when changes stop."""
+
+from datetime import UTC, datetime, time, timedelta
+from email import message_from_bytes, policy
+
+from tests.conftest import LONDON
+from tests.consult import answers_of, said, wait_for_eml
+
+
+async def finish(chat, *, take_part="1"):
+    """Answer the essentials, skip the rest, check, share and send (plain channel)."""
+    await chat.say("English")
+    await chat.say("Sammy")
+    await chat.say("skip")
+    await chat.say(take_part)
+    while "Is this all OK?" not in chat.said:
+        await chat.say("skip")
+    await chat.say("yes")
+    if "Who can hear" in chat.said:
+        await chat.say("1")
+    return await chat.say("send")
+
+
+async def test_change_an_answer_after_sending_resends_marked_updated(
+    new_chat, new_review, parts, settings
+):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    assert said(parts, await finish(chat), "messages.sent")
+    await wait_for_eml(settings.outbox_dir, 1)
+
+    transcript = await chat.say("hello")
+    assert said(parts, transcript, "questions.welcome_back_sent.prompt")
+    transcript = await chat.say("change")
+    assert said(parts, transcript, "messages.check_intro")
+    await chat.say("change")
+    await chat.say("2")  # the name
+    transcript = await chat.say("Sam")
+    assert "→ Sam\n" in transcript
+    await chat.say("yes")
+    await chat.say("2")  # just for my IRO
+    assert said(parts, await chat.say("send"), "messages.sent_updated")
+
+    first, second = await wait_for_eml(settings.outbox_dir, 2)
+    updated = message_from_bytes(second.read_bytes(), policy=policy.default)
+    assert updated["Subject"].startswith("[Updated]")
+    text = updated.get_body(("plain",)).get_content()
+    assert text.startswith("UPDATED")
+    assert "Just for the IRO" in text and "Sam" in text
+    row = await parts.repos.reviews.get(review_id=review.id)
+    assert row.summary_sends == 2
+
+
+async def test_no_changes_on_the_day_of_the_review(new_chat, new_review, parts, settings):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    await finish(chat)
+    review_day = review.review_at.astimezone(LONDON).date()
+    parts.services.clock = lambda: datetime.combine(review_day, time(8), LONDON).astimezone(UTC)
+    transcript = await chat.say("hi")
+    assert said(parts, transcript, "messages.edit_closed")
+    assert not said(parts, transcript, "questions.welcome_back_sent.prompt")
+
+
+async def test_not_yet_keeps_answers_and_sends_nothing(new_chat, new_review, parts, settings):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    await chat.say("English")
+    await chat.say("Sammy")
+    await chat.say("skip")
+    await chat.say("1")
+    while "Is this all OK?" not in chat.said:
+        await chat.say("skip")
+    await chat.say("yes")
+    await chat.say("1")
+    assert said(parts, await chat.say("not yet"), "messages.not_yet")
+    assert (await parts.repos.reviews.get(review_id=review.id)).submitted_at is None
+    assert await parts.repos.outbox.list(review_id=review.id) == []
+    transcript = await chat.say("hi")
+    assert said(parts, transcript, "messages.welcome_back")
+    assert said(parts, transcript, "questions.review_choice.prompt")
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+
+
+async def test_code_cannot_link_a_new_chat_once_sent(new_chat, new_review, parts):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    await finish(chat)
+    other = new_chat("webchat", user_id="other-device")
+    await other.start()
+    assert said(parts, await other.say(code), "messages.code_used_up")
+
+
+async def test_participation_code_follows_how_they_want_to_take_part(
+    new_chat, new_review, parts, settings
+):
+    review, code = await new_review()
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    await finish(chat, take_part="7")  # not come, send my views
+    (eml,) = await wait_for_eml(settings.outbox_dir)
+    text = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
+    assert "PN6" in text.get_content()
+
+
+async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, parts):
+    young, code = await new_review(age=9)
+    chat = new_chat("sms")
+    await chat.start()
+    await chat.say(code)
+    await chat.say("English")
+    assert "What name do you like people to call you?" in chat.said  # 8-12 wording
+    older, code2 = await new_review(age=15, is_uasc=True)
+    teen = new_chat("sms", user_id="teen")
+    await teen.start()
+    await teen.say(code2)
+    await teen.say("English")
+    assert "What name would you like people to use for you?" in teen.said  # 13+ wording
+    await teen.say("skip")
+    await teen.say("skip")
+    await teen.say("1")
+    for _ in range(6):
+        await teen.say("skip")
+    assert "Getting ready for adult life" in teen.said
+    assert "Immigration or the Home Office" in teen.said
+    for _ in range(2):
+        await chat.say("skip")
+    await chat.say("1")
+    for _ in range(6):
+        await chat.say("skip")
+    assert "Where I live" in chat.said
+    assert "Getting ready for adult life" not in chat.said
+    assert "Immigration" not in chat.said
+    transcript = await teen.say("getting ready for adult life, immigration")
+    assert "What is going well with getting ready for adult life?" in transcript
+    stored = await answers_of(parts, older.id)
+    assert stored["topics"] == ("choices", ["adult_life", "immigration"])
