@@ -172,9 +172,10 @@ async def test_each_service_url_gets_its_own_client_and_its_own_replies(
     teams = Chat(client, conn_a, url_a, channel_id="msteams")
     webchat = Chat(client, conn_b, url_b, channel_id="webchat")
 
-    for _ in range(2):
-        assert WELCOME in await teams.start()
-        assert WELCOME in await webchat.start()
+    assert WELCOME in await teams.start()
+    assert WELCOME in await webchat.start()
+    assert "didn't work" in await teams.say("NOT-A-CODE")
+    assert "didn't work" in await webchat.say("NOT-A-CODE")
 
     assert {a["conversation"]["id"] for a in conn_a.sent} == {teams.conversation_id}
     assert {a["conversation"]["id"] for a in conn_b.sent} == {webchat.conversation_id}
