@@ -18,6 +18,7 @@ from botbuilder.dialogs import (
     WaterfallDialog,
     WaterfallStepContext,
 )
+from botbuilder.schema import ActivityTypes
 
 from dialogs.ask import ASK, AskDialog, describe, prompt_for
 from dialogs.context import Services, Turn
@@ -60,6 +61,12 @@ class Consultation:
 
     async def run(self, context: TurnContext) -> None:
         dc = await self.dialogs.create_context(context)
+        if context.activity.type != ActivityTypes.message and dc.active_dialog is not None:
+            # The chat was opened again (a reinstall, a reloaded client): show where we are.
+            turn = await Turn.load(self.services, context)
+            await turn.say("welcome_back")
+            await dc.reprompt_dialog()
+            return
         result = await dc.continue_dialog()
         if result.status == DialogTurnStatus.Empty:
             await dc.begin_dialog(CONSULTATION)

@@ -3,6 +3,11 @@
 msteams: Adaptive Cards 1.5 (Input.ChoiceSet; multi-select where needed).
 webchat, directline, emulator: suggested actions for one choice; an Adaptive Card for several.
 anything else: a numbered list. Typing an answer works everywhere.
+
+Suggested actions are imBack: the button sends its label as if typed, and the same recognizer
+that reads typing maps it to an option id. (messageBack would carry the id, but Web Chat
+clients differ in what they post for it: the Agents Playground posts two activities, one of
+them to another conversation.) Branching is still on ids, never on the label itself.
 """
 
 from __future__ import annotations
@@ -72,7 +77,8 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
         activity = MessageFactory.attachment(_card(view))
     elif channel_id in SUGGESTION_CHANNELS:
         if view.type == "multi":
-            activity = MessageFactory.attachment(_card(view, with_controls=False))
+            # Numbered, so that typing "1, 3" works where a card submit does not arrive.
+            activity = MessageFactory.attachment(_card(view, with_controls=False, numbered=True))
             activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
         else:
             activity = text_message(view.prompt)
@@ -104,7 +110,7 @@ def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
     return Activity(type=ActivityTypes.message, id=reply_to_id, attachments=[card])
 
 
-def _card(view: AskView, *, with_controls: bool = True) -> Attachment:
+def _card(view: AskView, *, with_controls: bool = True, numbered: bool = False) -> Attachment:
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": view.prompt, "wrap": True}]
     actions: list[dict[str, Any]] = []
     if view.is_choice:
@@ -115,7 +121,10 @@ def _card(view: AskView, *, with_controls: bool = True) -> Attachment:
                 "style": "expanded",
                 "isMultiSelect": view.type == "multi",
                 "wrap": True,
-                "choices": [{"title": c.label, "value": c.id} for c in view.options],
+                "choices": [
+                    {"title": f"{i}. {c.label}" if numbered else c.label, "value": c.id}
+                    for i, c in enumerate(view.options, 1)
+                ],
             }
         )
         actions.append(
@@ -144,25 +153,12 @@ def _card(view: AskView, *, with_controls: bool = True) -> Attachment:
 
 
 def _choice_action(view: AskView, choice: Choice) -> CardAction:
-    return CardAction(
-        type=ActionTypes.message_back,
-        title=choice.label,
-        text=choice.label,
-        display_text=choice.label,
-        value=view.payload(opt=choice.id),
-    )
+    return CardAction(type=ActionTypes.im_back, title=choice.label, value=choice.label)
 
 
 def _controls_actions(view: AskView) -> list[CardAction]:
     return [
-        CardAction(
-            type=ActionTypes.message_back,
-            title=c.label,
-            text=c.label,
-            display_text=c.label,
-            value=view.payload(ctl=c.id),
-        )
-        for c in view.controls
+        CardAction(type=ActionTypes.im_back, title=c.label, value=c.label) for c in view.controls
     ]
 
 

@@ -431,7 +431,9 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
     enlines = _load_yaml(en.path)[1]
     for needed in required:
         if not any(k == needed or k.startswith(needed + ".") for k in en.strings):
-            raise _fail(en.path, enlines, (), f"'{needed}' is missing. Add it: English is complete.")
+            raise _fail(
+                en.path, enlines, (), f"'{needed}' is missing. Add it: English is complete."
+            )
 
     def _base(k: str) -> str:
         head, _, last = k.rpartition(".")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -136,7 +137,10 @@ class Chat:
         act = self.last_question()
         found: dict[str, dict[str, Any]] = {}
         for a in (act.get("suggestedActions") or {}).get("actions", []):
-            found[a["title"]] = {"value": a.get("value"), "text": a.get("text")}
+            if a.get("type") == "imBack":  # sends its value as typed text
+                found[a["title"]] = {"value": None, "text": a.get("value")}
+            else:
+                found[a["title"]] = {"value": a.get("value"), "text": a.get("text")}
         for att in act.get("attachments") or []:
             for a in (att.get("content") or {}).get("actions", []):
                 found[a["title"]] = {"value": a.get("data"), "text": None}
@@ -147,7 +151,9 @@ class Chat:
         for att in act.get("attachments") or []:
             for block in (att.get("content") or {}).get("body", []):
                 if block.get("type") == "Input.ChoiceSet":
-                    return {c["title"]: c["value"] for c in block["choices"]}
+                    return {
+                        re.sub(r"^\d+\. ", "", c["title"]): c["value"] for c in block["choices"]
+                    }
         return {}
 
     async def tap(self, title: str) -> str:
@@ -164,7 +170,7 @@ class Chat:
         question = card or self.last_question()
         content = question["attachments"][0]["content"]
         choice_set = next(b for b in content["body"] if b.get("type") == "Input.ChoiceSet")
-        values = {c["title"]: c["value"] for c in choice_set["choices"]}
+        values = {re.sub(r"^\d+\. ", "", c["title"]): c["value"] for c in choice_set["choices"]}
         submit = next(a for a in content["actions"] if "ctl" not in (a.get("data") or {}))
         data = dict(submit["data"], choice=",".join(values[t] for t in titles))
         await self.post(self.activity(value=data, reply_to_id=question.get("id")))

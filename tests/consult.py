@@ -22,8 +22,9 @@ def fragment(parts: Parts, key: str, locale: str = "en", band: str | None = None
     return max(pieces, key=len)
 
 
-def said(parts: Parts, transcript: str, key: str, locale: str = "en", band: str | None = None
-         ) -> bool:
+def said(
+    parts: Parts, transcript: str, key: str, locale: str = "en", band: str | None = None
+) -> bool:
     return fragment(parts, key, locale, band) in transcript
 
 

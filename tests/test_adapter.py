@@ -272,8 +272,7 @@ async def test_a_resent_message_is_answered_once(new_chat: Callable[..., Chat]) 
     first = await chat.post(act)
     again = await chat.post(dict(act))
 
-    assert "didn't work" in chat.said or any("didn't work" in words(a) for a in first)
-    assert first
+    assert any("didn't work" in words(a) for a in first)
     assert again == []
     assert chat.last_status < 300
 
@@ -287,9 +286,7 @@ async def test_a_resend_arriving_during_the_first_turn_is_answered_once(
     act = chat.activity(text="NOT-A-CODE", activity_id="teams-msg-2")
     before = len(conn.sent)
 
-    statuses = await asyncio.gather(
-        *(client.post("/api/messages", json=act) for _ in range(3))
-    )
+    statuses = await asyncio.gather(*(client.post("/api/messages", json=act) for _ in range(3)))
 
     assert all(r.status < 300 for r in statuses)
     replies = [words(a) for a in conn.sent[before:]]

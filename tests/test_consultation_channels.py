@@ -3,14 +3,19 @@
 from tests.consult import answers_of, said
 
 
-async def test_webchat_uses_suggested_actions_and_a_card_for_multi_choice(new_chat, new_review, parts):
+async def test_webchat_uses_suggested_actions_and_a_card_for_multi_choice(
+    new_chat, new_review, parts
+):
     review, code = await new_review()
     chat = new_chat("webchat")
     await chat.start()
     await chat.say(code)
     question = chat.last_question()
     assert [a["title"] for a in question["suggestedActions"]["actions"]][:3] == [
-        "العربية", "English", "Shqip"]
+        "العربية",
+        "English",
+        "Shqip",
+    ]
     await chat.tap("English")  # messageBack: the payload decides, not the label
     await chat.tap("Skip")  # name
     await chat.tap("she / her")

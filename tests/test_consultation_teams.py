@@ -53,8 +53,9 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     await chat.pick("Let me choose for each one")
     shared = 0
     while "Who can hear this?" in chat.said:
-        await chat.pick("Just for my IRO" if "foster sister" in chat.said else
-                        "OK for everyone at my review")
+        await chat.pick(
+            "Just for my IRO" if "foster sister" in chat.said else "OK for everyone at my review"
+        )
         shared += 1
     assert shared == 9  # every answer in their own words
     assert "Jo Smith" in chat.said and said(parts, chat.said, "questions.send_confirm.prompt")

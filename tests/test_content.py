@@ -61,7 +61,9 @@ def test_unknown_question_type_names_file_and_line(copy):
 def test_condition_on_a_missing_option_says_which(copy):
     path = copy / "consultation.yaml"
     edit(path, "any_of: [not_come_someone_speaks]", "any_of: [not_coming]")
-    with pytest.raises(ContentError, match=r"line \d+: 'take_part' has no options \['not_coming'\]"):
+    with pytest.raises(
+        ContentError, match=r"line \d+: 'take_part' has no options \['not_coming'\]"
+    ):
         load_content(copy)
 
 
@@ -93,7 +95,9 @@ def test_translated_placeholder_must_match_english(copy):
 def test_broken_yaml_names_the_line_and_suggests_quotes(copy):
     path = copy / "locales" / "en.yaml"
     edit(path, 'skipped: "No problem."', "skipped: No: problem.")
-    with pytest.raises(ContentError, match=r"en.yaml, line \d+: the YAML cannot be read.*double quotes"):
+    with pytest.raises(
+        ContentError, match=r"en.yaml, line \d+: the YAML cannot be read.*double quotes"
+    ):
         load_content(copy)
 
 

@@ -15,14 +15,18 @@ async def linked_chat(new_chat, new_review, channel="msteams", **review):
     return row, chat
 
 
-async def test_help_explains_the_question_and_offers_the_other_controls(new_chat, new_review, parts):
+async def test_help_explains_the_question_and_offers_the_other_controls(
+    new_chat, new_review, parts
+):
     review, chat = await linked_chat(new_chat, new_review)
     await chat.pick("English")
     await chat.say("Sammy")
     transcript = await chat.tap("Help")
     assert said(parts, transcript, "questions.pronouns.help")
     assert said(parts, transcript, "messages.help")
-    assert {"Carry on", "Language", "Pause", "Start again", "Talk to someone"} <= set(chat.buttons())
+    assert {"Carry on", "Language", "Pause", "Start again", "Talk to someone"} <= set(
+        chat.buttons()
+    )
     transcript = await chat.tap("Carry on")
     assert "Which words should people use for you?" in transcript
     transcript = await chat.say("help")  # typed works too
@@ -95,8 +99,7 @@ async def test_pause_and_come_back_after_the_server_restarts(
 
     conn, url = connector
     async with TestClient(TestServer(create_app(settings))) as fresh:
-        back = Chat(fresh, conn, url, channel_id="msteams",
-                    conversation_id=chat.conversation_id)
+        back = Chat(fresh, conn, url, channel_id="msteams", conversation_id=chat.conversation_id)
         transcript = await back.say("hi")
         assert said(parts, transcript, "messages.welcome_back")
         assert "Which words should people use for you?" in transcript

@@ -31,7 +31,9 @@ async def test_arabic_consultation_and_english_summary(new_chat, new_review, par
         elif said(parts, question, "questions.topic_worries.prompt", "ar"):
             await chat.say("أخاف من المقابلة في وزارة الداخلية")
         else:
-            await chat.tap(parts.services.content_source.current().text("controls.skip.label", "ar"))
+            await chat.tap(
+                parts.services.content_source.current().text("controls.skip.label", "ar")
+            )
     assert said(parts, chat.said, "messages.check_intro", "ar")
     await chat.pick(chat_choice(chat, "looks_good"))
     await chat.pick(chat_choice(chat, "all_everyone"))
@@ -63,7 +65,8 @@ def test_missing_translation_falls_back_to_english_per_string(tmp_path):
     content = load_content(content_dir)
     assert content.text("messages.code_wrong", "ar").startswith("Hmm, that code")
     assert content.text("questions.name.prompt", "ar", "13+") == (
-        "What name would you like people to use for you?")
+        "What name would you like people to use for you?"
+    )
     assert content.text("messages.welcome", "ar") != content.text("messages.welcome", "en")
 
 
@@ -78,8 +81,11 @@ def test_drafts_are_marked_as_awaiting_a_qualified_translator(parts):
 
 def test_every_english_string_is_translated_in_arabic_and_albanian(parts):
     content = parts.services.content_source.current()
-    english = {k for k in content.locales["en"].strings if ".summary" not in k
-               and not k.startswith("meta.")}
+    english = {
+        k
+        for k in content.locales["en"].strings
+        if ".summary" not in k and not k.startswith("meta.")
+    }
     for code in ("ar", "sq"):
         missing = english - set(content.locales[code].strings)
         assert not missing, f"{code} lacks {sorted(missing)[:5]}"

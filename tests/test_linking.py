@@ -59,7 +59,9 @@ async def test_second_device_links_with_the_same_code_and_carries_on(new_chat, n
     assert stored["name"] == ("text", "Sammy") and stored["pronouns"] == ("choice", "they_them")
     links = await parts.repos.links.for_review(review_id=review.id)
     assert {(link.channel_id, link.user_id) for link in links} == {
-        ("msteams", "child-1"), ("webchat", "child-laptop")}
+        ("msteams", "child-1"),
+        ("webchat", "child-laptop"),
+    }
 
 
 async def test_code_is_stored_only_as_a_hash(new_review, parts, settings):

@@ -1,6 +1,6 @@
 """Sending, changing answers afterwards (re-sent marked "updated"), and when changes stop."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from email import message_from_bytes, policy
 
 from tests.conftest import LONDON
