@@ -47,7 +47,7 @@ class SafeguardingMatcher:
                     if len(c) < 4 or (category, c) in seen:
                         continue
                     seen.add((category, c))
-                    self._phrases.append(_Phrase(category, c, _cutoff(len(c))))
+                    self._phrases.append(_Phrase(category, c, _cutoff(c)))
 
     def categories(self, text: str) -> list[str]:
         """Categories whose phrases appear in `text`; empty when nothing worrying was found."""
@@ -67,8 +67,11 @@ class SafeguardingMatcher:
         return list(found)
 
 
-def _cutoff(letters: int) -> float:
-    if letters < FUZZY_MIN_LETTERS:
+def _cutoff(phrase: str) -> float:
+    letters = len(phrase)
+    # Typos are tolerated in Latin script only: compact Arabic words are short and one letter
+    # apart from harmless ones ("قتل" kill, "وقت" time), so Arabic must match exactly.
+    if letters < FUZZY_MIN_LETTERS or not phrase.isascii():
         return 101.0
     edits = 2 if letters >= 16 else 1
     # An Indel distance counts a wrong letter twice: one deletion plus one insertion.

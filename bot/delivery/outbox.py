@@ -124,7 +124,20 @@ class OutboxWorker:
         for row in await self.repo.claim_due(now=now, limit=20, lease=LEASE):
             assert row.id is not None
             try:
-                await self.transport.send(to_email(row, sender=self.sender), outbox_id=row.id)
+                email = to_email(row, sender=self.sender)
+            except ValueError as exc:
+                # A header that can never be written (a line break in it): give up on this one
+                # now, or it fails the whole pass again and again and holds back newer mail.
+                await self.repo.mark_failed_attempt(
+                    message_id=row.id, error=f"{type(exc).__name__}: bad header", retry_at=None
+                )
+                log.error(
+                    "outbox message cannot be built",
+                    extra={"outbox_id": row.id, "kind": row.kind, "gave_up": True},
+                )
+                continue
+            try:
+                await self.transport.send(email, outbox_id=row.id)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 attempts = row.attempts + 1
                 retry = now + backoff(attempts) if attempts < self.max_attempts else None

@@ -1,0 +1,119 @@
+"""A possible disclosure gets help at once, an honest word on who is told, and an urgent alert."""
+
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from dialogs.safeguarding import SafeguardingMatcher, compact
+from storage.content import load_content
+from tests.consult import answers_of, said, wait_for_eml
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lines(name: str) -> list[str]:
+    return [
+        line.strip()
+        for line in (DATA / name).read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> SafeguardingMatcher:
+    return SafeguardingMatcher(load_content(ROOT / "content").safeguarding)
+
+
+@pytest.mark.parametrize("locale", ["en", "ar", "sq"])
+def test_every_disclosure_in_the_corpus_is_flagged(matcher, locale):
+    corpus = lines(f"safeguarding_disclosures_{locale}.txt")
+    assert len(corpus) >= (40 if locale == "en" else 15)
+    missed = [s for s in corpus if not matcher.categories(s)]
+    assert missed == []
+
+
+@pytest.mark.parametrize("locale", ["en", "ar", "sq"])
+def test_ordinary_answers_are_rarely_flagged(matcher, locale):
+    # The measured rate is reported by tests/benchmark.py; here a ceiling guards regressions.
+    corpus = lines(f"ordinary_sentences_{locale}.txt")
+    assert len(corpus) >= (40 if locale == "en" else 15)
+    flagged = [s for s in corpus if matcher.categories(s)]
+    assert len(flagged) <= len(corpus) * 0.05, flagged
+
+
+def test_matching_tolerates_case_spacing_repeats_and_typos(matcher):
+    for text in (
+        "I want to KILL MY SELF",
+        "i want to kil myself",
+        "iwanttokillmyself",
+        "my step dad hitsss me",
+        "he h1ts me",
+        "nobody would care if i wasnt here",
+    ):
+        assert matcher.categories(text), text
+    assert compact("Héllo  W0rld!!") == "heloworld"
+
+
+async def test_disclosure_mid_consultation_helps_alerts_and_carries_on(
+    new_chat, new_review, parts, settings
+):
+    review, code = await new_review(first_name="Sam", iro_name="Jo Smith")
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+    await chat.pick("English")
+    transcript = await chat.say("my step dad hits me when mum is out")  # the name question
+    assert "0800 1111" in transcript and "999" in transcript
+    assert said(parts, transcript, "messages.safeguarding_tell_iro") and "Jo Smith" in transcript
+    assert "Which words should people use for you?" in transcript  # it carries on
+    stored = await answers_of(parts, review.id)
+    assert stored["name"] == ("text", "my step dad hits me when mum is out")
+
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    assert "being_hurt" in alert.categories and alert.question_id == "name"
+    (eml,) = await wait_for_eml(settings.outbox_dir)
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert mail["Importance"] == "high" and mail["Subject"].startswith("URGENT")
+    assert set(mail["To"].split(", ")) == {"jo.smith@council.example", "duty@council.example"}
+    assert "my step dad hits me when mum is out" in mail.get_body(("plain",)).get_content()
+
+
+async def test_disclosure_in_a_choice_question_is_not_treated_as_a_wrong_answer(
+    new_chat, new_review, parts
+):
+    review, chat = None, new_chat("sms")
+    review, code = await new_review()
+    await chat.start()
+    await chat.say(code)
+    await chat.say("English")
+    await chat.say("skip")
+    transcript = await chat.say("i dont feel safe at home")  # pronouns: a choice question
+    assert "0800 1111" in transcript
+    assert not said(parts, transcript, "messages.not_understood")
+    assert "1. she / her" in transcript  # asked again, kindly
+    assert len(await parts.repos.alerts.for_review(review_id=review.id)) == 1
+
+
+async def test_disclosure_before_the_code_alerts_the_duty_team(new_chat, parts, settings):
+    chat = new_chat("webchat")
+    await chat.start()
+    transcript = await chat.say("i want to kill myself")
+    assert "0800 1111" in transcript
+    assert said(parts, transcript, "messages.safeguarding_tell_duty")
+    (eml,) = await wait_for_eml(settings.outbox_dir)
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert mail["To"] == "duty@council.example"
+    assert "not yet identified" in mail.get_body(("plain",)).get_content()
+    assert said(parts, chat.said, "messages.carry_on")
+
+
+async def test_bot_never_promises_secrecy(parts):
+    content = parts.services.content_source.current()
+    for locale in content.locales:
+        for key, text in content.locales[locale].strings.items():
+            if isinstance(text, str) and locale == "en":
+                lowered = text.lower()
+                assert "secret" not in lowered or "can't keep" in lowered, key
+                assert "confidential" not in lowered and "won't tell" not in lowered, key
