@@ -136,10 +136,8 @@ def main(argv: list[str] | None = None) -> None:
             review_row, code = asyncio.run(add_review(settings, data))
             print(f"Review {review_row.id} created for {review_row.first_name}.")
             print(f"Invite code: {code}")
-            print(
-                f"Valid until {review_row.invite_expires_at.astimezone(tz):%d %B %Y %H:%M}. "
-                "It is shown once only."
-            )
+            last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
+            print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
     except ContentError as exc:
         raise SystemExit(f"Content is not valid:\n{exc}") from exc
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -31,7 +33,19 @@ class ReviewBase(SQLModel):
 
 
 class ReviewCreate(ReviewBase):
-    pass
+    @field_validator("iro_email")
+    @classmethod
+    def _looks_like_email(cls, v: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError("iro_email must be an email address, like jo.smith@council.gov.uk")
+        return v
+
+    @field_validator("review_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("review_at needs a time zone")
+        return v
 
 
 class Review(ReviewBase, table=True):

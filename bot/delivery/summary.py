@@ -100,7 +100,9 @@ def summary_data(
         return content.text(f"questions.{qid}.options.{oid}.label", en)
 
     def shown(a: Answer) -> str:
-        q = content.question(a.question_id.split(".")[0])
+        # Only choices need their question; a picture noted on a choice question is stored
+        # as "media.<key>", which names no question, and must not stop the summary.
+        qid = a.question_id.split(".")[0]
         if a.kind == "skipped":
             return "(skipped)"
         if a.kind == "media":
@@ -110,9 +112,9 @@ def summary_data(
         if a.kind == "yesno":
             return "Yes" if a.value else "No"
         if a.kind == "choice":
-            return label(q.id, a.value)
+            return label(qid, a.value)
         if a.kind == "choices":
-            return "; ".join(label(q.id, v) for v in a.value)
+            return "; ".join(label(qid, v) for v in a.value)
         return str(a.value)
 
     def text_of(key: str) -> str | None:
