@@ -4,6 +4,7 @@ receives the bot's replies over real HTTP, as the Agents Playground's mock conne
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,8 @@ class Connector:
         self.updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self.fail_updates = False
+        # Called with each reply as it arrives, before the bot's turn has finished.
+        self.on_reply: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         app = web.Application()
         app.router.add_post("/v3/conversations/{cid}/activities", self._post)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
@@ -24,6 +27,8 @@ class Connector:
     async def _post(self, request: web.Request) -> web.Response:
         body = await request.json()
         body["id"] = f"bot-{next(self._ids)}"
+        if self.on_reply is not None:
+            await self.on_reply(body)
         self.sent.append(body)
         return web.json_response({"id": body["id"]})
 

@@ -127,3 +127,20 @@ async def test_resent_activity_is_handled_once(new_chat, new_review, parts):
     again = await chat.post(dict(first))
     assert again == []
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+
+
+async def test_each_answer_is_stored_before_the_bot_replies(new_chat, new_review, parts, connector):
+    conn, _ = connector
+    review, code = await new_review()
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+    await chat.pick("English")
+    seen: list[dict] = []
+
+    async def check(reply):
+        seen.append(await answers_of(parts, review.id))
+
+    conn.on_reply = check
+    await chat.say("Sammy")
+    assert seen and all(s.get("name") == ("text", "Sammy") for s in seen)

@@ -51,6 +51,8 @@ class OutboxNotifier:
         templates = self._templates_for(review.content_version)
         day = review.review_at.astimezone(self.tz).strftime("%-d %B %Y")
         subject = f"My Review: {review.first_name}'s views for the review on {day}"
+        # A line break typed into a name cannot go in a mail header; it would stop the email.
+        subject = " ".join(subject.split())
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="summary",

@@ -1,0 +1,300 @@
+"""End-to-end helpers: the real bot over HTTP, a real SMTP server, the Microsoft 365 Agents
+Playground (npm @microsoft/m365agentsplayground) and Debian's Chromium driven by Playwright.
+
+Used by tests/test_e2e_playground.py. Nothing here skips: a missing browser or Playground is a
+failure that says how to install them (`make browser-deps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.app import create_app
+from bot.settings import REPO_ROOT, Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+PLAYGROUND = REPO_ROOT / "node_modules" / ".bin" / "agentsplayground"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = "run `make browser-deps`"
+
+
+def require_browser_deps() -> None:
+    """Fail (never skip) when the browser test cannot run on this machine."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"Chromium ({CHROMIUM})")
+    if not PLAYGROUND.exists():
+        missing.append(f"the Agents Playground ({PLAYGROUND.relative_to(REPO_ROOT)})")
+    if missing:
+        pytest.fail(f"Missing {' and '.join(missing)}: {INSTALL_HINT}", pytrace=False)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- mail ------------------------------------------------------------------------------------
+
+
+class MailSink:
+    """A real SMTP server (aiosmtpd, in its own thread) that keeps every message it gets."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        mail = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), mail))
+        return "250 OK"
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    async def wait_for(self, to: str, timeout: float = 10.0) -> EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for rcpts, mail in self.messages:
+                if to in rcpts:
+                    return mail
+            await asyncio.sleep(0.1)
+        got = [(r, m["Subject"]) for r, m in self.messages]
+        raise AssertionError(f"no email to {to} within {timeout} s; got {got}")
+
+
+def plain_text(mail: EmailMessage) -> str:
+    body = mail.get_body(("plain",))
+    assert body is not None, "the email has no text/plain part"
+    return str(body.get_content())  # type: ignore[attr-defined]
+
+
+# --- the bot ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BotServer:
+    """The real app (create_app) served over HTTP on a fixed port; can be stopped and
+    started again on the same port and database, like a redeploy."""
+
+    settings: Settings
+    port: int = field(default_factory=free_port)
+    runner: web.AppRunner | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/messages"
+
+    async def start(self) -> None:
+        assert self.runner is None
+        runner = web.AppRunner(create_app(self.settings))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        self.runner = runner
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            runner, self.runner = self.runner, None
+            await runner.cleanup()
+
+
+# --- the Playground --------------------------------------------------------------------------
+
+
+@dataclass
+class PlaygroundServer:
+    """`agentsplayground start` in its own process group, pointed at the bot."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}/"
+
+    @classmethod
+    async def start(
+        cls, *, endpoint: str, channel: str, workdir: Path, timeout: float = 30.0
+    ) -> PlaygroundServer:
+        workdir.mkdir(parents=True, exist_ok=True)
+        out = workdir / "playground.out"
+        env = {
+            **os.environ,
+            "TEAMSAPPTESTER_BROWSER": "none",
+            "M365_AGENTS_PLAYGROUND_LOGFILE": str(workdir / "playground.log"),
+        }
+        cmd = [str(PLAYGROUND), "start", "-e", endpoint, "-c", channel, "--dt"]
+        cmd += ["-p", str(free_port())]
+        with out.open("wb") as sink:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so that stop() gets it all
+            )
+        server = cls(proc, 0, out)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # It silently takes another port when the one asked for is taken: read the real one.
+            found = re.search(r"Listening on (\d+)", out.read_text(errors="replace"))
+            if found:
+                server.port = int(found.group(1))
+                return server
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        text = out.read_text(errors="replace")
+        server.stop()
+        raise AssertionError(f"the Agents Playground did not start ({cmd}):\n{text[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+TEAMS = {
+    "input": '[data-lexical-editor="true"][role="textbox"]',
+    "bot": ".fai-OutputCard",
+}
+WEBCHAT = {
+    "input": 'input[data-id="webchat-sendbox-input"]',
+    "bot": ".webchat__bubble:not(.webchat__bubble--from-user) .webchat__bubble__content",
+    "suggested": '[role="toolbar"][aria-label="Suggested actions"] '
+    "button.webchat__suggested-action",
+}
+CARD = ".ac-adaptiveCard"
+
+
+class Playground:
+    """A young person using the Playground's chat UI: types, taps, and reads the bot's replies.
+
+    Every action waits for what the bot should say next (fragments of its wording), by polling
+    the messages that arrived after the action: no fixed sleeps.
+    """
+
+    def __init__(self, page: Any, channel: str) -> None:
+        self.page = page
+        self.channel = channel
+        self.sel = TEAMS if channel == "msteams" else WEBCHAT
+        self.transcript: list[str] = []  # what the bot said after each action, in order
+
+    @property
+    def bot_messages(self) -> Any:
+        return self.page.locator(self.sel["bot"])
+
+    async def open(self, url: str, *, expect: Sequence[str], timeout: float = 30.0) -> str:
+        await self.page.goto(url)
+        await self.page.locator(self.sel["input"]).first.wait_for(timeout=timeout * 1000)
+        # The page load itself starts the conversation; the bot must answer before we type.
+        return await self.wait_for(expect, after=0, timeout=timeout)
+
+    async def texts(self) -> list[str]:
+        return [t.strip() for t in await self.bot_messages.all_inner_texts()]
+
+    async def wait_for(self, fragments: Sequence[str], *, after: int, timeout: float = 15.0) -> str:
+        """Waits until the bot messages after index `after` contain every fragment; returns
+        their text."""
+        deadline = time.monotonic() + timeout
+        while True:
+            new = "\n".join((await self.texts())[after:])
+            if all(f in new for f in fragments):
+                self.transcript.append(new)
+                return new
+            if time.monotonic() > deadline:
+                missing = [f for f in fragments if f not in new]
+                raise AssertionError(
+                    f"the bot did not say {missing!r} within {timeout} s; it said:\n{new[-1500:]}"
+                )
+            await self.page.wait_for_timeout(50)
+
+    async def _then(self, action: Any, expect: Sequence[str] | str) -> str:
+        frags = [expect] if isinstance(expect, str) else list(expect)
+        n = await self.bot_messages.count()
+        await action()
+        return await self.wait_for(frags, after=n)
+
+    # --- what the child does -----------------------------------------------------------------
+
+    async def type(self, text: str, *, expect: Sequence[str] | str) -> str:
+        async def send() -> None:
+            box = self.page.locator(self.sel["input"]).first
+            await box.click()
+            await box.fill(text)
+            await box.press("Enter")
+
+        return await self._then(send, expect)
+
+    async def tap_suggested(self, label: str, *, expect: Sequence[str] | str) -> str:
+        """Web Chat: taps a suggested-action button under the last message."""
+        button = self.page.locator(self.sel["suggested"]).filter(
+            has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")
+        )
+        return await self._then(lambda: button.last.click(), expect)
+
+    def last_card(self) -> Any:
+        return self.page.locator(CARD).last
+
+    async def tap_card(
+        self, *, button: str, choose: Sequence[str] = (), expect: Sequence[str] | str
+    ) -> str:
+        """Teams: on the last card, picks choices (radio by option id, checkbox by label),
+        then presses the button with that title."""
+        card = self.last_card()
+
+        async def act() -> None:
+            for choice in choose:
+                radio = card.locator(f'input[type="radio"][value="{choice}"]')
+                if await radio.count():
+                    await radio.check()
+                else:
+                    await card.locator(f'input[type="checkbox"][aria-label="{choice}"]').check()
+            await card.locator(f'button[title="{button}"]').click()
+
+        return await self._then(act, expect)
