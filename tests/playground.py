@@ -236,7 +236,8 @@ class Playground:
         return await self.wait_for(expect, after=0, timeout=timeout)
 
     async def texts(self) -> list[str]:
-        return [t.strip() for t in await self.bot_messages.all_inner_texts()]
+        # Web Chat typesets apostrophes (’) even in plain text; compare with the content's '.
+        return [t.strip().replace("\u2019", "'") for t in await self.bot_messages.all_inner_texts()]
 
     async def wait_for(self, fragments: Sequence[str], *, after: int, timeout: float = 15.0) -> str:
         """Waits until the bot messages after index `after` contain every fragment; returns
@@ -282,19 +283,22 @@ class Playground:
         return self.page.locator(CARD).last
 
     async def tap_card(
-        self, *, button: str, choose: Sequence[str] = (), expect: Sequence[str] | str
+        self,
+        button: str,
+        *,
+        pick: Sequence[str] = (),
+        tick: Sequence[str] = (),
+        expect: Sequence[str] | str,
     ) -> str:
-        """Teams: on the last card, picks choices (radio by option id, checkbox by label),
-        then presses the button with that title."""
+        """Teams: on the last card, picks radio buttons (by option id) and ticks checkboxes
+        (by their label: Teams renders them without a value), then presses `button`."""
         card = self.last_card()
 
         async def act() -> None:
-            for choice in choose:
-                radio = card.locator(f'input[type="radio"][value="{choice}"]')
-                if await radio.count():
-                    await radio.check()
-                else:
-                    await card.locator(f'input[type="checkbox"][aria-label="{choice}"]').check()
+            for value in pick:
+                await card.locator(f'input[type="radio"][value="{value}"]').check()
+            for label in tick:
+                await card.locator(f'input[type="checkbox"][aria-label="{label}"]').check()
             await card.locator(f'button[title="{button}"]').click()
 
         return await self._then(act, expect)

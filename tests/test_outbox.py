@@ -375,7 +375,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
         "var_dir": tmp_path / "var",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def test_without_an_smtp_host_mail_becomes_eml_files(

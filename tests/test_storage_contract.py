@@ -16,6 +16,7 @@ import pytest
 from botbuilder.core import ConversationState, StoreItem, TurnContext
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.dialogs import (
+    DialogInstance,
     DialogSet,
     DialogState,
     DialogTurnStatus,
@@ -28,6 +29,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 
 from bot.state import EtagConflict, SqlStorage
 from storage.db import Database
+from storage.repositories import BotStateRepository
 
 KEY = "msteams/conversations/conv-1"
 OTHER = "msteams/users/child-1"
@@ -56,8 +58,6 @@ class Backend:
         return db
 
     async def storage(self) -> SqlStorage:
-        from storage.repositories import BotStateRepository
-
         return SqlStorage(BotStateRepository(await self.open()))
 
     async def close(self) -> None:
@@ -280,9 +280,7 @@ class TestConversationStateOnSqlStorage:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _instance(dialog_id: str, state: dict[str, Any]) -> Any:
-    from botbuilder.dialogs import DialogInstance
-
+def _instance(dialog_id: str, state: dict[str, Any]) -> DialogInstance:
     return DialogInstance(id=dialog_id, state=state)
 
 

@@ -174,10 +174,14 @@ async def test_choices_are_shown_in_english_whatever_the_chat_language(setup: Se
     assert setup.en("questions.when.options.weekend.label") in when
     pronouns = answer_line(setup, row.text_body, "pronouns")
     assert setup.en("questions.pronouns.options.she_her.label") in pronouns
+    arabic_labels = [
+        setup.ar(f"questions.{key}.label")
+        for key in ("when.options.after_school", "when.options.weekend", "pronouns.options.she_her")
+    ]
     for body in (row.text_body, row.html_body or ""):
-        for key in ("when.options.after_school", "when.options.weekend", "pronouns.options.she_her"):
-            assert setup.ar(f"questions.{key}.label") not in body
-        assert "Language used in the chat" in body and "Arabic" in body
+        assert not [label for label in arabic_labels if label in body]
+        assert "العربية" not in body  # the chat language is named in English too
+    assert "Language used in the chat: Arabic" in row.text_body.splitlines()
     yes_no = answer_line(setup, row.text_body, "talk_to_iro")
     assert yes_no.endswith(": No")
 
@@ -235,11 +239,11 @@ async def test_participation_code_and_reason(setup: Setup, take_part: str, code:
 
     row = await setup.send(review)
 
-    label = setup.en(f"questions.take_part.options.{take_part}.label")
-    for body in (row.text_body, row.html_body or ""):
-        line = line_with(body, "participation code") if body is row.text_body else body
-        assert code in line
-        assert f"They chose “{label}”" in line
+    reason = "They chose “{}”".format(setup.en(f"questions.take_part.options.{take_part}.label"))
+    line = line_with(row.text_body, "participation code")
+    assert f": {code} (" in line and reason in line
+    assert row.html_body is not None
+    assert f"<strong>{code}</strong>" in row.html_body and reason in row.html_body
 
 
 async def test_no_participation_code_when_they_did_not_say(setup: Setup) -> None:

@@ -1,0 +1,138 @@
+"""Performance and accuracy figures (run with `make bench`). Prints numbers; asserts nothing.
+
+1. Turns per second through the whole app over loopback HTTP (SQLite file, local connector).
+2. ConnectorClient creation: the stock per-turn cost against the cached client.
+3. The safeguarding matcher: speed, and its hit rate on the test corpora.
+4. Peak memory of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.app import PARTS, create_app  # noqa: E402
+from bot.cli import add_review  # noqa: E402
+from dialogs.safeguarding import SafeguardingMatcher  # noqa: E402
+from storage.content import load_content  # noqa: E402
+from tests.channel import Connector  # noqa: E402
+from tests.chat import Chat  # noqa: E402
+from tests.conftest import make_settings, review_data  # noqa: E402
+
+TURNS = 300
+
+
+async def turns_per_second() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = make_settings(Path(tmp))
+        conn = Connector()
+        channel = TestServer(conn.app)
+        await channel.start_server()
+        url = str(channel.make_url("/")).rstrip("/") + "/"
+        async with TestClient(TestServer(create_app(settings))) as client:
+            _, code = await add_review(settings, review_data())
+            chat = Chat(client, conn, url, channel_id="msteams")
+            await chat.start()
+            await chat.say(code)
+            await chat.pick("English")
+            # The name question, answered back and forth: each turn reads state, stores an
+            # answer, renders a card and sends it through the connector.
+            latencies = []
+            started = time.perf_counter()
+            for i in range(TURNS):
+                t0 = time.perf_counter()
+                await chat.say(f"Name {i}" if i % 2 == 0 else "back")
+                latencies.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - started
+            connectors = len(client.app[PARTS].adapter.auth.connectors)
+        await channel.close()
+    latencies.sort()
+    print(f"turns: {TURNS} sequential message turns in {elapsed:.2f} s = {TURNS / elapsed:.0f}/s")
+    print(
+        f"  latency ms: median {statistics.median(latencies) * 1000:.1f}, "
+        f"p95 {latencies[int(TURNS * 0.95)] * 1000:.1f}, max {latencies[-1] * 1000:.1f}"
+    )
+    print(f"  connector clients built for {TURNS} turns: {connectors}")
+
+
+async def connector_creation() -> None:
+    from botframework.connector.auth import (
+        PasswordServiceClientCredentialFactory,
+    )
+    from botframework.connector.auth._connector_factory_impl import _ConnectorFactoryImpl
+
+    from bot.adapter import CachingConnectorFactory
+
+    stock = _ConnectorFactoryImpl(
+        "", "https://api.botframework.com", "", True, PasswordServiceClientCredentialFactory()
+    )
+    n = 200
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await stock.create("http://127.0.0.1:1/", None)
+    per_stock = (time.perf_counter() - t0) / n
+    cached = CachingConnectorFactory(stock, {}, "anonymous")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await cached.create("http://127.0.0.1:1/", None)
+    per_cached = (time.perf_counter() - t0) / n
+    print(
+        f"connector client per turn: stock {per_stock * 1000:.2f} ms, "
+        f"cached {per_cached * 1000:.4f} ms"
+    )
+
+
+def matcher_figures() -> None:
+    content = load_content(ROOT / "content")
+    t0 = time.perf_counter()
+    matcher = SafeguardingMatcher(content.safeguarding)
+    built = time.perf_counter() - t0
+    data = ROOT / "tests" / "data"
+    print(f"safeguarding: {len(matcher._phrases)} phrases, built in {built * 1000:.1f} ms")
+    for locale in ("en", "ar", "sq"):
+        for kind in ("disclosures", "ordinary"):
+            name = "safeguarding_disclosures" if kind == "disclosures" else "ordinary_sentences"
+            lines = [
+                s.strip()
+                for s in (data / f"{name}_{locale}.txt").read_text(encoding="utf-8").splitlines()
+                if s.strip() and not s.startswith("#")
+            ]
+            hits = sum(1 for s in lines if matcher.categories(s))
+            label = "flagged (recall)" if kind == "disclosures" else "flagged (false positives)"
+            print(
+                f"  {locale} {kind}: {hits}/{len(lines)} {label} = {100 * hits / len(lines):.1f}%"
+            )
+    short = "I would like my review at school after lessons please"
+    long = ("I like my school and my friends and my football club. " * 19)[:1000]
+    for name, text in (("typical sentence", short), ("1,000 characters", long)):
+        n = 200
+        t0 = time.perf_counter()
+        for _ in range(n):
+            matcher.categories(text)
+        per = (time.perf_counter() - t0) / n
+        print(f"  check of a {name}: {per * 1000:.2f} ms")
+
+
+def main() -> None:
+    print(
+        f"Python {sys.version.split()[0]}, {Path('/proc/cpuinfo').read_text().count('processor')} cores"
+    )
+    asyncio.run(connector_creation())
+    matcher_figures()
+    asyncio.run(turns_per_second())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS) of this process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
