@@ -124,9 +124,8 @@ def matcher_figures() -> None:
 
 
 def main() -> None:
-    print(
-        f"Python {sys.version.split()[0]}, {Path('/proc/cpuinfo').read_text().count('processor')} cores"
-    )
+    cores = Path("/proc/cpuinfo").read_text().count("processor")
+    print(f"Python {sys.version.split()[0]}, {cores} cores")
     asyncio.run(connector_creation())
     matcher_figures()
     asyncio.run(turns_per_second())
