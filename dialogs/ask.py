@@ -240,7 +240,7 @@ class AskDialog(Dialog):
             controls.append("back")
         if not question.essential:
             controls.append("skip")
-        controls.append("help")
+        controls += [*question.controls, "help"]
         view = AskView(
             key=state["key"],
             nonce=state["n"],

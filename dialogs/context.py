@@ -154,12 +154,17 @@ class Turn:
         """Placeholders every string may use."""
         vals: dict[str, Any] = {}
         if self.review is not None:
-            name_answer = self.answers.get("name")
-            name = (
-                name_answer.value
-                if name_answer is not None and name_answer.kind == "text"
-                else self.review.preferred_name or self.review.first_name
-            )
+            name = self.review.preferred_name or self.review.first_name
+            chosen = self.answers.get("name")
+            # A chosen name is used in what the bot says, unless the child wrote something
+            # else there (a long answer, or a worry the safeguarding check caught).
+            if (
+                chosen is not None
+                and chosen.kind == "text"
+                and len(str(chosen.value)) <= 40
+                and not self.services.matcher(self.content).categories(str(chosen.value))
+            ):
+                name = str(chosen.value)
             day = self.review_day()
             assert day is not None
             vals.update(

@@ -155,6 +155,7 @@ class Question(_Strict):
     when: Condition | None = None
     for_each_chosen: str | None = None
     max_length: int = Field(default=MAX_TEXT, ge=1, le=MAX_TEXT)
+    controls: list[Literal["language", "pause", "restart", "talk"]] = []
 
     @field_validator("id")
     @classmethod
