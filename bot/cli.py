@@ -47,7 +47,11 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
         last_day = data.review_at.astimezone(tz).date() + timedelta(days=1)
         expires = datetime.combine(last_day + timedelta(days=1), time.min, tz).astimezone(UTC)
         review = await parts.repos.reviews.create(
-            data=data, invite_code_hash=parts.services.codes.hash(code), invite_expires_at=expires
+            data=data,
+            invite_code_hash=parts.services.codes.hash(code),
+            invite_expires_at=expires,
+            # The consultation keeps the wording it started with, when content is versioned.
+            content_version=parts.services.content_source.current().version,
         )
         return review, code
     finally:

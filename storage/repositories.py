@@ -34,11 +34,20 @@ class ReviewRepository:
         self._db = db
 
     async def create(
-        self, *, data: ReviewCreate, invite_code_hash: str, invite_expires_at: datetime
+        self,
+        *,
+        data: ReviewCreate,
+        invite_code_hash: str,
+        invite_expires_at: datetime,
+        content_version: str,
     ) -> Review:
         review = Review.model_validate(
             data,
-            update={"invite_code_hash": invite_code_hash, "invite_expires_at": invite_expires_at},
+            update={
+                "invite_code_hash": invite_code_hash,
+                "invite_expires_at": invite_expires_at,
+                "content_version": content_version,
+            },
         )
         async with self._db.session() as s:
             s.add(review)

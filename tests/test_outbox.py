@@ -22,7 +22,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.app import build_transport
-from bot.delivery.outbox import FileTransport, OutboxWorker, SmtpTransport, Transport
+from bot.delivery.outbox import (
+    LEASE,
+    FileTransport,
+    OutboxWorker,
+    SmtpTransport,
+    Transport,
+)
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxMessageCreate
@@ -224,18 +230,17 @@ async def test_enqueuing_the_same_key_twice_sends_once(
     assert len(await repos.outbox.list()) == 1
 
 
-async def test_two_workers_at_once_send_a_message_once(
-    repos: Repositories, smtp: SmtpServer, tmp_path: Path
+async def test_two_instances_at_once_send_each_message_once(
+    repos: Repositories, smtp: SmtpServer
 ) -> None:
     # Two app instances on one database, both woken by the same queued messages.
     other_db = Database(repos.db.url)
-    other = Repositories(other_db)
     try:
         for i in range(5):
             await repos.outbox.enqueue(message=summary(f"summary:{i}:1"), review_id=None)
         clock = Clock()
         a = worker_for(repos, smtp_transport(smtp.port), clock)
-        b = worker_for(other, smtp_transport(smtp.port), clock)
+        b = worker_for(Repositories(other_db), smtp_transport(smtp.port), clock)
 
         counts = await asyncio.gather(a.run_once(), b.run_once())
 
@@ -246,18 +251,82 @@ async def test_two_workers_at_once_send_a_message_once(
         await other_db.dispose()
 
 
+class SendsThenRuns:
+    """A transport that, while sending its first message, lets another worker run a pass."""
+
+    name = "smtp"
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.during: OutboxWorker | None = None
+        self.other_sent: int | None = None
+
+    async def send(self, message: EmailMessage, *, outbox_id: int) -> None:
+        if self.during is not None and self.other_sent is None:
+            self.other_sent = await self.during.run_once()
+        await self.inner.send(message, outbox_id=outbox_id)
+
+
+async def test_messages_being_sent_are_not_taken_by_another_worker(
+    repos: Repositories, smtp: SmtpServer
+) -> None:
+    for i in range(3):
+        await repos.outbox.enqueue(message=summary(f"summary:{i}:1"), review_id=None)
+    clock = Clock()
+    slow = SendsThenRuns(smtp_transport(smtp.port))
+    first = worker_for(repos, slow, clock)
+    slow.during = worker_for(repos, smtp_transport(smtp.port), clock)
+
+    assert await first.run_once() == 3
+
+    assert slow.other_sent == 0
+    ids = [m["Message-ID"] for _, m in smtp.inbox.messages]
+    assert len(ids) == 3 and len(set(ids)) == 3
+
+
+async def test_a_worker_that_died_mid_send_does_not_lose_the_message(
+    repos: Repositories, smtp: SmtpServer
+) -> None:
+    clock = Clock()
+    queued = await repos.outbox.enqueue(message=summary(), review_id=None)
+    # A worker leases the message, then its process dies before sending or marking it.
+    [claimed] = await repos.outbox.claim_due(now=clock.now, limit=20, lease=LEASE)
+    assert claimed.id == queued.id
+    worker = worker_for(repos, smtp_transport(smtp.port), clock)
+
+    assert await worker.run_once() == 0  # still leased to the dead worker
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert await worker.run_once() == 1
+
+    [(_, msg)] = smtp.inbox.messages
+    assert msg["Message-ID"] == queued.message_id
+
+
 async def test_a_woken_worker_sends_without_waiting_for_its_poll(
     repos: Repositories, smtp: SmtpServer
 ) -> None:
     worker = worker_for(repos, smtp_transport(smtp.port), Clock())  # polls once an hour
+    passes: list[int] = []
+    first_pass = asyncio.Event()
+    run_once = worker.run_once
+
+    async def counted() -> int:
+        sent = await run_once()
+        passes.append(sent)
+        first_pass.set()
+        return sent
+
+    worker.run_once = counted  # type: ignore[method-assign]
     task = asyncio.create_task(worker.run_forever())
     try:
+        await first_pass.wait()  # the worker found nothing and now waits for its poll
         await repos.outbox.enqueue(message=summary(), review_id=None)
         worker.wake()
         # A guard against hanging, not a timing assertion: the poll would take an hour.
         await asyncio.wait_for(asyncio.to_thread(smtp.inbox.received.wait, 10), timeout=15)
     finally:
         task.cancel()
+    assert passes[0] == 0
     assert len(smtp.inbox.messages) == 1
 
 

@@ -57,6 +57,7 @@ class Setup:
             data=ReviewCreate(**values),
             invite_code_hash=f"hash-{values['first_name']}-{id(values)}",
             invite_expires_at=datetime.now(UTC) + timedelta(days=30),
+            content_version="test",
         )
 
     async def answer(
