@@ -89,6 +89,7 @@ class Chat:
         self.conversation_id = conversation_id or f"conv-{channel_id}-{next(_ids)}"
         self.replies: list[dict[str, Any]] = []
         self.last_status = 0
+        self.code = ""  # the invite code this young person typed, when a test linked them
 
     async def post(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
         before = len(self.connector.sent)

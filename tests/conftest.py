@@ -90,3 +90,20 @@ def new_chat(client: TestClient, connector: tuple[Connector, str]) -> Callable[.
         return Chat(client, conn, url, channel_id=channel_id, **kw)
 
     return make
+
+
+@pytest.fixture
+def linked_chat(
+    new_chat: Callable[..., Chat], new_review: Callable[..., Any]
+) -> Callable[..., Any]:
+    """A young person who has started a chat and entered the code of a new review."""
+
+    async def make(channel_id: str = "msteams", **review: Any) -> tuple[Review, Chat]:
+        row, code = await new_review(**review)
+        chat = new_chat(channel_id)
+        await chat.start()
+        await chat.say(code)
+        chat.code = code
+        return row, chat
+
+    return make

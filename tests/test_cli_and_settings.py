@@ -37,43 +37,25 @@ def test_review_add_prints_a_one_time_code(tmp_path, monkeypatch, capsys):
     assert "11 December 2030" in out  # valid until the end of the day after the review
 
 
+def add_args(**values: str) -> list[str]:
+    base = {
+        "first-name": "A",
+        "age": "9",
+        "iro-name": "P",
+        "iro-email": "p@x.example",
+        "review-at": "2030-12-10T10:00",
+    }
+    base.update(values)
+    return ["review", "add", *[x for k, v in base.items() for x in (f"--{k}", v)]]
+
+
 def test_review_add_refuses_a_bad_email_clearly(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MYREVIEW_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
     with pytest.raises(SystemExit, match="iro_email"):
-        cli.main(
-            [
-                "review",
-                "add",
-                "--first-name",
-                "A",
-                "--age",
-                "9",
-                "--iro-name",
-                "P",
-                "--iro-email",
-                "not-an-email",
-                "--review-at",
-                "2030-12-10T10:00",
-            ]
-        )
+        cli.main(add_args(**{"iro-email": "not-an-email"}))
     with pytest.raises(SystemExit, match="--review-at"):
-        cli.main(
-            [
-                "review",
-                "add",
-                "--first-name",
-                "A",
-                "--age",
-                "9",
-                "--iro-name",
-                "P",
-                "--iro-email",
-                "p@x.example",
-                "--review-at",
-                "next tuesday",
-            ]
-        )
+        cli.main(add_args(**{"review-at": "next tuesday"}))
 
 
 def test_production_refuses_placeholder_secrets(tmp_path):

@@ -7,18 +7,8 @@ from tests.chat import Chat
 from tests.consult import answers_of, fragment, said
 
 
-async def linked_chat(new_chat, new_review, channel="msteams", **review):
-    row, code = await new_review(**review)
-    chat = new_chat(channel)
-    await chat.start()
-    await chat.say(code)
-    return row, chat
-
-
-async def test_help_explains_the_question_and_offers_the_other_controls(
-    new_chat, new_review, parts
-):
-    review, chat = await linked_chat(new_chat, new_review)
+async def test_help_explains_the_question_and_offers_the_other_controls(linked_chat, parts):
+    review, chat = await linked_chat()
     await chat.pick("English")
     await chat.say("Sammy")
     transcript = await chat.tap("Help")
@@ -34,9 +24,9 @@ async def test_help_explains_the_question_and_offers_the_other_controls(
 
 
 async def test_back_goes_to_the_previous_question_and_keeps_the_answer_until_changed(
-    new_chat, new_review, parts
+    linked_chat, parts
 ):
-    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+    review, chat = await linked_chat("sms")
     await chat.say("2")
     await chat.say("Sammy")
     transcript = await chat.say("back")
@@ -51,8 +41,8 @@ async def test_back_goes_to_the_previous_question_and_keeps_the_answer_until_cha
     assert said(parts, transcript, "messages.back_at_start")
 
 
-async def test_skip_works_except_on_essential_questions(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+async def test_skip_works_except_on_essential_questions(linked_chat, parts):
+    review, chat = await linked_chat("sms")
     transcript = await chat.say("skip")  # language is essential
     assert said(parts, transcript, "messages.cannot_skip")
     await chat.say("English")
@@ -62,16 +52,16 @@ async def test_skip_works_except_on_essential_questions(new_chat, new_review, pa
     assert stored["name"] == ("skipped", None) and stored["pronouns"] == ("skipped", None)
 
 
-async def test_talk_to_someone_signposts_and_carries_on(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review, iro_name="Jo Smith")
+async def test_talk_to_someone_signposts_and_carries_on(linked_chat, parts):
+    review, chat = await linked_chat(iro_name="Jo Smith")
     await chat.pick("English")
     transcript = await chat.say("talk to someone")
     assert "0800 1111" in transcript and "Jo Smith" in transcript
     assert "What name do you like people to call you?" in transcript
 
 
-async def test_change_language_mid_way_switches_every_string(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review)
+async def test_change_language_mid_way_switches_every_string(linked_chat, parts):
+    review, chat = await linked_chat()
     await chat.pick("English")
     await chat.say("Sammy")
     await chat.tap("Help")
@@ -88,9 +78,9 @@ async def test_change_language_mid_way_switches_every_string(new_chat, new_revie
 
 
 async def test_pause_and_come_back_after_the_server_restarts(
-    new_chat, new_review, parts, settings, connector
+    linked_chat, parts, settings, connector
 ):
-    review, chat = await linked_chat(new_chat, new_review)
+    review, chat = await linked_chat()
     await chat.pick("English")
     await chat.say("Sammy")
     await chat.tap("Help")
@@ -109,8 +99,8 @@ async def test_pause_and_come_back_after_the_server_restarts(
     assert stored["name"] == ("text", "Sammy") and stored["pronouns"] == ("choice", "he_him")
 
 
-async def test_start_again_asks_first_and_then_clears_answers(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+async def test_start_again_asks_first_and_then_clears_answers(linked_chat, parts):
+    review, chat = await linked_chat("sms")
     await chat.say("English")
     await chat.say("Sammy")
     transcript = await chat.say("start again")
@@ -125,10 +115,8 @@ async def test_start_again_asks_first_and_then_clears_answers(new_chat, new_revi
     assert await answers_of(parts, review.id) == {}
 
 
-async def test_too_long_text_asks_kindly_to_shorten_and_keeps_what_was_saved(
-    new_chat, new_review, parts
-):
-    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+async def test_too_long_text_asks_kindly_to_shorten_and_keeps_what_was_saved(linked_chat, parts):
+    review, chat = await linked_chat("sms")
     await chat.say("English")
     await chat.say("Sammy")
     await chat.say("back")
@@ -148,8 +136,8 @@ async def test_too_long_text_asks_kindly_to_shorten_and_keeps_what_was_saved(
     assert (await answers_of(parts, review.id))["topic_going_well.where_i_live"][1] == "a" * 1000
 
 
-async def test_picture_and_voice_note_are_thanked_and_recorded(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review)
+async def test_picture_and_voice_note_are_thanked_and_recorded(linked_chat, parts):
+    review, chat = await linked_chat()
     await chat.pick("English")
     picture = [{"contentType": "image/png", "contentUrl": "https://example.invalid/p.png"}]
     transcript = await chat.post(chat.activity(attachments=picture)) and chat.said
@@ -163,16 +151,16 @@ async def test_picture_and_voice_note_are_thanked_and_recorded(new_chat, new_rev
     assert stored["media.pronouns"] == ("media", "voice")
 
 
-async def test_teams_html_attachment_is_not_mistaken_for_a_file(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review)
+async def test_teams_html_attachment_is_not_mistaken_for_a_file(linked_chat, parts):
+    review, chat = await linked_chat()
     await chat.pick("English")
     html = [{"contentType": "text/html", "content": "<p>Sammy</p>"}]
     await chat.post(chat.activity(text="Sammy", attachments=html))
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
 
 
-async def test_an_empty_message_gets_a_kind_nudge(new_chat, new_review, parts):
-    review, chat = await linked_chat(new_chat, new_review, channel="sms")
+async def test_an_empty_message_gets_a_kind_nudge(linked_chat, parts):
+    review, chat = await linked_chat("sms")
     await chat.say("English")
     await chat.post(chat.activity())
     assert fragment(parts, "messages.empty_text") in chat.said

@@ -21,13 +21,8 @@ async def finish(chat, *, take_part="1"):
     return await chat.say("send")
 
 
-async def test_change_an_answer_after_sending_resends_marked_updated(
-    new_chat, new_review, parts, settings
-):
-    review, code = await new_review()
-    chat = new_chat("sms")
-    await chat.start()
-    await chat.say(code)
+async def test_change_an_answer_after_sending_resends_marked_updated(linked_chat, parts, settings):
+    review, chat = await linked_chat("sms")
     assert said(parts, await finish(chat), "messages.sent")
     await wait_for_eml(settings.outbox_dir, 1)
 
@@ -53,11 +48,8 @@ async def test_change_an_answer_after_sending_resends_marked_updated(
     assert row.summary_sends == 2
 
 
-async def test_no_changes_on_the_day_of_the_review(new_chat, new_review, parts, settings):
-    review, code = await new_review()
-    chat = new_chat("sms")
-    await chat.start()
-    await chat.say(code)
+async def test_no_changes_on_the_day_of_the_review(linked_chat, parts, settings):
+    review, chat = await linked_chat("sms")
     await finish(chat)
     review_day = review.review_at.astimezone(LONDON).date()
     parts.services.clock = lambda: datetime.combine(review_day, time(8), LONDON).astimezone(UTC)
@@ -66,11 +58,8 @@ async def test_no_changes_on_the_day_of_the_review(new_chat, new_review, parts, 
     assert not said(parts, transcript, "questions.welcome_back_sent.prompt")
 
 
-async def test_not_yet_keeps_answers_and_sends_nothing(new_chat, new_review, parts, settings):
-    review, code = await new_review()
-    chat = new_chat("sms")
-    await chat.start()
-    await chat.say(code)
+async def test_not_yet_keeps_answers_and_sends_nothing(linked_chat, parts, settings):
+    review, chat = await linked_chat("sms")
     await chat.say("English")
     await chat.say("Sammy")
     await chat.say("skip")
@@ -88,24 +77,16 @@ async def test_not_yet_keeps_answers_and_sends_nothing(new_chat, new_review, par
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
 
 
-async def test_code_cannot_link_a_new_chat_once_sent(new_chat, new_review, parts):
-    review, code = await new_review()
-    chat = new_chat("sms")
-    await chat.start()
-    await chat.say(code)
+async def test_code_cannot_link_a_new_chat_once_sent(linked_chat, new_chat, parts):
+    review, chat = await linked_chat("sms")
     await finish(chat)
     other = new_chat("webchat", user_id="other-device")
     await other.start()
-    assert said(parts, await other.say(code), "messages.code_used_up")
+    assert said(parts, await other.say(chat.code), "messages.code_used_up")
 
 
-async def test_participation_code_follows_how_they_want_to_take_part(
-    new_chat, new_review, parts, settings
-):
-    review, code = await new_review()
-    chat = new_chat("sms")
-    await chat.start()
-    await chat.say(code)
+async def test_participation_code_follows_how_they_want_to_take_part(linked_chat, parts, settings):
+    review, chat = await linked_chat("sms")
     await finish(chat, take_part="7")  # not come, send my views
     (eml,) = await wait_for_eml(settings.outbox_dir)
     text = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
