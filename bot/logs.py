@@ -41,5 +41,14 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiohttp's access log would print request paths only; botbuilder and msrest can log
     # whole activities at DEBUG, so they are held at WARNING whatever the app's level.
-    for noisy in ("msrest", "botbuilder", "botframework", "aiosqlite", "sqlalchemy", "asyncio"):
+    noisy_loggers = (
+        "msrest",
+        "botbuilder",
+        "botframework",
+        "aiosqlite",
+        "sqlalchemy",
+        "asyncio",
+        "alembic",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)

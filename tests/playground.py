@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,7 +137,7 @@ class BotServer:
 class PlaygroundServer:
     """`agentsplayground start` in its own process group, pointed at the bot."""
 
-    process: subprocess.Popen[bytes]
+    process: asyncio.subprocess.Process
     port: int
     log: Path
 
@@ -160,13 +159,13 @@ class PlaygroundServer:
         cmd = [str(PLAYGROUND), "start", "-e", endpoint, "-c", channel, "--dt"]
         cmd += ["-p", str(free_port())]
         with out.open("wb") as sink:
-            proc = subprocess.Popen(
-                cmd,
+            proc = await asyncio.create_subprocess_exec(
+                *cmd,
                 cwd=workdir,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL,
                 stdout=sink,
-                stderr=subprocess.STDOUT,
+                stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so that stop() gets it all
             )
         server = cls(proc, 0, out)
@@ -177,24 +176,24 @@ class PlaygroundServer:
             if found:
                 server.port = int(found.group(1))
                 return server
-            if proc.poll() is not None:
+            if proc.returncode is not None:
                 break
             await asyncio.sleep(0.05)
         text = out.read_text(errors="replace")
-        server.stop()
+        await server.stop()
         raise AssertionError(f"the Agents Playground did not start ({cmd}):\n{text[-2000:]}")
 
-    def stop(self) -> None:
-        if self.process.poll() is not None:
+    async def stop(self) -> None:
+        if self.process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+                os.killpg(self.process.pid, sig)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=5)
+                return
+            except TimeoutError:
+                continue
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -254,6 +253,28 @@ class Playground:
                     f"the bot did not say {missing!r} within {timeout} s; it said:\n{new[-1500:]}"
                 )
             await self.page.wait_for_timeout(50)
+
+    async def number_shown_for(self, words: str) -> int:
+        """The number the child sees beside `words` in the last numbered list that has them.
+        Web Chat renders "1. ..." lines as a Markdown list, whose numbers are not in the text."""
+        bubble = self.bot_messages.filter(has_text=words).last
+        shown = await bubble.evaluate(
+            """(el, words) => {
+                for (const ol of el.querySelectorAll('ol')) {
+                    const items = [...ol.children].filter(li => li.tagName === 'LI');
+                    const i = items.findIndex(li => li.textContent.includes(words));
+                    if (i >= 0) return (ol.start || 1) + i;
+                }
+                return null;
+            }""",
+            words,
+        )
+        if shown is not None:
+            return int(shown)
+        text = await bubble.inner_text()
+        found = re.search(rf"(?m)^(\d+)\.[^\n]*\n?→ {re.escape(words)}", text)
+        assert found, f"no number beside {words!r} in:\n{text}"
+        return int(found.group(1))
 
     async def _then(self, action: Any, expect: Sequence[str] | str) -> str:
         frags = [expect] if isinstance(expect, str) else list(expect)
