@@ -48,7 +48,7 @@ def require_browser_deps() -> None:
     if not CHROMIUM.exists():
         missing.append(f"Chromium ({CHROMIUM})")
     if not PLAYGROUND.exists():
-        missing.append(f"the Agents Playground ({PLAYGROUND.relative_to(REPO_ROOT)})")
+        missing.append(f"the Agents Playground ({PLAYGROUND})")
     if missing:
         pytest.fail(f"Missing {' and '.join(missing)}: {INSTALL_HINT}", pytrace=False)
 
@@ -253,6 +253,11 @@ class Playground:
                     f"the bot did not say {missing!r} within {timeout} s; it said:\n{new[-1500:]}"
                 )
             await self.page.wait_for_timeout(50)
+
+    async def screenshot(self, path: Path) -> None:
+        """The screen with the bot's last message in view."""
+        await self.bot_messages.last.scroll_into_view_if_needed()
+        await self.page.screenshot(path=str(path))
 
     async def number_shown_for(self, words: str) -> int:
         """The number the child sees beside `words` in the last numbered list that has them.

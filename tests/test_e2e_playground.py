@@ -1,0 +1,307 @@
+"""End to end in a real browser: a young person uses the Microsoft 365 Agents Playground (Teams
+and Web Chat), the real bot answers over HTTP, and the IRO's email reaches a real SMTP server.
+
+Needs Chromium and node_modules (`make browser-deps`); fails, never skips, without them.
+Every label and prompt is read from content/, never copied here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from bot.cli import add_review
+from bot.settings import Settings
+from storage.content import Content, load_content
+from tests.conftest import review_data
+from tests.playground import (
+    CARD,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    BotServer,
+    MailSink,
+    Playground,
+    PlaygroundServer,
+    plain_text,
+    require_browser_deps,
+)
+
+pytestmark = pytest.mark.browser
+BAND = "8-12"  # review_data() is an 11-year-old
+
+
+class Words:
+    """What the bot says in one language, read from content/ (fragments where a string has
+    {placeholders} we do not fill)."""
+
+    def __init__(self, content: Content, locale: str) -> None:
+        self.content, self.locale = content, locale
+
+    def __call__(self, key: str, **values: Any) -> str:
+        return self.content.text(key, self.locale, BAND, **values)
+
+    def msg(self, key: str, **values: Any) -> str:
+        return self.fragment(f"messages.{key}", **values)
+
+    def q(self, qid: str, **values: Any) -> str:
+        return self.fragment(f"questions.{qid}.prompt", **values)
+
+    def option(self, qid: str, oid: str) -> str:
+        return self(f"questions.{qid}.options.{oid}.label")
+
+    def about(self, topic: str) -> str:
+        return self(f"questions.topics.options.{topic}.about")
+
+    def control(self, cid: str) -> str:
+        return self(f"controls.{cid}.label")
+
+    def fragment(self, key: str, **values: Any) -> str:
+        """The string with `values` filled in, or its longest piece between placeholders."""
+        text = self(key, **values)
+        pieces = [p.strip() for p in re.split(r"\{[a-z_]+\}", text)]
+        return max(pieces, key=len)
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mail() -> Iterator[MailSink]:
+    sink = MailSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def e2e_settings(tmp_path: Path, mail: MailSink) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="test",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'myreview.db'}",
+        var_dir=tmp_path / "var",
+        smtp_host="127.0.0.1",
+        smtp_port=mail.port,
+        smtp_starttls=False,
+        outbox_poll_seconds=0.1,
+        secret_key="e2e-secret-key-123456",
+    )
+
+
+@pytest.fixture
+def content(e2e_settings: Settings) -> Content:
+    return load_content(e2e_settings.content_dir)
+
+
+@pytest.fixture
+async def bot(e2e_settings: Settings) -> AsyncIterator[BotServer]:
+    require_browser_deps()
+    server = BotServer(e2e_settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Any]:
+    require_browser_deps()
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh profile for every test
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        page = context.pages[0] if context.pages else await context.new_page()
+        try:
+            yield page
+        finally:
+            # What the screen showed last, pass or fail: the first thing to look at.
+            await page.screenshot(path=str(tmp_path / "last.png"))
+            await context.close()
+
+
+@pytest.fixture
+async def playground(
+    bot: BotServer, tmp_path: Path
+) -> AsyncIterator[Callable[[str], Awaitable[PlaygroundServer]]]:
+    started: list[PlaygroundServer] = []
+
+    async def start(channel: str) -> PlaygroundServer:
+        server = await PlaygroundServer.start(
+            endpoint=bot.endpoint, channel=channel, workdir=tmp_path / f"playground-{channel}"
+        )
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            await server.stop()
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+async def test_teams_english_end_to_end(
+    e2e_settings, content, bot, page, playground, mail, tmp_path
+):
+    review, code = await add_review(e2e_settings, review_data(first_name="Sam"))
+    en = Words(content, "en")
+    ok, skip = en.control("submit"), en.control("skip")
+    server = await playground("msteams")
+    ui = Playground(page, "msteams")
+
+    await ui.open(server.url, expect=[en.msg("welcome_what"), en.q("invite_code")])
+    await ui.type(code, expect=[en.msg("linked", name="Sam"), en.q("language")])
+    await ui.tap_card(ok, pick=["en"], expect=en.q("name"))
+    # The answered card is replaced in place by its answer: nothing left to tap twice.
+    language_card = page.locator(CARD).filter(has_text=en.q("language"))
+    await expect(language_card).to_contain_text(
+        en("controls.answered.label", answer=content.locales["en"].meta.name)
+    )
+    await expect(language_card.locator("input")).to_have_count(0)
+
+    await ui.type("Sammy", expect=en.q("pronouns"))
+    await ui.tap_card(ok, pick=["they_them"], expect=en.q("take_part"))
+    await ui.type("2", expect=en.q("talk_to_iro"))  # a typed number: written views
+    await ui.tap_card(ok, pick=["yes"], expect=en.q("where"))
+    await ui.type(en.option("where", "school"), expect=en.q("when"))  # a typed label
+    await ui.tap_card(
+        ok,
+        tick=[en.option("when", "after_school"), en.option("when", "weekend")],
+        expect=en.q("when_avoid"),
+    )
+    await ui.type("not on 3 March, it is my birthday", expect=en.q("who_there"))
+    await ui.type("my foster mum and my art teacher", expect=en.q("who_not_there"))
+    await ui.tap_card(skip, expect=[en.msg("skipped"), en.q("topics")])
+    await ui.tap_card(
+        ok,
+        tick=[en.option("topics", "education"), en.option("topics", "hobbies")],
+        expect=en.q("topic_going_well", topic=en.about("education")),
+    )
+    await ui.type(
+        "I got better at maths", expect=en.q("topic_worries", topic=en.about("education"))
+    )
+    await ui.tap_card(skip, expect=en.q("topic_change", topic=en.about("education")))
+    await ui.type(
+        "more help with reading", expect=en.q("topic_going_well", topic=en.about("hobbies"))
+    )
+    await ui.type("I love my art club", expect=en.q("topic_worries", topic=en.about("hobbies")))
+    await ui.tap_card(skip, expect=en.q("topic_change", topic=en.about("hobbies")))
+    await ui.type("go swimming more", expect=en.q("not_discussed"))
+    await ui.tap_card(skip, expect=en.q("not_in_front_of"))
+    await ui.tap_card(skip, expect=en.q("interpreter"))
+    await ui.type("no", expect=en.q("my_words"))
+    await ui.type("family time not contact", expect=[en("questions.advocate.intro")])
+    await ui.tap_card(ok, pick=["yes"], expect=en.q("proud"))
+    await ui.type("I won a drawing prize", expect=en.q("anything_else"))
+    check = await ui.tap_card(skip, expect=[en.msg("check_intro"), en.q("review_choice")])
+    for shown in ("Sammy", en.option("where", "school"), "I love my art club"):
+        assert shown in check
+
+    await ui.tap_card(
+        ok, pick=["looks_good"], expect=[en("questions.share_all.intro"), en.q("share_all")]
+    )
+    await ui.tap_card(ok, pick=["all_everyone"], expect=en.q("send_confirm"))
+    await ui.tap_card(ok, pick=["send"], expect=en.msg("sent"))
+    await ui.screenshot(tmp_path / "teams_final.png")
+
+    mail_to_iro = await mail.wait_for(review.iro_email)
+    assert mail_to_iro["To"] == review.iro_email
+    text = plain_text(mail_to_iro)
+    for words in ("I love my art club", "I got better at maths", "family time not contact"):
+        assert words in text
+    for qid, oid in [
+        ("pronouns", "they_them"),
+        ("take_part", "written_views"),
+        ("where", "school"),
+        ("when", "after_school"),
+        ("when", "weekend"),
+        ("topics", "education"),
+        ("topics", "hobbies"),
+    ]:
+        assert en.option(qid, oid) in text, (qid, oid)
+    assert "Sammy" in text and "PN2" in text
+
+
+async def test_webchat_arabic_pause_restart_and_change(
+    e2e_settings, content, bot, page, playground, mail, tmp_path
+):
+    review, code = await add_review(
+        e2e_settings, review_data(first_name="Amira", language_hint="ar")
+    )
+    en, ar = Words(content, "en"), Words(content, "ar")
+    skip = ar.control("skip")
+    server = await playground("webchat")
+    ui = Playground(page, "webchat")
+
+    await ui.open(server.url, expect=[en.q("invite_code")])
+    await ui.type(code, expect=[ar.msg("linked", name="Amira"), ar.q("language")])
+    await ui.tap_suggested(content.locales["ar"].meta.name, expect=ar.q("name"))
+    await ui.type("أميرة", expect=ar.q("pronouns"))
+    await ui.tap_suggested(ar.option("pronouns", "she_her"), expect=ar.q("take_part"))
+    await ui.type("١", expect=ar.q("talk_to_iro"))  # Arabic-Indic 1: speak for myself
+    await ui.tap_suggested(ar("choice_yes.label"), expect=ar.q("where"))
+
+    # Halfway: Help, then Pause. The bot is redeployed while the child is away.
+    await ui.tap_suggested(ar.control("help"), expect=ar.msg("help"))
+    await ui.tap_suggested(ar.control("pause"), expect=ar.msg("paused"))
+    await bot.stop()
+    await bot.start()  # a new app instance: same port, same database
+    # Same page: in Web Chat a new page load would be a new conversation.
+    await ui.type("مرحبا", expect=[ar.msg("welcome_back"), ar.q("where")])
+
+    await ui.tap_suggested(ar.option("where", "online"), expect=ar.q("when"))
+    await ui.type("٢، ٤", expect=ar.q("when_avoid"))  # numbers: a card submit cannot arrive
+    await ui.type("ليس يوم الجمعة", expect=ar.q("who_there"))
+    await ui.type("أمي بالتبني ومعلمتي", expect=ar.q("who_not_there"))
+    await ui.tap_suggested(skip, expect=[ar.msg("skipped"), ar.q("topics")])
+    await ui.type("5", expect=ar.q("topic_going_well", topic=ar.about("hobbies")))
+    await ui.type("أحب الرسم", expect=ar.q("topic_worries", topic=ar.about("hobbies")))
+    await ui.tap_suggested(skip, expect=ar.q("topic_change", topic=ar.about("hobbies")))
+    await ui.tap_suggested(skip, expect=ar.q("not_discussed"))
+    await ui.tap_suggested(skip, expect=ar.q("not_in_front_of"))
+    await ui.tap_suggested(skip, expect=ar.q("interpreter"))
+    await ui.tap_suggested(ar("choice_no.label"), expect=ar.q("my_words"))
+    await ui.tap_suggested(skip, expect=[ar("questions.advocate.intro"), ar.q("advocate")])
+    await ui.tap_suggested(ar("choice_no.label"), expect=ar.q("proud"))
+    await ui.type("فزت في مسابقة", expect=ar.q("anything_else"))
+    check = await ui.tap_suggested(skip, expect=[ar.msg("check_intro"), ar.q("review_choice")])
+    assert "أحب الرسم" in check
+
+    # Change one answer: the one about hobbies, found by its number in the list.
+    number = await ui.number_shown_for("أحب الرسم")
+    await ui.tap_suggested(ar.option("review_choice", "change"), expect=ar.q("which_answer"))
+    await ui.type(str(number), expect=ar.q("topic_going_well", topic=ar.about("hobbies")))
+    check = await ui.type(
+        "أحب السباحة كثيرا", expect=[ar.msg("check_intro"), ar.q("review_choice")]
+    )
+    assert "أحب السباحة كثيرا" in check and "أحب الرسم" not in check
+
+    await ui.tap_suggested(
+        ar.option("review_choice", "looks_good"),
+        expect=[ar("questions.share_all.intro"), ar.q("share_all")],
+    )
+    await ui.tap_suggested(ar.option("share_all", "all_everyone"), expect=ar.q("send_confirm"))
+    await ui.tap_suggested(ar.option("send_confirm", "send"), expect=ar.msg("sent"))
+    await ui.screenshot(tmp_path / "webchat_arabic_final.png")
+
+    mail_to_iro = await mail.wait_for(review.iro_email)
+    text = plain_text(mail_to_iro)
+    assert "أحب السباحة كثيرا" in text
+    assert "أحب الرسم" not in text
+    assert "Language used in the chat: Arabic" in text
+    assert "written in Arabic" in text
+    assert en.option("where", "online") in text  # choices in English for the IRO
