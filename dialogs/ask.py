@@ -20,6 +20,7 @@ from dialogs.context import Services, Turn
 from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_word
 from dialogs.render import (
+    CARD_CHANNELS,
     CHOICE_INPUT,
     AskView,
     Control,
@@ -107,7 +108,9 @@ def describe(turn: Turn, question: Question, kind: str, value: Any) -> str:
         return labels["yes" if value else "no"]
     ids = [value] if kind == "choice" else list(value)
     base = f"questions.{question.id}.options"
-    return ", ".join(labels.get(i) or turn.t(f"{base}.{i}.label") for i in ids)
+    return turn.msg("list_separator").join(
+        labels.get(i) or turn.t(f"{base}.{i}.label") for i in ids
+    )
 
 
 def prompt_for(turn: Turn, question: Question, topic: str | None, extra: dict[str, Any]) -> str:
@@ -146,6 +149,12 @@ class AskDialog(Dialog):
         was_paused = bool(turn.profile.pop("paused", False))
         if was_paused:
             await turn.say("welcome_back")
+            if not inc.payload:
+                # They were told "just say hi": what they type now greets, it does not answer.
+                flagged = turn.services.matcher(turn.content).categories(inc.typed or "")
+                await self._safeguard(turn, flagged, inc.typed, state)
+                await self._ask(turn, state, intro=False)
+                return Dialog.end_of_turn
 
         p = inc.payload or {}
         ctl = p.get("ctl") if p.get("ctl") in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
@@ -251,9 +260,11 @@ class AskDialog(Dialog):
             submit_label=turn.t("controls.submit.label"),
             rtl=turn.content.direction(turn.locale) == "rtl",
         )
-        await turn.context.send_activity(
+        sent = await turn.context.send_activity(
             question_activity(view, turn.context.activity.channel_id or "", turn.locale)
         )
+        if sent is not None and sent.id:
+            state["card"] = sent.id  # to replace it with the answer, tapped or typed
 
     def _from_payload(
         self, question: Question, payload: dict[str, Any], choices: list[Choice]
@@ -414,12 +425,13 @@ class AskDialog(Dialog):
     ) -> None:
         """Replace a submitted card with its answer, so it cannot be submitted again."""
         act = turn.context.activity
-        if act.channel_id != "msteams" or not act.reply_to_id or not act.value:
+        card_id = act.reply_to_id if act.value and act.reply_to_id else state.get("card")
+        if act.channel_id not in CARD_CHANNELS or not card_id:
             return
         prompt = prompt_for(turn, question, state.get("topic"), state.get("values", {}))
         line = turn.t("controls.answered.label", answer=describe(turn, question, kind, value))
         card = answered_card(prompt, line, turn.content.direction(turn.locale) == "rtl")
         try:
-            await turn.context.update_activity(updated_card_activity(act.reply_to_id, card))
+            await turn.context.update_activity(updated_card_activity(card_id, card))
         except Exception as exc:  # an old card we cannot update is only cosmetic
             log.info("card not updated", extra={"error": type(exc).__name__})

@@ -24,7 +24,7 @@ from dialogs.ask import ASK, AskDialog, describe, prompt_for
 from dialogs.context import Services, Turn
 from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.recognize import compact_code, normalize
-from dialogs.render import text_message
+from dialogs.render import answers_activity
 
 CONSULTATION = "consultation"
 LINK = "link"
@@ -208,6 +208,7 @@ class Consultation:
         if current is None:
             return await step.end_dialog()
         step.values["key"] = current.key
+        first = steps(turn.content, facts)[0].key
         return await step.begin_dialog(
             ASK,
             {
@@ -215,7 +216,7 @@ class Consultation:
                 "topic": current.topic,
                 "key": current.key,
                 "store": True,
-                "can_back": True,
+                "can_back": current.key != first,
             },
         )
 
@@ -252,10 +253,16 @@ class Consultation:
         """Shows every answer, numbered, and asks if it all looks right."""
         turn = await self.turn(step)
         await turn.reload_answers()
-        lines = [turn.msg("check_intro")]
-        for n, (_, prompt, shown) in enumerate(self._answer_rows(turn), 1):
-            lines.append(f"{n}. {prompt}\n→ {shown}")
-        await step.context.send_activity(text_message("\n\n".join(lines), turn))
+        rows = [(prompt, _shorten(shown)) for _, prompt, shown in self._answer_rows(turn)]
+        await step.context.send_activity(
+            answers_activity(
+                turn.msg("check_intro"),
+                rows,
+                step.context.activity.channel_id or "",
+                turn.locale,
+                turn.content.direction(turn.locale) == "rtl",
+            )
+        )
         return await step.begin_dialog(ASK, {"qid": "review_choice"})
 
     async def review_choice(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -342,6 +349,12 @@ class Consultation:
             visibility="everyone" if step.result.get("value") == "everyone" else "iro",
         )
         return await step.replace_dialog(SHARE_EACH)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    """Long answers are cut in the check list, which only has to be recognisable (and a Teams
+    card must stay under 28 KB); the full answer is what is sent."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def all_dialog_ids() -> list[str]:

@@ -64,11 +64,56 @@ class AskView:
         return {"q": self.key, "n": self.nonce, **extra}
 
 
-def text_message(text: str, turn: Turn | None = None) -> Activity:
-    activity = MessageFactory.text(text)
+RLI, PDI = "\u2067", "\u2069"
+
+
+def isolate_rtl(text: str) -> str:
+    """Mark each line right-to-left, so Arabic with a Latin name or a number in it reads in
+    order in clients that lay every message out left-to-right (Web Chat does)."""
+    return "\n".join(f"{RLI}{line}{PDI}" if line.strip() else line for line in text.split("\n"))
+
+
+def text_message(text: str, turn: Turn | None = None, *, rtl: bool = False) -> Activity:
+    if turn is not None:
+        rtl = rtl or turn.content.direction(turn.locale) == "rtl"
+    activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
     activity.text_format = TextFormatTypes.plain
     if turn is not None:
         activity.locale = turn.locale
+    return activity
+
+
+def answers_activity(
+    intro: str, rows: list[tuple[str, str]], channel_id: str, locale: str, rtl: bool
+) -> Activity:
+    """The numbered "check your answers" list: a card where cards render, else plain text."""
+    if channel_id in CARD_CHANNELS or channel_id in SUGGESTION_CHANNELS:
+        body: list[dict[str, Any]] = [{"type": "TextBlock", "text": intro, "wrap": True}]
+        for n, (question, answer) in enumerate(rows, 1):
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": f"{n}. {question}",
+                    "wrap": True,
+                    "weight": "Bolder",
+                    "spacing": "Medium",
+                }
+            )
+            body.append(
+                {"type": "TextBlock", "text": f"→ {answer}", "wrap": True, "spacing": "None"}
+            )
+        card = {
+            "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": CARD_VERSION,
+            "rtl": rtl,
+            "body": body,
+        }
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    else:
+        lines = [intro] + [f"{n}. {q}\n→ {a}" for n, (q, a) in enumerate(rows, 1)]
+        activity = text_message("\n\n".join(lines), rtl=rtl)
+    activity.locale = locale
     return activity
 
 
@@ -81,11 +126,11 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
             activity = MessageFactory.attachment(_card(view, with_controls=False, numbered=True))
             activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
         else:
-            activity = text_message(view.prompt)
+            activity = text_message(view.prompt, rtl=view.rtl)
             buttons = [_choice_action(view, c) for c in view.options] if view.is_choice else []
             activity.suggested_actions = SuggestedActions(actions=buttons + _controls_actions(view))
     else:
-        activity = text_message(_numbered(view))
+        activity = text_message(_numbered(view), rtl=view.rtl)
     activity.locale = locale
     return activity
 

@@ -164,3 +164,39 @@ async def test_an_empty_message_gets_a_kind_nudge(linked_chat, parts):
     await chat.say("English")
     await chat.post(chat.activity())
     assert fragment(parts, "messages.empty_text") in chat.said
+
+
+async def test_saying_hi_after_a_pause_is_a_greeting_not_an_answer(linked_chat, parts):
+    review, chat = await linked_chat("sms")
+    await chat.say("English")  # now on the name question, which takes free text
+    await chat.say("pause")
+    transcript = await chat.say("hi")
+    assert said(parts, transcript, "messages.welcome_back")
+    assert "What name do you like people to call you?" in transcript
+    assert "name" not in await answers_of(parts, review.id)
+    await chat.say("Sammy")
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
+
+
+async def test_first_question_has_no_back_button(linked_chat, parts):
+    review, chat = await linked_chat()
+    assert "Back" not in chat.buttons()
+    await chat.pick("English")
+    assert "Back" in chat.buttons()
+
+
+async def test_a_card_answered_by_typing_is_replaced_too(linked_chat, parts, connector):
+    conn, _ = connector
+    review, chat = await linked_chat()
+    await chat.pick("English")
+    name_card = chat.last_question()
+    await chat.say("Sammy")
+    assert conn.updates[-1]["id"] == name_card["id"]
+    assert "Your answer: Sammy" in str(conn.updates[-1]["attachments"][0]["content"])
+
+
+async def test_arabic_plain_text_is_marked_right_to_left(linked_chat, parts):
+    review, chat = await linked_chat("webchat", language_hint="ar")
+    await chat.tap("العربية")
+    texts = [a["text"] for a in chat.replies if a.get("text")]
+    assert texts and all(line.startswith("\u2067") for t in texts for line in t.split("\n") if line)
