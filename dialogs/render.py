@@ -93,9 +93,9 @@ def answers_activity(
             body.append(
                 {
                     "type": "TextBlock",
-                    "text": f"{n}. {question}",
+                    # Bold, so that "21. " is not taken as a Markdown list and its number hidden.
+                    "text": f"**{n}.** {question}",
                     "wrap": True,
-                    "weight": "Bolder",
                     "spacing": "Medium",
                 }
             )

@@ -277,7 +277,7 @@ class Playground:
         if shown is not None:
             return int(shown)
         text = await bubble.inner_text()
-        found = re.search(rf"(?m)^(\d+)\.[^\n]*\n?→ {re.escape(words)}", text)
+        found = re.search(rf"(?m)^(\d+)\.[^\n]*\s*→ {re.escape(words)}", text)
         assert found, f"no number beside {words!r} in:\n{text}"
         return int(found.group(1))
 
