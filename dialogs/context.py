@@ -151,7 +151,21 @@ class Turn:
     # --- words --------------------------------------------------------------------------
 
     def values(self) -> dict[str, Any]:
-        """Placeholders every string may use."""
+        """Placeholders every string may use (worked out once per turn and name)."""
+        chosen = self.answers.get("name")
+        key = (
+            self.review.id if self.review else None,
+            chosen.value if chosen else None,
+            self.locale,
+        )
+        cached = self.context.turn_state.get("myreview.values")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        vals = self._values()
+        self.context.turn_state["myreview.values"] = (key, vals)
+        return vals
+
+    def _values(self) -> dict[str, Any]:
         vals: dict[str, Any] = {}
         if self.review is not None:
             name = self.review.preferred_name or self.review.first_name

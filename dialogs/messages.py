@@ -49,6 +49,5 @@ MESSAGE_IDS: tuple[str, ...] = (
     "safeguarding_tell_iro",
     "safeguarding_tell_duty",
     "carry_on",
-    "not_supported",
     "list_separator",
 )

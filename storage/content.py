@@ -61,7 +61,7 @@ def _load_yaml(path: Path) -> tuple[Any, _Lines]:
     except UnicodeDecodeError as exc:
         raise ContentError(f"{path}: not UTF-8 text ({exc}). Save the file as UTF-8.") from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_PARSER)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise ContentError(
@@ -74,12 +74,18 @@ def _load_yaml(path: Path) -> tuple[Any, _Lines]:
     return _construct(node, (), lines), lines
 
 
+# libyaml's parser when the platform has it (ten times faster); both keep line numbers.
+_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# One loader to turn scalar nodes into values (ints, bools, strings) the way safe_load does.
+_SCALARS = yaml.SafeLoader("")
+
+
 def _construct(node: yaml.Node, path: tuple[Any, ...], lines: _Lines) -> Any:
     lines.by_path[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for k_node, v_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(k_node)  # scalar keys only
+            key = _SCALARS.construct_object(k_node)  # scalar keys only
             if not isinstance(key, str):
                 # `yes:` or `1:` as a key means something else in YAML; ids must be text.
                 key = str(k_node.value)
@@ -87,7 +93,7 @@ def _construct(node: yaml.Node, path: tuple[Any, ...], lines: _Lines) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(v, (*path, i), lines) for i, v in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+    return _SCALARS.construct_object(node)
 
 
 def _fail(path: Path, lines: _Lines, loc: Iterable[Any], message: str) -> ContentError:
@@ -383,6 +389,7 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
     flow_ids = {q.id for q in cfile.questions}
 
     locales: dict[str, Locale] = {}
+    line_maps: dict[str, _Lines] = {}
     for lpath in sorted((directory / "locales").glob("*.yaml")):
         ldata, llines = _load_yaml(lpath)
         if not isinstance(ldata, dict) or "meta" not in ldata:
@@ -417,6 +424,7 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
                 except ValueError as exc:
                     raise _fail(lpath, llines, kpath, f"'{key}': {exc}") from exc
         locales[meta.locale] = Locale(meta=meta, strings=strings, path=lpath)
+        line_maps[meta.locale] = llines
 
     if FALLBACK_LOCALE not in locales:
         raise ContentError(f"{directory / 'locales'}: en.yaml is missing; English is required")
@@ -429,7 +437,7 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
             required += [f"questions.{q.id}.options.{o.id}.about" for o in q.options]
         if q.id in flow_ids:
             required.append(f"questions.{q.id}.summary")
-    enlines = _load_yaml(en.path)[1]
+    enlines = line_maps[FALLBACK_LOCALE]
     for needed in required:
         if not any(k == needed or k.startswith(needed + ".") for k in en.strings):
             raise _fail(
@@ -440,11 +448,15 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
         head, _, last = k.rpartition(".")
         return head if last in band_ids else k
 
+    english_by_base: dict[str, list[str]] = {}
+    for k, v in en.strings.items():
+        if isinstance(v, str):
+            english_by_base.setdefault(_base(k), []).append(v)
     en_bases = {_base(k) for k in en.strings}
     for code, locale in locales.items():
         if code == FALLBACK_LOCALE:
             continue
-        llines = _load_yaml(locale.path)[1]
+        llines = line_maps[code]
         for key, value in locale.strings.items():
             base = _base(key)
             if base not in en_bases:
@@ -456,8 +468,7 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
                     "en.yaml first.",
                 )
             if isinstance(value, str):
-                english = [en.strings[k] for k in en.strings if _base(k) == base]
-                allowed = set().union(*(_placeholders(e) for e in english if isinstance(e, str)))
+                allowed = set().union(*(_placeholders(e) for e in english_by_base.get(base, [])))
                 extra = _placeholders(value) - allowed
                 if extra:
                     raise _fail(
