@@ -4,10 +4,12 @@ receives the bot's replies over real HTTP, as the Agents Playground's mock conne
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 
 class Connector:
@@ -39,3 +41,15 @@ class Connector:
         body["id"] = request.match_info["aid"]
         self.updates.append(body)
         return web.json_response({"id": body["id"]})
+
+
+@asynccontextmanager
+async def running_connector() -> AsyncIterator[tuple[Connector, str]]:
+    """A connector service on its own loopback port, and its URL (the activity's serviceUrl)."""
+    conn = Connector()
+    server = TestServer(conn.app)
+    await server.start_server()
+    try:
+        yield conn, str(server.make_url("/")).rstrip("/") + "/"
+    finally:
+        await server.close()

@@ -15,7 +15,7 @@ from bot.app import PARTS, Parts, create_app
 from bot.cli import add_review
 from bot.settings import Settings
 from storage.models import Review, ReviewCreate
-from tests.channel import Connector
+from tests.channel import Connector, running_connector
 from tests.chat import Chat
 
 LONDON = ZoneInfo("Europe/London")
@@ -41,11 +41,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def connector() -> AsyncIterator[tuple[Connector, str]]:
-    conn = Connector()
-    server = TestServer(conn.app)
-    await server.start_server()
-    yield conn, str(server.make_url("/")).rstrip("/") + "/"
-    await server.close()
+    async with running_connector() as running:
+        yield running
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from botbuilder.core import BotAdapter, TurnContext
 
 from bot.app import Parts
-from tests.channel import Connector
+from tests.channel import Connector, running_connector
 from tests.chat import Chat, message, words
 
 WELCOME = "I'm the My Review chat bot"
@@ -25,11 +25,8 @@ WELCOME = "I'm the My Review chat bot"
 @pytest.fixture
 async def second_connector() -> AsyncIterator[tuple[Connector, str]]:
     """Another channel's connector service, on its own URL (as Teams and Direct Line are)."""
-    conn = Connector()
-    server = TestServer(conn.app)
-    await server.start_server()
-    yield conn, str(server.make_url("/")).rstrip("/") + "/"
-    await server.close()
+    async with running_connector() as running:
+        yield running
 
 
 async def _bot_still_answers(new_chat: Callable[..., Chat]) -> None:

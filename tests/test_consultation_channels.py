@@ -58,11 +58,8 @@ async def test_plain_channel_shows_numbered_options_and_accepts_typing(new_chat,
     assert stored["when"] == ("choices", ["not_in_lessons", "school_holidays"])
 
 
-async def test_anything_else_re_asks_kindly_with_the_options(new_chat, new_review, parts):
-    review, code = await new_review()
-    chat = new_chat("sms")
-    await chat.start()
-    await chat.say(code)
+async def test_anything_else_re_asks_kindly_with_the_options(linked_chat, parts):
+    review, chat = await linked_chat("sms")
     await chat.say("2")
     await chat.say("Sammy")
     transcript = await chat.say("purple")

@@ -89,13 +89,10 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
 
 
 async def test_card_is_replaced_by_its_answer_and_a_second_submit_changes_nothing(
-    new_chat, new_review, parts, connector
+    linked_chat, parts, connector
 ):
     conn, _ = connector
-    review, code = await new_review()
-    chat = new_chat("msteams")
-    await chat.start()
-    await chat.say(code)
+    review, chat = await linked_chat("msteams")
     language_card = chat.last_question()
     await chat.pick("English")
     assert conn.updates, "the answered card should be updated"
@@ -115,11 +112,8 @@ async def test_card_is_replaced_by_its_answer_and_a_second_submit_changes_nothin
     assert stored["language"] == ("choice", "en")
 
 
-async def test_resent_activity_is_handled_once(new_chat, new_review, parts):
-    review, code = await new_review()
-    chat = new_chat("msteams")
-    await chat.start()
-    await chat.say(code)
+async def test_resent_activity_is_handled_once(linked_chat, parts):
+    review, chat = await linked_chat("msteams")
     await chat.pick("English")
     first = chat.activity(text="Sammy", activity_id="same-id")
     replies = await chat.post(first)
@@ -129,12 +123,9 @@ async def test_resent_activity_is_handled_once(new_chat, new_review, parts):
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
 
 
-async def test_each_answer_is_stored_before_the_bot_replies(new_chat, new_review, parts, connector):
+async def test_each_answer_is_stored_before_the_bot_replies(linked_chat, parts, connector):
     conn, _ = connector
-    review, code = await new_review()
-    chat = new_chat("msteams")
-    await chat.start()
-    await chat.say(code)
+    review, chat = await linked_chat("msteams")
     await chat.pick("English")
     seen: list[dict] = []
 
