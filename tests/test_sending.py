@@ -125,3 +125,22 @@ async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, part
     assert "What is going well with getting ready for adult life?" in transcript
     stored = await answers_of(parts, older.id)
     assert stored["topics"] == ("choices", ["adult_life", "immigration"])
+
+
+async def test_a_wrong_number_when_changing_an_answer_asks_again_kindly(linked_chat, parts):
+    review, chat = await linked_chat("sms")
+    await chat.say("English")
+    await chat.say("Sammy")
+    await chat.say("skip")
+    await chat.say("1")
+    while "Is this all OK?" not in chat.said:
+        await chat.say("skip")
+    await chat.say("change")
+    for wrong in ("99", "the name one"):
+        transcript = await chat.say(wrong)
+        assert said(parts, transcript, "messages.which_answer_wrong")
+        assert said(parts, transcript, "messages.check_intro")  # the list again, to pick from
+    await chat.say("change")
+    await chat.say("2")
+    await chat.say("Sam")
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
