@@ -252,6 +252,8 @@ class Consultation:
     async def show_answers(self, step: WaterfallStepContext) -> DialogTurnResult:
         """Shows every answer, numbered, and asks if it all looks right."""
         turn = await self.turn(step)
+        if (step.options or {}).get("which"):
+            return await step.next({"value": "change"})  # the list is just above
         await turn.reload_answers()
         rows = [(prompt, _shorten(shown)) for _, prompt, shown in self._answer_rows(turn)]
         await step.context.send_activity(
@@ -278,7 +280,7 @@ class Consultation:
         digits = normalize(str(step.result.get("value", "")))
         if not digits.isdigit() or not 1 <= int(digits) <= len(rows):
             await turn.say("which_answer_wrong", max=len(rows))
-            return await step.replace_dialog(CHECK)
+            return await step.replace_dialog(CHECK, {"which": True})
         return await step.begin_dialog(QUESTIONS, {"key": rows[int(digits) - 1][0], "mode": "edit"})
 
     async def check_again(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -139,8 +139,7 @@ async def test_a_wrong_number_when_changing_an_answer_asks_again_kindly(linked_c
     for wrong in ("99", "the name one"):
         transcript = await chat.say(wrong)
         assert said(parts, transcript, "messages.which_answer_wrong")
-        assert said(parts, transcript, "messages.check_intro")  # the list again, to pick from
-    await chat.say("change")
+        assert said(parts, transcript, "questions.which_answer.prompt")
     await chat.say("2")
     await chat.say("Sam")
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
