@@ -29,6 +29,7 @@ from storage.db import Database
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 3600
 MAX_BODY = 256 * 1024  # Teams caps a message at 100 KB; anything far larger is not a channel
 
 
@@ -130,13 +131,36 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+async def housekeeping(parts: Parts) -> None:
+    """Forget what is only kept for a while: activity ids seen (channels resend within minutes)
+    and wrong-code attempts (they count for 15 minutes)."""
+    now = parts.services.clock()
+    seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
+    codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
+    log.info("housekeeping", extra={"activity_ids": seen, "code_attempts": codes})
+
+
+async def _housekeeping_forever(parts: Parts) -> None:
+    while True:
+        try:
+            await housekeeping(parts)
+        except Exception:  # a missed clean-up is retried next hour
+            log.exception("housekeeping failed")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     parts = app[PARTS]
     await parts.db.migrate()
-    task = asyncio.create_task(parts.worker.run_forever(), name="outbox")
+    tasks = [
+        asyncio.create_task(parts.worker.run_forever(), name="outbox"),
+        asyncio.create_task(_housekeeping_forever(parts), name="housekeeping"),
+    ]
     log.info("started", extra={"transport": parts.worker.transport.name})
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await parts.db.dispose()

@@ -180,7 +180,7 @@ class Consultation:
             channel_id=act.channel_id or "",
             user_id=act.from_property.id if act.from_property else "",
             conversation_id=act.conversation.id,
-            conversation_reference=TurnContext.get_conversation_reference(act).serialize(),
+            conversation_reference=_reference_without_names(act),
         )
         turn.profile["review_id"] = review.id
         turn.review = review
@@ -351,6 +351,16 @@ class Consultation:
             visibility="everyone" if step.result.get("value") == "everyone" else "iro",
         )
         return await step.replace_dialog(SHARE_EACH)
+
+
+def _reference_without_names(activity: Any) -> dict[str, Any]:
+    """What a later proactive message needs (ids and the service URL), minus display names:
+    the channel's name for the child is not ours to keep."""
+    ref = TurnContext.get_conversation_reference(activity).serialize()
+    for account in ("user", "bot"):
+        if isinstance(ref.get(account), dict):
+            ref[account].pop("name", None)
+    return ref
 
 
 def _shorten(text: str, limit: int = 300) -> str:

@@ -214,6 +214,12 @@ class CodeAttemptRepository:
             )
             await s.commit()
 
+    async def forget_before(self, *, before: datetime) -> int:
+        async with self._db.session() as s:
+            res = await s.exec(delete(CodeAttempt).where(col(CodeAttempt.attempted_at) < before))
+            await s.commit()
+            return int(res.rowcount or 0)
+
 
 class ActivityLogRepository:
     def __init__(self, db: Database) -> None:
