@@ -82,7 +82,7 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     assert "they / them" in text and "family time not contact" in text
     assert "PN2" in text
     iro_part = text.split("Just for the IRO")[1]
-    assert "my foster sister takes my stuff" in iro_part
+    assert "- Where I live: Worries: my foster sister takes my stuff" in iro_part
     assert "my foster sister takes my stuff" not in text.split("Just for the IRO")[0]
     review_row = await parts.repos.reviews.get(review_id=review.id)
     assert review_row.submitted_at is not None and review_row.summary_sends == 1

@@ -129,11 +129,13 @@ def summary_data(
         if a is None:
             continue
         q_title = content.text(f"questions.{s.question.id}.summary", en)
+        topic = None
         if s.topic is not None and s.question.for_each_chosen:
             topic = label(s.question.for_each_chosen, s.topic)
             title = f"Topic: {topic}"
         else:
-            title = "Their answers"
+            seen_topics = any(sec.title.startswith("Topic: ") for sec in sections)
+            title = "Other things they said" if seen_topics else "The review meeting"
         if current is None or current.title != title:
             current = Section(title)
             sections.append(current)
@@ -145,6 +147,9 @@ def summary_data(
         if media is not None:
             row.answer += " " + shown(media)
         if a.kind == "text" and a.visibility == "iro":
+            # Out of its section, a topic answer needs its topic to make sense.
+            if topic is not None:
+                row.question = f"{topic}: {row.question}"
             iro_only.append(row)
         else:
             current.rows.append(row)
