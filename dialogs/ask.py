@@ -259,6 +259,7 @@ class AskDialog(Dialog):
             controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in controls),
             submit_label=turn.t("controls.submit.label"),
             rtl=turn.content.direction(turn.locale) == "rtl",
+            hint=turn.msg("type_hint") if question.type == "text" else None,
         )
         sent = await turn.context.send_activity(
             question_activity(view, turn.context.activity.channel_id or "", turn.locale)

@@ -50,4 +50,5 @@ MESSAGE_IDS: tuple[str, ...] = (
     "safeguarding_tell_duty",
     "carry_on",
     "list_separator",
+    "type_hint",
 )

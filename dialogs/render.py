@@ -55,6 +55,7 @@ class AskView:
     controls: tuple[Control, ...]
     submit_label: str
     rtl: bool
+    hint: str | None = None  # shown under a question that wants typing
 
     @property
     def is_choice(self) -> bool:
@@ -126,7 +127,10 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
             activity = MessageFactory.attachment(_card(view, with_controls=False, numbered=True))
             activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
         else:
-            activity = text_message(view.prompt, rtl=view.rtl)
+            prompt = (
+                view.prompt if view.is_choice or not view.hint else f"{view.prompt}\n{view.hint}"
+            )
+            activity = text_message(prompt, rtl=view.rtl)
             buttons = [_choice_action(view, c) for c in view.options] if view.is_choice else []
             activity.suggested_actions = SuggestedActions(actions=buttons + _controls_actions(view))
     else:
@@ -157,6 +161,16 @@ def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
 
 def _card(view: AskView, *, with_controls: bool = True, numbered: bool = False) -> Attachment:
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": view.prompt, "wrap": True}]
+    if view.hint and not view.is_choice:
+        body.append(
+            {
+                "type": "TextBlock",
+                "text": view.hint,
+                "wrap": True,
+                "isSubtle": True,
+                "size": "Small",
+            }
+        )
     actions: list[dict[str, Any]] = []
     if view.is_choice:
         body.append(

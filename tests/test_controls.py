@@ -200,3 +200,10 @@ async def test_arabic_plain_text_is_marked_right_to_left(linked_chat, parts):
     await chat.tap("العربية")
     texts = [a["text"] for a in chat.replies if a.get("text")]
     assert texts and all(line.startswith("\u2067") for t in texts for line in t.split("\n") if line)
+
+
+async def test_a_question_that_wants_typing_says_so(linked_chat, parts):
+    review, chat = await linked_chat()
+    assert not said(parts, chat.said, "messages.type_hint")  # a choice: tap or type a number
+    await chat.pick("English")
+    assert said(parts, chat.said, "messages.type_hint")  # the name: typed
