@@ -7,14 +7,19 @@ from tests.conftest import LONDON
 from tests.consult import answers_of, said, wait_for_eml
 
 
-async def finish(chat, *, take_part="1"):
-    """Answer the essentials, skip the rest, check, share and send (plain channel)."""
+async def to_check(chat, *, take_part="1"):
+    """Answer the essentials (the name is "Sammy"), skip the rest, up to the check (plain channel)."""
     await chat.say("English")
     await chat.say("Sammy")
     await chat.say("skip")
     await chat.say(take_part)
     while "Is this all OK?" not in chat.said:
         await chat.say("skip")
+
+
+async def finish(chat, *, take_part="1"):
+    """To the check, then all looks good, share and send."""
+    await to_check(chat, take_part=take_part)
     await chat.say("yes")
     if "Who can hear" in chat.said:
         await chat.say("1")
@@ -60,12 +65,7 @@ async def test_no_changes_on_the_day_of_the_review(linked_chat, parts, settings)
 
 async def test_not_yet_keeps_answers_and_sends_nothing(linked_chat, parts, settings):
     review, chat = await linked_chat("sms")
-    await chat.say("English")
-    await chat.say("Sammy")
-    await chat.say("skip")
-    await chat.say("1")
-    while "Is this all OK?" not in chat.said:
-        await chat.say("skip")
+    await to_check(chat)
     await chat.say("yes")
     await chat.say("1")
     assert said(parts, await chat.say("not yet"), "messages.not_yet")
@@ -129,12 +129,7 @@ async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, part
 
 async def test_a_wrong_number_when_changing_an_answer_asks_again_kindly(linked_chat, parts):
     review, chat = await linked_chat("sms")
-    await chat.say("English")
-    await chat.say("Sammy")
-    await chat.say("skip")
-    await chat.say("1")
-    while "Is this all OK?" not in chat.said:
-        await chat.say("skip")
+    await to_check(chat)
     await chat.say("change")
     for wrong in ("99", "the name one"):
         transcript = await chat.say(wrong)
