@@ -8,7 +8,7 @@ from tests.consult import answers_of, said, wait_for_eml
 
 
 async def to_check(chat, *, take_part="1"):
-    """Answer the essentials (the name is "Sammy"), skip the rest, up to the check (plain channel)."""
+    """Answer the essentials (name "Sammy"), skip the rest, up to the check (plain channel)."""
     await chat.say("English")
     await chat.say("Sammy")
     await chat.say("skip")
