@@ -76,8 +76,7 @@ def test_missing_english_string_is_an_error_with_the_fix(copy):
 
 def test_misspelt_translation_key_names_the_line(copy):
     path = copy / "locales" / "sq.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("  welcome_back:", "  welcom_back:", 1), encoding="utf-8")
+    edit(path, "  welcome_back:", "  welcom_back:")
     with pytest.raises(ContentError) as err:
         load_content(copy)
     assert "sq.yaml, line " + str(line_of(path, "welcom_back:")) in str(err.value)
@@ -86,8 +85,7 @@ def test_misspelt_translation_key_names_the_line(copy):
 
 def test_translated_placeholder_must_match_english(copy):
     path = copy / "locales" / "sq.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("{iro}", "{IRO}", 1), encoding="utf-8")
+    edit(path, "{iro}", "{IRO}")
     with pytest.raises(ContentError, match=r"Keep the \{placeholders\} exactly as in en.yaml"):
         load_content(copy)
 
