@@ -18,7 +18,7 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 from bot.adapter import MyReviewAdapter
 from bot.delivery.notifier import OutboxNotifier
 from bot.delivery.outbox import FileTransport, OutboxWorker, SmtpTransport, Transport
-from bot.handler import MyReviewBot
+from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings
 from bot.state import SqlStorage
 from dialogs.consultation import Consultation
@@ -91,6 +91,7 @@ def build_parts(settings: Settings) -> Parts:
         timezone=tz,
         code_attempts_allowed=settings.code_attempts_allowed,
         code_window=timedelta(minutes=settings.code_attempt_window_minutes),
+        burst_window=timedelta(seconds=settings.burst_window_seconds),
     )
     bot = MyReviewBot(services, Consultation(services))
     auth = ConfigurationBotFrameworkAuthentication(
@@ -104,6 +105,8 @@ def build_parts(settings: Settings) -> Parts:
     adapter = MyReviewAdapter(auth)
 
     async def on_error(context: TurnContext, error: Exception) -> None:
+        if isinstance(error, RepliesNotDelivered):
+            raise error  # answered 503, so the channel resends and the replies go out then
         # The bot catches its own failures; this is the adapter's last line.
         log.error("unhandled turn error", exc_info=error)
 
@@ -117,7 +120,15 @@ def create_app(settings: Settings) -> web.Application:
     app[PARTS] = parts
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        response = await parts.adapter.process(request, parts.bot)
+        try:
+            response = await parts.adapter.process(request, parts.bot)
+        except RepliesNotDelivered:
+            # The turn is committed; a resend of this activity delivers its replies.
+            return web.json_response(
+                {"error": "replies could not be delivered; resend the activity"},
+                status=503,
+                headers={"Retry-After": "2"},
+            )
         return response or web.Response(status=201)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -132,12 +143,31 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def housekeeping(parts: Parts) -> None:
-    """Forget what is only kept for a while: activity ids seen (channels resend within minutes)
-    and wrong-code attempts (they count for 15 minutes)."""
+    """Queue any summary a sent review is missing; forget what is only kept for a while:
+    activity ids seen (channels resend within minutes) and wrong-code attempts (they count
+    for 15 minutes)."""
     now = parts.services.clock()
+    requeued = await requeue_missing_summaries(parts)
     seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
     codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
-    log.info("housekeeping", extra={"activity_ids": seen, "code_attempts": codes})
+    log.info(
+        "housekeeping",
+        extra={"activity_ids": seen, "code_attempts": codes, "summaries_requeued": requeued},
+    )
+
+
+async def requeue_missing_summaries(parts: Parts) -> int:
+    """A review marked sent always has its summary queued: sending commits both together, so
+    this finds only what an older version or a restored backup left behind."""
+    since = parts.services.clock() - timedelta(days=2)
+    missing = await parts.repos.reviews.sent_without_summary(since=since)
+    for review in missing:
+        async with parts.repos.db.unit_of_work():
+            await parts.services.notifier.summary(
+                review_id=review.id or 0, updated=review.summary_sends > 1
+            )
+        log.warning("summary was missing and is queued now", extra={"review_id": review.id})
+    return len(missing)
 
 
 async def _housekeeping_forever(parts: Parts) -> None:

@@ -1,4 +1,20 @@
-"""The bot: one turn at a time per conversation, each activity once, state saved at the end."""
+"""The bot: every activity goes through one pipeline, in this order. The order is the design.
+
+1. repair   the channel's strings were made safe at the door (bot/door.py), before all this
+2. replay   a resend of an activity whose turn committed gets that turn's replies, if they
+            never went out, and stores nothing twice
+3. screen   safeguarding screens everything written, whatever the dialog state
+            (dialogs/screen.py); an alert commits on its own, first
+4. apply    the dialogs classify the input against the question waiting (dialogs/ask.py) and
+            act on it; replies are held back (bot/held.py)
+5. commit   answers, dialog state and the activity's "seen" marker with its replies: one
+            transaction
+6. reply    the held replies go out; the marker then keeps their ids, not their words
+
+A failure in 4 or 5 commits nothing: the child hears sorry (and any safeguarding help), and the
+channel's resend of the activity runs the turn again. Turns of one conversation run one at a
+time.
+"""
 
 from __future__ import annotations
 
@@ -7,49 +23,89 @@ import logging
 import weakref
 
 from botbuilder.core import ActivityHandler, TurnContext
-from botbuilder.schema import ActivityTypes, ChannelAccount
+from botbuilder.schema import Activity, ChannelAccount
 
+from bot.held import HeldContext, deliver, from_stored
 from dialogs.consultation import Consultation
-from dialogs.context import Services, Turn
+from dialogs.context import RECEIVED_AT, Services, Turn
 from dialogs.render import text_message
+from dialogs.screen import screen
+from storage.content import FALLBACK_LOCALE
 
 log = logging.getLogger(__name__)
-DEDUPLICATED = {ActivityTypes.message, ActivityTypes.invoke}
+
+
+class RepliesNotDelivered(Exception):
+    """The turn committed but its replies could not reach the channel: its resend will."""
 
 
 class MyReviewBot(ActivityHandler):
     def __init__(self, services: Services, consultation: Consultation) -> None:
         self.services = services
         self.consultation = consultation
-        # Turns of one conversation run one after another; held locks keep their entry alive.
+        # Held locks keep their entry alive; idle conversations cost nothing.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        received = self.services.clock().timestamp()
         act = turn_context.activity
         conversation_id = act.conversation.id if act.conversation else ""
-        repos = self.services.repos
-        if act.id and act.type in DEDUPLICATED:
-            first = await repos.activities.first_delivery(
-                conversation_id=conversation_id, activity_id=act.id
-            )
-            if not first:
-                log.info("duplicate activity ignored", extra={"channel": act.channel_id})
+        async with self._lock(f"{act.channel_id}/{conversation_id}"):
+            if act.id and await self._replayed(turn_context, conversation_id, act.id):
                 return
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        async with lock:
+            held = HeldContext(turn_context)
+            held.turn_state[RECEIVED_AT] = received
+            safety_replies = 0
             try:
-                await super().on_turn(turn_context)
-                await self.services.conversation_state.save_changes(turn_context)
+                try:
+                    await screen(self.services, held)
+                finally:
+                    safety_replies = len(held.held)
+                async with self.services.repos.db.unit_of_work():
+                    await super().on_turn(held)
+                    await self.services.conversation_state.save_changes(held)
+                    if act.id:
+                        await self.services.repos.activities.record(
+                            conversation_id=conversation_id,
+                            activity_id=act.id,
+                            replies=held.stored(),
+                        )
             except Exception:
                 log.exception("turn failed", extra={"channel": act.channel_id, "type": act.type})
-                if act.id and act.type in DEDUPLICATED:
-                    # Let the channel's retry of this activity run again.
-                    await repos.activities.forget(
-                        conversation_id=conversation_id, activity_id=act.id
-                    )
-                await self._say_sorry(turn_context)
+                await self._say_sorry(turn_context, held, safety_replies)
+                return
+            await self._deliver(turn_context, conversation_id, act.id, held.held)
+
+    async def _replayed(self, context: TurnContext, conversation_id: str, activity_id: str) -> bool:
+        """A resend of a committed activity: deliver its replies if they never went out."""
+        seen = await self.services.repos.activities.seen(
+            conversation_id=conversation_id, activity_id=activity_id
+        )
+        if seen is None:
+            return False
+        if seen.delivered or not seen.replies:
+            log.info("duplicate activity ignored", extra={"channel": context.activity.channel_id})
+            return True
+        log.info("replies delivered again", extra={"channel": context.activity.channel_id})
+        await self._deliver(context, conversation_id, activity_id, from_stored(seen.replies))
+        return True
+
+    async def _deliver(
+        self,
+        context: TurnContext,
+        conversation_id: str,
+        activity_id: str | None,
+        replies: list[tuple[str, Activity]],
+    ) -> None:
+        try:
+            ids = await deliver(context, replies)
+        except Exception as exc:
+            log.warning("replies not delivered", extra={"error": type(exc).__name__})
+            raise RepliesNotDelivered from exc
+        if activity_id:
+            await self.services.repos.activities.delivered(
+                conversation_id=conversation_id, activity_id=activity_id, reply_ids=ids
+            )
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.consultation.run(turn_context)
@@ -58,12 +114,29 @@ class MyReviewBot(ActivityHandler):
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if any(m.id != bot_id for m in members_added):
+        if any(m is not None and m.id != bot_id for m in members_added):
             await self.consultation.run(turn_context)
 
-    async def _say_sorry(self, turn_context: TurnContext) -> None:
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _say_sorry(self, context: TurnContext, held: HeldContext, keep: int) -> None:
+        """Nothing was stored: say sorry, after any safeguarding help (which must still go)."""
         try:
-            turn = await Turn.load(self.services, turn_context)
-            await turn_context.send_activity(text_message(turn.msg("error"), turn))
+            ops = held.held[:keep]
+            ops.append(("send", text_message(self._sorry_words(context))))
+            await deliver(context, ops)
         except Exception:
             log.exception("could not send the error message")
+
+    def _sorry_words(self, context: TurnContext) -> str:
+        turn = context.turn_state.get(Turn.CACHE)
+        if isinstance(turn, Turn):
+            try:
+                return turn.msg("error")
+            except Exception:  # noqa: BLE001 - the plainest words are better than none
+                log.info("error message in English")
+        return self.services.content_source.current().text("messages.error", FALLBACK_LOCALE)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     code_attempts_allowed: int = Field(default=5, ge=1)
     code_attempt_window_minutes: int = Field(default=15, ge=1)
+    # A message that arrives this soon after the bot asked its next question was typed before
+    # the child could have read that question: it belongs to the answer before (README).
+    burst_window_seconds: float = Field(default=1.5, ge=0, le=30)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

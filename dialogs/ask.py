@@ -2,21 +2,24 @@
 
 It is the only place that waits for the child, so everything that works "at every step" lives
 here: help, back, skip, language, pause, start again, talk to someone; stale or repeated card
-submits; pictures and voice notes; answers that are too long; and the safeguarding check on
-everything typed. An answer to a stored question is committed before anything is said back.
+submits; bursts typed before the next question could be read; pictures and voice notes; answers
+that are too long. Each message is first classified (`classify`, a pure function of the
+question, the dialog state and the input), then the verdict is applied. Safeguarding screening
+has already happened in front of the dialogs (dialogs/screen.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnResult
 from botbuilder.schema import ActivityTypes
 
-from dialogs.context import Services, Turn
+from dialogs.context import HELD_PREFIX, RECEIVED_AT, Services, Turn, parse_held_id
 from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_word
 from dialogs.render import (
@@ -29,8 +32,8 @@ from dialogs.render import (
     text_message,
     updated_card_activity,
 )
+from dialogs.screen import flagged
 from storage.content import Question
-from storage.models import SafeguardingAlertBase
 
 log = logging.getLogger(__name__)
 ASK = "ask"
@@ -70,6 +73,93 @@ class Incoming:
     def typed(self) -> str | None:
         """Text the child typed themselves (a button's label is not typing)."""
         return None if self.payload else self.text
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a message is, for the question waiting: decided before anything is done."""
+
+    kind: Literal["answer", "control", "stale", "burst", "too_long", "media", "unclear", "greet"]
+    answer: tuple[str, Any] | None = None
+    control: str | None = None
+    text: str | None = None
+    media: str | None = None
+
+
+def classify(
+    question: Question,
+    state: Mapping[str, Any],
+    inc: Incoming,
+    choices: list[Choice],
+    typed_control: Callable[[str], str | None],
+    *,
+    paused: bool,
+    burst: bool,
+) -> Verdict:
+    """The same question, state and input always give the same verdict; nothing is stored."""
+    p = inc.payload or {}
+    if paused and not inc.payload:
+        # They were told "just say hi": what they type now greets, it does not answer.
+        return Verdict("greet")
+    ctl = p.get("ctl") if p.get("ctl") in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
+    stale = "q" in p and (p.get("q") != state["key"] or p.get("n") != state["n"])
+    if stale and ctl not in GLOBAL_CONTROLS:
+        return Verdict("stale")
+    if ctl is not None:
+        return Verdict("control", control=ctl)
+    if burst and inc.text is not None:
+        typed = typed_control(inc.text)
+        return Verdict("control", control=typed) if typed else Verdict("burst", text=inc.text)
+    answer = _from_payload(question, p, choices) if p else None
+    if answer is None and inc.text and question.type != "text":
+        answer = _from_text(question, inc.text, choices)
+    if answer is None and inc.text:
+        typed = typed_control(inc.text)
+        if typed is not None:
+            return Verdict("control", control=typed)
+    if answer is None and question.type == "text":
+        if inc.text is not None and len(inc.text) > question.max_length:
+            return Verdict("too_long")
+        if inc.text is not None:
+            answer = ("text", inc.text)
+        elif inc.media and state.get("store"):
+            answer = ("media", inc.media)
+    if answer is not None:
+        return Verdict("answer", answer=answer)
+    if inc.media:
+        return Verdict("media", media=inc.media)
+    return Verdict("unclear")
+
+
+def _from_payload(
+    question: Question, payload: Mapping[str, Any], choices: list[Choice]
+) -> tuple[str, Any] | None:
+    ids = {c.id for c in choices}
+    raw = payload.get("opt", payload.get(CHOICE_INPUT))
+    if raw is None or question.type == "text":
+        return None
+    picked = [x for x in str(raw).split(",") if x]
+    if not picked or any(x not in ids for x in picked):
+        return None
+    return _typed_answer(question, picked)
+
+
+def _from_text(question: Question, text: str, choices: list[Choice]) -> tuple[str, Any] | None:
+    if question.type == "multi":
+        many = match_many(text, choices)
+        return _typed_answer(question, many) if many else None
+    one = match_one(text, choices)
+    return _typed_answer(question, [one]) if one else None
+
+
+def _typed_answer(question: Question, ids: list[str]) -> tuple[str, Any] | None:
+    if question.type == "multi":
+        return ("choices", ids)
+    if len(ids) != 1:
+        return None
+    if question.type == "yesno":
+        return ("yesno", ids[0] == "yes")
+    return ("choice", ids[0])
 
 
 def choices_for(turn: Turn, question: Question) -> list[Choice]:
@@ -140,59 +230,53 @@ class AskDialog(Dialog):
         return Dialog.end_of_turn
 
     async def continue_dialog(self, dc: DialogContext) -> DialogTurnResult:
+        """Classifies the message against the question waiting, then acts on the verdict."""
         if dc.context.activity.type != ActivityTypes.message:
             return Dialog.end_of_turn
         turn = await Turn.load(self.services, dc.context)
         state = dc.active_dialog.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
-        was_paused = bool(turn.profile.pop("paused", False))
-        if was_paused:
+        paused = bool(turn.profile.pop("paused", False))
+        verdict = classify(
+            question,
+            state,
+            inc,
+            choices_for(turn, question) if question.type != "text" else [],
+            lambda text: self._typed_control(turn, text),
+            paused=paused,
+            burst=self._is_burst(turn, state, inc),
+        )
+        if paused:
             await turn.say("welcome_back")
-            if not inc.payload:
-                # They were told "just say hi": what they type now greets, it does not answer.
-                flagged = turn.services.matcher(turn.content).categories(inc.typed or "")
-                await self._safeguard(turn, flagged, inc.typed, state)
-                await self._ask(turn, state, intro=False)
-                return Dialog.end_of_turn
+        return await self._apply(dc, turn, state, question, verdict, paused=paused)
 
-        p = inc.payload or {}
-        ctl = p.get("ctl") if p.get("ctl") in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
-        stale = "q" in p and (p.get("q") != state["key"] or p.get("n") != state["n"])
-        if stale and ctl not in GLOBAL_CONTROLS:
+    async def _apply(
+        self,
+        dc: DialogContext,
+        turn: Turn,
+        state: dict[str, Any],
+        question: Question,
+        verdict: Verdict,
+        *,
+        paused: bool,
+    ) -> DialogTurnResult:
+        """Does what the verdict says; an answer is stored before anything is said back."""
+        if verdict.kind == "control" and verdict.control:
+            return await self._control(dc, turn, state, question, verdict.control)
+        if verdict.kind == "stale":
             await turn.say("stale_card")
             return Dialog.end_of_turn
-
-        choices = choices_for(turn, question) if question.type != "text" else []
-        answer: tuple[str, Any] | None = None
-        if ctl is None:
-            answer = self._from_payload(question, p, choices) if p else None
-            if answer is None and inc.text and question.type != "text":
-                answer = self._from_text(question, inc.text, choices)
-            if answer is None and inc.text:
-                ctl = self._typed_control(turn, inc.text)
-        flagged = []
-        if inc.typed and ctl is None:
-            flagged = turn.services.matcher(turn.content).categories(inc.typed)
-
-        if ctl is not None:
-            return await self._control(dc, turn, state, question, ctl)
-
-        if answer is None and question.type == "text":
-            if inc.text is not None and len(inc.text) > question.max_length:
-                await self._safeguard(turn, flagged, inc.typed, state)
-                await turn.say("too_long", max=question.max_length)
-                return Dialog.end_of_turn
-            if inc.text is not None:
-                answer = ("text", inc.text)
-            elif inc.media and state.get("store"):
-                answer = ("media", inc.media)
-
-        if answer is None:
-            await self._safeguard(turn, flagged, inc.typed, state)
-            if inc.media:
-                await self._note_media(turn, state, inc.media)
-            elif not flagged and not was_paused:
+        if verdict.kind == "burst" and verdict.text is not None:
+            await self._burst(turn, verdict.text)
+            return Dialog.end_of_turn
+        if verdict.kind == "too_long":
+            await turn.say("too_long", max=question.max_length)
+            return Dialog.end_of_turn
+        if verdict.answer is None:
+            if verdict.kind == "media" and verdict.media:
+                await self._note_media(turn, state, verdict.media)
+            elif verdict.kind == "unclear" and not flagged(turn.context) and not paused:
                 sorry = {"multi": "not_understood_multi", "yesno": "not_understood_yesno"}
                 await turn.say(
                     sorry.get(question.type, "not_understood")
@@ -202,16 +286,55 @@ class AskDialog(Dialog):
             await self._ask(turn, state, intro=False)
             return Dialog.end_of_turn
 
-        kind, value = answer
+        kind, value = verdict.answer
         if state.get("store") or question.type == "language":
             await self._store(turn, state, kind, value)
         if question.type == "language":
             await self._switch_language(turn, value)
-        await self._safeguard(turn, flagged, inc.typed, state)
         if kind == "media":
             await turn.say(f"media_{value}")
         await self._mark_card_answered(turn, state, question, kind, value)
+        self._moved_on(turn, state, question, kind)
         return await dc.end_dialog({"kind": kind, "value": value})
+
+    def _moved_on(self, turn: Turn, state: dict[str, Any], question: Question, kind: str) -> None:
+        """Remembers, for the next question asked in this turn, what was just answered."""
+        turn.profile["after"] = {
+            "key": state["key"],
+            "qid": question.id,
+            "kind": kind,
+            "stored": bool(state.get("store")) and turn.review is not None,
+            "t": turn.context.turn_state.get(RECEIVED_AT),
+        }
+
+    def _is_burst(self, turn: Turn, state: dict[str, Any], inc: Incoming) -> bool:
+        """Typed before the child could have read the question now waiting (README: bursts)."""
+        asked = turn.profile.get("asked")
+        received = turn.context.turn_state.get(RECEIVED_AT)
+        if inc.payload or inc.text is None or not isinstance(asked, dict) or received is None:
+            return False
+        if asked.get("n") != state.get("n") or not asked.get("after"):
+            return False
+        return float(received) < float(asked["at"]) + self.services.burst_window.total_seconds()
+
+    async def _burst(self, turn: Turn, text: str) -> None:
+        """Adds the message to the written answer just given, or says it was not taken."""
+        after = (turn.profile.get("asked") or {}).get("after") or {}
+        previous = turn.answers.get(str(after.get("key")))
+        if after.get("stored") and after.get("kind") == "text" and previous is not None:
+            combined = f"{previous.value}\n{text}"
+            if previous.kind == "text" and len(combined) <= self._max_length(turn, after):
+                await self._store(turn, {"key": after["key"]}, "text", combined)
+                await turn.say("burst_added")
+                return
+        await turn.say("burst_next")
+
+    @staticmethod
+    def _max_length(turn: Turn, after: dict[str, Any]) -> int:
+        try:
+            return turn.content.question(str(after.get("qid"))).max_length
+        except KeyError:
+            return 0
 
     async def resume_dialog(
         self, dc: DialogContext, reason: DialogReason, result: object = None
@@ -266,37 +389,15 @@ class AskDialog(Dialog):
         )
         if sent is not None and sent.id:
             state["card"] = sent.id  # to replace it with the answer, tapped or typed
-
-    def _from_payload(
-        self, question: Question, payload: dict[str, Any], choices: list[Choice]
-    ) -> tuple[str, Any] | None:
-        ids = {c.id for c in choices}
-        raw = payload.get("opt", payload.get(CHOICE_INPUT))
-        if raw is None or question.type == "text":
-            return None
-        picked = [x for x in str(raw).split(",") if x]
-        if not picked or any(x not in ids for x in picked):
-            return None
-        return self._typed_answer(question, picked)
-
-    def _from_text(
-        self, question: Question, text: str, choices: list[Choice]
-    ) -> tuple[str, Any] | None:
-        if question.type == "multi":
-            many = match_many(text, choices)
-            return self._typed_answer(question, many) if many else None
-        one = match_one(text, choices)
-        return self._typed_answer(question, [one]) if one else None
-
-    @staticmethod
-    def _typed_answer(question: Question, ids: list[str]) -> tuple[str, Any] | None:
-        if question.type == "multi":
-            return ("choices", ids)
-        if len(ids) != 1:
-            return None
-        if question.type == "yesno":
-            return ("yesno", ids[0] == "yes")
-        return ("choice", ids[0])
+        after = turn.profile.pop("after", None)
+        this_turn = turn.context.turn_state.get(RECEIVED_AT)
+        turn.profile["asked"] = {
+            "key": state["key"],
+            "n": state["n"],
+            "at": turn.now().timestamp(),
+            # Only an answer given in this same turn makes this "the next question".
+            "after": after if isinstance(after, dict) and after.get("t") == this_turn else None,
+        }
 
     def _typed_control(self, turn: Turn, text: str) -> str | None:
         for ctl in (*STEP_CONTROLS, *GLOBAL_CONTROLS):
@@ -318,6 +419,7 @@ class AskDialog(Dialog):
                 if state.get("store"):
                     await self._store(turn, state, "skipped", None)
                 await turn.say("skipped")
+                self._moved_on(turn, state, question, "skipped")
                 return await dc.end_dialog({"control": "skip"})
             await turn.say("cannot_skip")
         elif ctl == "help":
@@ -395,32 +497,6 @@ class AskDialog(Dialog):
         if changed:
             await turn.say("language_changed")
 
-    async def _safeguard(
-        self, turn: Turn, categories: list[str], text: str | None, state: dict[str, Any]
-    ) -> None:
-        """Help at once, honestly say who will be told, and alert them; then carry on."""
-        if not categories or text is None:
-            return
-        act = turn.context.activity
-        alert = await turn.services.repos.alerts.create(
-            data=SafeguardingAlertBase(
-                categories=categories,
-                channel_id=act.channel_id or "",
-                conversation_id=act.conversation.id if act.conversation else "",
-                locale=turn.locale,
-                question_id=state.get("key"),
-            ),
-            review_id=turn.review.id if turn.review else None,
-            message=text,
-        )
-        await turn.services.notifier.alert(alert_id=alert.id or 0)
-        await turn.say(
-            "safeguarding_thanks",
-            "safeguarding_help",
-            "safeguarding_tell_iro" if turn.review else "safeguarding_tell_duty",
-            "carry_on",
-        )
-
     async def _mark_card_answered(
         self, turn: Turn, state: dict[str, Any], question: Question, kind: str, value: Any
     ) -> None:
@@ -429,6 +505,15 @@ class AskDialog(Dialog):
         card_id = act.reply_to_id if act.value and act.reply_to_id else state.get("card")
         if act.channel_id not in CARD_CHANNELS or not card_id:
             return
+        held = parse_held_id(card_id)
+        if held is not None:
+            card_id = await turn.services.repos.activities.reply_id(
+                conversation_id=act.conversation.id if act.conversation else "",
+                activity_id=held[0],
+                index=held[1],
+            )
+        if not card_id or card_id.startswith(HELD_PREFIX):
+            return  # never delivered, or delivered too long ago to find
         prompt = prompt_for(turn, question, state.get("topic"), state.get("values", {}))
         line = turn.t("controls.answered.label", answer=describe(turn, question, kind, value))
         card = answered_card(prompt, line, turn.content.direction(turn.locale) == "rtl")

@@ -61,6 +61,7 @@ class Services:
     timezone: ZoneInfo
     code_attempts_allowed: int = 5
     code_window: timedelta = timedelta(minutes=15)
+    burst_window: timedelta = timedelta(seconds=1.5)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
     _matchers: dict[str, SafeguardingMatcher] = field(default_factory=dict)
 
@@ -71,6 +72,23 @@ class Services:
 
 
 PROFILE = "profile"
+# When this turn's activity reached the server (epoch seconds), set by the pipeline.
+RECEIVED_AT = "myreview.received_at"
+# Replies are held back until the turn commits, so a reply has no channel id yet when a dialog
+# wants to remember it; it gets this stand-in, resolved through the stored delivery later.
+HELD_PREFIX = "held:"
+
+
+def held_id(activity_id: str, index: int) -> str:
+    return f"{HELD_PREFIX}{index}:{activity_id}"
+
+
+def parse_held_id(value: str) -> tuple[str, int] | None:
+    """(activity id, index) of a held reply's stand-in id, or None for a real id."""
+    if not value.startswith(HELD_PREFIX):
+        return None
+    index, _, activity_id = value[len(HELD_PREFIX) :].partition(":")
+    return (activity_id, int(index)) if index.isdigit() and activity_id else None
 
 
 @dataclass
@@ -84,9 +102,11 @@ class Turn:
     review: Review | None
     answers: dict[str, Answer]
 
+    CACHE = "myreview.turn"
+
     @classmethod
     async def load(cls, services: Services, context: TurnContext) -> Turn:
-        cached = context.turn_state.get("myreview.turn")
+        cached = context.turn_state.get(cls.CACHE)
         if cached is not None:
             return cached
         accessor = services.conversation_state.create_property(PROFILE)
@@ -106,7 +126,7 @@ class Turn:
             else services.content_source.current()
         )
         turn = cls(services, context, profile, content, review, answers)
-        context.turn_state["myreview.turn"] = turn
+        context.turn_state[cls.CACHE] = turn
         return turn
 
     async def reload_answers(self) -> None:

@@ -1,8 +1,16 @@
-"""The database: one async engine, sessions, and Alembic migrations."""
+"""The database: one async engine, sessions, units of work, and Alembic migrations.
+
+A repository call borrows `Database.session()`. Outside a unit of work that is a session of its
+own, committed when the call ends. Inside `Database.unit_of_work()` (one chat turn) every call
+shares the turn's session and nothing is committed until the turn's work is all done: the
+answer, the dialog state and the "seen" marker of the activity land together or not at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,14 +25,37 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+class _Work:
+    """The open unit of work of this task: its session and what to do once it commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.after_commit: list[Callable[[], None]] = []
+
+
+_CURRENT: contextvars.ContextVar[_Work | None] = contextvars.ContextVar(
+    "myreview_unit_of_work", default=None
+)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # We say BEGIN ourselves (below); the driver's own implicit BEGIN would be DEFERRED.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    # WAL lets the outbox worker read while a turn writes; busy_timeout waits instead of failing.
+    # WAL lets the outbox worker read while a turn writes; busy_timeout waits instead of failing
+    # when another process holds the write lock.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front. A DEFERRED transaction that reads and then writes
+    # fails at once with SQLITE_BUSY when another connection committed in between (WAL cannot
+    # upgrade a stale snapshot), which would fail a child's turn under ordinary concurrency.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -40,18 +71,74 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        # SQLite has one writer at a time. Queueing our own transactions here is fair and
+        # immediate, where SQLite's busy handler would poll with sleeps of up to 100 ms.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        if self._writer is None:
+            yield
+            return
+        async with self._writer:
+            yield
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        """One repository call's session: the open unit of work's, else its own transaction."""
+        work = _CURRENT.get()
+        if work is not None:
+            yield work.session
+            await work.session.flush()
+            return
+        async with self._exclusive(), self._sessions() as s:
+            yield s
+            await s.commit()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """Everything the repositories do inside commits once at the end, or not at all."""
+        if _CURRENT.get() is not None:
+            raise RuntimeError("a unit of work is already open in this task")
+        async with self._exclusive(), self._sessions() as s:
+            work = _Work(s)
+            token = _CURRENT.set(work)
+            try:
+                yield
+                await s.commit()
+            except BaseException:
+                await s.rollback()
+                raise
+            finally:
+                _CURRENT.reset(token)
+        for callback in work.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once what is being written is committed (at once outside a unit)."""
+        work = _CURRENT.get()
+        if work is None:
+            callback()
+        else:
+            work.after_commit.append(callback)
+
+    def insert(self) -> Any:
+        """This backend's INSERT, which can say ON CONFLICT (both SQLite and PostgreSQL can)."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
-        async with self.engine.begin() as conn:
+        async with self._exclusive(), self.engine.begin() as conn:
             await conn.run_sync(_upgrade_to_head)
 
     async def ping(self) -> bool:

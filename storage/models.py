@@ -125,6 +125,12 @@ class ProcessedActivity(SQLModel, table=True):
     conversation_id: str = Field(primary_key=True, max_length=512)
     activity_id: str = Field(primary_key=True, max_length=256)
     seen_at: datetime = _utc(default_factory=utcnow, index=True)
+    # The replies the turn produced, committed with it, so a resend after a crash can still
+    # deliver them; cleared once delivered (they can quote the child).
+    replies: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    # The channel's ids of those replies, to replace a question card once it is answered.
+    reply_ids: list[str | None] | None = Field(default=None, sa_column=Column(JSON))
+    delivered_at: datetime | None = _utc(default=None)
 
 
 # --- Bot Framework state (the SDK's Storage contract) --------------------------------------------
@@ -149,7 +155,10 @@ class SafeguardingAlertBase(SQLModel):
 
 
 class SafeguardingAlert(SafeguardingAlertBase, table=True):
+    # A channel's resend of the same message raises no second alert.
+    __table_args__ = (UniqueConstraint("conversation_id", "activity_id"),)
     id: int | None = Field(default=None, primary_key=True)
+    activity_id: str | None = Field(default=None, max_length=256)
     review_id: int | None = Field(default=None, foreign_key="review.id", index=True)
     # The child's words: the responsible adults need them to act.
     message: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,4 +1,10 @@
-"""Every query the app makes. Each method is one committed unit of work."""
+"""Every query the app makes.
+
+Each method runs in `Database.session()`: committed on its own, or, inside a chat turn's unit of
+work, together with everything else the turn wrote. So methods flush, never commit, and never
+rely on catching an IntegrityError (that would roll back the whole turn): conflicts are
+handled with ON CONFLICT or looked up first.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage.db import Database
@@ -51,8 +56,7 @@ class ReviewRepository:
         )
         async with self._db.session() as s:
             s.add(review)
-            await s.commit()
-            await s.refresh(review)
+            await s.flush()
         return review
 
     async def get(self, *, review_id: int) -> Review | None:
@@ -73,9 +77,28 @@ class ReviewRepository:
             review.submitted_at = review.submitted_at or at
             review.summary_sends += 1
             s.add(review)
-            await s.commit()
-            await s.refresh(review)
+            await s.flush()
             return review
+
+    async def sent_without_summary(self, *, since: datetime) -> list[Review]:
+        """Reviews marked sent (since a time) whose latest summary is not in the outbox."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Review).where(
+                    col(Review.submitted_at).is_not(None), col(Review.review_at) >= since
+                )
+            )
+            reviews = list(res.all())
+            if not reviews:
+                return []
+            keys = {f"summary:{r.id}:{r.summary_sends}": r for r in reviews}
+            found = await s.exec(
+                select(OutboxMessage.idempotency_key).where(
+                    col(OutboxMessage.idempotency_key).in_(list(keys))
+                )
+            )
+            queued = set(found.all())
+            return [r for k, r in keys.items() if k not in queued]
 
 
 class LinkRepository:
@@ -109,8 +132,7 @@ class LinkRepository:
             link.conversation_reference = conversation_reference
             link.linked_at = utcnow()
             s.add(link)
-            await s.commit()
-            await s.refresh(link)
+            await s.flush()
             return link
 
     async def for_review(self, *, review_id: int) -> list[ChannelLink]:
@@ -143,8 +165,7 @@ class AnswerRepository:
             answer.locale = locale
             answer.updated_at = utcnow()
             s.add(answer)
-            await s.commit()
-            await s.refresh(answer)
+            await s.flush()
             return answer
 
     async def all_for(self, *, review_id: int) -> dict[str, Answer]:
@@ -166,7 +187,6 @@ class AnswerRepository:
                 .where(col(Answer.review_id) == review_id, col(Answer.question_id).in_(ids))
                 .values(visibility=visibility)
             )
-            await s.commit()
 
     async def delete(self, *, review_id: int, question_ids: Iterable[str]) -> None:
         ids = list(question_ids)
@@ -178,12 +198,10 @@ class AnswerRepository:
                     col(Answer.review_id) == review_id, col(Answer.question_id).in_(ids)
                 )
             )
-            await s.commit()
 
     async def clear(self, *, review_id: int) -> None:
         async with self._db.session() as s:
             await s.exec(delete(Answer).where(col(Answer.review_id) == review_id))
-            await s.commit()
 
 
 class CodeAttemptRepository:
@@ -193,7 +211,6 @@ class CodeAttemptRepository:
     async def record_failure(self, *, conversation_key: str, at: datetime) -> None:
         async with self._db.session() as s:
             s.add(CodeAttempt(conversation_key=conversation_key, attempted_at=at))
-            await s.commit()
 
     async def failures_since(self, *, conversation_key: str, since: datetime) -> list[datetime]:
         async with self._db.session() as s:
@@ -212,46 +229,79 @@ class CodeAttemptRepository:
             await s.exec(
                 delete(CodeAttempt).where(col(CodeAttempt.conversation_key) == conversation_key)
             )
-            await s.commit()
 
     async def forget_before(self, *, before: datetime) -> int:
         async with self._db.session() as s:
             res = await s.exec(delete(CodeAttempt).where(col(CodeAttempt.attempted_at) < before))
-            await s.commit()
             return int(res.rowcount or 0)
 
 
+@dataclass(frozen=True)
+class SeenActivity:
+    """An activity whose turn committed, and the replies it produced (kept until delivered)."""
+
+    replies: list[dict[str, Any]] | None
+    delivered: bool
+
+
 class ActivityLogRepository:
+    """Activities whose turn committed: a channel's resend is recognised, and finished."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def first_delivery(self, *, conversation_id: str, activity_id: str) -> bool:
-        """True the first time this activity is seen; False for a resend."""
+    async def seen(self, *, conversation_id: str, activity_id: str) -> SeenActivity | None:
         async with self._db.session() as s:
-            s.add(ProcessedActivity(conversation_id=conversation_id, activity_id=activity_id))
-            try:
-                await s.commit()
-            except IntegrityError:
-                await s.rollback()
-                return False
-            return True
+            row = await s.get(ProcessedActivity, (conversation_id, activity_id))
+            if row is None:
+                return None
+            return SeenActivity(row.replies, row.delivered_at is not None)
 
-    async def forget(self, *, conversation_id: str, activity_id: str) -> None:
+    async def record(
+        self, *, conversation_id: str, activity_id: str, replies: list[dict[str, Any]]
+    ) -> bool:
+        """Mark the activity handled, with the replies to send; False if it already was."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                self._db.insert()(ProcessedActivity)
+                .values(
+                    conversation_id=conversation_id,
+                    activity_id=activity_id,
+                    replies=replies,
+                    seen_at=utcnow(),
+                )
+                .on_conflict_do_nothing()
+            )
+            return bool(res.rowcount)
+
+    async def delivered(
+        self, *, conversation_id: str, activity_id: str, reply_ids: list[str | None]
+    ) -> None:
+        """The replies went out: keep their ids (to update a card later), not their words."""
         async with self._db.session() as s:
             await s.exec(
-                delete(ProcessedActivity).where(
+                update(ProcessedActivity)
+                .where(
                     col(ProcessedActivity.conversation_id) == conversation_id,
                     col(ProcessedActivity.activity_id) == activity_id,
                 )
+                .values(replies=None, reply_ids=reply_ids, delivered_at=utcnow())
             )
-            await s.commit()
+
+    async def reply_id(self, *, conversation_id: str, activity_id: str, index: int) -> str | None:
+        """The channel's id of the index-th reply to an activity, once it was delivered."""
+        async with self._db.session() as s:
+            row = await s.get(ProcessedActivity, (conversation_id, activity_id))
+            ids = row.reply_ids if row is not None else None
+            if not ids or not 0 <= index < len(ids):
+                return None
+            return ids[index]
 
     async def forget_before(self, *, before: datetime) -> int:
         async with self._db.session() as s:
             res = await s.exec(
                 delete(ProcessedActivity).where(col(ProcessedActivity.seen_at) < before)
             )
-            await s.commit()
             return int(res.rowcount or 0)
 
 
@@ -285,31 +335,23 @@ class BotStateRepository:
         new_etag = uuid.uuid4().hex
         async with self._db.session() as s:
             if expected_etag in (None, "*"):
-                item = await s.get(BotStateItem, key)
-                if item is None:
-                    s.add(BotStateItem(key=key, data=data, etag=new_etag))
-                else:
-                    item.data, item.etag, item.updated_at = data, new_etag, utcnow()
-                    s.add(item)
-                try:
-                    await s.commit()
-                except IntegrityError:
-                    # Created by someone else between get and add. An unconditional write
-                    # overwrites (the SDK's contract), so it must not fail the turn.
-                    await s.rollback()
-                    await s.exec(
-                        update(BotStateItem)
-                        .where(col(BotStateItem.key) == key)
-                        .values(data=data, etag=new_etag, updated_at=utcnow())
+                # An unconditional write overwrites (the SDK's contract), even an item another
+                # writer created a moment ago.
+                stmt = self._db.insert()(BotStateItem).values(
+                    key=key, data=data, etag=new_etag, updated_at=utcnow()
+                )
+                await s.exec(
+                    stmt.on_conflict_do_update(
+                        index_elements=["key"],
+                        set_={"data": data, "etag": new_etag, "updated_at": utcnow()},
                     )
-                    await s.commit()
+                )
                 return new_etag
             res = await s.exec(
                 update(BotStateItem)
                 .where(col(BotStateItem.key) == key, col(BotStateItem.etag) == expected_etag)
                 .values(data=data, etag=new_etag, updated_at=utcnow())
             )
-            await s.commit()
             if res.rowcount != 1:
                 raise EtagMismatch(key)
             return new_etag
@@ -320,7 +362,6 @@ class BotStateRepository:
             return
         async with self._db.session() as s:
             await s.exec(delete(BotStateItem).where(col(BotStateItem.key).in_(ks)))
-            await s.commit()
 
 
 class AlertRepository:
@@ -335,9 +376,36 @@ class AlertRepository:
         )
         async with self._db.session() as s:
             s.add(alert)
-            await s.commit()
-            await s.refresh(alert)
+            await s.flush()
         return alert
+
+    async def create_once(
+        self,
+        *,
+        data: SafeguardingAlertBase,
+        review_id: int | None,
+        message: str,
+        activity_id: str | None,
+    ) -> tuple[SafeguardingAlert, bool]:
+        """The alert for this message, made now (True) or when the channel first sent it."""
+        async with self._db.session() as s:
+            if activity_id is not None:
+                res = await s.exec(
+                    select(SafeguardingAlert).where(
+                        SafeguardingAlert.conversation_id == data.conversation_id,
+                        SafeguardingAlert.activity_id == activity_id,
+                    )
+                )
+                found = res.first()
+                if found is not None:
+                    return found, False
+            alert = SafeguardingAlert.model_validate(
+                data,
+                update={"review_id": review_id, "message": message, "activity_id": activity_id},
+            )
+            s.add(alert)
+            await s.flush()
+            return alert, True
 
     async def get(self, *, alert_id: int) -> SafeguardingAlert:
         async with self._db.session() as s:
@@ -367,18 +435,17 @@ class OutboxRepository:
             update={"review_id": review_id, "message_id": f"<{uuid.uuid4().hex}@myreview>"},
         )
         async with self._db.session() as s:
-            s.add(row)
-            try:
-                await s.commit()
-            except IntegrityError:
-                await s.rollback()
-                res = await s.exec(
+            existing = (
+                await s.exec(
                     select(OutboxMessage).where(
                         OutboxMessage.idempotency_key == message.idempotency_key
                     )
                 )
-                return res.one()
-            await s.refresh(row)
+            ).first()
+            if existing is not None:
+                return existing
+            s.add(row)
+            await s.flush()
             return row
 
     async def claim_due(
@@ -414,7 +481,6 @@ class OutboxRepository:
                 )
                 if upd.rowcount == 1:
                     claimed.append(msg)
-            await s.commit()
             return claimed
 
     async def mark_sent(self, *, message_id: int, at: datetime) -> None:
@@ -424,7 +490,6 @@ class OutboxRepository:
                 .where(col(OutboxMessage.id) == message_id)
                 .values(status="sent", sent_at=at, locked_until=None, last_error=None)
             )
-            await s.commit()
 
     async def mark_failed_attempt(
         self, *, message_id: int, error: str, retry_at: datetime | None
@@ -442,7 +507,6 @@ class OutboxRepository:
                     next_attempt_at=retry_at or utcnow(),
                 )
             )
-            await s.commit()
 
     async def list(
         self, *, review_id: int | None = None, kind: str | None = None

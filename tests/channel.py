@@ -18,6 +18,8 @@ class Connector:
         self.updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self.fail_updates = False
+        # How many of the next replies to refuse, as a channel's connector does when it is down.
+        self.fail_posts = 0
         # Called with each reply as it arrives, before the bot's turn has finished.
         self.on_reply: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         app = web.Application()
@@ -27,6 +29,9 @@ class Connector:
         self.app = app
 
     async def _post(self, request: web.Request) -> web.Response:
+        if self.fail_posts > 0:
+            self.fail_posts -= 1
+            return web.json_response({"error": {"code": "ServiceError"}}, status=503)
         body = await request.json()
         body["id"] = f"bot-{next(self._ids)}"
         if self.on_reply is not None:

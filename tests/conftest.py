@@ -29,6 +29,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "outbox_poll_seconds": 0.05,
         "secret_key": "test-secret-key-0123456789",
         "duty_email": "duty@council.example",
+        # Tests post each message as soon as the last reply arrives, faster than a child reads;
+        # the burst tests set their own window.
+        "burst_window_seconds": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

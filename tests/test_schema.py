@@ -26,10 +26,11 @@ async def test_housekeeping_forgets_old_activity_ids_and_code_attempts(parts):
     now = datetime.now(UTC)
     repos = parts.repos
     parts.services.clock = lambda: now + timedelta(days=3)
-    assert await repos.activities.first_delivery(conversation_id="c", activity_id="a")
+    assert await repos.activities.record(conversation_id="c", activity_id="a", replies=[])
+    assert await repos.activities.seen(conversation_id="c", activity_id="a") is not None
     await repos.code_attempts.record_failure(conversation_key="k", at=now)
     await housekeeping(parts)
-    assert await repos.activities.first_delivery(conversation_id="c", activity_id="a")
+    assert await repos.activities.seen(conversation_id="c", activity_id="a") is None
     assert await repos.code_attempts.failures_since(conversation_key="k", since=now) == []
 
 

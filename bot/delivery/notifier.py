@@ -64,7 +64,8 @@ class OutboxNotifier:
             ),
             review_id=review_id,
         )
-        self.worker.wake()
+        # Waking the worker before the turn commits would have it look before the row exists.
+        self.repos.db.after_commit(self.worker.wake)
 
     async def alert(self, *, alert_id: int) -> None:
         alerts = self.repos.alerts
@@ -92,4 +93,4 @@ class OutboxNotifier:
             ),
             review_id=review.id if review else None,
         )
-        self.worker.wake()
+        self.repos.db.after_commit(self.worker.wake)
