@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.state import SqlStorage
 from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
-from dialogs.messages import MESSAGE_IDS
+from dialogs.messages import CONTRACT
 from storage.content import FileContentSource
 from storage.db import Database
 from storage.repositories import Repositories
@@ -66,7 +66,7 @@ def build_parts(settings: Settings) -> Parts:
     tz = ZoneInfo(settings.timezone)
     db = Database(settings.database_url)
     repos = Repositories(db)
-    content_source = FileContentSource(settings.content_dir, required_messages=MESSAGE_IDS)
+    content_source = FileContentSource(settings.content_dir, required=CONTRACT)
     conversation_state = ConversationState(SqlStorage(repos.bot_state))
     worker = OutboxWorker(
         repo=repos.outbox,

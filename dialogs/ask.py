@@ -21,7 +21,7 @@ from botbuilder.schema import ActivityTypes
 
 from dialogs.context import HELD_PREFIX, RECEIVED_AT, Services, Turn, parse_held_id
 from dialogs.flow import visible_options
-from dialogs.recognize import Choice, match_many, match_one, match_word
+from dialogs.recognize import Choice, match_many, match_one, match_word, normalize
 from dialogs.render import (
     CARD_CHANNELS,
     CHOICE_INPUT,
@@ -41,6 +41,9 @@ ASK = "ask"
 GLOBAL_CONTROLS = ("help", "language", "pause", "restart", "talk", "repeat")
 STEP_CONTROLS = ("back", "skip")
 HELP_MENU = ("repeat", "language", "pause", "restart", "talk")
+# No option label or control word is this long: a longer message is not read as one, which
+# keeps a 256 KB message from costing seconds of recognition.
+RECOGNISED_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def classify(
 ) -> Verdict:
     """The same question, state and input always give the same verdict; nothing is stored."""
     p = inc.payload or {}
+    if inc.text is not None and len(inc.text) > RECOGNISED_CHARS:
+        typed_control = _no_control
     if paused and not inc.payload:
         # They were told "just say hi": what they type now greets, it does not answer.
         return Verdict("greet")
@@ -107,11 +112,14 @@ def classify(
         return Verdict("stale")
     if ctl is not None:
         return Verdict("control", control=ctl)
-    if burst and inc.text is not None:
+    if burst and inc.text is not None and not _is_a_label(inc.text, choices):
+        # A label of the new question is a button tapped on it (Web Chat sends the label as
+        # text), so only other text counts as typed before the question could be read.
         typed = typed_control(inc.text)
         return Verdict("control", control=typed) if typed else Verdict("burst", text=inc.text)
     answer = _from_payload(question, p, choices) if p else None
-    if answer is None and inc.text and question.type != "text":
+    short = inc.text is not None and len(inc.text) <= RECOGNISED_CHARS
+    if answer is None and inc.text and short and question.type != "text":
         answer = _from_text(question, inc.text, choices)
     if answer is None and inc.text:
         typed = typed_control(inc.text)
@@ -129,6 +137,15 @@ def classify(
     if inc.media:
         return Verdict("media", media=inc.media)
     return Verdict("unclear")
+
+
+def _is_a_label(text: str, choices: list[Choice]) -> bool:
+    said = normalize(text)
+    return bool(said) and any(said == normalize(c.label) for c in choices)
+
+
+def _no_control(text: str) -> str | None:
+    return None
 
 
 def _from_payload(

@@ -1,6 +1,67 @@
-"""The ids of every message the code says. Content must define each of them in English
-(checked when content loads); a test keeps this list in step with the code."""
+"""Every content id the code relies on, in one place: the contract content/ must keep.
 
+Questions and options the code asks or branches on by id, the messages it says, the controls it
+shows, and the other English strings it reads. load_content checks content against CONTRACT when
+the app starts, so a renamed id stops the app with the file, line and fix, instead of misfiling
+a child's answers later. tests/test_content.py keeps these lists in step with the code.
+
+Plain data: storage/ reads it without importing the dialogs, and it imports no botbuilder.
+"""
+
+from storage.content import ContentContract, QuestionNeed
+
+# Flow questions (under `questions:` in consultation.yaml) that the code reads by id. The rest
+# of the flow is data; so are these questions' options.
+FLOW_QUESTIONS: dict[str, QuestionNeed] = {
+    "language": QuestionNeed("language", "its answer is the chat's language"),
+    "name": QuestionNeed("text", "the bot calls the child by it, and the IRO's summary shows it"),
+    "pronouns": QuestionNeed("single", "the IRO's summary shows it as their pronouns"),
+    "pronouns_other": QuestionNeed(
+        "text", "the IRO's summary shows it as their pronouns, in their own words"
+    ),
+    "take_part": QuestionNeed(
+        "single", "the IRO's summary takes the participation code from its options"
+    ),
+    "my_words": QuestionNeed(
+        "text", "the IRO's summary shows it as the words they want people to use"
+    ),
+    "interpreter_language": QuestionNeed(
+        "text", "the IRO's summary shows it as the interpreter's language"
+    ),
+}
+
+# Questions the code asks about the consultation itself (under `system_questions:`), with every
+# option it branches on. None can be skipped: no step has a path for a skip.
+SYSTEM_QUESTIONS: dict[str, QuestionNeed] = {
+    "invite_code": QuestionNeed("text", "it links the chat to a review", essential=True),
+    "review_choice": QuestionNeed(
+        "single", "it ends the check of answers", ("looks_good", "change"), essential=True
+    ),
+    "which_answer": QuestionNeed("text", "it asks which answer to change", essential=True),
+    "share_all": QuestionNeed(
+        "single",
+        "it decides who may hear every written answer",
+        ("all_everyone", "all_iro", "choose"),
+        essential=True,
+    ),
+    "share_one": QuestionNeed(
+        "single", "it decides who may hear one written answer", ("everyone", "iro"), essential=True
+    ),
+    "send_confirm": QuestionNeed(
+        "single", "the summary is sent only on 'send'", ("send", "not_yet"), essential=True
+    ),
+    "welcome_back_sent": QuestionNeed(
+        "single",
+        "it asks a child who already sent whether to change anything",
+        ("change", "no_thanks"),
+        essential=True,
+    ),
+    "restart_confirm": QuestionNeed(
+        "yesno", "answers are cleared only after a yes", essential=True
+    ),
+}
+
+# The messages.<id> the code says.
 MESSAGE_IDS: tuple[str, ...] = (
     "welcome",
     "welcome_what",
@@ -51,4 +112,49 @@ MESSAGE_IDS: tuple[str, ...] = (
     "carry_on",
     "list_separator",
     "type_hint",
+    "burst_added",
+    "burst_next",
+)
+
+# controls.<id>.label: every button the code shows (submit and answered label cards).
+CONTROL_IDS: tuple[str, ...] = (
+    "help",
+    "back",
+    "skip",
+    "language",
+    "pause",
+    "restart",
+    "repeat",
+    "talk",
+    "submit",
+    "answered",
+)
+
+# controls.<id>.synonyms: the controls that also work when typed. Without its synonyms a
+# control would quietly stop working for a child who types.
+TYPED_CONTROL_IDS: tuple[str, ...] = (
+    "help",
+    "back",
+    "skip",
+    "language",
+    "pause",
+    "restart",
+    "talk",
+)
+
+# Other English keys the code reads: the buttons of every yes/no question.
+STRINGS: tuple[str, ...] = (
+    "choice_yes.label",
+    "choice_yes.synonyms",
+    "choice_no.label",
+    "choice_no.synonyms",
+)
+
+CONTRACT = ContentContract(
+    questions=FLOW_QUESTIONS,
+    system_questions=SYSTEM_QUESTIONS,
+    messages=MESSAGE_IDS,
+    controls=CONTROL_IDS,
+    typed_controls=TYPED_CONTROL_IDS,
+    strings=STRINGS,
 )

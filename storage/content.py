@@ -7,10 +7,11 @@ line and the fix.
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -327,21 +328,236 @@ class Content:
         return self.age_bands[0].id
 
 
+# --- What the code relies on ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionNeed:
+    """A question the code asks or reads by its id."""
+
+    type: QuestionType
+    why: str  # said in the error, so that whoever renamed it knows what would break
+    options: tuple[str, ...] | None = None  # option ids the code branches on; None: data only
+    essential: bool = False  # the code has no path for a skip
+
+
+@dataclass(frozen=True)
+class ContentContract:
+    """Every id the code relies on. Declared once (dialogs/messages.py) and passed in, so that
+    storage never imports the dialogs; load_content refuses content that breaks it.
+
+    A section that is declared is declared whole: system questions, their options, messages and
+    controls must then match in both directions (content the code never uses is a rename that
+    went wrong, or a feature that is not there). Flow questions are data, so only the ones the
+    code reads by id are declared, and their options may grow.
+    """
+
+    questions: Mapping[str, QuestionNeed] = field(default_factory=dict)  # under `questions:`
+    system_questions: Mapping[str, QuestionNeed] = field(default_factory=dict)
+    messages: tuple[str, ...] = ()  # messages.<id> in en.yaml
+    controls: tuple[str, ...] = ()  # controls.<id>.label in en.yaml
+    typed_controls: tuple[str, ...] = ()  # controls.<id>.synonyms: typing them works too
+    strings: tuple[str, ...] = ()  # any other en.yaml key, in full
+
+    def english_keys(self) -> list[str]:
+        return [
+            *(f"messages.{m}" for m in self.messages),
+            *(f"controls.{c}.label" for c in self.controls),
+            *(f"controls.{c}.synonyms" for c in self.typed_controls),
+            *self.strings,
+        ]
+
+
+def _guess(
+    wanted: str, present: Sequence[str], expected: Iterable[str], *, exact: bool
+) -> str | None:
+    """The id that `wanted` was most likely renamed to, among the ids nobody expects: a near
+    spelling, else the only one that contains it (or that it contains). When `expected` is the
+    whole of what may be there (`exact`), a lone unexpected id is the rename, however spelt."""
+    unexpected = [p for p in present if p not in set(expected)]
+    close = difflib.get_close_matches(wanted, unexpected, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    overlapping = [p for p in unexpected if wanted in p or p in wanted]
+    if len(overlapping) == 1:
+        return overlapping[0]
+    return unexpected[0] if exact and len(unexpected) == 1 else None
+
+
+_CHANGE_CODE = "If the code has changed instead, change dialogs/messages.py with it."
+
+
+def _check_questions_contract(
+    cfile: ConsultationFile, cpath: Path, lines: _Lines, contract: ContentContract
+) -> None:
+    groups: dict[str, list[Question]] = {
+        "questions": cfile.questions,
+        "system_questions": cfile.system_questions,
+    }
+    where = {q.id: (group, i, q) for group, qs in groups.items() for i, q in enumerate(qs)}
+    for group, needs, word in (
+        ("questions", contract.questions, "question"),
+        ("system_questions", contract.system_questions, "system question"),
+    ):
+        for qid, need in needs.items():
+            what = f"the code needs {word} '{qid}' ({need.why})"
+            if qid not in where:
+                present = [q.id for q in groups[group]]
+                guess = _guess(qid, present, needs, exact=group == "system_questions")
+                if guess is not None:
+                    loc: tuple[Any, ...] = (group, present.index(guess), "id")
+                    fix = f"is '{guess}' meant to be it? Rename it back to '{qid}'."
+                else:
+                    loc, fix = (group,), f"add it under '{group}:' as type {need.type}."
+                raise _fail(cpath, lines, loc, f"{what}, but there is none: {fix} {_CHANGE_CODE}")
+            in_group, i, q = where[qid]
+            if in_group != group:
+                raise _fail(cpath, lines, (in_group, i, "id"), f"{what}: move it under '{group}:'.")
+            if q.type != need.type:
+                raise _fail(
+                    cpath,
+                    lines,
+                    (group, i, "type"),
+                    f"{what} and reads it as type {need.type}: change 'type: {q.type}' back to "
+                    f"'type: {need.type}'. {_CHANGE_CODE}",
+                )
+            if need.essential and not q.essential:
+                raise _fail(
+                    cpath,
+                    lines,
+                    (group, i),
+                    f"{what} and cannot handle a skip: give it 'essential: true'.",
+                )
+            if need.options is None:
+                continue
+            have = [o.id for o in q.options]
+            for oid in need.options:
+                if oid in have:
+                    o = q.options[have.index(oid)]
+                    if o.when is not None:
+                        raise _fail(
+                            cpath,
+                            lines,
+                            (group, i, "options", have.index(oid), "when"),
+                            f"the code needs option '{oid}' in {word} '{qid}' to be offered "
+                            "always: remove its 'when'.",
+                        )
+                    continue
+                guess = _guess(oid, have, need.options, exact=group == "system_questions")
+                if guess is not None:
+                    loc = (group, i, "options", have.index(guess))
+                    fix = f"is '{guess}' meant to be it? Rename it back to '{oid}'."
+                else:
+                    loc, fix = (group, i, "options"), f"add it to the options of '{qid}'."
+                raise _fail(
+                    cpath,
+                    lines,
+                    loc,
+                    f"the code needs option '{oid}' in {word} '{qid}' (it branches on it), "
+                    f"but there is none: {fix} {_CHANGE_CODE}",
+                )
+            if group == "system_questions":
+                for j, oid in enumerate(have):
+                    if oid not in need.options:
+                        raise _fail(
+                            cpath,
+                            lines,
+                            (group, i, "options", j),
+                            f"the code does not know option '{oid}' in {word} '{qid}' (it "
+                            f"knows {', '.join(need.options)}), so choosing it would do the "
+                            f"wrong thing: remove it, or add it to the code first.",
+                        )
+    if contract.system_questions:
+        for i, q in enumerate(cfile.system_questions):
+            if q.id not in contract.system_questions:
+                raise _fail(
+                    cpath,
+                    lines,
+                    ("system_questions", i, "id"),
+                    f"the code never asks system question '{q.id}' (it asks "
+                    f"{', '.join(contract.system_questions)}): check the spelling of the id, or "
+                    "remove it. New questions for the child go under 'questions:'.",
+                )
+
+
+def _check_english_contract(en: Locale, enlines: _Lines, contract: ContentContract) -> None:
+    """Ids in en.yaml sections that the code owns must be ones the code uses."""
+    owned = {"messages": contract.messages, "controls": contract.controls}
+    for key in en.strings:
+        section, _, rest = key.partition(".")
+        known = owned.get(section)
+        if not known:
+            continue
+        name = rest.split(".")[0]
+        if name not in known:
+            kind = "message the bot says" if section == "messages" else "control the bot shows"
+            raise _fail(
+                en.path,
+                enlines,
+                (section, name),
+                f"'{section}.{name}' is not a {kind} (dialogs/messages.py lists them): check "
+                "the spelling, or remove it.",
+            )
+
+
+def _missing_english(
+    en: Locale, enlines: _Lines, needed: str, needed_keys: Sequence[str], code_keys: set[str]
+) -> str:
+    """The error for a required English key that is not there: at the key it was most likely
+    renamed to, when one looks like it, else at its nearest parent."""
+    parts = needed.split(".")
+    split = [k.split(".") for k in en.strings]
+    depth = 0
+    while depth < len(parts) - 1 and any(k[: depth + 1] == parts[: depth + 1] for k in split):
+        depth += 1
+    parent = parts[:depth]
+    present = [k[depth] for k in split if k[:depth] == parent and len(k) > depth]
+    expected = [n[depth] for n in (k.split(".") for k in needed_keys) if n[:depth] == parent]
+    # Messages and controls are declared whole; elsewhere en.yaml may hold optional keys.
+    exact = depth == 1 and parent[0] in ("messages", "controls")
+    guess = _guess(parts[depth], list(dict.fromkeys(present)), expected, exact=exact)
+    loc = (*parent, guess) if guess is not None else tuple(parent)
+    line = enlines.line(loc)
+    where = f"{en.path}, line {line}" if line else str(en.path)
+    message = f"{where}: '{needed}' is missing. Add it: English is complete."
+    if needed in code_keys:
+        message += " The bot uses it."
+    if guess is not None:
+        old = ".".join((*parent, guess))
+        message += f" Is '{old}' meant to be it? Rename it back to '{parts[depth]}'."
+    return message
+
+
 def _question_keys(q: Question) -> list[str]:
     keys = [f"questions.{q.id}.prompt"]
     keys += [f"questions.{q.id}.options.{o.id}.label" for o in q.options]
     return keys
 
 
-def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> Content:
-    """Read and validate content/. Raises ContentError naming the file, line and fix."""
+def load_content(
+    directory: Path,
+    *,
+    required: ContentContract | None = None,
+    required_messages: Iterable[str] = (),
+) -> Content:
+    """Read and validate content/, and check it against what the code relies on (`required`).
+    Raises ContentError naming the file, line and fix."""
     directory = Path(directory)
+    # `required_messages` is the older, messages-only form of the contract; callers that still
+    # pass it keep their check.
+    contract = required or ContentContract()
+    if required_messages:
+        merged = dict.fromkeys([*contract.messages, *required_messages])
+        contract = replace(contract, messages=tuple(merged))
     cpath = directory / "consultation.yaml"
     data, lines = _load_yaml(cpath)
     try:
         cfile = ConsultationFile.model_validate(data)
     except ValidationError as exc:
         raise _pydantic_errors(cpath, lines, exc) from exc
+    # First, so that a renamed id is reported as the rename it is, not as a broken condition
+    # or missing wording further on.
+    _check_questions_contract(cfile, cpath, lines, contract)
 
     by_id: dict[str, Question] = {}
     all_questions = [*cfile.questions, *cfile.system_questions]
@@ -429,20 +645,20 @@ def load_content(directory: Path, *, required_messages: Iterable[str] = ()) -> C
     if FALLBACK_LOCALE not in locales:
         raise ContentError(f"{directory / 'locales'}: en.yaml is missing; English is required")
     en = locales[FALLBACK_LOCALE]
-    required = [f"messages.{m}" for m in required_messages]
+    needed_keys = contract.english_keys()
+    code_keys = set(needed_keys)
     for q in all_questions:
         if q.type != "language":
-            required += _question_keys(q)
+            needed_keys += _question_keys(q)
         if q.type == "multi" and q.id in {x.for_each_chosen for x in all_questions}:
-            required += [f"questions.{q.id}.options.{o.id}.about" for o in q.options]
+            needed_keys += [f"questions.{q.id}.options.{o.id}.about" for o in q.options]
         if q.id in flow_ids:
-            required.append(f"questions.{q.id}.summary")
+            needed_keys.append(f"questions.{q.id}.summary")
     enlines = line_maps[FALLBACK_LOCALE]
-    for needed in required:
+    for needed in needed_keys:
         if not any(k == needed or k.startswith(needed + ".") for k in en.strings):
-            raise _fail(
-                en.path, enlines, (), f"'{needed}' is missing. Add it: English is complete."
-            )
+            raise ContentError(_missing_english(en, enlines, needed, needed_keys, code_keys))
+    _check_english_contract(en, enlines, contract)
 
     def _base(k: str) -> str:
         head, _, last = k.rpartition(".")
@@ -513,8 +729,16 @@ class ContentSource(Protocol):
 class FileContentSource:
     """Content read once from a folder at start-up."""
 
-    def __init__(self, directory: Path, *, required_messages: Iterable[str] = ()) -> None:
-        self._content = load_content(directory, required_messages=required_messages)
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        required: ContentContract | None = None,
+        required_messages: Iterable[str] = (),
+    ) -> None:
+        self._content = load_content(
+            directory, required=required, required_messages=required_messages
+        )
 
     def current(self) -> Content:
         return self._content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,29 @@ def said(
     parts: Parts, transcript: str, key: str, locale: str = "en", band: str | None = None
 ) -> bool:
     return fragment(parts, key, locale, band) in transcript
+
+
+def text(parts: Parts, key: str, locale: str = "en", band: str | None = None, **values: Any) -> str:
+    """A string as the bot says it, its placeholders filled: a label, or a whole sentence."""
+    return content_of(parts).text(key, locale, band, **values)
+
+
+async def until_said(
+    parts: Parts,
+    chat: Any,
+    key: str,
+    step: Callable[[], Awaitable[Any]],
+    *,
+    locale: str = "en",
+    band: str | None = None,
+    limit: int = 60,
+) -> str:
+    """Takes `step` until the bot says `key`; fails, rather than hangs, if it never does."""
+    for _ in range(limit):
+        if said(parts, chat.said, key, locale, band):
+            return chat.said
+        await step()
+    raise AssertionError(f"{key} not said after {limit} steps; last said:\n{chat.said}")
 
 
 async def wait_for_eml(directory: Path, count: int = 1, timeout: float = 5.0) -> list[Path]:

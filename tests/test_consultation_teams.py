@@ -2,7 +2,7 @@
 
 from email import message_from_bytes, policy
 
-from tests.consult import answers_of, said, wait_for_eml
+from tests.consult import answers_of, said, text, wait_for_eml
 
 
 async def test_welcome_says_what_this_is_and_asks_for_the_code(new_chat, parts):
@@ -18,12 +18,13 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     chat = new_chat("msteams")
     await chat.start()
 
-    assert "Thank you, Sam" in await chat.say(code.lower().replace("-", " "))
+    transcript = await chat.say(code.lower().replace("-", " "))
+    assert text(parts, "messages.linked", name="Sam") in transcript
     await chat.pick("English")  # language: a card choice
     await chat.say("Sammy")  # name: free text
     await chat.pick("they / them")  # single choice card
     await chat.say("2")  # take part: typed number -> written views
-    assert "talk to your IRO" in chat.said
+    assert said(parts, chat.said, "questions.talk_to_iro.prompt")
     await chat.pick("Yes")  # yes/no card
     await chat.say("ONLINE")  # where: typed label in capitals
     await chat.pick("After school", "At the weekend")  # multi choice card
@@ -31,11 +32,15 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     await chat.say("my foster mum and my coach")
     await chat.tap("Skip")  # who not there
     await chat.say("1 and 2")  # topics: where I live, family and friends time
-    assert "What is going well with where you live?" in chat.said
+    about = "questions.topics.options.{}.about".format
+    going_well = text(
+        parts, "questions.topic_going_well.prompt", topic=text(parts, about("where_i_live"))
+    )
+    assert going_well in chat.said
     await chat.say("I like my room")
     await chat.say("my foster sister takes my stuff")
     await chat.say("more pocket money")
-    assert "family and friends time" in chat.said
+    assert text(parts, about("family_time")) in chat.said
     for _ in range(3):
         await chat.tap("Skip")
     await chat.say("the court stuff")  # not discussed
@@ -48,18 +53,20 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     await chat.tap("Skip")  # anything else
 
     assert said(parts, chat.said, "messages.check_intro")
-    assert "→ Sammy" in chat.said and "→ Online (video call)" in chat.said
-    await chat.pick("Yes, it looks good")
-    await chat.pick("Let me choose for each one")
+    online = text(parts, "questions.where.options.online.label")
+    assert "→ Sammy" in chat.said and f"→ {online}" in chat.said
+    await chat.pick(text(parts, "questions.review_choice.options.looks_good.label"))
+    await chat.pick(text(parts, "questions.share_all.options.choose.label"))
+    share = "questions.share_one.options.{}.label".format
     shared = 0
-    while "Who can hear this?" in chat.said:
-        await chat.pick(
-            "Just for my IRO" if "foster sister" in chat.said else "OK for everyone at my review"
-        )
+    for _ in range(20):
+        if not said(parts, chat.said, "questions.share_one.prompt"):
+            break
+        await chat.pick(text(parts, share("iro" if "foster sister" in chat.said else "everyone")))
         shared += 1
     assert shared == 9  # every answer in their own words
     assert "Jo Smith" in chat.said and said(parts, chat.said, "questions.send_confirm.prompt")
-    await chat.pick("Send")
+    await chat.pick(text(parts, "questions.send_confirm.options.send.label"))
     assert said(parts, chat.said, "messages.sent")
 
     stored = await answers_of(parts, review.id)
@@ -77,13 +84,16 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     (eml,) = await wait_for_eml(settings.outbox_dir)
     mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert mail["To"] == "jo.smith@council.example"
-    text = mail.get_body(("plain",)).get_content()
-    assert "I like my room" in text and "Sammy" in text
-    assert "they / them" in text and "family time not contact" in text
-    assert "PN2" in text
-    iro_part = text.split("Just for the IRO")[1]
-    assert "- Where I live: Worries: my foster sister takes my stuff" in iro_part
-    assert "my foster sister takes my stuff" not in text.split("Just for the IRO")[0]
+    body = mail.get_body(("plain",)).get_content()
+    assert "I like my room" in body and "Sammy" in body
+    they = text(parts, "questions.pronouns.options.they_them.label")
+    assert they in body and "family time not contact" in body
+    assert "PN2" in body
+    shared_part, iro_part = body.split("Just for the IRO")
+    home = text(parts, "questions.topics.options.where_i_live.label")
+    worries = text(parts, "questions.topic_worries.summary")
+    assert f"- {home}: {worries}: my foster sister takes my stuff" in iro_part
+    assert "my foster sister takes my stuff" not in shared_part
     review_row = await parts.repos.reviews.get(review_id=review.id)
     assert review_row.submitted_at is not None and review_row.summary_sends == 1
 
@@ -98,7 +108,8 @@ async def test_card_is_replaced_by_its_answer_and_a_second_submit_changes_nothin
     assert conn.updates, "the answered card should be updated"
     updated = conn.updates[-1]
     assert updated["id"] == language_card["id"]
-    assert "Your answer: English" in str(updated["attachments"][0]["content"])
+    answered = text(parts, "controls.answered.label", answer="English")
+    assert answered in str(updated["attachments"][0]["content"])
 
     await chat.say("Sammy")
     pronoun_card = chat.last_question()

@@ -2,33 +2,102 @@
 
 import re
 import shutil
+import subprocess
+import sys
+import typing
 from pathlib import Path
 
 import pytest
 
-from dialogs.messages import MESSAGE_IDS
-from storage.content import ContentError, load_content
+from dialogs.ask import GLOBAL_CONTROLS, HELP_MENU, STEP_CONTROLS
+from dialogs.messages import (
+    CONTRACT,
+    CONTROL_IDS,
+    FLOW_QUESTIONS,
+    MESSAGE_IDS,
+    SYSTEM_QUESTIONS,
+    TYPED_CONTROL_IDS,
+)
+from storage.content import ContentError, FileContentSource, Question, load_content
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _code() -> dict[str, str]:
+    """Where the code reads content by id: the conversation, and the summary and handler in
+    bot/. Not the contract itself, which would vouch for its own ids."""
+    paths = [*(ROOT / "dialogs").glob("*.py"), *(ROOT / "bot").rglob("*.py")]
+    contract = ROOT / "dialogs" / "messages.py"
+    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in paths if p != contract}
+
+
 def test_shipped_content_is_valid_and_complete():
-    content = load_content(ROOT / "content", required_messages=MESSAGE_IDS)
+    content = load_content(ROOT / "content", required=CONTRACT)
     assert {"en", "ar", "sq"} <= set(content.locales)
     assert set(content.safeguarding) == {"en", "ar", "sq"}
     assert content.question("take_part").essential
+    assert FileContentSource(ROOT / "content", required=CONTRACT).current().version
+
+
+def test_the_contract_module_needs_no_bot_framework():
+    # storage/ and any tool that checks content read the contract without the Bot Framework.
+    code = (
+        "import sys, dialogs.messages; print(any(m.startswith('botbuilder') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_every_message_the_code_says_is_listed():
     used: set[str] = set()
-    for path in (ROOT / "dialogs").glob("*.py"):
-        source = path.read_text()
+    for source in _code().values():
         for call in re.findall(r"(?:say|msg)\(([^)]*)\)", source):
             used.update(re.findall(r'"([a-z_]+)"', call))
-        used.update(f"media_{m}" for m in ("picture", "voice", "file"))
-        used.update(f"answer_{m}" for m in ("picture", "voice", "file", "skipped"))
-    used -= {"not_understood_multi", "not_understood_yesno"} - set(MESSAGE_IDS)
+    used.update(f"media_{m}" for m in ("picture", "voice", "file"))
+    used.update(f"answer_{m}" for m in ("picture", "voice", "file", "skipped"))
     assert used - set(MESSAGE_IDS) == set()
+    assert len(set(MESSAGE_IDS)) == len(MESSAGE_IDS), "a message is listed twice"
+    # Both ways: a listed message nobody says is a leftover that content would have to keep.
+    said_somewhere = "\n".join(_code().values())
+    unsaid = {m for m in MESSAGE_IDS if m not in used and f'"{m}"' not in said_somewhere}
+    assert unsaid == set()
+
+
+def test_every_question_and_option_the_code_reads_by_id_is_declared():
+    questions: set[str] = set()
+    compared: set[str] = set()
+    for source in _code().values():
+        questions.update(re.findall(r'"qid": "([a-z_]+)"', source))
+        questions.update(re.findall(r'\["qid"\] [!=]= "([a-z_]+)"', source))
+        questions.update(
+            re.findall(r'(?:answers\.get|text_of|\.question|label)\(["\']([a-z_]+)["\']', source)
+        )
+        compared.update(re.findall(r'[!=]= "([a-z_]+)"', source))
+        compared.update(re.findall(r'\{"value": "([a-z_]+)"\}', source))
+    declared = set(FLOW_QUESTIONS) | set(SYSTEM_QUESTIONS)
+    assert questions - declared == set()
+    # A literal the code compares with that is an option in content is an option it branches on.
+    content = load_content(ROOT / "content")
+    options = {
+        o.id for q in (*content.questions, *content.system_questions.values()) for o in q.options
+    }
+    needs = [*FLOW_QUESTIONS.values(), *SYSTEM_QUESTIONS.values()]
+    needed = {o for need in needs for o in need.options or ()}
+    assert (compared & options) - needed == set()
+
+
+def test_every_control_the_code_shows_or_reads_is_declared():
+    shown = {*GLOBAL_CONTROLS, *STEP_CONTROLS, *HELP_MENU}
+    for source in _code().values():
+        shown.update(re.findall(r'"controls\.([a-z_]+)\.label"', source))  # submit, answered
+    # Content may put these on any question (`controls: [...]` in consultation.yaml).
+    on_questions = set(
+        typing.get_args(typing.get_args(Question.model_fields["controls"].annotation)[0])
+    )
+    assert shown | on_questions == set(CONTROL_IDS)
+    # Every control the child can type, which is all but "carry on" (a button after help).
+    typed = {c for c in (*STEP_CONTROLS, *GLOBAL_CONTROLS) if c != "repeat"}
+    assert typed == set(TYPED_CONTROL_IDS)
 
 
 @pytest.fixture

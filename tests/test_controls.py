@@ -3,8 +3,9 @@
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
+from dialogs.ask import HELP_MENU
 from tests.chat import Chat
-from tests.consult import answers_of, fragment, said
+from tests.consult import answers_of, fragment, said, text
 
 
 async def test_help_explains_the_question_and_offers_the_other_controls(linked_chat, parts):
@@ -14,11 +15,10 @@ async def test_help_explains_the_question_and_offers_the_other_controls(linked_c
     transcript = await chat.tap("Help")
     assert said(parts, transcript, "questions.pronouns.help")
     assert said(parts, transcript, "messages.help")
-    assert {"Carry on", "Language", "Pause", "Start again", "Talk to someone"} <= set(
-        chat.buttons()
-    )
-    transcript = await chat.tap("Carry on")
-    assert "Which words should people use for you?" in transcript
+    menu = {c: text(parts, f"controls.{c}.label") for c in HELP_MENU}
+    assert set(menu.values()) <= set(chat.buttons())
+    transcript = await chat.tap(menu["repeat"])
+    assert said(parts, transcript, "questions.pronouns.prompt")
     transcript = await chat.say("help")  # typed works too
     assert said(parts, transcript, "messages.help")
 
@@ -30,10 +30,10 @@ async def test_back_goes_to_the_previous_question_and_keeps_the_answer_until_cha
     await chat.say("2")
     await chat.say("Sammy")
     transcript = await chat.say("back")
-    assert "What name do you like people to call you?" in transcript
+    assert said(parts, transcript, "questions.name.prompt", band="8-12")
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
     await chat.say("Sam")
-    assert "Which words should people use for you?" in chat.said
+    assert said(parts, chat.said, "questions.pronouns.prompt")
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
     await chat.say("back")
     await chat.say("back")
@@ -56,8 +56,8 @@ async def test_talk_to_someone_signposts_and_carries_on(linked_chat, parts):
     review, chat = await linked_chat(iro_name="Jo Smith")
     await chat.pick("English")
     transcript = await chat.say("talk to someone")
-    assert "0800 1111" in transcript and "Jo Smith" in transcript
-    assert "What name do you like people to call you?" in transcript
+    assert text(parts, "messages.talk_to_someone", iro="Jo Smith") in transcript
+    assert said(parts, transcript, "questions.name.prompt", band="8-12")
 
 
 async def test_change_language_mid_way_switches_every_string(linked_chat, parts):
@@ -92,7 +92,7 @@ async def test_pause_and_come_back_after_the_server_restarts(
         back = Chat(fresh, conn, url, channel_id="msteams", conversation_id=chat.conversation_id)
         transcript = await back.say("hi")
         assert said(parts, transcript, "messages.welcome_back")
-        assert "Which words should people use for you?" in transcript
+        assert said(parts, transcript, "questions.pronouns.prompt")
         assert not said(parts, transcript, "messages.not_understood")
         await back.pick("he / him")
     stored = await answers_of(parts, review.id)
@@ -145,7 +145,7 @@ async def test_picture_and_voice_note_are_thanked_and_recorded(linked_chat, part
     voice = [{"contentType": "audio/ogg", "contentUrl": "https://example.invalid/v.ogg"}]
     await chat.post(chat.activity(attachments=voice))  # pronouns: a choice question
     assert said(parts, chat.said, "messages.media_voice")
-    assert "Which words should people use for you?" in chat.said
+    assert said(parts, chat.said, "questions.pronouns.prompt")
     stored = await answers_of(parts, review.id)
     assert stored["name"] == ("media", "picture")
     assert stored["media.pronouns"] == ("media", "voice")
@@ -172,7 +172,7 @@ async def test_saying_hi_after_a_pause_is_a_greeting_not_an_answer(linked_chat, 
     await chat.say("pause")
     transcript = await chat.say("hi")
     assert said(parts, transcript, "messages.welcome_back")
-    assert "What name do you like people to call you?" in transcript
+    assert said(parts, transcript, "questions.name.prompt", band="8-12")
     assert "name" not in await answers_of(parts, review.id)
     await chat.say("Sammy")
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
@@ -180,9 +180,10 @@ async def test_saying_hi_after_a_pause_is_a_greeting_not_an_answer(linked_chat, 
 
 async def test_first_question_has_no_back_button(linked_chat, parts):
     review, chat = await linked_chat()
-    assert "Back" not in chat.buttons()
+    back = text(parts, "controls.back.label")
+    assert back not in chat.buttons()
     await chat.pick("English")
-    assert "Back" in chat.buttons()
+    assert back in chat.buttons()
 
 
 async def test_a_card_answered_by_typing_is_replaced_too(linked_chat, parts, connector):
@@ -192,7 +193,8 @@ async def test_a_card_answered_by_typing_is_replaced_too(linked_chat, parts, con
     name_card = chat.last_question()
     await chat.say("Sammy")
     assert conn.updates[-1]["id"] == name_card["id"]
-    assert "Your answer: Sammy" in str(conn.updates[-1]["attachments"][0]["content"])
+    answered = text(parts, "controls.answered.label", answer="Sammy")
+    assert answered in str(conn.updates[-1]["attachments"][0]["content"])
 
 
 async def test_arabic_plain_text_is_marked_right_to_left(linked_chat, parts):

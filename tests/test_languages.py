@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 import yaml
 
 from storage.content import load_content
-from tests.consult import answers_of, said, wait_for_eml
+from tests.consult import answers_of, said, text, until_said, wait_for_eml
 
 
 async def test_arabic_consultation_and_english_summary(new_chat, new_review, parts, settings):
@@ -22,19 +22,17 @@ async def test_arabic_consultation_and_english_summary(new_chat, new_review, par
     await chat.say("٧")  # take part: not come, send my views (Arabic-Indic 7)
     stored = await answers_of(parts, review.id)
     assert stored["take_part"] == ("choice", "not_come_send_views")
-    while not said(parts, chat.said, "messages.check_intro", "ar"):
+
+    async def answer_or_skip():
         question = chat.said
         if said(parts, question, "questions.topics.prompt", "ar", "13+"):
-            labels = chat.choices()
-            immigration = [t for t, v in labels.items() if v == "immigration"]
-            await chat.pick(*immigration)
+            await chat.pick(chat_choice(chat, "immigration"))
         elif said(parts, question, "questions.topic_worries.prompt", "ar"):
             await chat.say("أخاف من المقابلة في وزارة الداخلية")
         else:
-            await chat.tap(
-                parts.services.content_source.current().text("controls.skip.label", "ar")
-            )
-    assert said(parts, chat.said, "messages.check_intro", "ar")
+            await chat.tap(text(parts, "controls.skip.label", "ar"))
+
+    await until_said(parts, chat, "messages.check_intro", answer_or_skip, locale="ar")
     await chat.pick(chat_choice(chat, "looks_good"))
     await chat.pick(chat_choice(chat, "all_everyone"))
     await chat.pick(chat_choice(chat, "send"))
@@ -42,12 +40,13 @@ async def test_arabic_consultation_and_english_summary(new_chat, new_review, par
 
     (eml,) = await wait_for_eml(settings.outbox_dir)
     mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
-    text = mail.get_body(("plain",)).get_content()
-    assert "Not come. Send my views" in text  # English label for the IRO
-    assert "أخاف من المقابلة في وزارة الداخلية" in text  # the child's own words
-    assert "written in Arabic; interpreter may be needed" in text
-    assert "Language used in the chat: Arabic" in text
-    assert "PN6" in text
+    body = mail.get_body(("plain",)).get_content()
+    # The IRO reads the English label of what the child chose in Arabic.
+    assert text(parts, "questions.take_part.options.not_come_send_views.label") in body
+    assert "أخاف من المقابلة في وزارة الداخلية" in body  # the child's own words
+    assert "written in Arabic; interpreter may be needed" in body
+    assert "Language used in the chat: Arabic" in body
+    assert "PN6" in body
 
 
 def chat_choice(chat, value):
@@ -62,11 +61,13 @@ def test_missing_translation_falls_back_to_english_per_string(tmp_path):
     del ar["messages"]["code_wrong"]
     del ar["questions"]["name"]["prompt"]
     ar_path.write_text(yaml.safe_dump(ar, allow_unicode=True), encoding="utf-8")
+    shipped = load_content("content")
     content = load_content(content_dir)
-    assert content.text("messages.code_wrong", "ar").startswith("Hmm, that code")
-    assert content.text("questions.name.prompt", "ar", "13+") == (
-        "What name would you like people to use for you?"
-    )
+    for key, band in (("messages.code_wrong", None), ("questions.name.prompt", "13+")):
+        english = shipped.text(key, "en", band)
+        assert shipped.text(key, "ar", band) != english  # translated, until it was removed
+        assert content.text(key, "ar", band) == english
+    assert content.text("messages.welcome", "ar") == shipped.text("messages.welcome", "ar")
     assert content.text("messages.welcome", "ar") != content.text("messages.welcome", "en")
 
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from tests.consult import answers_of, said
+from tests.consult import answers_of, said, text
 
 
 async def test_five_wrong_codes_pause_code_entry_for_fifteen_minutes(new_chat, new_review, parts):
@@ -20,7 +20,7 @@ async def test_five_wrong_codes_pause_code_entry_for_fifteen_minutes(new_chat, n
     assert said(parts, transcript, "messages.code_paused")
     now += timedelta(minutes=16)
     transcript = await chat.say(code)
-    assert "Thank you, Sam" in transcript
+    assert text(parts, "messages.linked", name="Sam") in transcript
 
 
 async def test_pause_is_per_conversation(new_chat, new_review, parts):
@@ -31,7 +31,7 @@ async def test_pause_is_per_conversation(new_chat, new_review, parts):
         await bad.say("AAAA-AAAA")
     other = new_chat("sms", user_id="someone-else")
     await other.start()
-    assert "Thank you, Sam" in await other.say(code)
+    assert text(parts, "messages.linked", name="Sam") in await other.say(code)
 
 
 async def test_expired_code_is_refused_kindly(new_chat, new_review, parts):
@@ -53,7 +53,7 @@ async def test_second_device_links_with_the_same_code_and_carries_on(new_chat, n
     await laptop.start()
     transcript = await laptop.say(code)
     assert said(parts, transcript, "messages.linked_again")
-    assert "Which words should people use for you?" in transcript
+    assert said(parts, transcript, "questions.pronouns.prompt")
     await laptop.tap("they / them")
     stored = await answers_of(parts, review.id)
     assert stored["name"] == ("text", "Sammy") and stored["pronouns"] == ("choice", "they_them")

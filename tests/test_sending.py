@@ -4,31 +4,30 @@ from datetime import UTC, datetime, time
 from email import message_from_bytes, policy
 
 from tests.conftest import LONDON
-from tests.consult import answers_of, said, wait_for_eml
+from tests.consult import answers_of, said, text, until_said, wait_for_eml
 
 
-async def to_check(chat, *, take_part="1"):
+async def to_check(chat, parts, *, take_part="1"):
     """Answer the essentials (name "Sammy"), skip the rest, up to the check (plain channel)."""
     await chat.say("English")
     await chat.say("Sammy")
     await chat.say("skip")
     await chat.say(take_part)
-    while "Is this all OK?" not in chat.said:
-        await chat.say("skip")
+    await until_said(parts, chat, "questions.review_choice.prompt", lambda: chat.say("skip"))
 
 
-async def finish(chat, *, take_part="1"):
+async def finish(chat, parts, *, take_part="1"):
     """To the check, then all looks good, share and send."""
-    await to_check(chat, take_part=take_part)
+    await to_check(chat, parts, take_part=take_part)
     await chat.say("yes")
-    if "Who can hear" in chat.said:
+    if said(parts, chat.said, "questions.share_all.prompt"):
         await chat.say("1")
     return await chat.say("send")
 
 
 async def test_change_an_answer_after_sending_resends_marked_updated(linked_chat, parts, settings):
     review, chat = await linked_chat("sms")
-    assert said(parts, await finish(chat), "messages.sent")
+    assert said(parts, await finish(chat, parts), "messages.sent")
     await wait_for_eml(settings.outbox_dir, 1)
 
     transcript = await chat.say("hello")
@@ -46,16 +45,16 @@ async def test_change_an_answer_after_sending_resends_marked_updated(linked_chat
     first, second = await wait_for_eml(settings.outbox_dir, 2)
     updated = message_from_bytes(second.read_bytes(), policy=policy.default)
     assert updated["Subject"].startswith("[Updated]")
-    text = updated.get_body(("plain",)).get_content()
-    assert text.startswith("UPDATED")
-    assert "Just for the IRO" in text and "Sam" in text
+    body = updated.get_body(("plain",)).get_content()
+    assert body.startswith("UPDATED")
+    assert "Just for the IRO" in body and "Sam" in body
     row = await parts.repos.reviews.get(review_id=review.id)
     assert row.summary_sends == 2
 
 
 async def test_no_changes_on_the_day_of_the_review(linked_chat, parts, settings):
     review, chat = await linked_chat("sms")
-    await finish(chat)
+    await finish(chat, parts)
     review_day = review.review_at.astimezone(LONDON).date()
     parts.services.clock = lambda: datetime.combine(review_day, time(8), LONDON).astimezone(UTC)
     transcript = await chat.say("hi")
@@ -65,7 +64,7 @@ async def test_no_changes_on_the_day_of_the_review(linked_chat, parts, settings)
 
 async def test_not_yet_keeps_answers_and_sends_nothing(linked_chat, parts, settings):
     review, chat = await linked_chat("sms")
-    await to_check(chat)
+    await to_check(chat, parts)
     await chat.say("yes")
     await chat.say("1")
     assert said(parts, await chat.say("not yet"), "messages.not_yet")
@@ -79,7 +78,7 @@ async def test_not_yet_keeps_answers_and_sends_nothing(linked_chat, parts, setti
 
 async def test_code_cannot_link_a_new_chat_once_sent(linked_chat, new_chat, parts):
     review, chat = await linked_chat("sms")
-    await finish(chat)
+    await finish(chat, parts)
     other = new_chat("webchat", user_id="other-device")
     await other.start()
     assert said(parts, await other.say(chat.code), "messages.code_used_up")
@@ -87,10 +86,10 @@ async def test_code_cannot_link_a_new_chat_once_sent(linked_chat, new_chat, part
 
 async def test_participation_code_follows_how_they_want_to_take_part(linked_chat, parts, settings):
     review, chat = await linked_chat("sms")
-    await finish(chat, take_part="7")  # not come, send my views
+    await finish(chat, parts, take_part="7")  # not come, send my views
     (eml,) = await wait_for_eml(settings.outbox_dir)
-    text = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
-    assert "PN6" in text.get_content()
+    body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
+    assert "PN6" in body.get_content()
 
 
 async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, parts):
@@ -99,37 +98,40 @@ async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, part
     await chat.start()
     await chat.say(code)
     await chat.say("English")
-    assert "What name do you like people to call you?" in chat.said  # 8-12 wording
+    assert said(parts, chat.said, "questions.name.prompt", band="8-12")
+    assert not said(parts, chat.said, "questions.name.prompt", band="13+")
     older, code2 = await new_review(age=15, is_uasc=True)
     teen = new_chat("sms", user_id="teen")
     await teen.start()
     await teen.say(code2)
     await teen.say("English")
-    assert "What name would you like people to use for you?" in teen.said  # 13+ wording
+    assert said(parts, teen.said, "questions.name.prompt", band="13+")
     await teen.say("skip")
     await teen.say("skip")
     await teen.say("1")
     for _ in range(6):
         await teen.say("skip")
-    assert "Getting ready for adult life" in teen.said
-    assert "Immigration or the Home Office" in teen.said
+    topic = "questions.topics.options.{}.label".format
+    assert said(parts, teen.said, topic("adult_life"))
+    assert said(parts, teen.said, topic("immigration"))
     for _ in range(2):
         await chat.say("skip")
     await chat.say("1")
     for _ in range(6):
         await chat.say("skip")
-    assert "Where I live" in chat.said
-    assert "Getting ready for adult life" not in chat.said
-    assert "Immigration" not in chat.said
+    assert said(parts, chat.said, topic("where_i_live"))
+    assert not said(parts, chat.said, topic("adult_life"))
+    assert not said(parts, chat.said, topic("immigration"))
     transcript = await teen.say("getting ready for adult life, immigration")
-    assert "What is going well with getting ready for adult life?" in transcript
+    about = text(parts, "questions.topics.options.adult_life.about")
+    assert text(parts, "questions.topic_going_well.prompt", topic=about) in transcript
     stored = await answers_of(parts, older.id)
     assert stored["topics"] == ("choices", ["adult_life", "immigration"])
 
 
 async def test_a_wrong_number_when_changing_an_answer_asks_again_kindly(linked_chat, parts):
     review, chat = await linked_chat("sms")
-    await to_check(chat)
+    await to_check(chat, parts)
     await chat.say("change")
     for wrong in ("99", "the name one"):
         transcript = await chat.say(wrong)

@@ -233,6 +233,20 @@ async def test_a_quick_message_after_a_choice_is_not_taken_as_the_next_answer(li
     assert said(parts, chat.said, "messages.burst_next")
 
 
+async def test_a_quick_tap_on_the_new_questions_button_answers_it(linked_chat, parts):
+    review, chat = await linked_chat("webchat")
+    await to_question(chat, "take_part", parts, review.id)
+    wait = reading_time(parts)
+    wait(5)
+    await chat.say("1")
+    label = next(iter(chat.buttons()))  # the first option of "talk to your IRO?"
+
+    await chat.tap(label)  # at once: Web Chat sends the button's label as text
+
+    stored = await answers_of(parts, review.id)
+    assert stored["talk_to_iro"][0] == "yesno"
+
+
 async def test_a_message_sent_after_reading_answers_the_next_question(linked_chat, parts):
     review, chat = await linked_chat("webchat")
     await to_question(chat, "who_there", parts, review.id)
