@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botbuilder.core import TurnContext
@@ -44,6 +45,8 @@ HELP_MENU = ("repeat", "language", "pause", "restart", "talk")
 # No option label or control word is this long: a longer message is not read as one, which
 # keeps a 256 KB message from costing seconds of recognition.
 RECOGNISED_CHARS = 300
+CLOCK_SKEW_SECONDS = 2.0
+RESEND_HORIZON_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,19 @@ class AskDialog(Dialog):
             return False
         if asked.get("n") != state.get("n") or not asked.get("after"):
             return False
-        return float(received) < float(asked["at"]) + self.services.burst_window.total_seconds()
+        if float(received) < float(asked["at"]) + self.services.burst_window.total_seconds():
+            return True
+        # A channel's resend after a crash can arrive long after the question that followed
+        # it; its own timestamp says it was sent before that question existed. Clocks differ a
+        # little, and stand-in channels send odd timestamps, hence the margins.
+        sent = turn.context.activity.timestamp
+        if not isinstance(sent, datetime):
+            return False
+        sent_at = (sent if sent.tzinfo else sent.replace(tzinfo=UTC)).timestamp()
+        return (
+            abs(float(received) - sent_at) < RESEND_HORIZON_SECONDS
+            and sent_at < float(asked["at"]) - CLOCK_SKEW_SECONDS
+        )
 
     async def _burst(self, turn: Turn, text: str) -> None:
         """Adds the message to the written answer just given, or says it was not taken."""

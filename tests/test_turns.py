@@ -85,6 +85,24 @@ async def test_a_turn_that_fails_stores_nothing_and_its_resend_runs_it_again(lin
     assert said(parts, chat.said, "questions.pronouns.prompt")
 
 
+async def test_a_late_resend_is_not_taken_as_the_answer_to_the_question_after_it(
+    linked_chat, parts
+):
+    review, chat = await linked_chat("sms")
+    await to_question(chat, "who_there", parts, review.id)
+    fail_once(parts)
+    first = chat.activity(text="my mum")
+    first["timestamp"] = (datetime.now(UTC) - timedelta(seconds=20)).isoformat()
+    await chat.post(first)  # lost in a crash: the child sees only "sorry"
+    await chat.say("my nan")  # so they answer again, and the bot moves on
+
+    await chat.post(first)  # then the channel's resend of the first arrives
+
+    stored = await answers_of(parts, review.id)
+    assert stored["who_there"] == ("text", "my nan\nmy mum")
+    assert "who_not_there" not in stored
+
+
 async def test_a_failure_at_the_code_step_is_not_a_wrong_code(new_chat, new_review, parts):
     review, code = await new_review()
     chat = new_chat("sms")
