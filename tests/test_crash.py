@@ -1,0 +1,397 @@
+"""The crash test: the real server as a subprocess, 50 young people answering at once over HTTP,
+`kill -9` three times at random moments, a restart on the same database each time, and every
+unanswered activity resent by its channel with the same id and body.
+
+It asserts, reading the SQLite file itself afterwards:
+- every answer the bot acknowledged (replied to) is stored under the question the child was
+  looking at, and none is stored under another question (misfiled);
+- every consultation can finish (the review is sent), with exactly one summary queued per review;
+- no resent activity is left without a reply.
+
+Run it alone with `pytest -s -p no:cacheprovider tests/test_crash.py` to see the figures.
+CRASH_ROOT=<checkout> runs another checkout's server (e.g. a worktree of an older commit);
+CRASH_SEED repeats a run's choices and kill points (the timing still varies); CRASH_CHILDREN
+changes the number of young people, CRASH_WEBCHAT how many of them use Web Chat;
+CRASH_TRANSCRIPTS=1 writes every conversation to transcripts.txt (always done on failure);
+CRASH_KILLS=0 gives a run without crashes to compare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from tests.crashchannel import (
+    BotProcess,
+    Child,
+    CrashConnector,
+    Tally,
+    Typed,
+    Words,
+    free_port,
+    parse_mark,
+    server_env,
+    serving,
+)
+
+ROOT = Path(os.environ.get("CRASH_ROOT") or Path(__file__).resolve().parent.parent).resolve()
+CHILDREN = int(os.environ.get("CRASH_CHILDREN", "50"))
+# Some of them on Web Chat: questions as text and buttons, no payload to say which is which.
+WEBCHAT = int(os.environ.get("CRASH_WEBCHAT", "10"))
+KILLS = int(os.environ.get("CRASH_KILLS", "3"))
+# Each kill comes once the children together have sent this share of the activities a run
+# takes (about 27 each): early, when many are at the code or the first questions; midway; late,
+# when some are checking, sharing and sending.
+KILL_WINDOWS = ((0.04, 0.15), (0.30, 0.50), (0.60, 0.85))
+ACTIVITIES_PER_CHILD = 27
+# The children stop here, so the test fails with its figures before pytest's 120 s timeout.
+RUN_SECONDS = 85.0
+# A real connector service takes tens of milliseconds to answer each reply; the child sees the
+# reply before the bot hears back, so a kill lands between "said" and "done" as in production.
+CONNECTOR_LATENCY = (0.005, 0.06)
+RESTART_WAIT = 60.0
+
+REVIEWS = """
+import asyncio, json, random, sys
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import bot.cli as cli
+from bot.settings import Settings
+from storage.models import ReviewCreate
+
+
+async def main(count, seed):
+    settings = Settings()
+    # add_review builds and migrates everything for each review; build once for all fifty.
+    parts = cli.build_parts(settings)
+    await parts.db.migrate()
+    dispose, parts.db.dispose = parts.db.dispose, no_op
+    parts.db.migrate = no_op
+    cli.build_parts = lambda _settings: parts
+    rng = random.Random(seed)
+    tz = ZoneInfo(settings.timezone)
+    when = datetime.combine(datetime.now(tz).date() + timedelta(days=14), time(10), tz)
+    for i in range(count):
+        data = ReviewCreate(
+            first_name=f"Child{i}",
+            age=rng.randint(8, 17),
+            is_uasc=rng.random() < 0.2,
+            iro_name=f"Iro {i}",
+            iro_email=f"iro{i}@council.example",
+            review_at=when.astimezone(UTC),
+        )
+        review, code = await cli.add_review(settings, data)
+        print(json.dumps({"child": i, "review": review.id, "code": code}), flush=True)
+    await dispose()
+
+
+async def no_op():
+    pass
+
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+
+
+async def create_reviews(env: dict[str, str], count: int, seed: int) -> dict[int, tuple[int, str]]:
+    """Reviews and invite codes made by the checkout under test, so its own migrations run."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        REVIEWS,
+        str(count),
+        str(seed),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    except TimeoutError:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
+    made = {}
+    for line in out.decode().splitlines():
+        row = json.loads(line)
+        made[int(row["child"])] = (int(row["review"]), str(row["code"]))
+    assert len(made) == count
+    return made
+
+
+async def crash_during(
+    bot: BotProcess, tally: Tally, rng: random.Random, children_done: asyncio.Future[Any]
+) -> None:
+    """Kills the server at random points of the run and starts it again on the same files."""
+    expected = CHILDREN * ACTIVITIES_PER_CHILD
+    for lo, hi in KILL_WINDOWS[:KILLS]:
+        target = expected * rng.uniform(lo, hi)
+        while tally.activities < target:
+            if children_done.done():
+                return
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(rng.uniform(0, 0.2))
+        await bot.kill()
+        # Some children find nobody there and must resend later, as after a real outage.
+        await asyncio.sleep(rng.uniform(0.05, 0.5))
+        await bot.start()
+
+
+async def consult_and_crash(
+    children: list[Child], bot: BotProcess, tally: Tally, rng: random.Random
+) -> None:
+    """All the children at once, while the server is killed and restarted under them."""
+    runs = asyncio.gather(*(c.run() for c in children))
+    crashes = asyncio.create_task(crash_during(bot, tally, rng, runs))
+    both: set[asyncio.Future[Any]] = {runs, crashes}
+    try:
+        # A server that does not come back fails the test at once, with its log.
+        await asyncio.wait(both, timeout=RUN_SECONDS + 10, return_when=asyncio.FIRST_EXCEPTION)
+        if crashes.done():
+            crashes.result()
+        if not runs.done():
+            raise AssertionError(f"children still running after {RUN_SECONDS} s")
+        runs.result()
+        await asyncio.wait_for(crashes, RESTART_WAIT)
+    finally:
+        for task in both:
+            task.cancel()
+        await asyncio.gather(*both, return_exceptions=True)
+
+
+@dataclass
+class Figures:
+    children: int
+    webchat: int
+    kills: int
+    activities: int
+    resends: int
+    retries_answered: int
+    unanswered_retries: int
+    stalls: int
+    unrecognised: int
+    server_errors: int  # 5xx answers to the children's POSTs
+    unexplained_failures: int  # POSTs that got no answer while no kill was under way
+    own_words_sent: int  # typed answers and skips
+    acknowledged: int
+    questions_acknowledged: int  # (child, question) pairs with an acknowledged answer
+    stored_as_acknowledged: int
+    lost: int
+    misfiled: int
+    finished: int
+    summaries_not_one: int
+    duplicates_ignored_in_log: int
+    errors_in_log: int
+    seconds: float
+    seed: int
+
+    def line(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in vars(self).items())
+
+
+def read_database(path: Path) -> tuple[list[tuple[Any, ...]], dict[int, Any], dict[int, int]]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        answers = con.execute("SELECT review_id, question_id, kind, value FROM answer").fetchall()
+        submitted = dict(con.execute("SELECT id, submitted_at FROM review").fetchall())
+        summaries = dict(
+            con.execute(
+                "SELECT review_id, COUNT(*) FROM outboxmessage WHERE kind = 'summary' "
+                "GROUP BY review_id"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return answers, submitted, summaries
+
+
+def assess(
+    db: Path, reviews: dict[int, tuple[int, str]], tally: Tally, children: list[Child]
+) -> tuple[dict[str, int], list[str]]:
+    """Compares what the children were told was heard with what the database holds."""
+    answers, submitted, summaries = read_database(db)
+    child_of = {review_id: child for child, (review_id, _) in reviews.items()}
+    by_question: dict[tuple[int, str], list[Typed]] = defaultdict(list)
+    for t in tally.typed:
+        by_question[(t.child, t.key)].append(t)
+
+    stored: dict[tuple[int, str], tuple[str, Any]] = {}
+    notes: list[str] = []
+    misfiled = 0
+    for review_id, question_id, kind, raw in answers:
+        child = child_of.get(review_id, -1)
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        stored[(child, question_id)] = (kind, value)
+        if kind == "text":
+            # The text itself says whose answer it is and to which question.
+            mark = parse_mark(value)
+            wrong = mark is None or mark[:2] != (child, question_id)
+        elif kind == "skipped":
+            wrong = not any(t.kind == "skipped" for t in by_question[(child, question_id)])
+        else:
+            continue
+        if wrong:
+            misfiled += 1
+            notes.append(f"misfiled: child {child} {question_id} holds {kind} {value!r}")
+
+    by_index = {c.index: c for c in children}
+    acknowledged = questions = kept = lost = 0
+    for (child, key), typed in by_question.items():
+        acked = [t for t in typed if by_index[child].acknowledged(t.activity_id)]
+        acknowledged += len(acked)
+        if not acked:
+            continue
+        questions += 1
+        # A later answer to the same question may replace it, acknowledged or not yet.
+        latest = max(t.seq for t in acked)
+        allowed = [t for t in typed if t.seq >= latest]
+        kind, value = stored.get((child, key), ("missing", None))
+        if any(t.kind == kind and (t.kind == "skipped" or t.text == value) for t in allowed):
+            kept += 1
+        else:
+            lost += 1
+            notes.append(
+                f"lost: child {child} {key}: acknowledged "
+                f"{[(t.kind, t.text) for t in acked][-1]}, stored {(kind, value)}"
+            )
+
+    finished = sum(1 for review_id, _ in reviews.values() if submitted.get(review_id))
+    wrong_summaries = [
+        (child, summaries.get(review_id, 0))
+        for child, (review_id, _) in reviews.items()
+        if summaries.get(review_id, 0) != 1
+    ]
+    notes += [f"child {c}: {n} summaries" for c, n in wrong_summaries]
+    counts = {
+        "acknowledged": acknowledged,
+        "questions_acknowledged": questions,
+        "stored_as_acknowledged": kept,
+        "lost": lost,
+        "misfiled": misfiled,
+        "finished": finished,
+        "summaries_not_one": len(wrong_summaries),
+    }
+    return counts, notes
+
+
+@pytest.mark.crash
+async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None:
+    started = time.monotonic()
+    seed = int(os.environ.get("CRASH_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
+    db = tmp_path / "myreview.db"
+    port = free_port()
+    env = server_env(
+        {
+            "MYREVIEW_ENVIRONMENT": "test",
+            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+            "MYREVIEW_PORT": str(port),
+            "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
+            "MYREVIEW_OUTBOX_POLL_SECONDS": "0.2",
+            "MYREVIEW_BURST_WINDOW_SECONDS": "0",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    words = Words(yaml.safe_load((ROOT / "content/locales/en.yaml").read_text()))
+    reviews = await create_reviews(env, CHILDREN, seed)
+
+    tally = Tally()
+    connector = CrashConnector(latency=CONNECTOR_LATENCY, seed=seed)
+    bot = BotProcess(ROOT, env, port, tmp_path / "server.log")
+    children: list[Child] = []
+    async with serving(connector.app) as service_url:
+        try:
+            await bot.start()
+            # No kept-alive connections: one the kill broke must not fail the next request.
+            pool = aiohttp.TCPConnector(force_close=True, limit=0)
+            async with aiohttp.ClientSession(connector=pool) as http:
+                children = [
+                    Child(
+                        i,
+                        code,
+                        http=http,
+                        bot=bot,
+                        connector=connector,
+                        service_url=service_url,
+                        tally=tally,
+                        words=words,
+                        deadline=time.monotonic() + RUN_SECONDS,
+                        seed=seed + i,
+                        channel_id="webchat" if i >= CHILDREN - WEBCHAT else "msteams",
+                    )
+                    for i, (_, code) in reviews.items()
+                ]
+                await consult_and_crash(children, bot, tally, rng)
+            await bot.stop()
+        finally:
+            if bot.proc is not None and bot.proc.returncode is None:
+                bot.proc.kill()
+                await bot.proc.wait()
+
+    counts, notes = assess(db, reviews, tally, children)
+    log = bot.log_path.read_text(errors="replace")
+    figures = Figures(
+        children=CHILDREN,
+        webchat=WEBCHAT,
+        kills=bot.kills,
+        activities=tally.activities,
+        resends=tally.resends,
+        retries_answered=tally.retries_answered,
+        unanswered_retries=len(tally.unanswered_retries),
+        stalls=len(tally.stalls),
+        unrecognised=len(tally.unrecognised),
+        server_errors=tally.server_errors,
+        unexplained_failures=tally.unexplained_failures,
+        own_words_sent=len(tally.typed),
+        duplicates_ignored_in_log=log.count("duplicate activity ignored"),
+        errors_in_log=log.count('"level": "ERROR"'),
+        seconds=round(time.monotonic() - started, 1),
+        seed=seed,
+        **counts,
+    )
+    print(f"\ncrash test: {figures.line()}")
+    problems = []
+    if figures.kills != KILLS:
+        problems.append(f"only {figures.kills} of {KILLS} kills happened during the run")
+    if figures.misfiled:
+        problems.append(f"{figures.misfiled} answers stored under a question not being answered")
+    if figures.lost:
+        problems.append(f"{figures.lost} acknowledged answers not stored as acknowledged")
+    if figures.unanswered_retries:
+        problems.append(f"{figures.unanswered_retries} resent activities got no reply")
+    if figures.finished != CHILDREN:
+        problems.append(f"{CHILDREN - figures.finished} consultations did not finish")
+    if figures.summaries_not_one:
+        problems.append(f"{figures.summaries_not_one} reviews without exactly one summary")
+    files = f"server log: {bot.log_path}"
+    if problems or os.environ.get("CRASH_TRANSCRIPTS"):
+        transcripts = tmp_path / "transcripts.txt"
+        transcripts.write_text(
+            "\n\n".join(f"child {c.index}\n" + "\n".join(c.transcript()) for c in children)
+        )
+        files += f"; transcripts: {transcripts}"
+        print(files)
+    details = (
+        notes[:15]
+        + [f"unanswered retry: {w}" for w in tally.unanswered_retries[:10]]
+        + [f"stall: {w}" for w in tally.stalls[:10]]
+        + [f"gave up: {w}" for w in tally.gave_up[:10]]
+        + [f"not recognised: {w}" for w in tally.unrecognised[:5]]
+    )
+    assert not problems, "\n".join([figures.line(), *problems, files, *details])
