@@ -18,6 +18,7 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 from bot.adapter import MyReviewAdapter
 from bot.delivery.notifier import OutboxNotifier
 from bot.delivery.outbox import FileTransport, OutboxWorker, SmtpTransport, Transport
+from bot.delivery.summary import check_templates
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings
 from bot.state import SqlStorage
@@ -67,6 +68,8 @@ def build_parts(settings: Settings) -> Parts:
     db = Database(settings.database_url)
     repos = Repositories(db)
     content_source = FileContentSource(settings.content_dir, required=CONTRACT)
+    # A template typo must stop the start, not the first child who sends.
+    check_templates(content_source.current(), tz)
     conversation_state = ConversationState(SqlStorage(repos.bot_state))
     worker = OutboxWorker(
         repo=repos.outbox,

@@ -21,6 +21,7 @@ from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnRe
 from botbuilder.schema import ActivityTypes
 
 from dialogs.context import HELD_PREFIX, RECEIVED_AT, Services, Turn, parse_held_id
+from dialogs.display import child_text
 from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_word, normalize
 from dialogs.render import (
@@ -210,7 +211,7 @@ def describe(turn: Turn, question: Question, kind: str, value: Any) -> str:
     if kind == "media":
         return turn.msg(f"answer_{value}")
     if kind == "text":
-        return str(value)
+        return child_text(str(value))
     labels = {ch.id: ch.label for ch in choices_for(turn, question)}
     if question.type == "language":
         labels = {code: loc.meta.name for code, loc in turn.content.locales.items()}

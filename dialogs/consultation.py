@@ -22,6 +22,7 @@ from botbuilder.schema import ActivityTypes
 
 from dialogs.ask import ASK, AskDialog, describe, prompt_for
 from dialogs.context import Services, Turn
+from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.recognize import compact_code, normalize
 from dialogs.render import answers_activity
@@ -337,7 +338,7 @@ class Consultation:
             return await step.end_dialog()
         step.values["key"] = pending[0]
         text = str(turn.answers[pending[0]].value)
-        quoted = text if len(text) <= 300 else text[:297] + "..."
+        quoted = child_text(text if len(text) <= 300 else text[:297] + "...")
         return await step.begin_dialog(
             ASK, {"qid": "share_one", "key": f"share.{pending[0]}", "values": {"answer": quoted}}
         )

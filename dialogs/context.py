@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from botbuilder.core import ConversationState, TurnContext
 
+from dialogs.display import child_text
 from dialogs.flow import Facts, Given, age_on
 from dialogs.safeguarding import SafeguardingMatcher
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
@@ -198,7 +199,7 @@ class Turn:
                 and len(str(chosen.value)) <= 40
                 and not self.services.matcher(self.content).categories(str(chosen.value))
             ):
-                name = str(chosen.value)
+                name = child_text(str(chosen.value))
             day = self.review_day()
             assert day is not None
             vals.update(

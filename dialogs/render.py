@@ -4,6 +4,10 @@ msteams: Adaptive Cards 1.5 (Input.ChoiceSet; multi-select where needed).
 webchat, directline, emulator: suggested actions for one choice; an Adaptive Card for several.
 anything else: a numbered list. Typing an answer works everywhere.
 
+Card text is Markdown; plain text is sent as plain. A child's own words arrive made safe and
+marked (dialogs/display.py: `child_text`); every TextBlock goes through `card_text`, which
+escapes their Markdown, and every plain-text message through `plain_text`.
+
 Suggested actions are imBack: the button sends its label as if typed, and the same recognizer
 that reads typing maps it to an option id. (messageBack would carry the id, but Web Chat
 clients differ in what they post for it: the Agents Playground posts two activities, one of
@@ -26,6 +30,7 @@ from botbuilder.schema import (
     TextFormatTypes,
 )
 
+from dialogs.display import card_text, plain_text
 from dialogs.recognize import Choice
 
 if TYPE_CHECKING:
@@ -77,6 +82,9 @@ def isolate_rtl(text: str) -> str:
 def text_message(text: str, turn: Turn | None = None, *, rtl: bool = False) -> Activity:
     if turn is not None:
         rtl = rtl or turn.content.direction(turn.locale) == "rtl"
+    # The child's words in it were neutralised when inserted: the only bidi controls left are
+    # the content's and this isolation.
+    text = plain_text(text)
     activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
     activity.text_format = TextFormatTypes.plain
     if turn is not None:
@@ -89,20 +97,11 @@ def answers_activity(
 ) -> Activity:
     """The numbered "check your answers" list: a card where cards render, else plain text."""
     if channel_id in CARD_CHANNELS or channel_id in SUGGESTION_CHANNELS:
-        body: list[dict[str, Any]] = [{"type": "TextBlock", "text": intro, "wrap": True}]
+        body: list[dict[str, Any]] = [_text_block(intro)]
         for n, (question, answer) in enumerate(rows, 1):
-            body.append(
-                {
-                    "type": "TextBlock",
-                    # Bold, so that "21. " is not taken as a Markdown list and its number hidden.
-                    "text": f"**{n}.** {question}",
-                    "wrap": True,
-                    "spacing": "Medium",
-                }
-            )
-            body.append(
-                {"type": "TextBlock", "text": f"→ {answer}", "wrap": True, "spacing": "None"}
-            )
+            # Bold, so that "21. " is not taken as a Markdown list and its number hidden.
+            body.append(_text_block(f"**{n}.** {question}", spacing="Medium"))
+            body.append(_text_block(f"→ {answer}", spacing="None"))
         card = {
             "type": "AdaptiveCard",
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -147,12 +146,13 @@ def answered_card(prompt: str, answer_line: str, rtl: bool) -> Attachment:
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "version": CARD_VERSION,
             "rtl": rtl,
-            "body": [
-                {"type": "TextBlock", "text": prompt, "wrap": True},
-                {"type": "TextBlock", "text": answer_line, "wrap": True, "weight": "Bolder"},
-            ],
+            "body": [_text_block(prompt), _text_block(answer_line, weight="Bolder")],
         }
     )
+
+
+def _text_block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": card_text(text), "wrap": True, **style}
 
 
 def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
@@ -160,17 +160,9 @@ def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
 
 
 def _card(view: AskView, *, with_controls: bool = True, numbered: bool = False) -> Attachment:
-    body: list[dict[str, Any]] = [{"type": "TextBlock", "text": view.prompt, "wrap": True}]
+    body: list[dict[str, Any]] = [_text_block(view.prompt)]
     if view.hint and not view.is_choice:
-        body.append(
-            {
-                "type": "TextBlock",
-                "text": view.hint,
-                "wrap": True,
-                "isSubtle": True,
-                "size": "Small",
-            }
-        )
+        body.append(_text_block(view.hint, isSubtle=True, size="Small"))
     actions: list[dict[str, Any]] = []
     if view.is_choice:
         body.append(
