@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import resource
 import statistics
 import sys
@@ -121,6 +122,23 @@ def matcher_figures() -> None:
             matcher.categories(text)
         per = (time.perf_counter() - t0) / n
         print(f"  check of a {name}: {per * 1000:.2f} ms")
+    # A pasted wall of text must not stall the turn: 256 KB of ordinary words, of a character
+    # NFKC expands eighteen-fold (U+FDFA), and of random letters, each checked once.
+    rng = random.Random(1)
+    ordinary = "the school was fine and my friends came over for tea then we played football"
+    walls = {
+        "words": " ".join(rng.choice(ordinary.split()) for _ in range(60000))[: 256 * 1024],
+        "U+FDFA": "\ufdfa" * (249 * 1024 // 3),
+        "random letters": "".join(rng.choice("abcdefghij klmnop") for _ in range(256 * 1024)),
+    }
+    # The first text NFKC changes builds a table of Unicode data once per process; not per text.
+    matcher.categories("\ufdfa")
+    cpu = []
+    for name, text in walls.items():
+        t0 = time.process_time()
+        matcher.categories(text)
+        cpu.append(f"{name} {(time.process_time() - t0) * 1000:.0f}")
+    print(f"  check of 256 KB, ms of CPU: {', '.join(cpu)}")
 
 
 def main() -> None:
