@@ -197,3 +197,4 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await parts.db.dispose()
+    parts.adapter.close()  # its connector thread pool

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from http import HTTPStatus
 
-from botbuilder.core import ActivityHandler, TurnContext
-from botbuilder.schema import Activity, ChannelAccount
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ChannelAccount, SignInConstants
 
 from bot.held import HeldContext, deliver, from_stored
 from dialogs.consultation import Consultation
@@ -106,6 +107,13 @@ class MyReviewBot(ActivityHandler):
             await self.services.repos.activities.delivered(
                 conversation_id=conversation_id, activity_id=activity_id, reply_ids=ids
             )
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        # ActivityHandler would call on_teams_signin_token_exchange, which only
+        # TeamsActivityHandler defines; this bot has no sign-in (the door answers 200).
+        if turn_context.activity.name == SignInConstants.token_exchange_operation_name:
+            return InvokeResponse(status=int(HTTPStatus.NOT_IMPLEMENTED))
+        return await super().on_invoke_activity(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.consultation.run(turn_context)

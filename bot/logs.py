@@ -52,3 +52,6 @@ def configure(level: str = "INFO") -> None:
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Its warnings name attributes a client chose ("q is not a known attribute of ..."): a
+    # client's text does not go in our logs.
+    logging.getLogger("msrest.serialization").setLevel(logging.ERROR)

@@ -3,12 +3,14 @@
 1. Turns per second through the whole app over loopback HTTP (SQLite file, local connector).
 2. ConnectorClient creation: the stock per-turn cost against the cached client.
 3. The safeguarding matcher: speed, and its hit rate on the test corpora.
-4. Peak memory of the process.
+4. A whole turn for a 250 KB message, and the longest it holds the event loop.
+5. Peak memory of the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import resource
 import statistics
@@ -141,12 +143,62 @@ def matcher_figures() -> None:
     print(f"  check of 256 KB, ms of CPU: {', '.join(cpu)}")
 
 
+async def _heartbeat(gaps: list[float], stop: asyncio.Event) -> None:
+    """Ticks every millisecond; a long gap between ticks is time the event loop was held."""
+    last = time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+
+
+async def big_message_turns() -> None:
+    """A whole turn for a 250 KB message (the most a request may carry), as UTF-8 the way a
+    channel sends it: how long the turn takes, and the longest the event loop was held (other
+    children's turns wait that long)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = make_settings(Path(tmp))
+        conn = Connector()
+        channel = TestServer(conn.app)
+        await channel.start_server()
+        url = str(channel.make_url("/")).rstrip("/") + "/"
+        async with TestClient(TestServer(create_app(settings))) as client:
+            _, code = await add_review(settings, review_data())
+            chat = Chat(client, conn, url, channel_id="msteams")
+            await chat.start()
+            await chat.say(code)
+            await chat.pick("English")
+            walls = {
+                "words": ("the school was fine and my friends came over " * 6000)[: 250 * 1024],
+                "U+FDFA": "\ufdfa" * (250 * 1024 // 3),
+            }
+            for name, text in walls.items():
+                gaps: list[float] = []
+                running = asyncio.Event()
+                beat = asyncio.create_task(_heartbeat(gaps, running))
+                body = json.dumps(chat.activity(text=text), ensure_ascii=False).encode()
+                t0 = time.perf_counter()
+                resp = await client.post(
+                    "/api/messages", data=body, headers={"Content-Type": "application/json"}
+                )
+                took = time.perf_counter() - t0
+                running.set()
+                await beat
+                print(
+                    f"250 KB message ({name}): HTTP {resp.status}, turn {took * 1000:.0f} ms, "
+                    f"longest event-loop stall {max(gaps) * 1000:.1f} ms"
+                )
+        await channel.close()
+
+
 def main() -> None:
     cores = Path("/proc/cpuinfo").read_text().count("processor")
     print(f"Python {sys.version.split()[0]}, {cores} cores")
     asyncio.run(connector_creation())
     matcher_figures()
     asyncio.run(turns_per_second())
+    asyncio.run(big_message_turns())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of this process: {peak:.0f} MiB")
 

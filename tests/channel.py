@@ -23,9 +23,10 @@ class Connector:
         # Called with each reply as it arrives, before the bot's turn has finished.
         self.on_reply: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         app = web.Application()
-        app.router.add_post("/v3/conversations/{cid}/activities", self._post)
-        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
-        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._put)
+        # Any id the door lets through, braces included, must reach its conversation.
+        app.router.add_post("/v3/conversations/{cid:[^/]+}/activities", self._post)
+        app.router.add_post("/v3/conversations/{cid:[^/]+}/activities/{aid:[^/]+}", self._post)
+        app.router.add_put("/v3/conversations/{cid:[^/]+}/activities/{aid:[^/]+}", self._put)
         self.app = app
 
     async def _post(self, request: web.Request) -> web.Response:

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
 from botbuilder.core import BotAdapter, TurnContext
+from botframework.connector.aio import ConnectorClient
 
+from bot import door
+from bot.adapter import ConnectorCache
 from bot.app import Parts
 from tests.channel import Connector, running_connector
 from tests.chat import Chat, message, words
@@ -27,6 +33,12 @@ async def second_connector() -> AsyncIterator[tuple[Connector, str]]:
     """Another channel's connector service, on its own URL (as Teams and Direct Line are)."""
     async with running_connector() as running:
         yield running
+
+
+def _no_stack_traces(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing a client sends may leave a stack trace or an error in the log."""
+    loud = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not loud, [(r.name, r.getMessage()) for r in loud]
 
 
 async def _bot_still_answers(new_chat: Callable[..., Chat]) -> None:
@@ -82,32 +94,39 @@ async def test_expect_replies_keeps_the_conversation_going(
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("adaptiveCard/action", None),  # malformed: the SDK answers 400 with an error body
         ("adaptiveCard/action", {"action": {"type": "Action.Execute", "verb": "go"}}),
         ("signin/verifyState", {"state": "123"}),
+        ("signin/tokenExchange", {"id": "x", "token": "y"}),
         ("something/unknown", {"x": 1}),
+        ("task/fetch", {"data": {"q": "x"}}),
+        ("healthCheck", None),
+        (None, None),
     ],
 )
-async def test_invokes_are_answered_without_a_server_error(
+async def test_an_invoke_the_bot_does_not_handle_gets_an_empty_200(
     client: TestClient,
     connector: tuple[Connector, str],
     new_chat: Callable[..., Chat],
-    name: str,
+    caplog: pytest.LogCaptureFixture,
+    name: str | None,
     value: Any,
 ) -> None:
-    _, url = connector
+    conn, url = connector
     act = message(
         type="invoke", channel_id="msteams", service_url=url, conversation_id="conv-invoke"
     )
-    act["name"] = name
+    if name is not None:
+        act["name"] = name
     if value is not None:
         act["value"] = value
 
     resp = await client.post("/api/messages", json=act)
 
-    assert resp.status != 500, await resp.text()
-    assert resp.content_type == "application/json"
-    json.loads(await resp.text())  # a JSON body (possibly null), as channels expect
+    # The SDK answers 501, and Teams shows the young person an error card for that.
+    assert resp.status == 200, await resp.text()
+    assert await resp.read() == b""
+    assert conn.sent == []
+    _no_stack_traces(caplog)
     await _bot_still_answers(new_chat)
 
 
@@ -125,6 +144,24 @@ async def test_a_malformed_card_action_says_why_in_its_body(
     assert body["statusCode"] == 400
     assert body["type"] == "application/vnd.microsoft.error"
     assert body["value"]["message"] == "Missing value property"
+
+
+async def test_a_malformed_card_action_with_expect_replies_says_why_in_its_body(
+    client: TestClient, connector: tuple[Connector, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, url = connector
+    act = message(type="invoke", channel_id="msteams", service_url=url, conversation_id="conv-er")
+    act["name"] = "adaptiveCard/action"
+    act["deliveryMode"] = "expectReplies"
+
+    resp = await client.post("/api/messages", json=act)
+
+    assert resp.status == 200, await resp.text()
+    (reply,) = (await resp.json())["activities"]
+    assert reply["type"] == "invokeResponse"
+    assert reply["value"]["status"] == 400
+    assert reply["value"]["body"]["value"]["message"] == "Missing value property"
+    _no_stack_traces(caplog)
 
 
 # --- (b) one connector client per service URL -------------------------------------------------
@@ -209,6 +246,7 @@ async def test_bad_input_is_refused_not_a_server_error(
     client: TestClient,
     connector: tuple[Connector, str],
     new_chat: Callable[..., Chat],
+    caplog: pytest.LogCaptureFixture,
     case: str,
     expected: int,
 ) -> None:
@@ -236,6 +274,7 @@ async def test_bad_input_is_refused_not_a_server_error(
 
     assert resp.status == expected, await resp.text()
     assert conn.sent == []  # nothing half-processed reached the young person
+    _no_stack_traces(caplog)
     await _bot_still_answers(new_chat)
 
 
@@ -302,3 +341,418 @@ async def test_the_same_activity_id_in_another_conversation_is_not_a_resend(
 
     assert "didn't work" in said_one
     assert "didn't work" in said_two
+
+
+# --- (e) the door: every bad request gets a clear 4xx, and the turn does not run --------------
+
+
+class _Raw(bytes):
+    """JSON spliced in as it is: json.dumps itself cannot write 1,000 levels."""
+
+
+def _nested(depth: int) -> _Raw:
+    return _Raw(b"[" * depth + b'"deep"' + b"]" * depth)
+
+
+def _serialised(fields: dict[str, Any], url: str) -> bytes:
+    act = message(channel_id="msteams", service_url=url, conversation_id="conv-door", text="hi")
+    raw: dict[str, bytes] = {}
+    for key, value in fields.items():
+        if isinstance(value, _Raw):
+            raw[f'"<{key}>"'] = value
+            act[key] = f"<{key}>"
+        elif value is _DROP:
+            act.pop(key, None)
+        elif key.startswith("conversation."):
+            act["conversation"] = {**act["conversation"], key.split(".", 1)[1]: value}
+        elif key.startswith("from."):
+            act["from"] = {**act["from"], key.split(".", 1)[1]: value}
+        else:
+            act[key] = value
+    out = json.dumps(act)
+    for placeholder, value in raw.items():
+        out = out.replace(placeholder, value.decode())
+    return out.encode()
+
+
+_DROP = object()
+_BAD_ACTIVITIES: dict[str, dict[str, Any]] = {
+    "type missing": {"type": _DROP},
+    "type empty": {"type": ""},
+    "type a number": {"type": 5},
+    "channelId missing": {"channelId": _DROP},
+    "channelId empty": {"channelId": ""},
+    "channelId not a string": {"channelId": ["msteams"]},
+    "channelId with a space": {"channelId": "ms teams"},
+    "channelId with a slash": {"channelId": "msteams/../x"},
+    "channelId too long": {"channelId": "c" * 65},
+    "conversation.id missing": {"conversation": {"name": "x"}},
+    "conversation.id empty": {"conversation.id": ""},
+    "conversation.id not a string": {"conversation.id": 42},
+    "conversation.id of 200 KB": {"conversation.id": "c" * 200_000},
+    "conversation.id too long": {"conversation.id": "c" * 513},
+    "conversation.id a dot segment": {"conversation.id": ".."},
+    "conversation.id starting with a space": {"conversation.id": " conv"},
+    "conversation.id with a line break": {"conversation.id": "conv\r\nX-Evil: 1"},
+    "id too long": {"id": "i" * 257},
+    "id a dot segment": {"id": "."},
+    "id an object": {"id": {"x": 1}},
+    "from.id too long": {"from.id": "f" * 257},
+    "from not an object": {"from": "child"},
+    "serviceUrl empty": {"serviceUrl": ""},
+    "serviceUrl not a URL": {"serviceUrl": "not a url"},
+    "serviceUrl relative": {"serviceUrl": "/v3/conversations"},
+    "serviceUrl without a host": {"serviceUrl": "http:///v3/"},
+    "serviceUrl ftp": {"serviceUrl": "ftp://127.0.0.1/"},
+    "serviceUrl javascript": {"serviceUrl": "javascript:alert(1)"},
+    "serviceUrl bad port": {"serviceUrl": "http://127.0.0.1:99999/"},
+    "serviceUrl with a space": {"serviceUrl": "http://127.0.0.1 /"},
+    "serviceUrl with credentials": {"serviceUrl": "http://user:pw@127.0.0.1/"},
+    "serviceUrl not a string": {"serviceUrl": {"url": "http://127.0.0.1/"}},
+    "serviceUrl too long": {"serviceUrl": "http://127.0.0.1/" + "p" * 2048},
+    "membersAdded [null]": {"type": "conversationUpdate", "membersAdded": [None]},
+    "membersAdded a string": {"type": "conversationUpdate", "membersAdded": "child"},
+    "membersAdded [5]": {"type": "conversationUpdate", "membersAdded": [5]},
+    "membersAdded without ids": {"type": "conversationUpdate", "membersAdded": [{}]},
+    "membersAdded numeric id": {"type": "conversationUpdate", "membersAdded": [{"id": 7}]},
+    "membersRemoved [null]": {"type": "conversationUpdate", "membersRemoved": [None]},
+    "text a number": {"text": 5},
+    "text an object": {"text": {"text": "hi"}},
+    "attachments an object": {"attachments": {"contentType": "x"}},
+    "attachments of strings": {"attachments": ["x"]},
+    "timestamp not a date": {"timestamp": "yesterday"},
+    "card action not an object": {
+        "type": "invoke",
+        "name": "adaptiveCard/action",
+        "value": {"action": "Action.Execute"},
+    },
+    "entities a string": {"entities": "x"},
+    "value nested 1,000 deep": {"value": _nested(1000)},
+    "value nested 65 deep": {"value": _nested(64)},
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_ACTIVITIES))
+async def test_a_malformed_activity_is_refused_before_the_turn(
+    client: TestClient,
+    parts: Parts,
+    connector: tuple[Connector, str],
+    new_chat: Callable[..., Chat],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    conn, url = connector
+    turns: list[TurnContext] = []
+    on_turn = parts.bot.on_turn
+
+    async def spy(turn_context: TurnContext) -> None:
+        turns.append(turn_context)
+        await on_turn(turn_context)
+
+    monkeypatch.setattr(parts.bot, "on_turn", spy)
+    caplog.set_level(logging.INFO)
+    body = _serialised(_BAD_ACTIVITIES[case], url)
+
+    resp = await client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert resp.status == 400, await resp.text()
+    reason = await resp.text()
+    assert 0 < len(reason) < 120 and "Traceback" not in reason
+    assert turns == [] and conn.sent == []
+    _no_stack_traces(caplog)
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.adapter"] == [
+        "request refused"
+    ]
+    await _bot_still_answers(new_chat)
+
+
+async def test_json_nested_64_deep_is_let_in(
+    client: TestClient, connector: tuple[Connector, str]
+) -> None:
+    _, url = connector
+    body = _serialised({"value": _nested(63)}, url)  # and the activity itself is one level
+
+    resp = await client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert resp.status == 201, await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("NaN", b'{"type": "message", "value": NaN}'),
+        ("an integer of 5,000 digits", b'{"type": "message", "value": ' + b"9" * 5000 + b"}"),
+        ("a lone UTF-8 encoded surrogate", b'{"type": "message", "text": "\xed\xa0\xbd"}'),
+        ("nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000),
+    ],
+)
+async def test_json_python_would_choke_on_is_refused(
+    client: TestClient, caplog: pytest.LogCaptureFixture, case: str, body: bytes
+) -> None:
+    resp = await client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert resp.status == 400, await resp.text()
+    _no_stack_traces(caplog)
+
+
+async def test_a_garbled_token_is_unauthorised_without_a_stack_trace(
+    client: TestClient, connector: tuple[Connector, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    conn, url = connector
+    act = message(channel_id="msteams", service_url=url, conversation_id="conv-jwt", text="hi")
+
+    resp = await client.post(
+        "/api/messages", json=act, headers={"Authorization": "Bearer not.a.token"}
+    )
+
+    assert resp.status == 401, await resp.text()
+    assert conn.sent == []
+    _no_stack_traces(caplog)
+
+
+async def _raw_post(client: TestClient, head: bytes, body: bytes, wait: float) -> bytes:
+    """Sends a request's head and part of its body, then waits for the server's answer."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(head + body)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(1024), wait)
+    finally:
+        writer.close()
+
+
+async def test_a_body_sent_too_slowly_gets_408(
+    client: TestClient,
+    parts: Parts,
+    new_chat: Callable[..., Chat],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parts.adapter.body_timeout = 0.3
+    head = (
+        b"POST /api/messages HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
+    started = time.monotonic()
+
+    answer = await _raw_post(client, head, b'{"type": "mess', wait=5)
+
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert time.monotonic() - started < 3
+    _no_stack_traces(caplog)
+    await _bot_still_answers(new_chat)
+
+
+async def test_a_client_that_hangs_up_mid_body_leaves_no_stack_trace(
+    client: TestClient, new_chat: Callable[..., Chat], caplog: pytest.LogCaptureFixture
+) -> None:
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(
+        b"POST /api/messages HTTP/1.1\r\nHost: localhost\r\n"
+        b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"type": '
+    )
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await asyncio.sleep(0.3)
+
+    _no_stack_traces(caplog)
+    await _bot_still_answers(new_chat)
+
+
+# --- (f) text is repaired at the door ---------------------------------------------------------
+
+
+async def test_half_an_emoji_in_text_is_repaired_and_answered(
+    new_chat: Callable[..., Chat], caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = new_chat("msteams")
+    await chat.start()
+
+    said = await chat.say("NOT-A-CODE \ud83d")  # json.dumps sends it as the escape \ud83d
+
+    assert chat.last_status < 300
+    assert "didn't work" in said
+    _no_stack_traces(caplog)
+
+
+async def test_half_an_emoji_in_the_conversation_id_is_repaired_and_answered(
+    client: TestClient, connector: tuple[Connector, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    conn, url = connector
+    chat = Chat(client, conn, url, conversation_id="conv-\ud83d-1")
+    start = chat.activity(type="conversationUpdate")
+    start["membersAdded"] = [{"id": chat.user_id}]
+
+    statuses = [
+        (await client.post("/api/messages", json=start)).status,
+        (await client.post("/api/messages", json=chat.activity(text="NOT-A-CODE"))).status,
+    ]
+
+    assert statuses == [201, 201]
+    replies = "\n".join(words(a) for a in conn.sent if a["conversation"]["id"] == "conv-\ufffd-1")
+    assert WELCOME in replies
+    assert "didn't work" in replies
+    _no_stack_traces(caplog)
+
+
+@pytest.mark.parametrize("conversation_id", ["محادثة-1", "conv-\u2028-2"])
+async def test_a_conversation_id_beyond_latin_1_is_answered(
+    client: TestClient, connector: tuple[Connector, str], conversation_id: str
+) -> None:
+    conn, url = connector
+    chat = Chat(client, conn, url, conversation_id=conversation_id)
+    await chat.start()
+
+    said = await chat.say("NOT-A-CODE")
+
+    assert chat.last_status == 201
+    assert "didn't work" in said
+
+
+async def test_half_an_emoji_in_the_activity_id_is_repaired_and_a_resend_still_matches(
+    new_chat: Callable[..., Chat], caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = new_chat("msteams")
+    await chat.start()
+    act = chat.activity(text="NOT-A-CODE", activity_id="teams-\udc00-msg")
+
+    first = await chat.post(act)
+    again = await chat.post(dict(act))
+
+    assert any("didn't work" in words(a) for a in first)
+    assert again == []
+    _no_stack_traces(caplog)
+
+
+def test_repair_replaces_lone_surrogates_and_joins_pairs() -> None:
+    assert door.repair("a\ud83d") == "a\ufffd"
+    assert door.repair("\ude00\ud83d") == "\ufffd\ufffd"
+    assert door.repair("\ud83d\ud83d\ude00") == "\ufffd\U0001f600"
+    assert door.repair("\ud83d\ude00") == "\U0001f600"
+    plain = "already fine \U0001f600 ﷺ"
+    assert door.repair(plain) is plain
+
+
+def test_parse_repairs_keys_and_strings_at_every_depth() -> None:
+    raw = b'{"type": "message", "v\\ud83d": [{"k": ["\\ude00", "\\ud83d\\ude00"]}], "t": "x"}'
+
+    body = door.parse(raw)
+
+    assert body == {"type": "message", "v\ufffd": [{"k": ["\ufffd", "\U0001f600"]}], "t": "x"}
+    json.dumps(body).encode("utf-8")  # and all of it is encodable
+
+
+def test_the_door_counts_depth_from_the_activity_itself() -> None:
+    door.parse(b'{"v": ' + _nested(63) + b"}")
+    with pytest.raises(door.Refused, match="nested too deeply"):
+        door.parse(b'{"v": ' + _nested(64) + b"}")
+
+
+def test_repairing_a_large_message_is_linear() -> None:
+    act = {"type": "message", "text": "\ufdfa" * 120_000 + "\ud83d"}
+    raw = json.dumps(act).encode()  # about 720 KB of escapes: more than the door lets in
+    started = time.perf_counter()
+
+    body = door.parse(raw)
+
+    assert body["text"].endswith("\ufdfa\ufffd")
+    assert time.perf_counter() - started < 0.05
+
+
+# --- (g) connector clients: bounded, and an unreachable service URL is quick to give up -------
+
+
+def test_the_connector_cache_keeps_the_most_recently_used() -> None:
+    cache = ConnectorCache(maxsize=3)
+    clients = {name: cast(ConnectorClient, object()) for name in "abcd"}
+    for name in "abc":
+        cache[("id", name, "")] = clients[name]
+
+    assert cache.get(("id", "a", "")) is clients["a"]  # a is now the most recent
+    cache[("id", "d", "")] = clients["d"]
+
+    assert [key[1] for key in cache] == ["c", "a", "d"]
+    assert cache.get(("id", "b", "")) is None
+
+
+async def test_connector_clients_are_bounded_and_an_evicted_url_still_gets_its_replies(
+    client: TestClient,
+    parts: Parts,
+    connector: tuple[Connector, str],
+    second_connector: tuple[Connector, str],
+) -> None:
+    parts.adapter.auth.connectors.maxsize = 1
+    conn_a, url_a = connector
+    conn_b, url_b = second_connector
+    teams = Chat(client, conn_a, url_a, channel_id="msteams")
+    webchat = Chat(client, conn_b, url_b, channel_id="webchat")
+
+    assert WELCOME in await teams.start()
+    assert WELCOME in await webchat.start()
+    assert "didn't work" in await teams.say("NOT-A-CODE")
+
+    assert [key[1] for key in parts.adapter.auth.connectors] == [url_a]
+
+
+async def test_connector_calls_have_short_timeouts(
+    parts: Parts, new_chat: Callable[..., Chat]
+) -> None:
+    await new_chat("msteams").start()
+
+    (used,) = parts.adapter.auth.connectors.values()
+    assert used.config.connection.timeout == (3.05, 10.0)
+
+
+@asynccontextmanager
+async def _silent_service() -> AsyncIterator[str]:
+    """A loopback 'connector' that accepts connections and never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+async def test_an_unreachable_service_url_stalls_only_its_own_conversations(
+    client: TestClient,
+    parts: Parts,
+    new_chat: Callable[..., Chat],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parts.adapter.auth.pool.read_timeout = 2.0
+    chat = new_chat("msteams")
+    await chat.start()
+    async with _silent_service() as silent:
+        stuck = []
+        for n in range(12):  # more than msrest's six default threads, more than one URL's cap
+            act = message(
+                channel_id="msteams", service_url=silent, conversation_id=f"conv-silent-{n}"
+            )
+            act["type"] = "conversationUpdate"
+            act["membersAdded"] = [{"id": f"child-{n}"}]
+            stuck.append(asyncio.create_task(client.post("/api/messages", json=act)))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+
+        said = await chat.say("NOT-A-CODE")
+
+        other_child_waited = time.monotonic() - started
+        answers = await asyncio.wait_for(asyncio.gather(*stuck), 20)
+    assert "didn't work" in said
+    assert other_child_waited < 1.5  # before: until a thread came free, 100 s by default
+    assert all(a.status != 500 for a in answers)
+    _no_stack_traces(caplog)
