@@ -191,6 +191,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ]
     log.info("started", extra={"transport": parts.worker.transport.name})
     yield
+    await parts.bot.close()
     for task in tasks:
         task.cancel()
     for task in tasks:

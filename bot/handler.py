@@ -32,8 +32,12 @@ from dialogs.context import RECEIVED_AT, Services, Turn
 from dialogs.render import text_message
 from dialogs.screen import screen
 from storage.content import FALLBACK_LOCALE
+from storage.repositories import Delivered
 
 log = logging.getLogger(__name__)
+
+
+DELIVERED_DELAY = 0.5
 
 
 class RepliesNotDelivered(Exception):
@@ -46,6 +50,11 @@ class MyReviewBot(ActivityHandler):
         self.consultation = consultation
         # Held locks keep their entry alive; idle conversations cost nothing.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # "Delivered" marks ride along with the next turn's commit rather than costing one of
+        # their own; a quiet moment writes them after DELIVERED_DELAY. Losing them in a crash
+        # costs little: a resend then gets its replies again, and housekeeping forgets them.
+        self._delivered: list[Delivered] = []
+        self._flush_task: asyncio.Task[None] | None = None
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         received = self.services.clock().timestamp()
@@ -63,6 +72,7 @@ class MyReviewBot(ActivityHandler):
                 finally:
                     safety_replies = len(held.held)
                 async with self.services.repos.db.unit_of_work():
+                    await self._write_delivered()
                     await super().on_turn(held)
                     await self.services.conversation_state.save_changes(held)
                     if act.id:
@@ -84,7 +94,11 @@ class MyReviewBot(ActivityHandler):
         )
         if seen is None:
             return False
-        if seen.delivered or not seen.replies:
+        pending = any(
+            m.conversation_id == conversation_id and m.activity_id == activity_id
+            for m in self._delivered
+        )
+        if seen.delivered or pending or not seen.replies:
             log.info("duplicate activity ignored", extra={"channel": context.activity.channel_id})
             return True
         log.info("replies delivered again", extra={"channel": context.activity.channel_id})
@@ -104,9 +118,39 @@ class MyReviewBot(ActivityHandler):
             log.warning("replies not delivered", extra={"error": type(exc).__name__})
             raise RepliesNotDelivered from exc
         if activity_id:
-            await self.services.repos.activities.delivered(
-                conversation_id=conversation_id, activity_id=activity_id, reply_ids=ids
+            self._delivered.append(
+                Delivered(conversation_id, activity_id, ids, self.services.clock())
             )
+            if self._flush_task is None or self._flush_task.done():
+                self._flush_task = asyncio.create_task(self._flush_later())
+
+    async def _write_delivered(self) -> None:
+        marks, self._delivered = self._delivered, []
+        try:
+            await self.services.repos.activities.delivered(marks=marks)
+        except BaseException:
+            self._delivered[:0] = marks
+            raise
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(DELIVERED_DELAY)
+        await self.flush_delivered()
+
+    async def close(self) -> None:
+        """Shutting down: the pending marks are written now, not in a timer that will not run."""
+        if self._flush_task is not None and not self._flush_task.done():
+            self._flush_task.cancel()
+        await self.flush_delivered()
+
+    async def flush_delivered(self) -> None:
+        """Writes the pending "delivered" marks now (a quiet moment, or shutting down)."""
+        if not self._delivered:
+            return
+        try:
+            async with self.services.repos.db.unit_of_work():
+                await self._write_delivered()
+        except Exception:  # the next turn's commit takes them
+            log.exception("delivered marks not written")
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         # ActivityHandler would call on_teams_signin_token_exchange, which only

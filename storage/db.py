@@ -51,11 +51,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_READ_ONLY = "myreview_read_only"
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front. A DEFERRED transaction that reads and then writes
     # fails at once with SQLITE_BUSY when another connection committed in between (WAL cannot
     # upgrade a stale snapshot), which would fail a child's turn under ordinary concurrency.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session never writes, so it reads a snapshot beside the writer instead.
+    read_only = conn.get_execution_options().get(_READ_ONLY)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -74,6 +79,11 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}),
+            class_=AsyncSession,
+            expire_on_commit=False,
         )
         # SQLite has one writer at a time. Queueing our own transactions here is fair and
         # immediate, where SQLite's busy handler would poll with sleeps of up to 100 ms.
@@ -98,6 +108,16 @@ class Database:
         async with self._exclusive(), self._sessions() as s:
             yield s
             await s.commit()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for a lookup that writes nothing: it waits for no writer."""
+        work = _CURRENT.get()
+        if work is not None:
+            yield work.session
+            return
+        async with self._readers() as s:
+            yield s
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[None]:

@@ -244,6 +244,16 @@ class SeenActivity:
     delivered: bool
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """The replies to one activity reached the channel, at `at`, with these ids."""
+
+    conversation_id: str
+    activity_id: str
+    reply_ids: list[str | None]
+    at: datetime
+
+
 class ActivityLogRepository:
     """Activities whose turn committed: a channel's resend is recognised, and finished."""
 
@@ -251,7 +261,7 @@ class ActivityLogRepository:
         self._db = db
 
     async def seen(self, *, conversation_id: str, activity_id: str) -> SeenActivity | None:
-        async with self._db.session() as s:
+        async with self._db.read() as s:
             row = await s.get(ProcessedActivity, (conversation_id, activity_id))
             if row is None:
                 return None
@@ -274,19 +284,20 @@ class ActivityLogRepository:
             )
             return bool(res.rowcount)
 
-    async def delivered(
-        self, *, conversation_id: str, activity_id: str, reply_ids: list[str | None]
-    ) -> None:
-        """The replies went out: keep their ids (to update a card later), not their words."""
+    async def delivered(self, *, marks: list[Delivered]) -> None:
+        """These replies went out: keep their ids (to update a card later), not their words."""
+        if not marks:
+            return
         async with self._db.session() as s:
-            await s.exec(
-                update(ProcessedActivity)
-                .where(
-                    col(ProcessedActivity.conversation_id) == conversation_id,
-                    col(ProcessedActivity.activity_id) == activity_id,
+            for mark in marks:
+                await s.exec(
+                    update(ProcessedActivity)
+                    .where(
+                        col(ProcessedActivity.conversation_id) == mark.conversation_id,
+                        col(ProcessedActivity.activity_id) == mark.activity_id,
+                    )
+                    .values(replies=None, reply_ids=mark.reply_ids, delivered_at=mark.at)
                 )
-                .values(replies=None, reply_ids=reply_ids, delivered_at=utcnow())
-            )
 
     async def reply_id(self, *, conversation_id: str, activity_id: str, index: int) -> str | None:
         """The channel's id of the index-th reply to an activity, once it was delivered."""

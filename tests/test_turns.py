@@ -148,6 +148,7 @@ async def test_the_stored_replies_are_forgotten_once_delivered(linked_chat, part
     review, chat = await linked_chat("sms")
     act = chat.activity(text="English")
     await chat.post(act)
+    await parts.bot.flush_delivered()
     seen = await parts.repos.activities.seen(
         conversation_id=chat.conversation_id, activity_id=act["id"]
     )
