@@ -17,6 +17,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -35,7 +37,10 @@ from tests.conftest import make_settings, review_data  # noqa: E402
 TURNS = 300
 
 
-async def turns_per_second() -> None:
+@asynccontextmanager
+async def linked_teams_chat() -> AsyncIterator[tuple[TestClient, Chat]]:
+    """The whole app on a fresh SQLite file, and a child on Teams who has linked and chosen
+    English, over loopback HTTP with a local connector."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = make_settings(Path(tmp))
         conn = Connector()
@@ -48,17 +53,22 @@ async def turns_per_second() -> None:
             await chat.start()
             await chat.say(code)
             await chat.pick("English")
-            # The name question, answered back and forth: each turn reads state, stores an
-            # answer, renders a card and sends it through the connector.
-            latencies = []
-            started = time.perf_counter()
-            for i in range(TURNS):
-                t0 = time.perf_counter()
-                await chat.say(f"Name {i}" if i % 2 == 0 else "back")
-                latencies.append(time.perf_counter() - t0)
-            elapsed = time.perf_counter() - started
-            connectors = len(client.app[PARTS].adapter.auth.connectors)
+            yield client, chat
         await channel.close()
+
+
+async def turns_per_second() -> None:
+    async with linked_teams_chat() as (client, chat):
+        # The name question, answered back and forth: each turn reads state, stores an
+        # answer, renders a card and sends it through the connector.
+        latencies = []
+        started = time.perf_counter()
+        for i in range(TURNS):
+            t0 = time.perf_counter()
+            await chat.say(f"Name {i}" if i % 2 == 0 else "back")
+            latencies.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        connectors = len(client.app[PARTS].adapter.auth.connectors)
     latencies.sort()
     print(f"turns: {TURNS} sequential message turns in {elapsed:.2f} s = {TURNS / elapsed:.0f}/s")
     print(
@@ -157,39 +167,27 @@ async def big_message_turns() -> None:
     """A whole turn for a 250 KB message (the most a request may carry), as UTF-8 the way a
     channel sends it: how long the turn takes, and the longest the event loop was held (other
     children's turns wait that long)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = make_settings(Path(tmp))
-        conn = Connector()
-        channel = TestServer(conn.app)
-        await channel.start_server()
-        url = str(channel.make_url("/")).rstrip("/") + "/"
-        async with TestClient(TestServer(create_app(settings))) as client:
-            _, code = await add_review(settings, review_data())
-            chat = Chat(client, conn, url, channel_id="msteams")
-            await chat.start()
-            await chat.say(code)
-            await chat.pick("English")
-            walls = {
-                "words": ("the school was fine and my friends came over " * 6000)[: 250 * 1024],
-                "U+FDFA": "\ufdfa" * (250 * 1024 // 3),
-            }
-            for name, text in walls.items():
-                gaps: list[float] = []
-                running = asyncio.Event()
-                beat = asyncio.create_task(_heartbeat(gaps, running))
-                body = json.dumps(chat.activity(text=text), ensure_ascii=False).encode()
-                t0 = time.perf_counter()
-                resp = await client.post(
-                    "/api/messages", data=body, headers={"Content-Type": "application/json"}
-                )
-                took = time.perf_counter() - t0
-                running.set()
-                await beat
-                print(
-                    f"250 KB message ({name}): HTTP {resp.status}, turn {took * 1000:.0f} ms, "
-                    f"longest event-loop stall {max(gaps) * 1000:.1f} ms"
-                )
-        await channel.close()
+    async with linked_teams_chat() as (client, chat):
+        walls = {
+            "words": ("the school was fine and my friends came over " * 6000)[: 250 * 1024],
+            "U+FDFA": "\ufdfa" * (250 * 1024 // 3),
+        }
+        for name, text in walls.items():
+            gaps: list[float] = []
+            running = asyncio.Event()
+            beat = asyncio.create_task(_heartbeat(gaps, running))
+            body = json.dumps(chat.activity(text=text), ensure_ascii=False).encode()
+            t0 = time.perf_counter()
+            resp = await client.post(
+                "/api/messages", data=body, headers={"Content-Type": "application/json"}
+            )
+            took = time.perf_counter() - t0
+            running.set()
+            await beat
+            print(
+                f"250 KB message ({name}): HTTP {resp.status}, turn {took * 1000:.0f} ms, "
+                f"longest event-loop stall {max(gaps) * 1000:.1f} ms"
+            )
 
 
 def main() -> None:
