@@ -151,12 +151,30 @@ async def housekeeping(parts: Parts) -> None:
     for 15 minutes)."""
     now = parts.services.clock()
     requeued = await requeue_missing_summaries(parts)
+    alerts = await requeue_missing_alerts(parts)
     seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
     codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
     log.info(
         "housekeeping",
-        extra={"activity_ids": seen, "code_attempts": codes, "summaries_requeued": requeued},
+        extra={
+            "activity_ids": seen,
+            "code_attempts": codes,
+            "summaries_requeued": requeued,
+            "alerts_requeued": alerts,
+        },
     )
+
+
+async def requeue_missing_alerts(parts: Parts) -> int:
+    """Every alert has its email queued: they commit together, so this finds only what an
+    older version or a restored backup left behind."""
+    since = parts.services.clock() - timedelta(days=7)
+    missing = await parts.repos.alerts.without_email(since=since)
+    for alert in missing:
+        async with parts.repos.db.unit_of_work():
+            await parts.services.notifier.alert(alert_id=alert.id or 0)
+        log.warning("alert email was missing and is queued now", extra={"alert_id": alert.id})
+    return len(missing)
 
 
 async def requeue_missing_summaries(parts: Parts) -> int:

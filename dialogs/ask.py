@@ -102,6 +102,7 @@ def classify(
     *,
     paused: bool,
     burst: bool,
+    disclosed: bool = False,
 ) -> Verdict:
     """The same question, state and input always give the same verdict; nothing is stored."""
     p = inc.payload or {}
@@ -136,6 +137,10 @@ def classify(
             answer = ("text", inc.text)
         elif inc.media and state.get("store"):
             answer = ("media", inc.media)
+    if answer is not None and disclosed and answer[0] == "text" and not question.takes_disclosures:
+        # A worry typed at the name or code question is not a name or a wrong code: the
+        # alert keeps it, and the question is asked again after the help.
+        return Verdict("unclear")
     if answer is not None:
         return Verdict("answer", answer=answer)
     if inc.media:
@@ -267,6 +272,7 @@ class AskDialog(Dialog):
             lambda text: self._typed_control(turn, text),
             paused=paused,
             burst=self._is_burst(turn, state, inc),
+            disclosed=bool(flagged(turn.context)),
         )
         if paused:
             await turn.say("welcome_back")

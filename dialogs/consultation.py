@@ -183,6 +183,13 @@ class Consultation:
             conversation_id=act.conversation.id,
             conversation_reference=_reference_without_names(act),
         )
+        # A worry written before the code: the IRO hears of it now, with the review.
+        for alert in await repos.alerts.link_to_review(
+            channel_id=act.channel_id or "",
+            conversation_id=act.conversation.id,
+            review_id=review.id or 0,
+        ):
+            await self.services.notifier.alert(alert_id=alert.id or 0, linked_later=True)
         turn.profile["review_id"] = review.id
         turn.review = review
         await turn.reload_answers()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from botbuilder.core import TurnContext
-from botbuilder.schema import ActivityTypes
+from botbuilder.schema import Activity, ActivityTypes
 
 from dialogs.context import Services, Turn
 from storage.models import SafeguardingAlertBase
@@ -66,6 +66,7 @@ async def screen(services: Services, context: TurnContext) -> list[str]:
                 conversation_id=act.conversation.id if act.conversation else "",
                 locale=turn.locale,
                 question_id=_waiting_for(turn),
+                **_who(act),
             ),
             review_id=turn.review.id if turn.review else None,
             message=text,
@@ -76,6 +77,20 @@ async def screen(services: Services, context: TurnContext) -> list[str]:
     # The dialogs read the review and answers again inside the turn's own transaction.
     context.turn_state.pop(Turn.CACHE, None)
     return categories
+
+
+def _who(act: Activity) -> dict[str, str | None]:
+    """The channel's ids for the young person, so a duty worker can find the chat."""
+    sender = act.from_property
+    tenant = act.conversation.tenant_id if act.conversation else None
+    data = act.channel_data if isinstance(act.channel_data, dict) else {}
+    if not tenant and isinstance(data.get("tenant"), dict):
+        tenant = data["tenant"].get("id")
+    return {
+        "user_id": (sender.id or None) if sender else None,
+        "tenant_id": str(tenant)[:64] if tenant else None,
+        "aad_object_id": (sender.aad_object_id or None) if sender else None,
+    }
 
 
 def _waiting_for(turn: Turn) -> str | None:

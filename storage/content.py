@@ -163,6 +163,9 @@ class Question(_Strict):
     for_each_chosen: str | None = None
     max_length: int = Field(default=MAX_TEXT, ge=1, le=MAX_TEXT)
     controls: list[Literal["language", "pause", "restart", "talk"]] = []
+    # False where the answer names or identifies (a name, the code): a worry typed there is
+    # kept as an alert only, and the question is asked again after the help.
+    takes_disclosures: bool = True
 
     @field_validator("id")
     @classmethod

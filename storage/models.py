@@ -152,6 +152,11 @@ class SafeguardingAlertBase(SQLModel):
     conversation_id: str = Field(max_length=512)
     locale: str = Field(default="en", max_length=16)
     question_id: str | None = Field(default=None, max_length=120)
+    # How a duty worker finds the chat when no review is linked yet: the channel's ids for the
+    # young person (and, on Teams, their tenant and Entra object id).
+    user_id: str | None = Field(default=None, max_length=256)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    aad_object_id: str | None = Field(default=None, max_length=64)
 
 
 class SafeguardingAlert(SafeguardingAlertBase, table=True):

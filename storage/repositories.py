@@ -418,6 +418,42 @@ class AlertRepository:
             await s.flush()
             return alert, True
 
+    async def link_to_review(
+        self, *, channel_id: str, conversation_id: str, review_id: int
+    ) -> list[SafeguardingAlert]:
+        """Alerts this chat raised before its code was entered now belong to the review."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert).where(
+                    SafeguardingAlert.channel_id == channel_id,
+                    SafeguardingAlert.conversation_id == conversation_id,
+                    col(SafeguardingAlert.review_id).is_(None),
+                )
+            )
+            found = list(res.all())
+            for alert in found:
+                alert.review_id = review_id
+                s.add(alert)
+            await s.flush()
+            return found
+
+    async def without_email(self, *, since: datetime) -> list[SafeguardingAlert]:
+        """Alerts (since a time) whose email was never queued."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert).where(col(SafeguardingAlert.created_at) >= since)
+            )
+            alerts = {f"alert:{a.id}": a for a in res.all()}
+            if not alerts:
+                return []
+            found = await s.exec(
+                select(OutboxMessage.idempotency_key).where(
+                    col(OutboxMessage.idempotency_key).in_(list(alerts))
+                )
+            )
+            queued = set(found.all())
+            return [a for k, a in alerts.items() if k not in queued]
+
     async def get(self, *, alert_id: int) -> SafeguardingAlert:
         async with self._db.session() as s:
             alert = await s.get(SafeguardingAlert, alert_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -64,3 +65,33 @@ async def wait_for_eml(directory: Path, count: int = 1, timeout: float = 5.0) ->
 async def answers_of(parts: Parts, review_id: int) -> dict[str, Any]:
     rows = await parts.repos.answers.all_for(review_id=review_id)
     return {k: (a.kind, a.value) for k, a in rows.items()}
+
+
+# What a child in a hurry says at each question: essentials answered, the rest skipped.
+QUICK = {"take_part": "1", "review_choice": "1", "share_all": "1"}
+
+
+async def to_question(chat: Any, key: str, parts: Parts, review_id: int) -> None:
+    """Answers "English" and name "Sammy", then QUICK, until `key` is waiting (bounded)."""
+    await chat.say("English")
+    await chat.say("Sammy")
+    await answer_until(chat, parts, key)
+
+
+async def answer_until(chat: Any, parts: Parts, key: str) -> None:
+    for _ in range(60):
+        waiting = await waiting_key(parts, chat)
+        if waiting == key:
+            return
+        await chat.say(QUICK.get(waiting or "", "skip"))
+    raise AssertionError(f"never reached {key}: {chat.said}")
+
+
+async def waiting_key(parts: Parts, chat: Any) -> str | None:
+    """The question the bot last put to this chat, as the stored conversation state says."""
+    found = await parts.repos.bot_state.read(
+        keys=[f"{chat.channel_id}/conversations/{chat.conversation_id}"]
+    )
+    (stored,) = found.values()
+    asked = json.loads(stored.data)["profile"].get("asked") or {}
+    return asked.get("key")

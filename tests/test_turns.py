@@ -8,46 +8,14 @@ the bot says and what is stored.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.app import Parts, housekeeping
-from tests.chat import Chat
-from tests.consult import answers_of, said, wait_for_eml
+from tests.consult import answer_until, answers_of, said, to_question, wait_for_eml
 
 DISCLOSURE = "i want to kill myself"
-
-
-# What a child in a hurry says at each question: essentials answered, the rest skipped.
-QUICK = {"take_part": "1", "review_choice": "1", "share_all": "1"}
-
-
-async def to_question(chat: Chat, key: str, parts: Parts, review_id: int) -> None:
-    """Answers "English" and name "Sammy", then QUICK, until `key` is waiting (bounded)."""
-    await chat.say("English")
-    await chat.say("Sammy")
-    await answer_until(chat, parts, key)
-
-
-async def answer_until(chat: Chat, parts: Parts, key: str) -> None:
-    for _ in range(60):
-        waiting = await _waiting_key(parts, chat)
-        if waiting == key:
-            return
-        await chat.say(QUICK.get(waiting or "", "skip"))
-    raise AssertionError(f"never reached {key}: {chat.said}")
-
-
-async def _waiting_key(parts: Parts, chat: Chat) -> str | None:
-    """The question the bot last put to this chat, as the stored conversation state says."""
-    found = await parts.repos.bot_state.read(
-        keys=[f"{chat.channel_id}/conversations/{chat.conversation_id}"]
-    )
-    (stored,) = found.values()
-    asked = json.loads(stored.data)["profile"].get("asked") or {}
-    return asked.get("key")
 
 
 def fail_once(parts: Parts) -> None:

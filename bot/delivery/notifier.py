@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 from bot.delivery.outbox import OutboxWorker
-from bot.delivery.summary import Templates, alert_data, summary_data
+from bot.delivery.summary import Templates, alert_data, plain_alert, summary_data
 from storage.content import ContentSource
 from storage.models import OutboxMessageCreate
 from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
 
 
 class OutboxNotifier:
@@ -67,7 +70,10 @@ class OutboxNotifier:
         # Waking the worker before the turn commits would have it look before the row exists.
         self.repos.db.after_commit(self.worker.wake)
 
-    async def alert(self, *, alert_id: int) -> None:
+    async def alert(self, *, alert_id: int, linked_later: bool = False) -> None:
+        """Queues the alert email: to the IRO and the duty team, or the duty team alone before
+        a review is known. `linked_later`: the chat has just linked to a review, so the IRO is
+        now told of an alert the duty team already has."""
         alerts = self.repos.alerts
         alert = await alerts.get(alert_id=alert_id)
         review = (
@@ -81,14 +87,24 @@ class OutboxNotifier:
         data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
         templates = self._templates_for(review.content_version if review else None)
         recipients = [review.iro_email, self.duty_email] if review else [self.duty_email]
+        subject = "URGENT: safeguarding concern raised in a MyReview chat"
+        if linked_later and review is not None:
+            recipients = [review.iro_email]
+            subject += " (raised before the young person entered their code)"
+        try:
+            text_body: str = templates.render("alert.txt", **data)
+            html_body: str | None = templates.render("alert.html", **data)
+        except Exception:  # the alert must go whatever an edit did to its template
+            log.exception("alert template failed; the plain alert goes instead")
+            text_body, html_body = plain_alert(data), None
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="alert",
-                idempotency_key=f"alert:{alert_id}",
+                idempotency_key=f"alert:{alert_id}" + (":linked" if linked_later else ""),
                 recipients=list(dict.fromkeys(recipients)),
-                subject="URGENT: safeguarding concern raised in a MyReview chat",
-                text_body=templates.render("alert.txt", **data),
-                html_body=templates.render("alert.html", **data),
+                subject=subject,
+                text_body=text_body,
+                html_body=html_body,
                 urgent=True,
             ),
             review_id=review.id if review else None,

@@ -279,7 +279,61 @@ def alert_data(
         if review
         else None,
         "alert_id": alert.id,
+        # What the child was actually told: the IRO is named only once a review is linked.
+        "told": "their IRO and the duty team" if review else "the duty team",
+        "question": _asked(content, alert.question_id),
+        "reach": {
+            "channel": alert.channel_id,
+            "conversation_id": alert.conversation_id,
+            "user_id": alert.user_id or "not given",
+            "tenant_id": alert.tenant_id or "not given",
+            "aad_object_id": alert.aad_object_id or "not given",
+        },
     }
+
+
+def plain_alert(data: dict[str, Any]) -> str:
+    """The alert without its template: used only if the template fails, so it never waits
+    on an edit (staff-facing, English)."""
+    child = data.get("child")
+    who = (
+        f"{child['first_name']} (review on {child['review']}, IRO {child['iro_name']})"
+        if child
+        else "not yet identified (no invite code entered yet)"
+    )
+    reach = data["reach"]
+    return "\n".join(
+        [
+            "URGENT: possible safeguarding concern raised in a MyReview chat",
+            "",
+            f"When: {data['at']}",
+            f"Young person: {who}",
+            f"What they were answering: {data['question']}",
+            f"What it may be about: {', '.join(data['categories'])}",
+            f"Language: {data['language']}",
+            "",
+            "Their words:",
+            continued(shown(str(data["message"]))),
+            "",
+            f"They were given Childline (0800 1111) and 999, and told that {data['told']} "
+            "would be told.",
+            f"To find the chat: channel {reach['channel']}, conversation "
+            f"{reach['conversation_id']}, user {reach['user_id']}, tenant {reach['tenant_id']}.",
+            f"Alert reference: {data['alert_id']}. (Sent without its usual template, which "
+            "failed: please tell whoever edits the templates.)",
+        ]
+    )
+
+
+def _asked(content: Content, question_key: str | None) -> str:
+    """The question on screen when the child wrote, in English, for the adults."""
+    if not question_key:
+        return "between questions"
+    qid = question_key.split(".")[0]
+    for key in (f"questions.{qid}.summary", f"questions.{qid}.prompt"):
+        if content.has(key, FALLBACK_LOCALE):
+            return content.text(key, FALLBACK_LOCALE)
+    return qid
 
 
 # --- checked at start-up ------------------------------------------------------------------------
@@ -350,6 +404,9 @@ def _sample_alert(at: datetime, locale: str) -> SafeguardingAlert:
         locale=locale,
         channel_id="msteams",
         conversation_id="sample",
+        question_id="name",
+        user_id="29:sample-user",
+        tenant_id="sample-tenant",
         created_at=at,
     )
 
