@@ -32,6 +32,8 @@ SAFEGUARDING_CATEGORIES = (
     "immediate_danger",
 )
 MAX_TEXT = 1000
+# Matching ignores spaces, so a shorter phrase turns up inside ordinary words.
+MIN_PHRASE_LETTERS = 6
 
 
 class ContentError(ValueError):
@@ -263,6 +265,12 @@ class SafeguardingFile(_Strict):
                 f"unknown categories {sorted(unknown)}; use {list(SAFEGUARDING_CATEGORIES)}"
             )
         return v
+
+
+def _squashed(phrase: str) -> str:
+    """A phrase as the matcher compares it: letters only, lower case, no doubled letters."""
+    letters = "".join(c for c in phrase.casefold() if c.isalpha())
+    return re.sub(r"(.)\1+", r"\1", letters)
 
 
 # --- The loaded bundle ---------------------------------------------------------------------------
@@ -707,6 +715,18 @@ def load_content(
             raise _pydantic_errors(spath, slines, exc) from exc
         if sfile.locale != spath.stem:
             raise _fail(spath, slines, ("locale",), f"locale must be '{spath.stem}' (file name)")
+        for category, phrases in sfile.categories.items():
+            for i, phrase in enumerate(phrases):
+                squashed = _squashed(phrase)
+                if len(squashed) < MIN_PHRASE_LETTERS:
+                    raise _fail(
+                        spath,
+                        slines,
+                        ("categories", category, i),
+                        f"'{phrase}' squashes to '{squashed}', {len(squashed)} letters: a phrase "
+                        f"needs at least {MIN_PHRASE_LETTERS}, or it hides inside ordinary words "
+                        "('ran off' is inside 'a veteran officer'). Add a few words of context.",
+                    )
         safeguarding[sfile.locale] = sfile
 
     return Content(

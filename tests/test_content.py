@@ -173,3 +173,20 @@ def test_unknown_safeguarding_category_is_refused(copy):
     edit(path, "  self_harm:", "  selfharm:")
     with pytest.raises(ContentError, match="unknown categories"):
         load_content(copy)
+
+
+def test_a_safeguarding_phrase_too_short_to_be_safe_is_refused(copy):
+    edit(copy / "safeguarding/en.yaml", "    - ran off from\n", "    - ran off\n")
+    with pytest.raises(ContentError) as err:
+        load_content(copy)
+    message = str(err.value)
+    assert "en.yaml, line" in message and "'ran off'" in message and "at least 6" in message
+
+
+def test_ordinary_words_that_hide_a_short_phrase_are_not_flagged():
+    from dialogs.safeguarding import SafeguardingMatcher
+
+    matcher = SafeguardingMatcher(load_content(ROOT / "content").safeguarding)
+    assert matcher.categories("a veteran officer came to school") == []
+    assert matcher.categories("we went past the Iran office") == []
+    assert "running_away" in matcher.categories("i ran off last night and slept in the park")

@@ -226,7 +226,8 @@ def test_long_messages_give_the_reference_answer(seed):
     rng = random.Random(seed)
     unit = " ".join(rng.choice(VOCAB + ["the", "school", "was", "fine"]) for _ in range(7))
     if seed % 3 == 0:
-        base = (unit + " ") * 900
+        # Long enough whatever words the phrase lists happen to give the unit.
+        base = (unit + " ") * (5 * 8192 // len(unit) + 1)
     elif seed % 3 == 1:
         base = " ".join(rng.choice(VOCAB) for _ in range(6000))
     else:
