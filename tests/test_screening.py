@@ -197,3 +197,18 @@ async def test_a_worry_at_the_name_question_is_not_the_name(linked_chat, parts):
     assert said(parts, said_now, "messages.safeguarding_help")
     assert "name" not in await answers_of(parts, review.id)
     await answer_until(chat, parts, "name")
+
+
+async def test_the_iros_summary_shows_every_alert_at_the_top(linked_chat, parts):
+    review, chat = await linked_chat("sms")
+    await chat.say("English")
+    await chat.say(WORRY)
+    await answer_until(chat, parts, "send_confirm")
+
+    await chat.say("send")
+
+    (summary,) = await parts.repos.outbox.list(review_id=review.id, kind="summary")
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    head = summary.text_body.split("== ")[0]
+    assert "SAFEGUARDING: 1 urgent alert" in head and f"reference {alert.id}" in head
+    assert "Safeguarding: 1 urgent alert" in (summary.html_body or "")

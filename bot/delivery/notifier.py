@@ -43,6 +43,7 @@ class OutboxNotifier:
             raise LookupError(review_id)
         content = self.content_source.version(review.content_version)
         answers = await self.repos.answers.all_for(review_id=review_id)
+        alerts = await self.repos.alerts.for_review(review_id=review_id)
         data = summary_data(
             content=content,
             review=review,
@@ -50,6 +51,7 @@ class OutboxNotifier:
             tz=self.tz,
             updated=updated,
             sent_at=review.submitted_at or review.created_at,
+            alerts=alerts,
         )
         templates = self._templates_for(review.content_version)
         day = review.review_at.astimezone(self.tz).strftime("%-d %B %Y")

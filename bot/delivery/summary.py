@@ -151,6 +151,7 @@ def summary_data(
     tz: ZoneInfo,
     updated: bool,
     sent_at: datetime,
+    alerts: list[SafeguardingAlert] | None = None,
 ) -> dict[str, Any]:
     en = FALLBACK_LOCALE
     facts = Facts(
@@ -239,6 +240,15 @@ def summary_data(
     day = review.review_at.astimezone(tz)
     return {
         "updated": updated,
+        # Every alert this review has, at the top: the one thing the IRO must not miss.
+        "alerts": [
+            {
+                "at": a.created_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
+                "categories": [CATEGORY_NAMES.get(c, c) for c in a.categories],
+                "alert_id": a.id,
+            }
+            for a in sorted(alerts or [], key=lambda a: a.created_at)
+        ],
         "sent_at": sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
         "child": {
             "first_name": review.first_name,
@@ -365,7 +375,13 @@ def sample_data(content: Content, tz: ZoneInfo) -> list[tuple[str, dict[str, Any
 
     def summary(review: Review, answers: dict[str, Answer], updated: bool) -> dict[str, Any]:
         return summary_data(
-            content=content, review=review, answers=answers, tz=tz, updated=updated, sent_at=at
+            content=content,
+            review=review,
+            answers=answers,
+            tz=tz,
+            updated=updated,
+            sent_at=at,
+            alerts=[_sample_alert(at, draft)] if updated else [],
         )
 
     summaries = [
