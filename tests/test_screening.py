@@ -212,3 +212,21 @@ async def test_the_iros_summary_shows_every_alert_at_the_top(linked_chat, parts)
     head = summary.text_body.split("== ")[0]
     assert "SAFEGUARDING: 1 urgent alert" in head and f"reference {alert.id}" in head
     assert "Safeguarding: 1 urgent alert" in (summary.html_body or "")
+
+
+async def test_a_disclosure_resent_while_the_connector_is_down_gives_one_alert_and_one_email(
+    linked_chat, parts, connector
+):
+    conn, _ = connector
+    review, chat = await linked_chat("sms")
+    conn.fail_posts = 1  # the reply to the worry cannot be delivered: the channel will resend
+    act = chat.activity(text=WORRY)
+
+    first = await chat.client.post("/api/messages", json=act)
+    assert first.status == 503
+    await chat.post(act)  # the resend delivers the stored replies, help first
+    assert said(parts, chat.said, "messages.safeguarding_help")
+    await chat.post(act)  # and a second resend finds them delivered
+    assert chat.replies == []
+    assert len(await parts.repos.alerts.for_review(review_id=review.id)) == 1
+    assert len(await parts.repos.outbox.list(review_id=review.id, kind="alert")) == 1
