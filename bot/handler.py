@@ -66,13 +66,14 @@ class MyReviewBot(ActivityHandler):
             held = HeldContext(turn_context)
             held.turn_state[RECEIVED_AT] = received
             safety_replies = 0
+            marks, self._delivered = self._delivered, []
             try:
                 try:
                     await screen(self.services, held)
                 finally:
                     safety_replies = len(held.held)
                 async with self.services.repos.db.unit_of_work():
-                    await self._write_delivered()
+                    await self.services.repos.activities.delivered(marks=marks)
                     await super().on_turn(held)
                     await self.services.conversation_state.save_changes(held)
                     if act.id:
@@ -82,6 +83,7 @@ class MyReviewBot(ActivityHandler):
                             replies=held.stored(),
                         )
             except Exception:
+                self._delivered[:0] = marks  # rolled back with the turn: the next one writes them
                 log.exception("turn failed", extra={"channel": act.channel_id, "type": act.type})
                 await self._say_sorry(turn_context, held, safety_replies)
                 return
