@@ -56,6 +56,7 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
         return review, code
     finally:
         await parts.db.dispose()
+        parts.adapter.close()
 
 
 def demo_review(settings: Settings) -> ReviewCreate:
