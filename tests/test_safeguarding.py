@@ -120,3 +120,19 @@ async def test_bot_never_promises_secrecy(parts):
                 lowered = text.lower()
                 assert "secret" not in lowered or "can't keep" in lowered, key
                 assert "confidential" not in lowered and "won't tell" not in lowered, key
+
+
+def test_the_held_out_sets_are_frozen():
+    # Written blind for issue 8 and measured against once, at the end: an edit would turn
+    # them into training data without anyone noticing.
+    import hashlib
+
+    folder = DATA / "heldout"
+    sums = dict(
+        reversed(line.split(maxsplit=1))
+        for line in (folder / "SHA256SUMS").read_text().splitlines()
+        if line.strip()
+    )
+    assert len(sums) == 6
+    for name, digest in sums.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
