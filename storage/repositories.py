@@ -379,17 +379,6 @@ class AlertRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(
-        self, *, data: SafeguardingAlertBase, review_id: int | None, message: str
-    ) -> SafeguardingAlert:
-        alert = SafeguardingAlert.model_validate(
-            data, update={"review_id": review_id, "message": message}
-        )
-        async with self._db.session() as s:
-            s.add(alert)
-            await s.flush()
-        return alert
-
     async def create_once(
         self,
         *,

@@ -174,12 +174,13 @@ async def test_housekeeping_queues_an_alert_whose_email_is_missing(linked_chat, 
     review, chat = await linked_chat("sms")
     from storage.models import SafeguardingAlertBase
 
-    alert = await parts.repos.alerts.create(
+    alert, _ = await parts.repos.alerts.create_once(
         data=SafeguardingAlertBase(
             categories=["being_hurt"], channel_id="sms", conversation_id=chat.conversation_id
         ),
         review_id=review.id,
         message=WORRY,
+        activity_id=None,
     )
 
     await housekeeping(parts)
