@@ -41,6 +41,7 @@ from msrest.universal_http.async_requests import (
 )
 
 from bot import door
+from bot.signing_keys import SigningKeys
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,8 @@ class MyReviewAdapter(CloudAdapter):
     def __init__(self, auth: BotFrameworkAuthentication) -> None:
         self.auth = CachingAuthentication(auth)
         self.body_timeout = BODY_TIMEOUT_SECONDS
+        self.signing_keys = SigningKeys()
+        self.signing_keys.install()
         self._door: Executor = ThreadPoolExecutor(1, "door")
         super().__init__(self.auth)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -20,16 +22,19 @@ from bot.delivery.notifier import OutboxNotifier
 from bot.delivery.outbox import FileTransport, OutboxWorker, SmtpTransport, Transport
 from bot.delivery.summary import check_templates
 from bot.handler import MyReviewBot, RepliesNotDelivered
-from bot.settings import Settings
+from bot.settings import Settings, UnsafeSetup
 from bot.state import SqlStorage
 from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
+from dialogs.safeguarding_model import training_set
 from storage.content import FileContentSource
-from storage.db import Database
+from storage.db import Database, private_dir
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
+# Held alerts are looked at this often: a follow-up is at most this late.
+RELEASE_SECONDS = 20
 HOUSEKEEPING_SECONDS = 3600
 MAX_BODY = 256 * 1024  # Teams caps a message at 100 KB; anything far larger is not a channel
 
@@ -63,8 +68,24 @@ def build_transport(settings: Settings) -> Transport:
     return FileTransport(settings.outbox_dir)
 
 
+def secure_var_dir(settings: Settings) -> None:
+    """var/ holds the database and emails: owner-only. A developer's is tightened; production
+    refuses to start rather than change a folder an operator set up."""
+    var = settings.var_dir
+    private_dir(var)
+    mode = stat.S_IMODE(var.stat().st_mode)
+    if mode & 0o077:
+        if settings.environment == "production":
+            raise UnsafeSetup(
+                f"{var} can be read by other users (mode {mode:o}). Children's words are kept "
+                f"there: run `chmod 700 {var}` and start again."
+            )
+        var.chmod(0o700)
+
+
 def build_parts(settings: Settings) -> Parts:
     tz = ZoneInfo(settings.timezone)
+    secure_var_dir(settings)
     db = Database(settings.database_url)
     repos = Repositories(db)
     content_source = FileContentSource(settings.content_dir, required=CONTRACT)
@@ -94,8 +115,20 @@ def build_parts(settings: Settings) -> Parts:
         timezone=tz,
         code_attempts_allowed=settings.code_attempts_allowed,
         code_window=timedelta(minutes=settings.code_attempt_window_minutes),
+        code_attempts_per_user_per_day=settings.code_attempts_per_user_per_day,
+        code_guesses_per_hour=settings.code_guesses_per_hour,
+        code_slow_lane=timedelta(seconds=settings.code_slow_lane_seconds),
+        alert_group_window=timedelta(minutes=settings.alert_group_minutes),
+        duty_alerts_per_hour=settings.duty_alerts_per_hour,
         burst_window=timedelta(seconds=settings.burst_window_seconds),
     )
+    # A missing or unreadable safeguarding model must stop the start, too.
+    screen = services.matcher(content_source.current())
+    if screen.model.is_stale(training_set(content_source.current())):
+        log.warning(
+            "the safeguarding model was trained on other examples than content/safeguarding/"
+            "examples holds: run `myreview safeguarding train` and commit the result"
+        )
     bot = MyReviewBot(services, Consultation(services))
     auth = ConfigurationBotFrameworkAuthentication(
         SimpleNamespace(
@@ -141,28 +174,107 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
 
+SECURITY_HEADERS = {
+    # Nothing here is meant to be framed, sniffed, cached, or to load anything.
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # No software or version for a scanner to match against known bugs.
+    response.headers["Server"] = "MyReview"
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
 async def housekeeping(parts: Parts) -> None:
     """Queue any summary a sent review is missing; forget what is only kept for a while:
-    activity ids seen (channels resend within minutes) and wrong-code attempts (they count
-    for 15 minutes)."""
+    activity ids seen (channels resend within minutes), wrong-code attempts (they count for a
+    day at most), the state of chats that never linked to a review (a week idle), everything
+    about a review `retention_days` after it (and alerts from chats with no review as long
+    after they were raised), and development .eml files after `eml_keep_days`. Logs counts."""
     now = parts.services.clock()
     requeued = await requeue_missing_summaries(parts)
     alerts = await requeue_missing_alerts(parts)
     seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
     codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
+    unlinked = await parts.repos.bot_state.forget_unlinked_before(before=now - timedelta(days=7))
+    retention = timedelta(days=parts.settings.retention_days)
+    purged = 0
+    for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
+        async with parts.repos.db.unit_of_work():
+            await parts.repos.privacy.purge(review_id=review_id)
+        purged += 1
+    old_alerts = await parts.repos.privacy.forget_unlinked_alerts(before=now - retention)
+    emails = forget_eml_files(
+        parts.settings.outbox_dir, before=now - timedelta(days=parts.settings.eml_keep_days)
+    )
     log.info(
         "housekeeping",
         extra={
             "activity_ids": seen,
             "code_attempts": codes,
+            "unlinked_chats": unlinked,
+            "reviews_deleted": purged,
+            "unlinked_alerts_deleted": old_alerts,
+            "eml_files_deleted": emails,
             "summaries_requeued": requeued,
             "alerts_requeued": alerts,
         },
     )
+
+
+def forget_eml_files(directory: Path, *, before: datetime) -> int:
+    """The .eml files (development mail) written before `before`: they hold children's words."""
+    if not directory.exists():
+        return 0
+    gone = 0
+    for path in directory.glob("*.eml"):
+        with contextlib.suppress(FileNotFoundError):
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < before:
+                path.unlink()
+                gone += 1
+    return gone
+
+
+async def release_held_alerts(parts: Parts) -> int:
+    """Sends what is held: each chat's repeats in one follow-up once its grouping minutes are
+    up, and alerts held back by the duty team's hourly limit in one digest once the last hour
+    has room for it. Returns how many alerts went out."""
+    services, repos = parts.services, parts.repos
+    now = services.clock()
+    held = await repos.alerts.held()
+    groups: dict[int, list[int]] = {}
+    for alert in held:
+        if alert.merged_into is not None:
+            groups.setdefault(alert.merged_into, []).append(alert.id or 0)
+    released = 0
+    for lead_id, ids in groups.items():
+        lead = await repos.alerts.get(alert_id=lead_id)
+        if lead.created_at + services.alert_group_window > now:
+            continue
+        async with repos.db.unit_of_work():
+            await services.notifier.alert_group(lead_id=lead_id, alert_ids=ids)
+            await repos.alerts.mark_summarised(alert_ids=ids)
+        released += len(ids)
+    waiting = [a.id or 0 for a in held if a.merged_into is None]
+    if waiting:
+        sent = await repos.outbox.duty_only_alerts_since(since=now - timedelta(hours=1))
+        if sent < services.duty_alerts_per_hour:
+            async with repos.db.unit_of_work():
+                await services.notifier.alert_digest(alert_ids=waiting)
+                await repos.alerts.mark_summarised(alert_ids=waiting)
+            released += len(waiting)
+    return released
 
 
 async def requeue_missing_alerts(parts: Parts) -> int:
@@ -200,12 +312,22 @@ async def _housekeeping_forever(parts: Parts) -> None:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
 
+async def _release_forever(parts: Parts) -> None:
+    while True:
+        await asyncio.sleep(RELEASE_SECONDS)
+        try:
+            await release_held_alerts(parts)
+        except Exception:  # tried again shortly; the alerts stay held, never lost
+            log.exception("releasing held alerts failed")
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     parts = app[PARTS]
     await parts.db.migrate()
     tasks = [
         asyncio.create_task(parts.worker.run_forever(), name="outbox"),
         asyncio.create_task(_housekeeping_forever(parts), name="housekeeping"),
+        asyncio.create_task(_release_forever(parts), name="held alerts"),
     ]
     log.info("started", extra={"transport": parts.worker.transport.name})
     yield

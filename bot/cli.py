@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import jinja2
 from aiohttp import web
 from pydantic import ValidationError
 
 from bot import logs
 from bot.app import build_parts, create_app
-from bot.settings import Settings
+from bot.settings import Settings, UnsafeSetup, settings_error
 from storage.content import ContentError
+from storage.db import private_dir
 from storage.models import Review, ReviewCreate
 
 PLAYGROUND_HINT = (
@@ -37,15 +42,100 @@ def _parse_when(text: str, tz: ZoneInfo) -> datetime:
     return value.astimezone(UTC)
 
 
+EXPORT_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Everything MyReview holds about review {{ review_id }}</title>
+<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto}
+table{border-collapse:collapse;margin-bottom:2rem}td,th{border:1px solid #999;padding:.3rem;
+vertical-align:top;text-align:left;white-space:pre-wrap}</style></head><body>
+<h1>Everything MyReview holds about review {{ review_id }}</h1>
+<p>Made {{ made }}. The same data is in the JSON file beside this one.</p>
+{% for table, rows in data.items() %}<h2>{{ table }} ({{ rows|length }})</h2>
+{% for row in rows %}<table>{% for k, v in row.items() %}
+<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>{% endfor %}{% endfor %}
+</body></html>
+"""
+
+
+async def export_review(settings: Settings, review_id: int, out: Path) -> list[Path]:
+    """Subject access: every row about the review, as JSON, and as HTML a person can read.
+    The folder and files are owner-only, as they hold a child's words."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        data = await parts.repos.privacy.export(review_id=review_id)
+        if data is None:
+            raise SystemExit(f"There is no review {review_id}.")
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+    private_dir(out)
+    made = datetime.now(UTC).isoformat(timespec="seconds")
+    html = jinja2.Environment(autoescape=True).from_string(EXPORT_HTML)
+    files = {
+        out / f"review-{review_id}.json": json.dumps(
+            {"review_id": review_id, "made": made, "data": data}, ensure_ascii=False, indent=2
+        ),
+        out / f"review-{review_id}.html": html.render(review_id=review_id, made=made, data=data),
+    }
+    for path, text in files.items():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    return list(files)
+
+
+async def purge_review(settings: Settings, review_id: int) -> dict[str, int]:
+    """Deletes everything held about a review, now (a young person's request)."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        async with parts.db.unit_of_work():
+            return await parts.repos.privacy.purge(review_id=review_id)
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+def _code_expiry(settings: Settings, review_at: datetime) -> datetime:
+    """The end of the day after the review, local time."""
+    tz = ZoneInfo(settings.timezone)
+    last_day = review_at.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tz).astimezone(UTC)
+
+
+async def new_code(settings: Settings, review_id: int) -> tuple[Review, str, int]:
+    """Gives a review a new invite code and closes every device linked with the old one: the
+    first device to link with the new code is then the child's own."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        code = parts.services.codes.new()
+        async with parts.db.unit_of_work():
+            review = await parts.repos.reviews.get(review_id=review_id)
+            if review is None:
+                raise SystemExit(f"There is no review {review_id}.")
+            review = await parts.repos.reviews.new_code(
+                review_id=review_id,
+                invite_code_hash=parts.services.codes.hash(code),
+                invite_expires_at=_code_expiry(settings, review.review_at),
+            )
+            closed = await parts.repos.links.revoke_all(
+                review_id=review_id, at=parts.services.clock()
+            )
+        return review, code, closed
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
 async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, str]:
     """Create a review and its one-time invite code (shown once, stored only as a hash)."""
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
         code = parts.services.codes.new()
-        tz = ZoneInfo(settings.timezone)
-        last_day = data.review_at.astimezone(tz).date() + timedelta(days=1)
-        expires = datetime.combine(last_day + timedelta(days=1), time.min, tz).astimezone(UTC)
+        expires = _code_expiry(settings, data.review_at)
         review = await parts.repos.reviews.create(
             data=data,
             invite_code_hash=parts.services.codes.hash(code),
@@ -100,12 +190,45 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--iro-email", required=True)
     add.add_argument("--review-at", required=True, help="e.g. 2026-12-08T10:00 (local time)")
     add.add_argument("--language", help="language hint, e.g. ar")
+    reissue = review.add_parser(
+        "new-code", help="give a review a new invite code; closes every device linked before"
+    )
+    reissue.add_argument("--review-id", type=int, required=True)
+    purge = review.add_parser(
+        "purge", help="delete everything held about a review (a young person's request)"
+    )
+    purge.add_argument("--review-id", type=int, required=True)
+    purge.add_argument("--yes", action="store_true", help="do not ask to confirm")
+    export = review.add_parser(
+        "export", help="everything held about a review, as JSON and readable HTML"
+    )
+    export.add_argument("--review-id", type=int, required=True)
+    export.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    guard = sub.add_parser("safeguarding", help="the safeguarding screen").add_subparsers(
+        dest="action", required=True
+    )
+    train = guard.add_parser(
+        "train", help="train the model from content/safeguarding/examples into .../model"
+    )
+    train.add_argument("--content-dir", type=Path, default=Path("content"))
+    check = guard.add_parser("check", help="show what the screen makes of a message")
+    check.add_argument("text")
+    check.add_argument("--content-dir", type=Path, default=Path("content"))
     args = parser.parse_args(argv)
+
+    if args.command == "safeguarding":
+        # Needs no settings or secrets: it reads and writes content only.
+        try:
+            safeguarding_command(args.action, args.content_dir, getattr(args, "text", ""))
+        except ContentError as exc:
+            raise SystemExit(f"Content is not valid:\n{exc}") from exc
+        return
 
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise SystemExit(f"Settings are not valid:\n{exc}") from exc
+        # Without the exception's own text, which repeats the values it was given.
+        raise SystemExit(settings_error(exc)) from None
     logs.configure(settings.log_level)
     try:
         if args.command == "serve":
@@ -143,8 +266,63 @@ def main(argv: list[str] | None = None) -> None:
             print(f"Invite code: {code}")
             last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
             print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
+        elif args.command == "review" and args.action == "new-code":
+            review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
+            print(f"New invite code for review {review_row.id}: {code}")
+            print(
+                f"The old code no longer works, and {closed} device(s) linked with it are closed."
+                " The first device to enter this code can see and change the answers."
+            )
+        elif args.command == "review" and args.action == "purge":
+            if (
+                not args.yes
+                and input(f"Delete everything held about review {args.review_id}? Type yes: ")
+                .strip()
+                .lower()
+                != "yes"
+            ):
+                raise SystemExit("Nothing deleted.")
+            counts = asyncio.run(purge_review(settings, args.review_id))
+            print(f"Deleted: {', '.join(f'{n} {t}' for t, n in counts.items())}.")
+        elif args.command == "review" and args.action == "export":
+            paths = asyncio.run(export_review(settings, args.review_id, args.out))
+            print("Written: " + ", ".join(str(p) for p in paths))
     except ContentError as exc:
         raise SystemExit(f"Content is not valid:\n{exc}") from exc
+    except UnsafeSetup as exc:
+        raise SystemExit(f"Not starting: {exc}") from exc
+
+
+def safeguarding_command(action: str, content_dir: Path, text: str) -> None:
+    from dialogs.safeguarding import SafeguardingMatcher
+    from dialogs.safeguarding_model import Screen, train, training_set
+    from storage.content import load_content
+
+    content = load_content(content_dir)
+    if action == "check":
+        screen = Screen.for_content(content)
+        print(f"phrases: {screen.phrases.categories(text) or 'nothing'}")
+        for category, score in sorted(screen.model.scores(text).items(), key=lambda x: -x[1]):
+            bar = screen.model.thresholds[category]
+            mark = "  <- flagged" if score >= bar else ""
+            print(f"model: {category:17} {score:.3f} (threshold {bar:.2f}){mark}")
+        print(f"screen: {screen.categories(text) or 'nothing'}")
+        return
+    examples = training_set(content)
+    phrases = SafeguardingMatcher(content.safeguarding)
+    trained = train(examples, phrase_hits=lambda t: bool(phrases.categories(t)))
+    out = content.safeguarding_dir / "model"
+    trained.save(out)
+    print(f"Model {trained.meta['version']} written to {out}/. On validation (out of fold):")
+    for layer, table in trained.meta["validation"].items():
+        if not isinstance(table, dict):
+            continue
+        for locale, f in table.items():
+            print(
+                f"  {layer:17} {locale}: recall {f['recall']:.1%} of {f['disclosures']}, "
+                f"false alarms {f['false_alarms']:.1%} of {f['ordinary']}"
+            )
+    print("Thresholds: " + ", ".join(f"{c} {t:.2f}" for c, t in trained.meta["thresholds"].items()))
 
 
 async def _migrate(settings: Settings) -> None:

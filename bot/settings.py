@@ -2,17 +2,77 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Values that must never protect real children's data; `.env.example` ships these.
-PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "dev-only-secret-change-me"}
+# Values that must never protect real children's data, compared with case, spaces and
+# punctuation ignored; `.env.example` ships the first.
+PLACEHOLDERS = {
+    "devonlysecretchangeme",
+    "changeme",
+    "changethis",
+    "changeit",
+    "password",
+    "passw0rd",
+    "secret",
+    "secretkey",
+    "mysecret",
+    "default",
+    "example",
+    "test",
+    "testing",
+    "admin",
+    "letmein",
+    "qwerty",
+    "x",
+    "xxx",
+    "todo",
+    "fixme",
+    "replaceme",
+    "none",
+    "null",
+    "empty",
+    "123456",
+    "12345678",
+    "1234567890",
+}
+MIN_KEY_BYTES = 32
+HOW_TO_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _squash(value: str) -> str:
+    return "".join(c for c in value.casefold() if c.isalnum())
+
+
+def is_placeholder(value: str) -> bool:
+    """An empty value, a known placeholder in any case or spelling, or one character repeated."""
+    squashed = _squash(value)
+    return not squashed or squashed in PLACEHOLDERS or len(set(squashed)) == 1
+
+
+def weak_key(value: str) -> str | None:
+    """Why `value` cannot be a key that protects children's data, or None if it can. Says why
+    without ever repeating the value."""
+    if value != value.strip():
+        return "has spaces at the start or end (a copy and paste slip?)"
+    if is_placeholder(value) or any(p in _squash(value) for p in ("changeme", "changethis")):
+        return "is a placeholder"
+    if len(value.encode()) < MIN_KEY_BYTES:
+        return f"is shorter than {MIN_KEY_BYTES} bytes"
+    # Random text of 32 or more characters from a 64-letter alphabet has 4 or more bits per
+    # character; words, dates and repeated chunks have far fewer.
+    counts = [value.count(c) for c in set(value)]
+    bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    if bits < 3.5 or len(set(value)) < 16:
+        return "does not look random (too few different characters)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -52,29 +112,70 @@ class Settings(BaseSettings):
 
     code_attempts_allowed: int = Field(default=5, ge=1)
     code_attempt_window_minutes: int = Field(default=15, ge=1)
+    # Wrong codes one channel user may make in a day, whatever conversation they use.
+    code_attempts_per_user_per_day: int = Field(default=12, ge=1)
+    # Past this many wrong codes in an hour across the service, codes are checked one at a
+    # time, one every `code_slow_lane_seconds`, and the duty team is warned (README).
+    code_guesses_per_hour: int = Field(default=100, ge=1)
+    code_slow_lane_seconds: float = Field(default=10.0, ge=0)
+    # A disclosure that repeats what the same chat raised within these minutes goes in one
+    # follow-up email when they are up, not an email each.
+    alert_group_minutes: float = Field(default=10, ge=0)
+    # At most this many alert emails an hour to the duty team for chats with no review yet;
+    # more are stored and go together in the next email (README).
+    duty_alerts_per_hour: int = Field(default=10, ge=1)
     # A message that arrives this soon after the bot asked its next question was typed before
     # the child could have read that question: it belongs to the answer before (README).
     burst_window_seconds: float = Field(default=1.5, ge=0, le=30)
     log_level: str = "INFO"
+    # What is kept, and for how long: the council's decision (README "Retention").
+    retention_days: int = Field(default=90, ge=1)
+    eml_keep_days: int = Field(default=7, ge=0)
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
+    def _refuse_weak_secrets(self) -> Settings:
+        # Messages name the setting, never its value: they end up in logs and terminals.
         if self.environment == "production":
-            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            why = weak_key(self.secret_key.get_secret_value())
+            if why:
                 raise ValueError(
-                    "MYREVIEW_SECRET_KEY is a placeholder. Set a long random value, "
-                    "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                    f"MYREVIEW_SECRET_KEY {why}. It must be at least {MIN_KEY_BYTES} random "
+                    f"bytes; make one with: {HOW_TO_MAKE_A_KEY}"
                 )
-            if not self.microsoft_app_id or not self.microsoft_app_password.get_secret_value():
+            app_password = self.microsoft_app_password.get_secret_value()
+            if not self.microsoft_app_id or not app_password:
                 raise ValueError(
                     "MYREVIEW_MICROSOFT_APP_ID and MYREVIEW_MICROSOFT_APP_PASSWORD are required "
                     "in production; see README 'Deploying to Azure Bot and Teams'."
                 )
-            if self.smtp_password.get_secret_value() in PLACEHOLDER_SECRETS - {""}:
-                raise ValueError("MYREVIEW_SMTP_PASSWORD is a placeholder.")
+            if is_placeholder(app_password) or len(app_password) < 16:
+                raise ValueError(
+                    "MYREVIEW_MICROSOFT_APP_PASSWORD is a placeholder or too short: use the "
+                    "client secret Azure generated for the bot's app registration."
+                )
+            smtp = self.smtp_password.get_secret_value()
+            if self.smtp_username and (is_placeholder(smtp) or smtp != smtp.strip()):
+                raise ValueError(
+                    "MYREVIEW_SMTP_PASSWORD is empty, a placeholder, or has spaces at the start "
+                    "or end: use the mail account's real password."
+                )
         ZoneInfo(self.timezone)  # fails early with the zone name in the message
         return self
 
     @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
+
+
+class UnsafeSetup(RuntimeError):
+    """The machine is set up so that children's data would not be safe; says how to fix it."""
+
+
+def settings_error(exc: ValidationError) -> str:
+    """What is wrong with the settings, naming each setting and never showing a value."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(p) for p in err["loc"])
+        name = f"MYREVIEW_{where.upper()}: " if where else ""
+        lines.append(f"- {name}{err['msg'].removeprefix('Value error, ')}")
+    return "Settings are not valid:\n" + "\n".join(lines)

@@ -452,7 +452,7 @@ class AskDialog(Dialog):
         if ctl == "back":
             if state.get("can_back"):
                 return await dc.end_dialog({"control": "back"})
-            await turn.say("back_at_start")
+            await turn.say("back_at_start" if turn.trusted else "limited_no_change")
         elif ctl == "skip":
             if not question.essential:
                 if state.get("store"):
@@ -475,6 +475,8 @@ class AskDialog(Dialog):
             return await dc.begin_dialog(
                 ASK, {"qid": "language", "nested": True, "store": bool(turn.review)}
             )
+        elif ctl == "restart" and not turn.trusted:
+            await turn.say("limited_no_change")
         elif ctl == "restart" and not state.get("nested"):
             if turn.review is None:
                 await dc.cancel_all_dialogs()

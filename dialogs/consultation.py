@@ -7,6 +7,8 @@ AskDialog (dialogs/ask.py), which also handles the controls that work at every s
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -26,6 +28,8 @@ from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.recognize import compact_code, normalize
 from dialogs.render import answers_activity
+
+log = logging.getLogger(__name__)
 
 CONSULTATION = "consultation"
 LINK = "link"
@@ -62,6 +66,16 @@ class Consultation:
 
     async def run(self, context: TurnContext) -> None:
         dc = await self.dialogs.create_context(context)
+        turn = await Turn.load(self.services, context)
+        if turn.profile.pop("device_closed", False):
+            await turn.say("device_closed")
+            await dc.cancel_all_dialogs()
+            await dc.begin_dialog(CONSULTATION)
+            return
+        if turn.link is not None and turn.link.other_device_at is not None:
+            # Said on the child's own device, so they know if it was not them.
+            await turn.say("other_device_linked")
+            await self.services.repos.links.seen_other_device(link_id=turn.link.id or 0)
         if context.activity.type != ActivityTypes.message and dc.active_dialog is not None:
             # The chat was opened again (a reinstall, a reloaded client): show where we are.
             turn = await Turn.load(self.services, context)
@@ -86,6 +100,15 @@ class Consultation:
         if turn.review is None:
             await turn.say("welcome", "welcome_what", "welcome_rules")
             return await step.begin_dialog(LINK)
+        if not turn.trusted:
+            if (
+                turn.review.submitted_at is not None
+                or first_unanswered(turn.content, turn.facts()) is None
+            ):
+                await turn.say("limited_done")
+                return await step.end_dialog()
+            await turn.say("welcome_back")
+            return await step.next(None)
         if turn.review.submitted_at is not None:
             if not turn.can_change():
                 await turn.say("edit_closed")
@@ -106,7 +129,12 @@ class Consultation:
         return await step.begin_dialog(QUESTIONS, {"mode": "flow"})
 
     async def start_check(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """All questions asked: shows every answer to check."""
+        """All questions asked: shows every answer to check (on the child's own device; any
+        other only says the answers are saved, and ends)."""
+        turn = await self.turn(step)
+        if not turn.trusted:
+            await turn.say("limited_done")
+            return await step.end_dialog()
         return await step.begin_dialog(CHECK)
 
     async def start_share(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -146,25 +174,37 @@ class Consultation:
     async def check_code(self, step: WaterfallStepContext) -> DialogTurnResult:
         """Stores the link for a valid code; counts a wrong one; pauses after too many."""
         turn = await self.turn(step)
-        repos, now = self.services.repos, turn.now()
+        services = self.services
+        repos, now = services.repos, turn.now()
         act = step.context.activity
         conv_key = f"{act.channel_id}/{act.conversation.id}"
-        window_start = now - self.services.code_window
+        user_key = f"{act.channel_id}/{act.from_property.id if act.from_property else ''}"
+        # Wrong codes are bounded per conversation, per channel user (whatever conversation
+        # they use) and across the service (whatever users and channels guessers invent).
         misses = await repos.code_attempts.failures_since(
-            conversation_key=conv_key, since=window_start
+            conversation_key=conv_key, since=now - services.code_window
         )
-        if len(misses) >= self.services.code_attempts_allowed:
-            until = misses[-1] + self.services.code_window
-            await turn.say("code_paused", time=turn.time_words(until))
+        by_user = await repos.code_attempts.user_failures_since(
+            user_key=user_key, since=now - timedelta(days=1)
+        )
+        if len(misses) >= services.code_attempts_allowed:
+            await turn.say("code_paused", time=turn.time_words(misses[-1] + services.code_window))
+            return await step.replace_dialog(LINK, {"again": True})
+        if len(by_user) >= services.code_attempts_per_user_per_day:
+            await turn.say("code_paused", time=turn.time_words(by_user[0] + timedelta(days=1)))
+            return await step.replace_dialog(LINK, {"again": True})
+        if not await self._code_check_allowed(now):
+            await turn.say("code_busy")
             return await step.replace_dialog(LINK, {"again": True})
 
         code = compact_code(str(step.result.get("value", "")))
-        review = await repos.reviews.by_code_hash(invite_code_hash=self.services.codes.hash(code))
+        review = await repos.reviews.by_code_hash(invite_code_hash=services.codes.hash(code))
         if review is None:
-            await repos.code_attempts.record_failure(conversation_key=conv_key, at=now)
-            if len(misses) + 1 >= self.services.code_attempts_allowed:
-                until = now + self.services.code_window
-                await turn.say("code_paused", time=turn.time_words(until))
+            await repos.code_attempts.record_failure(
+                conversation_key=conv_key, user_key=user_key, at=now
+            )
+            if len(misses) + 1 >= services.code_attempts_allowed:
+                await turn.say("code_paused", time=turn.time_words(now + services.code_window))
             else:
                 await turn.say("code_wrong")
             return await step.replace_dialog(LINK, {"again": True})
@@ -176,7 +216,7 @@ class Consultation:
             return await step.replace_dialog(LINK, {"again": True})
 
         await repos.code_attempts.clear(conversation_key=conv_key)
-        await repos.links.link(
+        link = await repos.links.link(
             review_id=review.id or 0,
             channel_id=act.channel_id or "",
             user_id=act.from_property.id if act.from_property else "",
@@ -189,9 +229,11 @@ class Consultation:
             conversation_id=act.conversation.id,
             review_id=review.id or 0,
         ):
-            await self.services.notifier.alert(alert_id=alert.id or 0, linked_later=True)
+            if alert.merged_into is None:  # repeats are in their group's email
+                await self.services.notifier.alert(alert_id=alert.id or 0, linked_later=True)
         turn.profile["review_id"] = review.id
         turn.review = review
+        turn.link = link
         await turn.reload_answers()
         chosen = turn.answers.get("language")
         if chosen is not None and chosen.kind == "choice":
@@ -200,8 +242,28 @@ class Consultation:
             hint = review.language_hint.split("-")[0].lower()
             if hint in turn.content.locales:
                 turn.profile["locale"] = hint
-        await turn.say("linked_again" if turn.answers else "linked")
+        if not link.trusted:
+            # Someone holding the code is not always the child: no name, no answers.
+            facts = turn.facts()
+            keys = [s.key for s in steps(turn.content, facts)]
+            done = sum(1 for k in keys if k in turn.answers)
+            await turn.say("linked_other_device", done=done, total=len(keys))
+        else:
+            await turn.say("linked_again" if turn.answers else "linked")
         return await step.end_dialog(review.id)
+
+    async def _code_check_allowed(self, now: datetime) -> bool:
+        """Whether a code may be checked now. Past the service-wide rate of wrong codes, one
+        check at a time goes ahead, one per slow-lane interval, and the duty team is warned
+        once an hour; below it, every check does."""
+        services, codes = self.services, self.services.repos.code_attempts
+        wrong = await codes.count_since(since=now - timedelta(hours=1))
+        if wrong < services.code_guesses_per_hour:
+            return True
+        if await codes.take_warning(now=now, every=timedelta(hours=1)):
+            log.warning("invite codes are being guessed", extra={"wrong_last_hour": wrong})
+            await services.notifier.code_guessing(wrong_in_last_hour=wrong, at=now)
+        return await codes.take_slow_lane(now=now, every=services.code_slow_lane)
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -224,7 +286,7 @@ class Consultation:
                 "topic": current.topic,
                 "key": current.key,
                 "store": True,
-                "can_back": current.key != first,
+                "can_back": current.key != first and turn.trusted,
             },
         )
 

@@ -16,14 +16,16 @@ from botbuilder.core import ConversationState, TurnContext
 
 from dialogs.display import child_text
 from dialogs.flow import Facts, Given, age_on
-from dialogs.safeguarding import SafeguardingMatcher
+from dialogs.safeguarding_model import Screen
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
-from storage.models import Answer, Review
+from storage.models import Answer, ChannelLink, Review
 from storage.repositories import Repositories
 
 # Crockford-style: no 0/O, 1/I/L, or U, so a code read aloud or handwritten survives.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LENGTH = 8
+# Nine characters, read aloud in threes ("K7M-4QX-9PD"): 30^9 codes. Codes made before
+# nine-character codes (eight, "K7QM-4TXR") still work until they expire.
+CODE_LENGTH = 9
 
 
 class Notifier(Protocol):
@@ -32,6 +34,12 @@ class Notifier(Protocol):
     async def summary(self, *, review_id: int, updated: bool) -> None: ...
 
     async def alert(self, *, alert_id: int, linked_later: bool = False) -> None: ...
+
+    async def code_guessing(self, *, wrong_in_last_hour: int, at: datetime) -> None: ...
+
+    async def alert_group(self, *, lead_id: int, alert_ids: list[int]) -> None: ...
+
+    async def alert_digest(self, *, alert_ids: list[int]) -> None: ...
 
 
 class InviteCodes:
@@ -43,7 +51,7 @@ class InviteCodes:
     @staticmethod
     def new() -> str:
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        return f"{raw[:4]}-{raw[4:]}"
+        return "-".join(raw[i : i + 3] for i in range(0, CODE_LENGTH, 3))
 
     def hash(self, code: str) -> str:
         canonical = code.replace("-", "").upper()
@@ -62,13 +70,19 @@ class Services:
     timezone: ZoneInfo
     code_attempts_allowed: int = 5
     code_window: timedelta = timedelta(minutes=15)
+    code_attempts_per_user_per_day: int = 12
+    code_guesses_per_hour: int = 100
+    code_slow_lane: timedelta = timedelta(seconds=10)
+    alert_group_window: timedelta = timedelta(minutes=10)
+    duty_alerts_per_hour: int = 10
     burst_window: timedelta = timedelta(seconds=1.5)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
-    _matchers: dict[str, SafeguardingMatcher] = field(default_factory=dict)
+    _matchers: dict[str, Screen] = field(default_factory=dict)
 
-    def matcher(self, content: Content) -> SafeguardingMatcher:
+    def matcher(self, content: Content) -> Screen:
+        """The safeguarding screen for this content: phrases and the trained model."""
         if content.version not in self._matchers:
-            self._matchers[content.version] = SafeguardingMatcher(content.safeguarding)
+            self._matchers[content.version] = Screen.for_content(content)
         return self._matchers[content.version]
 
 
@@ -102,8 +116,14 @@ class Turn:
     content: Content
     review: Review | None
     answers: dict[str, Answer]
+    # This chat's link to the review; a device that is not the child's own only adds answers.
+    link: ChannelLink | None = None
 
     CACHE = "myreview.turn"
+
+    @property
+    def trusted(self) -> bool:
+        return self.link is None or self.link.trusted
 
     @classmethod
     async def load(cls, services: Services, context: TurnContext) -> Turn:
@@ -116,8 +136,24 @@ class Turn:
             profile["locale"] = _initial_locale(services, context)
         review = None
         answers: dict[str, Answer] = {}
+        link = None
         if profile.get("review_id"):
-            review = await services.repos.reviews.get(review_id=profile["review_id"])
+            act = context.activity
+            link = await services.repos.links.current(
+                channel_id=act.channel_id or "",
+                conversation_id=act.conversation.id if act.conversation else "",
+            )
+            if (
+                link is None
+                or link.revoked_at is not None
+                or link.review_id != profile["review_id"]
+            ):
+                # The IRO gave a new code, which closes every device linked before it.
+                profile.pop("review_id")
+                profile["device_closed"] = True
+                link = None
+            else:
+                review = await services.repos.reviews.get(review_id=profile["review_id"])
             if review is not None:
                 answers = await services.repos.answers.all_for(review_id=review.id or 0)
         version = review.content_version if review else None
@@ -126,7 +162,7 @@ class Turn:
             if version
             else services.content_source.current()
         )
-        turn = cls(services, context, profile, content, review, answers)
+        turn = cls(services, context, profile, content, review, answers, link)
         context.turn_state[cls.CACHE] = turn
         return turn
 

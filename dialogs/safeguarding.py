@@ -6,7 +6,12 @@ letter swaps, repeated letters):
   "killmyself"), or
 - its words appear in order, where a word of five or more Latin letters may be one typo off
   ("kil myslef"). Short words must match exactly: "dye" is not "die", "cat ran away" is not
-  "I ran away", and a missing "not" is never a typo.
+  "I ran away", and a missing "not" is never a typo. Nor is an ordinary word that the phrase
+  file lists under `not_typos` ("sitting" is not "hitting" misspelt),
+and it is not negated: a phrase just after one of its file's `negations`, with at most a few of
+its `negation_fillers` between ("nobody hits me", "my carers have never hurt me"), does not count.
+The fillers are few and plain on purpose: "nobody knows he hits me" and "i don't want to hurt
+myself" still count.
 
 Every message a child sends is screened, so the cost must stay linear in its length with a
 small constant even for a pasted wall of text: the normalising is done with whole-string
@@ -19,9 +24,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import accumulate
 
 from rapidfuzz.distance import OSA
 
@@ -45,6 +52,8 @@ _FEW_LETTERS = 2
 _PIECE = 8192
 # Words whose typo neighbours a matcher remembers; a bound, as messages are unbounded.
 _NEAR_MEMO = 1 << 15
+# At most this many filler words between a negation and the phrase it negates.
+_FILLERS = 3
 
 
 def words(text: str) -> list[str]:
@@ -228,6 +237,8 @@ class _Phrase:
     category: str
     compact: str
     words: tuple[str, ...]
+    locale: str
+    negatable: bool
 
 
 def _bytes(text: str) -> bytes:
@@ -254,6 +265,10 @@ class SafeguardingMatcher:
     def __init__(self, lists: Mapping[str, SafeguardingFile]) -> None:
         seen: set[tuple[str, str]] = set()
         self._phrases: list[_Phrase] = []
+        # Per locale, as a negation in one language may be an ordinary word in another
+        # (Albanian "s'" is the English "'s").
+        self._negations: dict[str, frozenset[tuple[str, ...]]] = {}
+        self._fillers: dict[str, frozenset[str]] = {}
         for sfile in lists.values():
             for category, phrases in sfile.categories.items():
                 for phrase in phrases:
@@ -262,7 +277,20 @@ class SafeguardingMatcher:
                     if len(c) < 4 or (category, c) in seen:
                         continue
                     seen.add((category, c))
-                    self._phrases.append(_Phrase(category, c, ws))
+                    self._phrases.append(
+                        _Phrase(category, c, ws, sfile.locale, category in sfile.negatable)
+                    )
+            negs = {tuple(words(n)) for n in sfile.negations}
+            self._negations[sfile.locale] = frozenset(negs - {()})
+            self._fillers[sfile.locale] = frozenset(
+                w for f in sfile.negation_fillers for w in words(f)
+            )
+        self._negation_words = frozenset(
+            w for negs in self._negations.values() for n in negs for w in n
+        )
+        self._not_typos = frozenset(
+            w for sfile in lists.values() for t in sfile.not_typos for w in words(t)
+        )
         # Words that may be matched with a typo, to look up against each message's words.
         self._fuzzy_vocab = sorted({w for p in self._phrases for w in p.words if _fuzzy_ok(w)})
         # One-deletion index: two words are one edit (or swap) apart only if deleting at most
@@ -321,6 +349,8 @@ class SafeguardingMatcher:
         by_letters = self._letter_candidates(letters)
         message = _Words(hay, self._vocab)
         by_words = self._typo_candidates(message)
+        # Negations are looked for only when the message has a word of one.
+        negations = bool(self._negation_words.intersection(message.present))
         # In phrase order, as each category is listed where its first matching phrase is; once
         # a category is found its later phrases need no search.
         found: dict[str, None] = {}
@@ -328,13 +358,45 @@ class SafeguardingMatcher:
             p = self._phrases[i]
             if p.category in found:
                 continue
-            if (i in by_letters and p.compact in letters) or (
-                i in by_words and message.in_order(p.words)
-            ):
+            if not (negations and p.negatable):
+                hit = (i in by_letters and p.compact in letters) or (
+                    i in by_words and message.in_order(p.words)
+                )
+            else:
+                starts = [*self._letter_starts(p, letters, message)] if i in by_letters else []
+                if i in by_words:
+                    starts += message.starts(p.words)
+                hit = any(not self._negated(message.ws, s, p.locale) for s in starts)
+            if hit:
                 found[p.category] = None
                 if len(found) == self._category_count:
                     break
         return list(found)
+
+    @staticmethod
+    def _letter_starts(p: _Phrase, letters: str, message: _Words) -> Iterator[int]:
+        """The word in which each place the phrase's letters occur begins."""
+        ends = message.ends()
+        at = letters.find(p.compact)
+        while at >= 0:
+            yield bisect_right(ends, at)
+            at = letters.find(p.compact, at + 1)
+
+    def _negated(self, ws: list[str], start: int, locale: str) -> bool:
+        """Whether a negation of `locale` stands just before word `start`, with at most
+        _FILLERS of its fillers between."""
+        negations, fillers = self._negations.get(locale, frozenset()), self._fillers[locale]
+        k = start - 1
+        for _ in range(_FILLERS + 1):
+            if k < 0:
+                return False
+            for n in negations:
+                if k + 1 >= len(n) and tuple(ws[k + 1 - len(n) : k + 1]) == n:
+                    return True
+            if ws[k] not in fillers:
+                return False
+            k -= 1
+        return False
 
     def _distinct_stretches(self, t: str) -> str:
         """`t`, or for a long `t` its distinct pieces and the stretches around each cut between
@@ -409,7 +471,10 @@ class SafeguardingMatcher:
         """Phrase words within one edit or swap of `w` (OSA distance 1), `w` itself included."""
         keys = [w, *(w[:i] + w[i + 1 :] for i in range(len(w)))]
         cands = {v for vs in map(self._deletions.get, keys) if vs for v in vs}
-        near = tuple(v for v in cands if OSA.distance(w, v, score_cutoff=1) <= 1)
+        if w in self._not_typos:
+            near = tuple(v for v in cands if v == w)
+        else:
+            near = tuple(v for v in cands if OSA.distance(w, v, score_cutoff=1) <= 1)
         if len(self._near_memo) >= _NEAR_MEMO:
             self._near_memo.clear()
         self._near_memo[w] = near
@@ -432,6 +497,26 @@ class _Words:
         # Message words one typo from each phrase word, filled in by the matcher.
         self.typos: dict[str, list[str]] = {}
         self._at: dict[str, list[int]] | None = None
+        self._ends: list[int] | None = None
+
+    def ends(self) -> list[int]:
+        """Where each word ends in the words run together."""
+        if self._ends is None:
+            self._ends = list(accumulate(map(len, self.ws)))
+        return self._ends
+
+    def starts(self, phrase: tuple[str, ...]) -> list[int]:
+        """Every word at which the phrase's words begin, each exactly or with a typo."""
+        options = [
+            {*self.typos.get(pw, ()), *((pw,) if pw in self.present else ())} for pw in phrase
+        ]
+        ws, k = self.ws, len(phrase)
+        return [
+            s
+            for first in options[0]
+            for s in self._positions().get(first, ())
+            if s <= len(ws) - k and all(ws[s + m] in options[m] for m in range(k))
+        ]
 
     def in_order(self, phrase: tuple[str, ...]) -> bool:
         """Whether consecutive words are the phrase's words, each exactly or with a typo."""

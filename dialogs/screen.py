@@ -9,12 +9,16 @@ must not lose it, and a channel's resend of the same message raises no second al
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import datetime, timedelta
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from dialogs.context import Services, Turn
-from storage.models import SafeguardingAlertBase
+from storage.models import SafeguardingAlert, SafeguardingAlertBase
+
+log = logging.getLogger(__name__)
 
 FLAGGED = "myreview.flagged"
 # Longer texts are screened off the event loop so that other children's turns carry on.
@@ -73,10 +77,34 @@ async def screen(services: Services, context: TurnContext) -> list[str]:
             activity_id=act.id or None,
         )
         if new:
-            await services.notifier.alert(alert_id=alert.id or 0)
+            await route(services, alert, turn.now())
     # The dialogs read the review and answers again inside the turn's own transaction.
     context.turn_state.pop(Turn.CACHE, None)
     return categories
+
+
+async def route(services: Services, alert: SafeguardingAlert, now: datetime) -> None:
+    """Emails the alert at once, unless it only repeats what this chat raised in the last few
+    minutes (it then goes in one follow-up when those minutes are up), or the duty team has
+    had as many alerts from chats with no review this hour as it should get (it then goes in
+    the next digest). Either way it is stored now, and the child already has the help."""
+    repos = services.repos
+    found = await repos.alerts.lead_in_chat(
+        channel_id=alert.channel_id,
+        conversation_id=alert.conversation_id,
+        since=now - services.alert_group_window,
+        not_id=alert.id or 0,
+    )
+    if found is not None and set(alert.categories) <= found[1]:
+        await repos.alerts.hold(alert_id=alert.id or 0, merged_into=found[0].id)
+        return
+    if alert.review_id is None:
+        sent = await repos.outbox.duty_only_alerts_since(since=now - timedelta(hours=1))
+        if sent >= services.duty_alerts_per_hour:
+            log.warning("alert held for the next digest", extra={"alert_id": alert.id})
+            await repos.alerts.hold(alert_id=alert.id or 0, merged_into=None)
+            return
+    await services.notifier.alert(alert_id=alert.id or 0)
 
 
 def _who(act: Activity) -> dict[str, str | None]:

@@ -255,10 +255,28 @@ class SafeguardingFile(_Strict):
     locale: str
     status: Literal["reviewed", "draft"]
     categories: dict[str, list[str]]
+    # Words that, just before a phrase, say the child is telling us it does not happen
+    # ("nobody hits me"), and the words that may stand between them and the phrase.
+    # Only for the categories listed: "nobody would care if i died" is no comfort.
+    negations: list[str] = []
+    negation_fillers: list[str] = []
+    negatable: list[str] = []
+    # Ordinary words one letter from a phrase word; never read as that word with a typo.
+    not_typos: list[str] = []
 
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(v) - set(SAFEGUARDING_CATEGORIES)
+        if unknown:
+            raise ValueError(
+                f"unknown categories {sorted(unknown)}; use {list(SAFEGUARDING_CATEGORIES)}"
+            )
+        return v
+
+    @field_validator("negatable")
+    @classmethod
+    def _known_negatable(cls, v: list[str]) -> list[str]:
         unknown = set(v) - set(SAFEGUARDING_CATEGORIES)
         if unknown:
             raise ValueError(
@@ -271,6 +289,69 @@ def _squashed(phrase: str) -> str:
     """A phrase as the matcher compares it: letters only, lower case, no doubled letters."""
     letters = "".join(c for c in phrase.casefold() if c.isalpha())
     return re.sub(r"(.)\1+", r"\1", letters)
+
+
+# --- Safeguarding examples, which the statistical layer is trained on -------------------------
+
+EXAMPLE_HEADER = ("category", "text", "source")
+ORDINARY = "ordinary"
+
+
+@dataclass(frozen=True)
+class Example:
+    locale: str
+    category: str
+    text: str
+    source: str
+    where: str
+
+
+def load_examples(directory: Path) -> list[Example]:
+    """The labelled sentences in `directory` (content/safeguarding/examples): one file per
+    locale or part of one (`en.tsv`, `en-ordinary.tsv`), tab-separated, with a header line.
+    Checked as the phrase files are: an error names the file, the line and the fix."""
+    examples: list[Example] = []
+    seen: dict[tuple[str, str], str] = {}
+    files = sorted(directory.glob("*.tsv"))
+    if not files:
+        raise ContentError(f"{directory}: no example files (*.tsv). Restore them from git.")
+    for path in files:
+        locale = path.stem.split("-")[0]
+        try:
+            rows = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ContentError(f"{path}: not UTF-8 text ({exc}). Save it as UTF-8.") from exc
+        if not rows or tuple(rows[0].split("\t")) != EXAMPLE_HEADER:
+            raise ContentError(
+                f"{path}, line 1: the first line must be the header "
+                f"'{chr(9).join(EXAMPLE_HEADER)}' (separated by tabs)."
+            )
+        for n, row in enumerate(rows[1:], start=2):
+            if not row.strip():
+                continue
+            where = f"{path}, line {n}"
+            cells = row.split("\t")
+            if len(cells) != 3:
+                raise ContentError(
+                    f"{where}: {len(cells)} cells; each line is category, text and source, "
+                    "separated by tabs, with no tab inside the text."
+                )
+            category, text, source = (c.strip() for c in cells)
+            if category not in (*SAFEGUARDING_CATEGORIES, ORDINARY):
+                raise ContentError(
+                    f"{where}: unknown category '{category}'; use one of "
+                    f"{[*SAFEGUARDING_CATEGORIES, ORDINARY]}."
+                )
+            if not text or len(text) > MAX_TEXT:
+                raise ContentError(f"{where}: the text must be 1 to {MAX_TEXT} characters.")
+            if not source:
+                raise ContentError(f"{where}: say where the example came from (source).")
+            key = (locale, " ".join(text.casefold().split()))
+            if key in seen:
+                raise ContentError(f"{where}: the same text is already at {seen[key]}; keep one.")
+            seen[key] = where
+            examples.append(Example(locale, category, text, source, where))
+    return examples
 
 
 # --- The loaded bundle ---------------------------------------------------------------------------
@@ -292,6 +373,8 @@ class Content:
     locales: Mapping[str, Locale]
     safeguarding: Mapping[str, SafeguardingFile]
     templates_dir: Path
+    # The phrase lists are above; the trained model and its examples are read from here.
+    safeguarding_dir: Path
     by_id: Mapping[str, Question] = field(default_factory=dict)
 
     def raw(self, key: str, locale: str, band: str | None = None) -> Any:
@@ -737,6 +820,7 @@ def load_content(
         locales=locales,
         safeguarding=safeguarding,
         templates_dir=directory / "templates",
+        safeguarding_dir=directory / "safeguarding",
         by_id={q.id: q for q in cfile.questions},
     )
 

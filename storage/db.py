@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +64,20 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def private_dir(path: Path) -> None:
+    """Creates `path` (and any missing parents) readable by this user only. An existing folder
+    is left as it is: the app checks its own var/ at start-up (bot/app.py)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def private_file(path: Path) -> None:
+    """Makes `path` an owner-only file (0600), creating it empty if need be. SQLite gives the
+    -wal and -shm files it makes beside a database the database file's own mode."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+
+
 class Database:
     """Owns the engine. Repositories borrow sessions from it; nothing else touches SQL."""
 
@@ -72,7 +87,7 @@ class Database:
         if self.is_sqlite:
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(path))
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -81,6 +81,13 @@ class ChannelLink(ChannelLinkBase, table=True):
     # The serialised ConversationReference, kept for proactive messages (later issues).
     conversation_reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     linked_at: datetime = _utc(default_factory=utcnow)
+    # The first device to link is the child's own. A device that links later with the same
+    # code can only add answers: it never sees, changes, restarts or sends what is there
+    # (README "A second device"). A new code from the IRO closes every earlier device.
+    trusted: bool = True
+    revoked_at: datetime | None = _utc(default=None)
+    # Set on the child's own device when another links, so it is told on its next turn.
+    other_device_at: datetime | None = _utc(default=None)
 
 
 # --- Answers -------------------------------------------------------------------------------------
@@ -112,11 +119,22 @@ class AnswerPublic(AnswerBase):
 
 
 class CodeAttempt(SQLModel, table=True):
-    """A wrong invite code, per conversation, for the 5-in-15-minutes pause."""
+    """A wrong invite code. Counted per conversation, per channel user and across the whole
+    service, in the database, so the bounds hold across restarts and instances."""
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_key: str = Field(max_length=600, index=True)
-    attempted_at: datetime = _utc(default_factory=utcnow)
+    user_key: str | None = Field(default=None, max_length=600, index=True)
+    attempted_at: datetime = _utc(default_factory=utcnow, index=True)
+
+
+class CodeGate(SQLModel, table=True):
+    """One row: when a code was last checked in the slow lane (while codes are being guessed
+    across the service), and when the duty team was last warned of it."""
+
+    id: int = Field(default=1, primary_key=True)
+    slow_lane_at: datetime | None = _utc(default=None)
+    warned_at: datetime | None = _utc(default=None)
 
 
 class ProcessedActivity(SQLModel, table=True):
@@ -168,6 +186,11 @@ class SafeguardingAlert(SafeguardingAlertBase, table=True):
     # The child's words: the responsible adults need them to act.
     message: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _utc(default_factory=utcnow)
+    # Repeats in one chat within minutes, and more alerts from chats with no review than the
+    # duty team should get in an hour, are held (email "held") and go out together in one
+    # email (then "summarised"); every other alert has an email of its own ("own").
+    merged_into: int | None = Field(default=None, index=True)
+    email: str = Field(default="own", max_length=12)
 
 
 # --- Outbox --------------------------------------------------------------------------------------

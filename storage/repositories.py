@@ -23,6 +23,7 @@ from storage.models import (
     BotStateItem,
     ChannelLink,
     CodeAttempt,
+    CodeGate,
     OutboxMessage,
     OutboxMessageCreate,
     ProcessedActivity,
@@ -67,6 +68,20 @@ class ReviewRepository:
         async with self._db.session() as s:
             res = await s.exec(select(Review).where(Review.invite_code_hash == invite_code_hash))
             return res.first()
+
+    async def new_code(
+        self, *, review_id: int, invite_code_hash: str, invite_expires_at: datetime
+    ) -> Review:
+        """Replaces the invite code: the old one stops working."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                raise LookupError(review_id)
+            review.invite_code_hash = invite_code_hash
+            review.invite_expires_at = invite_expires_at
+            s.add(review)
+            await s.flush()
+            return review
 
     async def mark_submitted(self, *, review_id: int, at: datetime) -> Review:
         """Record a send; the first sets submitted_at, each one counts."""
@@ -122,18 +137,68 @@ class LinkRepository:
                     ChannelLink.user_id == user_id,
                 )
             )
-            link = res.first() or ChannelLink(
-                review_id=review_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                conversation_id=conversation_id,
-            )
+            link = res.first()
+            if link is None or link.review_id != review_id or link.revoked_at is not None:
+                # The child's own device is the first to link (or the first since the IRO
+                # gave a new code); any other can only add answers, and the own one is told.
+                others = await s.exec(
+                    select(ChannelLink).where(
+                        ChannelLink.review_id == review_id,
+                        col(ChannelLink.revoked_at).is_(None),
+                        col(ChannelLink.trusted).is_(True),
+                    )
+                )
+                own = [o for o in others.all() if link is None or o.id != link.id]
+                link = link or ChannelLink(
+                    review_id=review_id,
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    conversation_id=conversation_id,
+                )
+                link.trusted = not own
+                link.revoked_at = None
+                for o in own:
+                    o.other_device_at = utcnow()
+                    s.add(o)
             link.review_id = review_id
             link.conversation_reference = conversation_reference
             link.linked_at = utcnow()
             s.add(link)
             await s.flush()
             return link
+
+    async def current(self, *, channel_id: str, conversation_id: str) -> ChannelLink | None:
+        """This chat's link, if it has one that is not closed."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(ChannelLink)
+                .where(
+                    ChannelLink.channel_id == channel_id,
+                    ChannelLink.conversation_id == conversation_id,
+                )
+                .order_by(col(ChannelLink.linked_at).desc())
+            )
+            return res.first()
+
+    async def seen_other_device(self, *, link_id: int) -> None:
+        async with self._db.session() as s:
+            await s.exec(
+                update(ChannelLink)
+                .where(col(ChannelLink.id) == link_id)
+                .values(other_device_at=None)
+            )
+
+    async def revoke_all(self, *, review_id: int, at: datetime) -> int:
+        """Closes every device linked to the review (a new code was given)."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                update(ChannelLink)
+                .where(
+                    col(ChannelLink.review_id) == review_id, col(ChannelLink.revoked_at).is_(None)
+                )
+                .values(revoked_at=at)
+            )
+            return int(res.rowcount or 0)
 
     async def for_review(self, *, review_id: int) -> list[ChannelLink]:
         async with self._db.session() as s:
@@ -208,9 +273,67 @@ class CodeAttemptRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record_failure(self, *, conversation_key: str, at: datetime) -> None:
+    async def record_failure(
+        self, *, conversation_key: str, at: datetime, user_key: str | None = None
+    ) -> None:
         async with self._db.session() as s:
-            s.add(CodeAttempt(conversation_key=conversation_key, attempted_at=at))
+            s.add(
+                CodeAttempt(conversation_key=conversation_key, user_key=user_key, attempted_at=at)
+            )
+
+    async def user_failures_since(self, *, user_key: str, since: datetime) -> list[datetime]:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(CodeAttempt.attempted_at)
+                .where(CodeAttempt.user_key == user_key, CodeAttempt.attempted_at >= since)
+                .order_by(col(CodeAttempt.attempted_at))
+            )
+            return list(res.all())
+
+    async def count_since(self, *, since: datetime) -> int:
+        """Wrong codes across the whole service since `since`."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(func.count())
+                .select_from(CodeAttempt)
+                .where(col(CodeAttempt.attempted_at) >= since)
+            )
+            return int(res.one())
+
+    async def take_slow_lane(self, *, now: datetime, every: timedelta) -> bool:
+        """Whether this check may go ahead: at most one per `every` across the service. The
+        compare-and-set is one UPDATE, so two instances cannot both take the same slot."""
+        async with self._db.session() as s:
+            await self._gate(s)
+            res = await s.exec(
+                update(CodeGate)
+                .where(
+                    col(CodeGate.id) == 1,
+                    or_(
+                        col(CodeGate.slow_lane_at).is_(None),
+                        col(CodeGate.slow_lane_at) <= now - every,
+                    ),
+                )
+                .values(slow_lane_at=now)
+            )
+            return bool(res.rowcount)
+
+    async def take_warning(self, *, now: datetime, every: timedelta) -> bool:
+        """Whether to warn the duty team now: at most once per `every`."""
+        async with self._db.session() as s:
+            await self._gate(s)
+            res = await s.exec(
+                update(CodeGate)
+                .where(
+                    col(CodeGate.id) == 1,
+                    or_(col(CodeGate.warned_at).is_(None), col(CodeGate.warned_at) <= now - every),
+                )
+                .values(warned_at=now)
+            )
+            return bool(res.rowcount)
+
+    async def _gate(self, s: Any) -> None:
+        await s.exec(self._db.insert()(CodeGate).values(id=1).on_conflict_do_nothing())
 
     async def failures_since(self, *, conversation_key: str, since: datetime) -> list[datetime]:
         async with self._db.session() as s:
@@ -374,6 +497,29 @@ class BotStateRepository:
         async with self._db.session() as s:
             await s.exec(delete(BotStateItem).where(col(BotStateItem.key).in_(ks)))
 
+    async def forget_unlinked_before(self, *, before: datetime) -> int:
+        """Drops the state of chats idle since `before` that never linked to a review (a code
+        never entered, or only guessed): nothing of a child's is in them but the question
+        they were on."""
+        async with self._db.session() as s:
+            idle = (
+                await s.exec(select(BotStateItem.key).where(col(BotStateItem.updated_at) < before))
+            ).all()
+            if not idle:
+                return 0
+            linked = {
+                f"{channel}/conversations/{conversation}"
+                for channel, conversation in (
+                    await s.exec(select(ChannelLink.channel_id, ChannelLink.conversation_id))
+                ).all()
+            }
+            gone = [k for k in idle if "/conversations/" in k and k not in linked]
+            for start in range(0, len(gone), 500):
+                await s.exec(
+                    delete(BotStateItem).where(col(BotStateItem.key).in_(gone[start : start + 500]))
+                )
+            return len(gone)
+
 
 class AlertRepository:
     def __init__(self, db: Database) -> None:
@@ -426,11 +572,71 @@ class AlertRepository:
             await s.flush()
             return found
 
-    async def without_email(self, *, since: datetime) -> list[SafeguardingAlert]:
-        """Alerts (since a time) whose email was never queued."""
+    async def lead_in_chat(
+        self, *, channel_id: str, conversation_id: str, since: datetime, not_id: int
+    ) -> tuple[SafeguardingAlert, set[str]] | None:
+        """The latest alert since `since` in this chat that others may be grouped under, with
+        the categories its group has raised so far."""
         async with self._db.session() as s:
             res = await s.exec(
-                select(SafeguardingAlert).where(col(SafeguardingAlert.created_at) >= since)
+                select(SafeguardingAlert)
+                .where(
+                    SafeguardingAlert.channel_id == channel_id,
+                    SafeguardingAlert.conversation_id == conversation_id,
+                    col(SafeguardingAlert.merged_into).is_(None),
+                    SafeguardingAlert.email == "own",
+                    col(SafeguardingAlert.created_at) >= since,
+                    col(SafeguardingAlert.id) != not_id,
+                )
+                .order_by(col(SafeguardingAlert.id).desc())
+            )
+            lead = res.first()
+            if lead is None:
+                return None
+            group = await s.exec(
+                select(SafeguardingAlert.categories).where(
+                    or_(
+                        col(SafeguardingAlert.id) == lead.id,
+                        col(SafeguardingAlert.merged_into) == lead.id,
+                    )
+                )
+            )
+            return lead, {c for cats in group.all() for c in cats}
+
+    async def hold(self, *, alert_id: int, merged_into: int | None) -> None:
+        """The alert's email waits, to go out with others (see `held`)."""
+        async with self._db.session() as s:
+            await s.exec(
+                update(SafeguardingAlert)
+                .where(col(SafeguardingAlert.id) == alert_id)
+                .values(email="held", merged_into=merged_into)
+            )
+
+    async def held(self) -> list[SafeguardingAlert]:
+        """Alerts whose email is waiting, oldest first."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(SafeguardingAlert.email == "held")
+                .order_by(col(SafeguardingAlert.id))
+            )
+            return list(res.all())
+
+    async def mark_summarised(self, *, alert_ids: Iterable[int]) -> None:
+        async with self._db.session() as s:
+            await s.exec(
+                update(SafeguardingAlert)
+                .where(col(SafeguardingAlert.id).in_(list(alert_ids)))
+                .values(email="summarised")
+            )
+
+    async def without_email(self, *, since: datetime) -> list[SafeguardingAlert]:
+        """Alerts (since a time) meant to have an email of their own that was never queued."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert).where(
+                    col(SafeguardingAlert.created_at) >= since, SafeguardingAlert.email == "own"
+                )
             )
             alerts = {f"alert:{a.id}": a for a in res.all()}
             if not alerts:
@@ -484,6 +690,20 @@ class OutboxRepository:
             await s.flush()
             return row
 
+    async def duty_only_alerts_since(self, *, since: datetime) -> int:
+        """Alert emails queued since `since` for chats with no review: the duty team's alone."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    col(OutboxMessage.kind).in_(["alert", "alerts"]),
+                    col(OutboxMessage.review_id).is_(None),
+                    col(OutboxMessage.created_at) >= since,
+                )
+            )
+            return int(res.one())
+
     async def claim_due(
         self, *, now: datetime, limit: int, lease: timedelta
     ) -> list[OutboxMessage]:
@@ -519,12 +739,20 @@ class OutboxRepository:
                     claimed.append(msg)
             return claimed
 
-    async def mark_sent(self, *, message_id: int, at: datetime) -> None:
+    async def mark_sent(self, *, message_id: int, at: datetime, keep_body: bool = False) -> None:
+        """Marks a message sent. Its body (a child's words) is dropped unless `keep_body`: the
+        email has it now; the row keeps who, what kind and when."""
+        values: dict[str, Any] = {
+            "status": "sent",
+            "sent_at": at,
+            "locked_until": None,
+            "last_error": None,
+        }
+        if not keep_body:
+            values |= {"text_body": "", "html_body": None}
         async with self._db.session() as s:
             await s.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == message_id)
-                .values(status="sent", sent_at=at, locked_until=None, last_error=None)
+                update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values)
             )
 
     async def mark_failed_attempt(
@@ -565,6 +793,117 @@ class OutboxRepository:
             return int(res.one())
 
 
+# Tables with nothing of a child's in them (counters and bookkeeping). Every other table must
+# be covered by PrivacyRepository's purge and export; a test holds new tables to this.
+NO_CHILD_DATA = frozenset({"codeattempt", "codegate", "alembic_version"})
+
+
+class PrivacyRepository:
+    """Everything held about one review, to hand over (subject access) or to delete (the
+    council's retention period, or the young person's request)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _conversations(self, s: Any, review_id: int) -> tuple[list[ChannelLink], list[str]]:
+        links = list(
+            (await s.exec(select(ChannelLink).where(ChannelLink.review_id == review_id))).all()
+        )
+        keys = [f"{link.channel_id}/conversations/{link.conversation_id}" for link in links]
+        return links, keys
+
+    async def export(self, *, review_id: int) -> dict[str, list[dict[str, Any]]] | None:
+        """Every row about the review, table by table, as plain JSON-able dicts."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                return None
+            links, keys = await self._conversations(s, review_id)
+            conversations = [link.conversation_id for link in links]
+
+            async def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
+                found = (await s.exec(select(model).where(*where))).all()
+                return [r.model_dump(mode="json") for r in found]
+
+            return {
+                "review": [review.model_dump(mode="json", exclude={"invite_code_hash"})],
+                "channellink": [link.model_dump(mode="json") for link in links],
+                "answer": await rows(Answer, Answer.review_id == review_id),
+                "safeguardingalert": await rows(
+                    SafeguardingAlert,
+                    or_(
+                        col(SafeguardingAlert.review_id) == review_id,
+                        col(SafeguardingAlert.conversation_id).in_(conversations),
+                    ),
+                ),
+                "outboxmessage": await rows(OutboxMessage, OutboxMessage.review_id == review_id),
+                "botstateitem": await rows(BotStateItem, col(BotStateItem.key).in_(keys)),
+                "processedactivity": await rows(
+                    ProcessedActivity, col(ProcessedActivity.conversation_id).in_(conversations)
+                ),
+            }
+
+    async def purge(self, *, review_id: int) -> dict[str, int]:
+        """Deletes every row about the review, the review included; returns counts only."""
+        async with self._db.session() as s:
+            links, keys = await self._conversations(s, review_id)
+            conversations = [link.conversation_id for link in links]
+            counts: dict[str, int] = {}
+            for name, stmt in (
+                ("answer", delete(Answer).where(col(Answer.review_id) == review_id)),
+                (
+                    "safeguardingalert",
+                    delete(SafeguardingAlert).where(
+                        or_(
+                            col(SafeguardingAlert.review_id) == review_id,
+                            col(SafeguardingAlert.conversation_id).in_(conversations),
+                        )
+                    ),
+                ),
+                (
+                    "outboxmessage",
+                    delete(OutboxMessage).where(col(OutboxMessage.review_id) == review_id),
+                ),
+                ("botstateitem", delete(BotStateItem).where(col(BotStateItem.key).in_(keys))),
+                (
+                    "processedactivity",
+                    delete(ProcessedActivity).where(
+                        col(ProcessedActivity.conversation_id).in_(conversations)
+                    ),
+                ),
+                ("channellink", delete(ChannelLink).where(col(ChannelLink.review_id) == review_id)),
+                ("review", delete(Review).where(col(Review.id) == review_id)),
+            ):
+                res = await s.exec(stmt)
+                counts[name] = int(res.rowcount or 0)
+            return counts
+
+    async def reviews_before(self, *, before: datetime) -> list[int]:
+        """Reviews held on or before `before`: due for deletion."""
+        async with self._db.session() as s:
+            res = await s.exec(select(Review.id).where(col(Review.review_at) < before))
+            return [int(i) for i in res.all() if i is not None]
+
+    async def forget_unlinked_alerts(self, *, before: datetime) -> int:
+        """Alerts from chats that never linked to a review, raised before `before`."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                delete(SafeguardingAlert).where(
+                    col(SafeguardingAlert.review_id).is_(None),
+                    col(SafeguardingAlert.created_at) < before,
+                )
+            )
+            n = int(res.rowcount or 0)
+            await s.exec(
+                delete(OutboxMessage).where(
+                    col(OutboxMessage.review_id).is_(None),
+                    col(OutboxMessage.created_at) < before,
+                    col(OutboxMessage.status) != "pending",
+                )
+            )
+            return n
+
+
 class Repositories:
     """The repositories over one database, handed to the bot and the delivery worker."""
 
@@ -576,5 +915,6 @@ class Repositories:
         self.code_attempts = CodeAttemptRepository(db)
         self.activities = ActivityLogRepository(db)
         self.bot_state = BotStateRepository(db)
+        self.privacy = PrivacyRepository(db)
         self.alerts = AlertRepository(db)
         self.outbox = OutboxRepository(db)

@@ -2,7 +2,8 @@
 
 1. Turns per second through the whole app over loopback HTTP (SQLite file, local connector).
 2. ConnectorClient creation: the stock per-turn cost against the cached client.
-3. The safeguarding matcher: speed, and its hit rate on the test corpora.
+3. The safeguarding screen: recall and false alarms per layer and language on the test corpora
+   and the frozen held-out sets, and the time to check one message.
 4. A whole turn for a 250 KB message, and the longest it holds the event loop.
 5. Peak memory of the process.
 """
@@ -28,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import PARTS, create_app  # noqa: E402
 from bot.cli import add_review  # noqa: E402
-from dialogs.safeguarding import SafeguardingMatcher  # noqa: E402
+from dialogs.safeguarding_model import Screen  # noqa: E402
 from storage.content import load_content  # noqa: E402
+from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
 from tests.chat import Chat  # noqa: E402
 from tests.conftest import make_settings, review_data  # noqa: E402
@@ -108,30 +110,52 @@ async def connector_creation() -> None:
 def matcher_figures() -> None:
     content = load_content(ROOT / "content")
     t0 = time.perf_counter()
-    matcher = SafeguardingMatcher(content.safeguarding)
+    screen = Screen.for_content(content)
     built = time.perf_counter() - t0
-    data = ROOT / "tests" / "data"
-    print(f"safeguarding: {len(matcher._phrases)} phrases, built in {built * 1000:.1f} ms")
-    for locale in ("en", "ar", "sq"):
-        for kind in ("disclosures", "ordinary"):
-            name = "safeguarding_disclosures" if kind == "disclosures" else "ordinary_sentences"
-            lines = [
-                s.strip()
-                for s in (data / f"{name}_{locale}.txt").read_text(encoding="utf-8").splitlines()
-                if s.strip() and not s.startswith("#")
+    matcher, model = screen.phrases, screen.model
+    print(
+        f"safeguarding: {len(matcher._phrases)} phrases and model {model.meta['version']} "
+        f"({len(model._index):,} features), loaded in {built * 1000:.0f} ms"
+    )
+    layers = {"phrases": matcher.categories, "model": model.categories, "both": screen.categories}
+    print("  recall on disclosures / false alarms on ordinary sentences, per layer:")
+    for set_name, read in (("test corpora", sets.corpus), ("held-out", sets.heldout)):
+        for locale in sets.LOCALES:
+            pos, neg = read(locale, "disclosures"), read(locale, "ordinary")
+            cells = [
+                f"{name} {sets.flagged(check, pos)} / {sets.flagged(check, neg)}"
+                for name, check in layers.items()
             ]
-            hits = sum(1 for s in lines if matcher.categories(s))
-            label = "flagged (recall)" if kind == "disclosures" else "flagged (false positives)"
-            print(
-                f"  {locale} {kind}: {hits}/{len(lines)} {label} = {100 * hits / len(lines):.1f}%"
-            )
+            print(f"  {set_name:12} {locale}: " + "; ".join(cells))
+    for locale, f in model.meta["validation"]["phrases_and_model"].items():
+        print(
+            f"  validation (out of fold, training examples) {locale}: recall {f['recall']:.1%} "
+            f"of {f['disclosures']}, false alarms {f['false_alarms']:.1%} of {f['ordinary']}"
+        )
+    every = [
+        t
+        for read in (sets.heldout, sets.corpus)
+        for loc in sets.LOCALES
+        for kind in ("disclosures", "ordinary")
+        for t in read(loc, kind)
+    ]
+    took = []
+    for text in every * 3:
+        t0 = time.perf_counter()
+        screen.categories(text)
+        took.append(time.perf_counter() - t0)
+    q = statistics.quantiles(took, n=100)
+    print(
+        f"  check of one message ({len(every)} messages x 3): p50 {q[49] * 1000:.2f} ms, "
+        f"p95 {q[94] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms, max {max(took) * 1000:.2f} ms"
+    )
     short = "I would like my review at school after lessons please"
     long = ("I like my school and my friends and my football club. " * 19)[:1000]
     for name, text in (("typical sentence", short), ("1,000 characters", long)):
         n = 200
         t0 = time.perf_counter()
         for _ in range(n):
-            matcher.categories(text)
+            screen.categories(text)
         per = (time.perf_counter() - t0) / n
         print(f"  check of a {name}: {per * 1000:.2f} ms")
     # A pasted wall of text must not stall the turn: 256 KB of ordinary words, of a character
@@ -144,11 +168,11 @@ def matcher_figures() -> None:
         "random letters": "".join(rng.choice("abcdefghij klmnop") for _ in range(256 * 1024)),
     }
     # The first text NFKC changes builds a table of Unicode data once per process; not per text.
-    matcher.categories("\ufdfa")
+    screen.categories("\ufdfa")
     cpu = []
     for name, text in walls.items():
         t0 = time.process_time()
-        matcher.categories(text)
+        screen.categories(text)
         cpu.append(f"{name} {(time.process_time() - t0) * 1000:.0f}")
     print(f"  check of 256 KB, ms of CPU: {', '.join(cpu)}")
 

@@ -1,6 +1,8 @@
 """The `myreview` command, settings that refuse placeholders, and the health check."""
 
 import re
+import stat
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -8,6 +10,7 @@ from pydantic import ValidationError
 from bot import cli
 from bot.settings import Settings
 from tests.conftest import make_settings
+from tests.consult import wait_for_eml
 
 
 def test_review_add_prints_a_one_time_code(tmp_path, monkeypatch, capsys):
@@ -33,7 +36,7 @@ def test_review_add_prints_a_one_time_code(tmp_path, monkeypatch, capsys):
         ]
     )
     out = capsys.readouterr().out
-    assert re.search(r"Invite code: [2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}\n", out)
+    assert re.search(r"Invite code: ([2-9A-HJKMNP-TV-Z]{3}-){2}[2-9A-HJKMNP-TV-Z]{3}\n", out)
     assert "11 December 2030" in out  # valid until the end of the day after the review
 
 
@@ -58,19 +61,70 @@ def test_review_add_refuses_a_bad_email_clearly(tmp_path, monkeypatch):
         cli.main(add_args(**{"review-at": "next tuesday"}))
 
 
-def test_production_refuses_placeholder_secrets(tmp_path):
-    with pytest.raises(ValidationError, match="MYREVIEW_SECRET_KEY is a placeholder"):
-        make_settings(tmp_path, environment="production", secret_key="dev-only-secret-change-me")
-    with pytest.raises(ValidationError, match="MICROSOFT_APP_ID"):
-        make_settings(tmp_path, environment="production", secret_key="x" * 40)
-    ok = make_settings(
-        tmp_path,
-        environment="production",
-        secret_key="x" * 40,
-        microsoft_app_id="app",
-        microsoft_app_password="p" * 20,
-    )
+STRONG_KEY = "Qm7vX2pL9tR4wZ8cN1bF6hJ3kD5sG0aYeUiOqWxE"  # 40 random-looking characters
+APP = {"microsoft_app_id": "app", "microsoft_app_password": "Xq8~Kp2.Lm9_Zr4-Vt7wNb3"}
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("dev-only-secret-change-me", "is a placeholder"),
+        ("dev-only-secret-change-me ", "has spaces at the start or end"),
+        ("changeme", "is a placeholder"),
+        ("CHANGE-ME", "is a placeholder"),
+        ("x", "is a placeholder"),
+        ("password", "is a placeholder"),
+        ("changethis-" + STRONG_KEY, "is a placeholder"),
+        ("x" * 40, "is a placeholder"),
+        ("Qm7vX2pL9tR4wZ8c", "is shorter than 32 bytes"),
+        ("abcdabcdabcdabcdabcdabcdabcdabcdabcd", "does not look random"),
+        ("correct horse battery staple horse", "does not look random"),
+    ],
+)
+def test_production_refuses_weak_keys_saying_why_and_how(tmp_path, key, why):
+    with pytest.raises(ValidationError, match=f"MYREVIEW_SECRET_KEY {why}") as err:
+        make_settings(tmp_path, environment="production", secret_key=key, **APP)
+    assert "secrets.token_urlsafe" in str(err.value)
+
+
+@pytest.mark.parametrize("password", ["", "changethis", "CHANGE ME", "password", "short"])
+def test_production_refuses_a_placeholder_app_password(tmp_path, password):
+    with pytest.raises(ValidationError, match="MICROSOFT_APP"):
+        make_settings(
+            tmp_path,
+            environment="production",
+            secret_key=STRONG_KEY,
+            microsoft_app_id="app",
+            microsoft_app_password=password,
+        )
+
+
+def test_production_accepts_strong_secrets(tmp_path):
+    ok = make_settings(tmp_path, environment="production", secret_key=STRONG_KEY, **APP)
     assert ok.environment == "production"
+    # Development keeps working with the shipped placeholder.
+    assert make_settings(tmp_path, environment="development", secret_key="changeme")
+
+
+def test_a_refused_start_names_the_setting_but_never_shows_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MYREVIEW_ENVIRONMENT", "production")
+    monkeypatch.setenv("MYREVIEW_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("MYREVIEW_MICROSOFT_APP_ID", "app")
+    monkeypatch.setenv("MYREVIEW_MICROSOFT_APP_PASSWORD", APP["microsoft_app_password"])
+    monkeypatch.setenv("MYREVIEW_SMTP_USERNAME", "bot@council.example")
+    monkeypatch.setenv("MYREVIEW_SMTP_PASSWORD", "changeme ")
+    with pytest.raises(SystemExit) as err:
+        cli.main(["migrate"])
+    message = str(err.value)
+    assert "MYREVIEW_SMTP_PASSWORD" in message
+    for secret in (STRONG_KEY, APP["microsoft_app_password"], "changeme "):
+        assert secret not in message
+    monkeypatch.setenv("MYREVIEW_SECRET_KEY", "hunter2")
+    with pytest.raises(SystemExit) as err:
+        cli.main(["migrate"])
+    assert "MYREVIEW_SECRET_KEY is shorter" in str(err.value) or "placeholder" in str(err.value)
+    assert "hunter2" not in str(err.value)
 
 
 def test_settings_read_the_env_file(tmp_path, monkeypatch):
@@ -91,3 +145,48 @@ async def test_healthz_checks_the_database(client, parts, tmp_path):
     parts.db.__dict__["engine"] = Database("sqlite+aiosqlite:////nonexistent/dir/x.db").engine
     resp = await client.get("/healthz")
     assert resp.status == 503
+
+
+async def test_responses_carry_no_server_version_and_safe_headers(client):
+    for resp in (
+        await client.get("/healthz"),
+        await client.post("/api/messages", data=b"{not json"),
+        await client.get("/nothing-here"),
+    ):
+        assert resp.headers["Server"] == "MyReview", resp.status
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_the_database_and_emails_are_owner_only(settings, new_chat, new_review):
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    _, code = await new_review()
+    chat = new_chat()
+    await chat.start()
+    await chat.say(code)
+    await chat.say("he hits me every night")  # an alert, so an email
+    [eml] = await wait_for_eml(settings.outbox_dir)
+    db = Path(settings.database_url.split(":///", 1)[1])
+    wal, shm = (db.with_name(db.name + suffix) for suffix in ("-wal", "-shm"))
+    assert wal.exists() and shm.exists()
+    for path in (db, wal, shm, eml):
+        assert mode(path) == 0o600, path
+    assert mode(settings.var_dir) == 0o700 and mode(settings.outbox_dir) == 0o700
+
+
+def test_production_refuses_a_var_folder_others_can_read(tmp_path):
+    from bot.app import secure_var_dir
+    from bot.settings import UnsafeSetup
+
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    var.chmod(0o755)
+    with pytest.raises(UnsafeSetup, match="chmod 700"):
+        secure_var_dir(
+            make_settings(tmp_path, environment="production", secret_key=STRONG_KEY, **APP)
+        )
+    secure_var_dir(make_settings(tmp_path))
+    assert (var.stat().st_mode & 0o777) == 0o700

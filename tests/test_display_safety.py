@@ -128,16 +128,20 @@ async def test_the_who_can_hear_this_quote_is_escaped_in_a_card_only(linked_chat
 
 
 async def test_a_name_cannot_break_out_of_the_bots_right_to_left_lines(
-    linked_chat, new_chat, parts
+    linked_chat, new_chat, parts, settings
 ):
+    from bot.cli import new_code
+
     review, chat = await linked_chat("webchat", language_hint="ar")
     await chat.tap("العربية")
     # A name that would close the bot's isolation early, then reverse what follows.
     await chat.say(f"{PDI}أميرة\u202e 2")
 
+    # The child moves to a new device with a new code from their IRO: welcomed by name.
+    _, code, _ = await new_code(settings, review.id or 0)
     other = new_chat("webchat")
     await other.start()
-    await other.say(chat.code)
+    await other.say(code)
 
     [welcome] = [a["text"] for a in other.replies if "أميرة" in (a.get("text") or "")]
     assert text(parts, "messages.linked_again", "ar", name="أميرة 2") in welcome

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from tests.consult import answers_of, said, text
+from tests.consult import QUICK, answers_of, said, text, waiting_key
 
 
 async def test_five_wrong_codes_pause_code_entry_for_fifteen_minutes(new_chat, new_review, parts):
@@ -42,26 +42,78 @@ async def test_expired_code_is_refused_kindly(new_chat, new_review, parts):
     assert said(parts, await chat.say(code), "messages.code_expired")
 
 
-async def test_second_device_links_with_the_same_code_and_carries_on(new_chat, new_review, parts):
+async def test_a_second_device_with_only_the_code_can_add_answers_and_nothing_more(
+    new_chat, new_review, parts
+):
     review, code = await new_review()
     phone = new_chat("msteams")
     await phone.start()
     await phone.say(code)
     await phone.pick("English")
-    await phone.say("Sammy")
-    laptop = new_chat("webchat", user_id="child-laptop")
+    await phone.say("Mimi, and i dont want my uncle there")
+    # Someone else holding the code (a carer who saw it) links another device.
+    laptop = new_chat("webchat", user_id="someone-with-the-code")
     await laptop.start()
     transcript = await laptop.say(code)
-    assert said(parts, transcript, "messages.linked_again")
+    assert "You have answered 2 of " in transcript
+    assert "Mimi" not in transcript and "uncle" not in transcript
+    # It can answer what is not answered yet ...
     assert said(parts, transcript, "questions.pronouns.prompt")
     await laptop.tap("they / them")
     stored = await answers_of(parts, review.id)
-    assert stored["name"] == ("text", "Sammy") and stored["pronouns"] == ("choice", "they_them")
-    links = await parts.repos.links.for_review(review_id=review.id)
-    assert {(link.channel_id, link.user_id) for link in links} == {
-        ("msteams", "child-1"),
-        ("webchat", "child-laptop"),
-    }
+    assert stored["pronouns"] == ("choice", "they_them")
+    # ... but not go back to an earlier answer, start again, or reach the check and send.
+    for attempt in ("back", "start again"):
+        transcript = await laptop.say(attempt)
+        assert said(parts, transcript, "messages.limited_no_change"), attempt
+        assert "Mimi" not in transcript
+    for _ in range(40):
+        if said(parts, laptop.said, "messages.limited_done"):
+            break
+        waiting = await waiting_key(parts, laptop)
+        await laptop.say(QUICK.get(waiting or "", "skip"))
+    assert said(parts, laptop.said, "messages.limited_done")
+    assert not said(parts, laptop.said, "messages.check_intro")
+    assert (await answers_of(parts, review.id))["name"] == (
+        "text",
+        "Mimi, and i dont want my uncle there",
+    )
+    fresh = await parts.repos.reviews.get(review_id=review.id)
+    assert fresh.submitted_at is None
+    # Coming back later, it still sees nothing.
+    transcript = await laptop.say("hi")
+    assert said(parts, transcript, "messages.limited_done") and "Mimi" not in transcript
+    # The child's own device is told, once, on its next message, and keeps everything.
+    transcript = await phone.say("she / her")
+    assert said(parts, transcript, "messages.other_device_linked")
+    transcript = await phone.say("skip")
+    assert not said(parts, transcript, "messages.other_device_linked")
+
+
+async def test_a_new_code_from_the_iro_closes_every_earlier_device(
+    new_chat, new_review, parts, settings
+):
+    from bot.cli import new_code
+
+    review, code = await new_review()
+    phone = new_chat("msteams")
+    await phone.start()
+    await phone.say(code)
+    await phone.pick("English")
+    await phone.say("Mimi")
+    # The phone was lost; the IRO gives the child a new code for their new device.
+    _, fresh_code, closed = await new_code(settings, review.id or 0)
+    assert closed == 1
+    old = new_chat("webchat", user_id="someone")
+    await old.start()
+    assert said(parts, await old.say(code), "messages.code_wrong")
+    transcript = await phone.say("she / her")
+    assert said(parts, transcript, "messages.device_closed")
+    assert said(parts, transcript, "questions.invite_code.prompt")
+    new_phone = new_chat("msteams", user_id="child-new-phone")
+    await new_phone.start()
+    transcript = await new_phone.say(fresh_code)
+    assert text(parts, "messages.linked_again", name="Mimi") in transcript
 
 
 async def test_code_is_stored_only_as_a_hash(new_review, parts, settings):
@@ -69,5 +121,89 @@ async def test_code_is_stored_only_as_a_hash(new_review, parts, settings):
     raw = code.replace("-", "")
     data = b"".join(p.read_bytes() for p in settings.var_dir.parent.glob("myreview.db*"))
     assert raw.encode() not in data and code.encode() not in data
-    assert len(code) == 9 and code[4] == "-"
+    assert len(code) == 11 and code[3] == code[7] == "-"
     assert not set(raw) & set("01OIL")
+
+
+async def test_one_user_is_bounded_whatever_conversation_they_use(new_chat, new_review, parts):
+    _, code = await new_review()
+    for n in range(12):
+        chat = new_chat("directline", user_id="same-person")
+        await chat.start()
+        transcript = await chat.say(f"AAA-AAA-A{n % 9 + 2}A")
+        assert said(parts, transcript, "messages.code_wrong"), n
+    fresh = new_chat("directline", user_id="same-person")
+    await fresh.start()
+    assert said(parts, await fresh.say(code), "messages.code_paused")
+    # Someone else is not held up.
+    other = new_chat("directline", user_id="someone-else")
+    await other.start()
+    assert text(parts, "messages.linked", name="Sam") in await other.say(code)
+
+
+async def test_guessing_across_the_service_is_slowed_for_everyone_and_the_duty_team_told(
+    tmp_path, connector, settings
+):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import PARTS, create_app
+    from bot.cli import add_review
+    from tests.chat import Chat
+    from tests.conftest import make_settings, review_data
+    from tests.consult import wait_for_eml
+
+    conn, url = connector
+    s = make_settings(tmp_path, code_guesses_per_hour=6, code_slow_lane_seconds=60)
+    _, code = await add_review(s, review_data())
+
+    async def guess_from_fresh_identities(client: TestClient, n: int) -> list[str]:
+        # A new conversation, user and channel id every time, as a guesser would rotate them.
+        results = []
+        for i in range(n):
+            chat = Chat(client, conn, url, channel_id=f"ch{i % 5}", user_id=f"guesser-{i}")
+            await chat.start()
+            results.append(await chat.say("AAA-AAA-AAA"))
+        return results
+
+    async with TestClient(TestServer(create_app(s))) as client:
+        parts = client.app[PARTS]
+        results = await guess_from_fresh_identities(client, 20)
+        wrong = [r for r in results if said(parts, r, "messages.code_wrong")]
+        busy = [r for r in results if said(parts, r, "messages.code_busy")]
+        # Six wrong codes under the bound, then one check in the slow lane, then none.
+        assert (len(wrong), len(busy)) == (7, 13)
+        [warning] = await wait_for_eml(s.outbox_dir)
+        assert b"invite codes are being guessed" in warning.read_bytes()
+        assert b"To: duty@council.example" in warning.read_bytes()
+    # The bound is in the database: a restarted server still checks slowly, and a child with
+    # the right code is asked kindly to try again in a minute, then gets in.
+    async with TestClient(TestServer(create_app(s))) as client:
+        parts = client.app[PARTS]
+        [again] = await guess_from_fresh_identities(client, 1)
+        assert said(parts, again, "messages.code_busy")
+        child = Chat(client, conn, url, channel_id="msteams", user_id="the-child")
+        await child.start()
+        assert said(parts, await child.say(code), "messages.code_busy")
+        later = parts.services.clock() + timedelta(seconds=61)
+        parts.services.clock = lambda: later
+        assert text(parts, "messages.linked", name="Sam") in await child.say(code)
+    # Only one warning email in the hour.
+    assert len(list(s.outbox_dir.glob("*.eml"))) == 1
+
+
+async def test_chats_that_never_linked_are_forgotten_after_a_week(new_chat, new_review, parts):
+    from bot.app import housekeeping
+
+    _, code = await new_review()
+    guesser = new_chat("directline", user_id="guesser")
+    await guesser.start()
+    await guesser.say("AAA-AAA-AAA")
+    child = new_chat("directline", user_id="child")
+    await child.start()
+    await child.say(code)
+    keys = [f"directline/conversations/{c.conversation_id}" for c in (guesser, child)]
+    assert set(await parts.repos.bot_state.read(keys=keys)) == set(keys)
+    later = parts.services.clock() + timedelta(days=8)
+    parts.services.clock = lambda: later
+    await housekeeping(parts)
+    assert set(await parts.repos.bot_state.read(keys=keys)) == {keys[1]}

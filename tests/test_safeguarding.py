@@ -136,3 +136,44 @@ def test_the_held_out_sets_are_frozen():
     assert len(sums) == 6
     for name, digest in sums.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nobody hits me at my placement",
+        "my carers have never hurt me",
+        "no one touches me there",
+        "i would never hurt myself",
+        "i don't want to run away, i like it here",
+        "askush nuk më godet",
+        "ما حدا بيضربني",
+    ],
+)
+def test_a_child_saying_it_does_not_happen_is_not_flagged(matcher, text):
+    assert matcher.categories(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The negation is about something else, or is part of the worry itself.
+        "nobody knows he hits me",
+        "nobody would care if i died",
+        "i don't want to die but he said he would kill me",
+        "i don't want to hurt myself but i keep doing it",
+        "he hits me, nobody helps",
+        "i don't feel safe at home",
+    ],
+)
+def test_a_negation_nearby_does_not_hide_a_disclosure(matcher, text):
+    assert matcher.categories(text) != []
+
+
+def test_an_ordinary_word_is_not_read_as_a_trigger_with_a_typo(matcher):
+    # "blocked" is one letter from "locked", "anger" from "danger".
+    assert matcher.categories("she kept me blocked on snapchat for a week") == []
+    assert matcher.categories("im in anger management at school") == []
+    # A real typo of the trigger word still counts.
+    assert matcher.categories("my stepdad kept me lockd in my room") != []
+    assert matcher.categories("my stepdad keeps hittin me") != []

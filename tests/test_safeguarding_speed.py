@@ -53,7 +53,9 @@ def _fuzzy_ok(word: str) -> bool:
 class Reference:
     def __init__(self, lists: Mapping[str, SafeguardingFile]) -> None:
         seen: set[tuple[str, str]] = set()
-        self.phrases: list[tuple[str, str, tuple[str, ...]]] = []
+        self.phrases: list[tuple[str, str, tuple[str, ...], str, bool]] = []
+        self.negations: dict[str, set[tuple[str, ...]]] = {}
+        self.fillers: dict[str, set[str]] = {}
         for sfile in lists.values():
             for category, phrases in sfile.categories.items():
                 for phrase in phrases:
@@ -62,35 +64,63 @@ class Reference:
                     if len(c) < 4 or (category, c) in seen:
                         continue
                     seen.add((category, c))
-                    self.phrases.append((category, c, ws))
-        self.fuzzy_vocab = sorted({w for _, _, ws in self.phrases for w in ws if _fuzzy_ok(w)})
+                    self.phrases.append(
+                        (category, c, ws, sfile.locale, category in sfile.negatable)
+                    )
+            self.negations[sfile.locale] = {tuple(reference_words(n)) for n in sfile.negations}
+            self.negations[sfile.locale].discard(())
+            self.fillers[sfile.locale] = {
+                w for f in sfile.negation_fillers for w in reference_words(f)
+            }
+        self.not_typos = {
+            w for f in lists.values() for t in f.not_typos for w in reference_words(t)
+        }
+        self.fuzzy_vocab = sorted(
+            {w for _, _, ws, _, _ in self.phrases for w in ws if _fuzzy_ok(w)}
+        )
 
     def categories(self, text: str) -> list[str]:
         ws = reference_words(text)
         if not ws:
             return []
         c = "".join(ws)
+        # The word each letter of `c` belongs to.
+        word_of = [i for i, w in enumerate(ws) for _ in w]
         at: dict[str, set[int]] = {}
         for i, w in enumerate(ws):
             at.setdefault(w, set()).add(i)
-            if _fuzzy_ok(w):
+            if _fuzzy_ok(w) and w not in self.not_typos:
                 for near, _, _ in process.extract(
                     w, self.fuzzy_vocab, scorer=OSA.distance, score_cutoff=1, limit=None
                 ):
                     at.setdefault(near, set()).add(i)
         found: dict[str, None] = {}
-        for category, pc, pws in self.phrases:
+        for category, pc, pws, locale, negatable in self.phrases:
             if category in found:
                 continue
-            if pc in c or self._in_order(pws, at):
+            starts = [word_of[o] for o in range(len(c)) if c.startswith(pc, o)]
+            starts += self._in_order(pws, at)
+            if any(not (negatable and self._negated(ws, s, locale)) for s in starts):
                 found[category] = None
         return list(found)
 
     @staticmethod
-    def _in_order(phrase: tuple[str, ...], at: dict[str, set[int]]) -> bool:
-        for start in at.get(phrase[0], ()):
-            if all(start + j in at.get(w, ()) for j, w in enumerate(phrase[1:], 1)):
+    def _in_order(phrase: tuple[str, ...], at: dict[str, set[int]]) -> list[int]:
+        return [
+            start
+            for start in at.get(phrase[0], ())
+            if all(start + j in at.get(w, ()) for j, w in enumerate(phrase[1:], 1))
+        ]
+
+    def _negated(self, ws: list[str], start: int, locale: str) -> bool:
+        """A negation ends at one of the three words before `start`, only fillers between."""
+        for k in range(start - 1, start - 5, -1):
+            if k < 0:
+                return False
+            if any(tuple(ws[k + 1 - len(n) : k + 1]) == n for n in self.negations[locale]):
                 return True
+            if ws[k] not in self.fillers[locale]:
+                return False
         return False
 
 
@@ -99,7 +129,13 @@ class Reference:
 LISTS = load_content(ROOT / "content").safeguarding
 MATCHER = SafeguardingMatcher(LISTS)
 REFERENCE = Reference(LISTS)
-VOCAB = sorted({w for _, _, ws in REFERENCE.phrases for w in ws})
+VOCAB = sorted({w for _, _, ws, _, _ in REFERENCE.phrases for w in ws})
+# Words that negate, fill, or look like a phrase word with a typo, to put around phrases.
+AROUND = sorted(
+    {w for negs in REFERENCE.negations.values() for n in negs for w in n}
+    | {w for fs in REFERENCE.fillers.values() for w in fs}
+    | set(sorted(REFERENCE.not_typos)[::10])
+)
 
 # Lists that reach corners the real ones do not: a four-letter phrase (too short for the
 # index of runs), letters beyond the BMP, a letter that ends in a combining mark, a phrase that
@@ -168,7 +204,9 @@ SETTINGS = settings(
 
 
 def test_the_phrases_are_the_reference_phrases():
-    assert [(p.category, p.compact, p.words) for p in MATCHER._phrases] == REFERENCE.phrases
+    assert [
+        (p.category, p.compact, p.words, p.locale, p.negatable) for p in MATCHER._phrases
+    ] == REFERENCE.phrases
     assert MATCHER._fuzzy_vocab == REFERENCE.fuzzy_vocab
 
 
@@ -211,10 +249,10 @@ def test_corpus_lines_retyped_give_the_reference_answer(rng, line):
 @SETTINGS
 @given(st.randoms(use_true_random=False))
 def test_phrases_with_typos_among_words_give_the_reference_answer(rng):
-    _, _, pws = rng.choice(REFERENCE.phrases)
+    _, _, pws, _, _ = rng.choice(REFERENCE.phrases)
     ws = [typo(rng, w) if rng.random() < 0.4 else w for w in pws]
     noise = [rng.choice(VOCAB) if rng.random() < 0.6 else typo(rng, rng.choice(VOCAB))]
-    noise += [rng.choice(VOCAB) for _ in range(rng.randrange(6))]
+    noise += [rng.choice(VOCAB + AROUND + AROUND) for _ in range(rng.randrange(6))]
     k = rng.randrange(len(noise) + 1)
     same(" ".join(noise[:k] + ws + noise[k:]))
 
@@ -233,7 +271,7 @@ def test_long_messages_give_the_reference_answer(seed):
     else:
         base = "\ufdfa" * 1500 + " " + unit * 300
     for _ in range(3):
-        _, _, pws = rng.choice(REFERENCE.phrases)
+        _, _, pws, _, _ = rng.choice(REFERENCE.phrases)
         ws = [typo(rng, w) if rng.random() < 0.3 else w for w in pws]
         at = rng.randrange(len(base))
         base = base[:at] + rng.choice([" ", ""]) + " ".join(ws) + " " + base[at:]
@@ -247,7 +285,7 @@ def test_text_of_many_distinct_characters_gives_the_reference_answer(seed):
     rng = random.Random(seed)
     chars = [chr(rng.randrange(0x20, 0x30000)) for _ in range(3000)]
     for _ in range(5):
-        _, _, pws = rng.choice(REFERENCE.phrases)
+        _, _, pws, _, _ = rng.choice(REFERENCE.phrases)
         chars.insert(rng.randrange(len(chars)), " " + " ".join(pws) + " ")
     text = "".join(chars)
     assert len(set(text)) > 1000

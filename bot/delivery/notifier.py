@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.delivery.outbox import OutboxWorker
@@ -110,5 +111,98 @@ class OutboxNotifier:
                 urgent=True,
             ),
             review_id=review.id if review else None,
+        )
+        self.repos.db.after_commit(self.worker.wake)
+
+    async def alert_group(self, *, lead_id: int, alert_ids: list[int]) -> None:
+        """One follow-up for the messages a chat sent after its alert that raised nothing new:
+        the same people, the same template, with every message and when it came."""
+        lead = await self.repos.alerts.get(alert_id=lead_id)
+        alerts = [await self.repos.alerts.get(alert_id=i) for i in alert_ids]
+        review = await self.repos.reviews.get(review_id=lead.review_id) if lead.review_id else None
+        version = review.content_version if review else None
+        content = self.content_source.version(version) if version else self.content_source.current()
+        words = "\n".join(f"[{a.created_at.astimezone(self.tz):%H:%M}] {a.message}" for a in alerts)
+        group = lead.model_copy(update={"message": words, "created_at": alerts[0].created_at})
+        data = alert_data(content=content, alert=group, review=review, tz=self.tz)
+        templates = self._templates_for(version)
+        try:
+            text_body: str = templates.render("alert.txt", **data)
+            html_body: str | None = templates.render("alert.html", **data)
+        except Exception:  # the alert must go whatever an edit did to its template
+            log.exception("alert template failed; the plain alert goes instead")
+            text_body, html_body = plain_alert(data), None
+        await self.repos.outbox.enqueue(
+            message=OutboxMessageCreate(
+                kind="alert",
+                idempotency_key=f"alert:{lead_id}:more",
+                recipients=list(
+                    dict.fromkeys(
+                        [review.iro_email, self.duty_email] if review else [self.duty_email]
+                    )
+                ),
+                subject=(
+                    f"URGENT: {len(alerts)} more message(s) in a MyReview chat already "
+                    f"reported (alert {lead_id})"
+                ),
+                text_body=text_body,
+                html_body=html_body,
+                urgent=True,
+            ),
+            review_id=review.id if review else None,
+        )
+        self.repos.db.after_commit(self.worker.wake)
+
+    async def alert_digest(self, *, alert_ids: list[int]) -> None:
+        """One email to the duty team for the alerts held back by its hourly limit."""
+        content = self.content_source.current()
+        sections = []
+        for alert_id in alert_ids:
+            alert = await self.repos.alerts.get(alert_id=alert_id)
+            review = (
+                await self.repos.reviews.get(review_id=alert.review_id) if alert.review_id else None
+            )
+            data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
+            sections.append(plain_alert(data, held=True))
+        head = (
+            f"{len(alert_ids)} safeguarding alert(s) from chats with no review yet were held "
+            "back, because more arrived within an hour than the limit for separate emails "
+            "(MYREVIEW_DUTY_ALERTS_PER_HOUR). Each young person was given the help at once. "
+            "Here they are, oldest first."
+        )
+        await self.repos.outbox.enqueue(
+            message=OutboxMessageCreate(
+                kind="alerts",
+                idempotency_key=f"alerts:{alert_ids[0]}-{alert_ids[-1]}",
+                recipients=[self.duty_email],
+                subject=f"URGENT: {len(alert_ids)} safeguarding alert(s) held back in MyReview",
+                text_body="\n\n".join([head, *sections]),
+                urgent=True,
+            ),
+            review_id=None,
+        )
+        self.repos.db.after_commit(self.worker.wake)
+
+    async def code_guessing(self, *, wrong_in_last_hour: int, at: datetime) -> None:
+        """Warns the duty team (at most hourly, the caller decides) that invite codes are being
+        guessed across the service. For staff: no child's data, so no template is needed."""
+        when = at.astimezone(self.tz).strftime("%-d %B %Y %H:%M")
+        await self.repos.outbox.enqueue(
+            message=OutboxMessageCreate(
+                kind="warning",
+                idempotency_key=f"code-guessing:{at:%Y%m%d%H%M}",
+                recipients=[self.duty_email],
+                subject="MyReview: invite codes are being guessed",
+                text_body=(
+                    f"At {when}, {wrong_in_last_hour} wrong invite codes had been entered in "
+                    "the last hour, across all chats. That is more than children mistyping.\n\n"
+                    "MyReview now checks codes slowly, one at a time, until the rate falls. "
+                    "No code has been given away. If this goes on, tell the MyReview "
+                    "administrator; they can see the details in the logs.\n\n"
+                    "You will not get this email more than once an hour."
+                ),
+                urgent=True,
+            ),
+            review_id=None,
         )
         self.repos.db.after_commit(self.worker.wake)

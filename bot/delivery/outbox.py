@@ -19,6 +19,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from storage.db import private_dir
 from storage.models import OutboxMessage
 from storage.repositories import OutboxRepository
 
@@ -69,10 +70,13 @@ class FileTransport:
         await asyncio.to_thread(self._write, message, outbox_id)
 
     def _write(self, message: EmailMessage, outbox_id: int) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         final = self.directory / f"{outbox_id:06d}.eml"
         tmp = final.with_suffix(".tmp")
-        tmp.write_bytes(bytes(message))
+        # Owner-only from the first byte: an email holds a child's words.
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(message))
         os.replace(tmp, final)  # whole file or none: a reader never sees half a message
 
 

@@ -302,9 +302,9 @@ def alert_data(
     }
 
 
-def plain_alert(data: dict[str, Any]) -> str:
-    """The alert without its template: used only if the template fails, so it never waits
-    on an edit (staff-facing, English)."""
+def plain_alert(data: dict[str, Any], *, held: bool = False) -> str:
+    """The alert without its template: used if the template fails, so it never waits on an
+    edit, and for each alert in a digest of held alerts (staff-facing, English)."""
     child = data.get("child")
     who = (
         f"{child['first_name']} (review on {child['review']}, IRO {child['iro_name']})"
@@ -329,8 +329,13 @@ def plain_alert(data: dict[str, Any]) -> str:
             "would be told.",
             f"To find the chat: channel {reach['channel']}, conversation "
             f"{reach['conversation_id']}, user {reach['user_id']}, tenant {reach['tenant_id']}.",
-            f"Alert reference: {data['alert_id']}. (Sent without its usual template, which "
-            "failed: please tell whoever edits the templates.)",
+            f"Alert reference: {data['alert_id']}."
+            + (
+                ""
+                if held
+                else " (Sent without its usual template, which failed: please tell whoever "
+                "edits the templates.)"
+            ),
         ]
     )
 

@@ -1,0 +1,52 @@
+"""The screen's recall and false alarms on sets it was never trained or tuned on.
+
+The held-out sets (tests/data/heldout/) were written blind and frozen before the screen's
+model was built; they were measured once, at the end (figures in issue 8 and in the README).
+The floors below are those figures less a small margin: a change to phrases, examples or model
+that hears fewer disclosures, or raises more false alarms, fails here. `make bench` prints the
+figures themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogs.safeguarding_model import Screen
+from storage.content import load_content
+from tests import screening_sets as sets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# locale: (recall at least, false alarms at most), on the held-out sets. Measured first with
+# model 72d7563ec7e8 on 2026-11-24: en 126/160 = 78.8% and 9/160 = 5.6%; ar 35/50 = 70.0% and
+# 1/50 = 2.0%; sq 41/50 = 82.0% and 1/50 = 2.0%. Floors: about 4 points of recall lower, and
+# one or two sentences more of false alarms. The committed model (11fb07f69f58, with ordinary
+# answers about family added after the browser test caught a false alarm) gives en 78.1% and
+# 6.2%, ar 68.0% and 4.0%, sq 80.0% and 4.0%.
+HELD_OUT_FLOORS = {"en": (0.75, 0.07), "ar": (0.66, 0.05), "sq": (0.78, 0.05)}
+
+
+@pytest.fixture(scope="module")
+def screen() -> Screen:
+    return Screen.for_content(load_content(ROOT / "content"))
+
+
+@pytest.mark.parametrize("locale", sets.LOCALES)
+def test_held_out_recall_and_false_alarms_stay_above_their_floors(screen, locale):
+    recall_floor, false_alarm_ceiling = HELD_OUT_FLOORS[locale]
+    recall = sets.flagged(screen.categories, sets.heldout(locale, "disclosures"))
+    false_alarms = sets.flagged(screen.categories, sets.heldout(locale, "ordinary"))
+    assert recall.share >= recall_floor, f"recall {recall}"
+    assert false_alarms.share <= false_alarm_ceiling, f"false alarms {false_alarms}"
+
+
+@pytest.mark.parametrize("locale", sets.LOCALES)
+def test_no_loss_on_the_phrase_layers_own_corpora(screen, locale):
+    # Every disclosure the phrase lists were written for is still heard, and ordinary answers
+    # stay quiet.
+    missed = [t for t in sets.corpus(locale, "disclosures") if not screen.categories(t)]
+    assert missed == []
+    flagged = [t for t in sets.corpus(locale, "ordinary") if screen.categories(t)]
+    assert len(flagged) <= 0.05 * len(sets.corpus(locale, "ordinary")), flagged
