@@ -190,3 +190,46 @@ def test_production_refuses_a_var_folder_others_can_read(tmp_path):
         )
     secure_var_dir(make_settings(tmp_path))
     assert (var.stat().st_mode & 0o777) == 0o700
+
+
+async def test_make_demo_leaves_only_owner_only_files(tmp_path):
+    # `make demo` runs `myreview demo`: the real command, as a subprocess, in a fresh folder.
+    import asyncio
+    import os
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "MYREVIEW_PORT": str(port),
+        "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+        "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'myreview.db'}",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "demo",
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        out = b""
+        while b"listening" not in out:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line, out.decode()
+            out += line
+        var = tmp_path / "var"
+        for path in (var, *var.rglob("*")):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+        assert (var / "myreview.db").exists()
+    finally:
+        proc.kill()
+        await proc.wait()
