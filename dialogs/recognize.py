@@ -94,3 +94,14 @@ def match_word(text: str, words: Sequence[str]) -> bool:
 def compact_code(text: str) -> str:
     """An invite code as typed ("k7qm 4txr", "K7QM-4TXR") in its canonical form."""
     return re.sub(r"[^0-9A-Za-z]", "", text.translate(_DIGITS)).upper()
+
+
+_CODE_SHAPE = re.compile(r"[\s\-]*(?:[0-9A-Za-z][\s\-]*){8,9}")
+_CODE_LETTERS = frozenset("23456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether `text` is an invite code as a child might type it: 8 or 9 of the code's letters
+    and digits, with spaces or dashes anywhere (old codes have 8, new ones 9)."""
+    t = text.translate(_DIGITS)
+    return bool(_CODE_SHAPE.fullmatch(t)) and set(compact_code(t)) <= _CODE_LETTERS

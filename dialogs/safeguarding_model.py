@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from dialogs.recognize import looks_like_code
 from dialogs.safeguarding import SafeguardingMatcher, words
 from storage.content import (
     ORDINARY,
@@ -45,8 +46,10 @@ from storage.content import (
 
 # Bump when `features` changes: a model trained on other features must be retrained.
 FEATURES_VERSION = 4
-# A one-word message is too little for the model to go on ("send", "back", "help" are also
-# the bot's own buttons); the phrase lists hear short disclosures.
+# The model judges a message only with at least this many words it has seen in training: one
+# word is too little to go on ("send", "back", "help" are also the bot's own buttons), and
+# letters that are not words (an invite code, "BWZ-M38-R9Y") are not evidence of anything.
+# The phrase lists hear short disclosures.
 MODEL_MIN_WORDS = 2
 MODEL_FILES = ("screen.npz", "screen.json")
 # A message up to this many words is scored whole; a longer one sentence by sentence, and a
@@ -181,7 +184,12 @@ class ScreenModel:
     def categories(self, text: str) -> list[str]:
         """Categories at or above their threshold, most likely first. When only the pooled
         model is above its threshold, the category whose model scores highest."""
-        if len(words(text)) < MODEL_MIN_WORDS:
+        known = 0
+        for w in words(text):
+            known += ("w:" + w) in self._index
+            if known >= MODEL_MIN_WORDS:
+                break
+        else:
             return []
         p = self.probabilities(text)
         hits = [(p[i], c) for i, c, t in self._watch if p[i] >= t]
@@ -248,6 +256,10 @@ class Screen:
 
     def categories(self, text: str) -> list[str]:
         found = self.phrases.categories(text)
+        if looks_like_code(text):
+            # Letters that are not words are no evidence, and a code heard as a worry would
+            # never be checked: the child could not link.
+            return found
         return found + [c for c in self.model.categories(text) if c not in found]
 
 

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # model 72d7563ec7e8 on 2026-11-24: en 126/160 = 78.8% and 9/160 = 5.6%; ar 35/50 = 70.0% and
 # 1/50 = 2.0%; sq 41/50 = 82.0% and 1/50 = 2.0%. Floors: about 4 points of recall lower, and
 # one or two sentences more of false alarms. The committed model (11fb07f69f58, with ordinary
-# answers about family added after the browser test caught a false alarm) gives en 78.1% and
-# 6.2%, ar 68.0% and 4.0%, sq 80.0% and 4.0%.
+# answers about family added after the browser test caught a false alarm, and invite codes
+# never judged by the model after the crash test caught one) gives en 77.5% and 6.2%, ar 68.0%
+# and 4.0%, sq 80.0% and 4.0%.
 HELD_OUT_FLOORS = {"en": (0.75, 0.07), "ar": (0.66, 0.05), "sq": (0.78, 0.05)}
 
 

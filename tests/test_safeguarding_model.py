@@ -150,3 +150,17 @@ def test_a_disclosure_inside_a_long_message_is_not_diluted(screen):
         long = f"{ordinary} {text}. {ordinary}"
         assert len(windows(long)) > 1
         assert screen.model.categories(long), text
+
+
+def test_an_invite_code_is_never_heard_as_a_worry(screen):
+    # The code question screens what is typed like any other; a code that looked like a worry
+    # would get help instead of being checked, for ever (the crash test found one).
+    from dialogs.context import InviteCodes
+
+    # The code the crash test's child had ("M3" reads as "me"), and thousands of random ones.
+    codes = ["BWZ-M38-R9Y", "H3M-M3X-2QP"] + [InviteCodes.new() for _ in range(3000)]
+    for code in codes:
+        for typed in (code, code.lower(), code.replace("-", " "), code.replace("-", "")):
+            assert screen.categories(typed) == [], typed
+    # A worry typed at the code question is still heard.
+    assert screen.categories("he hits me every night") != []
