@@ -358,10 +358,12 @@ class Consultation:
         return await step.replace_dialog(CHECK)
 
     def _answer_rows(self, turn: Turn) -> list[tuple[str, str, str]]:
+        """The answers to check, numbered as shown. The chat language is not one: it is how we
+        talk, changed at any step with "language", and not a view for the review."""
         rows = []
         for s in steps(turn.content, turn.facts()):
             answer = turn.answers.get(s.key)
-            if answer is None:
+            if answer is None or s.question.type == "language":
                 continue
             prompt = prompt_for(turn, s.question, s.topic, {})
             rows.append((s.key, prompt, describe(turn, s.question, answer.kind, answer.value)))

@@ -35,7 +35,7 @@ async def test_change_an_answer_after_sending_resends_marked_updated(linked_chat
     transcript = await chat.say("change")
     assert said(parts, transcript, "messages.check_intro")
     await chat.say("change")
-    await chat.say("2")  # the name
+    await chat.say("1")  # the name (the chat language is not in the list)
     transcript = await chat.say("Sam")
     assert "→ Sam\n" in transcript
     await chat.say("yes")
@@ -137,6 +137,17 @@ async def test_a_wrong_number_when_changing_an_answer_asks_again_kindly(linked_c
         transcript = await chat.say(wrong)
         assert said(parts, transcript, "messages.which_answer_wrong")
         assert said(parts, transcript, "questions.which_answer.prompt")
-    await chat.say("2")
+    await chat.say("1")  # the name: the chat language is not in the list
     await chat.say("Sam")
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
+
+
+async def test_the_check_list_leaves_out_the_chat_language(linked_chat, parts):
+    # How we talk is not a view for the review; "language" changes it at any step.
+    review, chat = await linked_chat("sms")
+    await to_check(chat, parts)
+    check = chat.said
+    assert said(parts, check, "messages.check_intro")
+    assert "→ Sammy" in check  # the name is there, first
+    assert check.index("1. ") < check.index("→ Sammy") < check.index("2. ")
+    assert "→ English" not in check
