@@ -301,39 +301,28 @@ class CodeAttemptRepository:
             return int(res.one())
 
     async def take_slow_lane(self, *, now: datetime, every: timedelta) -> bool:
-        """Whether this check may go ahead: at most one per `every` across the service. The
-        compare-and-set is one UPDATE, so two instances cannot both take the same slot."""
-        async with self._db.session() as s:
-            await self._gate(s)
-            res = await s.exec(
-                update(CodeGate)
-                .where(
-                    col(CodeGate.id) == 1,
-                    or_(
-                        col(CodeGate.slow_lane_at).is_(None),
-                        col(CodeGate.slow_lane_at) <= now - every,
-                    ),
-                )
-                .values(slow_lane_at=now)
-            )
-            return bool(res.rowcount)
+        """Whether this check may go ahead: at most one per `every` across the service."""
+        return await self._take("slow_lane_at", now=now, every=every)
 
     async def take_warning(self, *, now: datetime, every: timedelta) -> bool:
         """Whether to warn the duty team now: at most once per `every`."""
+        return await self._take("warned_at", now=now, every=every)
+
+    async def _take(self, field: str, *, now: datetime, every: timedelta) -> bool:
+        """Sets the gate's `field` to `now` if it is unset or at least `every` old. The
+        compare-and-set is one UPDATE, so two instances cannot both take the same slot."""
+        column = getattr(CodeGate, field)
         async with self._db.session() as s:
-            await self._gate(s)
+            await s.exec(self._db.insert()(CodeGate).values(id=1).on_conflict_do_nothing())
             res = await s.exec(
                 update(CodeGate)
                 .where(
                     col(CodeGate.id) == 1,
-                    or_(col(CodeGate.warned_at).is_(None), col(CodeGate.warned_at) <= now - every),
+                    or_(col(column).is_(None), col(column) <= now - every),
                 )
-                .values(warned_at=now)
+                .values({field: now})
             )
             return bool(res.rowcount)
-
-    async def _gate(self, s: Any) -> None:
-        await s.exec(self._db.insert()(CodeGate).values(id=1).on_conflict_do_nothing())
 
     async def failures_since(self, *, conversation_key: str, since: datetime) -> list[datetime]:
         async with self._db.session() as s:

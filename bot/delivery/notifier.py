@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.delivery.outbox import OutboxWorker
@@ -13,6 +14,16 @@ from storage.models import OutboxMessageCreate
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
+
+
+def _render_alert(templates: Templates, data: dict[str, Any]) -> tuple[str, str | None]:
+    """The alert's text and HTML, or the plain built-in alert if the template fails: the alert
+    must go whatever an edit did to its template."""
+    try:
+        return templates.render("alert.txt", **data), templates.render("alert.html", **data)
+    except Exception:
+        log.exception("alert template failed; the plain alert goes instead")
+        return plain_alert(data), None
 
 
 class OutboxNotifier:
@@ -94,12 +105,7 @@ class OutboxNotifier:
         if linked_later and review is not None:
             recipients = [review.iro_email]
             subject += " (raised before the young person entered their code)"
-        try:
-            text_body: str = templates.render("alert.txt", **data)
-            html_body: str | None = templates.render("alert.html", **data)
-        except Exception:  # the alert must go whatever an edit did to its template
-            log.exception("alert template failed; the plain alert goes instead")
-            text_body, html_body = plain_alert(data), None
+        text_body, html_body = _render_alert(templates, data)
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="alert",
@@ -126,12 +132,7 @@ class OutboxNotifier:
         group = lead.model_copy(update={"message": words, "created_at": alerts[0].created_at})
         data = alert_data(content=content, alert=group, review=review, tz=self.tz)
         templates = self._templates_for(version)
-        try:
-            text_body: str = templates.render("alert.txt", **data)
-            html_body: str | None = templates.render("alert.html", **data)
-        except Exception:  # the alert must go whatever an edit did to its template
-            log.exception("alert template failed; the plain alert goes instead")
-            text_body, html_body = plain_alert(data), None
+        text_body, html_body = _render_alert(templates, data)
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="alert",
