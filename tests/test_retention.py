@@ -111,3 +111,15 @@ async def test_housekeeping_deletes_a_review_after_the_retention_period(
     await housekeeping(parts)
     assert await parts.repos.reviews.get(review_id=review.id) is None
     assert await _rows_with(parts, MARK) == {}
+
+
+async def test_commands_for_a_review_that_does_not_exist_say_so(settings, parts, tmp_path):
+    import pytest
+
+    from bot.cli import new_code
+
+    with pytest.raises(SystemExit, match="There is no review 999"):
+        await export_review(settings, 999, tmp_path / "out")
+    with pytest.raises(SystemExit, match="There is no review 999"):
+        await new_code(settings, 999)
+    assert not (tmp_path / "out").exists()
