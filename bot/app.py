@@ -29,6 +29,7 @@ from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
 from dialogs.safeguarding_model import training_set
 from storage.content import FileContentSource
+from storage.crypto import load_keyring
 from storage.db import Database, private_dir
 from storage.repositories import Repositories
 
@@ -86,7 +87,8 @@ def secure_var_dir(settings: Settings) -> None:
 def build_parts(settings: Settings) -> Parts:
     tz = ZoneInfo(settings.timezone)
     secure_var_dir(settings)
-    db = Database(settings.database_url)
+    keys = load_keyring(settings.data_keys.get_secret_value(), dev_key_file=settings.dev_key_file)
+    db = Database(settings.database_url, keys=keys)
     repos = Repositories(db)
     content_source = FileContentSource(settings.content_dir, required=CONTRACT)
     # A template typo must stop the start, not the first child who sends.
@@ -201,13 +203,16 @@ async def housekeeping(parts: Parts) -> None:
     activity ids seen (channels resend within minutes), wrong-code attempts (they count for a
     day at most), the state of chats that never linked to a review (a week idle), everything
     about a review `retention_days` after it (and alerts from chats with no review as long
-    after they were raised), and development .eml files after `eml_keep_days`. Logs counts."""
+    after they were raised), and development .eml files after `eml_keep_days`. Seals anew any
+    value under an older data key. Logs counts."""
     now = parts.services.clock()
     requeued = await requeue_missing_summaries(parts)
     alerts = await requeue_missing_alerts(parts)
     seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
     codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
     unlinked = await parts.repos.bot_state.forget_unlinked_before(before=now - timedelta(days=7))
+    # Values under an older data key, or written before encryption, are sealed anew.
+    resealed = await parts.repos.sealed.reseal_all()
     retention = timedelta(days=parts.settings.retention_days)
     purged = 0
     for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
@@ -229,6 +234,7 @@ async def housekeeping(parts: Parts) -> None:
             "eml_files_deleted": emails,
             "summaries_requeued": requeued,
             "alerts_requeued": alerts,
+            "values_resealed": resealed.resealed,
         },
     )
 

@@ -1,4 +1,4 @@
-"""The `myreview` command: serve, demo, migrate, and review add."""
+"""The `myreview` command: serve, demo, migrate, reviews, data keys and the safeguarding screen."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from bot import logs
 from bot.app import build_parts, create_app
 from bot.settings import Settings, UnsafeSetup, settings_error
 from storage.content import ContentError
+from storage.crypto import DataKeyError, SealedValueError, new_key_entry
 from storage.db import private_dir
 from storage.models import Review, ReviewCreate
+from storage.repositories import Resealed
 
 PLAYGROUND_HINT = (
     "Open it in the Microsoft 365 Agents Playground:\n"
@@ -204,6 +206,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     export.add_argument("--review-id", type=int, required=True)
     export.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    keys = sub.add_parser("keys", help="the data keys that seal children's words").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser("new", help="print a new key entry for MYREVIEW_DATA_KEYS")
+    rotate = keys.add_parser(
+        "rotate",
+        help="seal every stored value with the first key in MYREVIEW_DATA_KEYS (safe while the "
+        "bot runs)",
+    )
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
     guard = sub.add_parser("safeguarding", help="the safeguarding screen").add_subparsers(
         dest="action", required=True
     )
@@ -216,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("--content-dir", type=Path, default=Path("content"))
     args = parser.parse_args(argv)
 
+    if args.command == "keys" and args.action == "new":
+        print(new_key_entry())
+        return
     if args.command == "safeguarding":
         # Needs no settings or secrets: it reads and writes content only.
         try:
@@ -284,6 +299,15 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit("Nothing deleted.")
             counts = asyncio.run(purge_review(settings, args.review_id))
             print(f"Deleted: {', '.join(f'{n} {t}' for t, n in counts.items())}.")
+        elif args.command == "keys" and args.action == "rotate":
+            before, done, after = asyncio.run(rotate_keys(settings, batch=args.batch))
+            print(f"Under an older key or not yet sealed: {sum(before.values())} value(s).")
+            print(f"Sealed anew: {done.resealed}; rewritten by the bot meanwhile: {done.skipped}.")
+            if after:
+                left = ", ".join(f"{n} in {c}" for c, n in after.items())
+                print(f"Still to do (written while this ran; run it again): {left}.")
+            else:
+                print("Every value is under the current key: older keys can be removed.")
         elif args.command == "review" and args.action == "export":
             paths = asyncio.run(export_review(settings, args.review_id, args.out))
             print("Written: " + ", ".join(str(p) for p in paths))
@@ -291,6 +315,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"Content is not valid:\n{exc}") from exc
     except UnsafeSetup as exc:
         raise SystemExit(f"Not starting: {exc}") from exc
+    except (DataKeyError, SealedValueError) as exc:
+        raise SystemExit(f"Data keys: {exc}") from None
 
 
 def safeguarding_command(action: str, content_dir: Path, text: str) -> None:
@@ -325,10 +351,27 @@ def safeguarding_command(action: str, content_dir: Path, text: str) -> None:
     print("Thresholds: " + ", ".join(f"{c} {t:.2f}" for c, t in trained.meta["thresholds"].items()))
 
 
+async def rotate_keys(
+    settings: Settings, *, batch: int
+) -> tuple[dict[str, int], Resealed, dict[str, int]]:
+    """Seals every stored value with the current key, in batches, beside a running bot."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        before = await parts.repos.sealed.count_stale()
+        done = await parts.repos.sealed.reseal_all(batch=batch)
+        return before, done, await parts.repos.sealed.count_stale()
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
 async def _migrate(settings: Settings) -> None:
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
+        # Rows written before encryption are sealed as soon as the schema can hold them.
+        await parts.repos.sealed.reseal_all()
     finally:
         await parts.db.dispose()
 

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.crypto import DataKeyError, Keyring
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Values that must never protect real children's data, compared with case, spaces and
@@ -91,6 +93,10 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     # Keys the invite-code hashes: a stolen database alone cannot be brute-forced offline.
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    # Seal children's words, names and email bodies at rest: `id:key` entries, comma-separated,
+    # the first sealing new values (README "Keys"). Empty in development: a key is made in
+    # var/data-keys on first start.
+    data_keys: SecretStr = SecretStr("")
 
     # Bot Framework (Azure Bot) registration; empty means local, unauthenticated use only.
     microsoft_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
@@ -153,6 +159,15 @@ class Settings(BaseSettings):
                     "MYREVIEW_MICROSOFT_APP_PASSWORD is a placeholder or too short: use the "
                     "client secret Azure generated for the bot's app registration."
                 )
+            if not self.data_keys.get_secret_value().strip():
+                raise ValueError(
+                    "MYREVIEW_DATA_KEYS is required in production: make a key with "
+                    "`myreview keys new` and keep a copy where the council keeps secrets"
+                )
+            try:
+                Keyring.parse(self.data_keys.get_secret_value())
+            except DataKeyError as exc:
+                raise ValueError(str(exc)) from None
             smtp = self.smtp_password.get_secret_value()
             if self.smtp_username and (is_placeholder(smtp) or smtp != smtp.strip()):
                 raise ValueError(
@@ -165,6 +180,11 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
+
+    @property
+    def dev_key_file(self) -> Path | None:
+        """Where development keeps a data key it made itself; production must be given one."""
+        return None if self.environment == "production" else self.var_dir / "data-keys"
 
 
 class UnsafeSetup(RuntimeError):

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.crypto import Keyring, attach
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -81,14 +83,17 @@ def private_file(path: Path) -> None:
 class Database:
     """Owns the engine. Repositories borrow sessions from it; nothing else touches SQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, keys: Keyring) -> None:
         self.url = url
+        self.keys = keys
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
                 private_file(Path(path))
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
+        # Sealed columns find their keys on the engine's dialect (storage/crypto.py).
+        attach(self.engine.sync_engine.dialect, keys)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)

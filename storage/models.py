@@ -7,9 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import SealedJSON, SealedText
 from storage.types import UTCDateTime, utcnow
 
 
@@ -21,8 +22,11 @@ def _utc(**kw: Any) -> Any:
 
 
 class ReviewBase(SQLModel):
-    first_name: str = Field(max_length=80)
-    preferred_name: str | None = Field(default=None, max_length=80)
+    # Names are sealed at rest (storage/crypto.py), as are the child's words below.
+    first_name: str = Field(max_length=80, sa_type=SealedText("review.first_name"))
+    preferred_name: str | None = Field(
+        default=None, max_length=80, sa_type=SealedText("review.preferred_name")
+    )
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=3, le=25)
     is_uasc: bool = False
@@ -79,7 +83,10 @@ class ChannelLink(ChannelLinkBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     review_id: int = Field(foreign_key="review.id", index=True, ondelete="CASCADE")
     # The serialised ConversationReference, kept for proactive messages (later issues).
-    conversation_reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # It carries the child's display name on some channels, so it is sealed.
+    conversation_reference: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("channellink.conversation_reference"))
+    )
     linked_at: datetime = _utc(default_factory=utcnow)
     # The first device to link is the child's own. A device that links later with the same
     # code can only add answers: it never sees, changes, restarts or sends what is there
@@ -97,7 +104,7 @@ class AnswerBase(SQLModel):
     question_id: str = Field(max_length=120)
     # choice | choices | yesno | text | media | skipped
     kind: str = Field(max_length=16)
-    value: Any = Field(default=None, sa_column=Column(JSON))
+    value: Any = Field(default=None, sa_column=Column(SealedJSON("answer.value")))
     # The language the child was using when they answered.
     locale: str = Field(default="en", max_length=16)
     # For free text: "everyone" or "iro"; None until the child chooses.
@@ -145,7 +152,9 @@ class ProcessedActivity(SQLModel, table=True):
     seen_at: datetime = _utc(default_factory=utcnow, index=True)
     # The replies the turn produced, committed with it, so a resend after a crash can still
     # deliver them; cleared once delivered (they can quote the child).
-    replies: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    replies: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(SealedJSON("processedactivity.replies"))
+    )
     # The channel's ids of those replies, to replace a question card once it is answered.
     reply_ids: list[str | None] | None = Field(default=None, sa_column=Column(JSON))
     delivered_at: datetime | None = _utc(default=None)
@@ -156,7 +165,8 @@ class ProcessedActivity(SQLModel, table=True):
 
 class BotStateItem(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=700)
-    data: str = Field(sa_column=Column(Text, nullable=False))
+    # Dialog state holds answers in progress and the child's name.
+    data: str = Field(sa_column=Column(SealedText("botstateitem.data"), nullable=False))
     etag: str = Field(max_length=64)
     updated_at: datetime = _utc(default_factory=utcnow)
 
@@ -184,7 +194,7 @@ class SafeguardingAlert(SafeguardingAlertBase, table=True):
     activity_id: str | None = Field(default=None, max_length=256)
     review_id: int | None = Field(default=None, foreign_key="review.id", index=True)
     # The child's words: the responsible adults need them to act.
-    message: str = Field(sa_column=Column(Text, nullable=False))
+    message: str = Field(sa_column=Column(SealedText("safeguardingalert.message"), nullable=False))
     created_at: datetime = _utc(default_factory=utcnow)
     # Repeats in one chat within minutes, and more alerts from chats with no review than the
     # duty team should get in an hour, are held (email "held") and go out together in one
@@ -199,9 +209,12 @@ class SafeguardingAlert(SafeguardingAlertBase, table=True):
 class OutboxMessageBase(SQLModel):
     kind: str = Field(max_length=32)  # summary | alert
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    subject: str = Field(max_length=300)
-    text_body: str = Field(sa_column=Column(Text, nullable=False))
-    html_body: str | None = Field(default=None, sa_column=Column(Text))
+    # Subjects name the child; bodies quote them. All sealed; bodies are dropped once sent.
+    subject: str = Field(max_length=300, sa_type=SealedText("outboxmessage.subject"))
+    text_body: str = Field(sa_column=Column(SealedText("outboxmessage.text_body"), nullable=False))
+    html_body: str | None = Field(
+        default=None, sa_column=Column(SealedText("outboxmessage.html_body"))
+    )
     urgent: bool = False
 
 

@@ -5,7 +5,9 @@
 3. The safeguarding screen: recall and false alarms per layer and language on the test corpora
    and the frozen held-out sets, and the time to check one message.
 4. A whole turn for a 250 KB message, and the longest it holds the event loop.
-5. Peak memory of the process.
+5. Sealing at rest: the cost of sealing a value, per turn, the size it adds, and the time to
+   rotate the key of 10,000 answers.
+6. Peak memory of the process.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -31,6 +33,9 @@ from bot.app import PARTS, create_app  # noqa: E402
 from bot.cli import add_review  # noqa: E402
 from dialogs.safeguarding_model import Screen  # noqa: E402
 from storage.content import load_content  # noqa: E402
+from storage.crypto import Keyring, new_key_entry  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.repositories import Repositories  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
 from tests.chat import Chat  # noqa: E402
@@ -119,7 +124,11 @@ def matcher_figures() -> None:
     )
     layers = {"phrases": matcher.categories, "model": model.categories, "both": screen.categories}
     print("  recall on disclosures / false alarms on ordinary sentences, per layer:")
-    for set_name, read in (("test corpora", sets.corpus), ("held-out", sets.heldout)):
+    for set_name, read in (
+        ("test corpora", sets.corpus),
+        ("held-out", sets.heldout),
+        ("held-out v2", sets.heldout_v2),
+    ):
         for locale in sets.LOCALES:
             pos, neg = read(locale, "disclosures"), read(locale, "ordinary")
             cells = [
@@ -214,6 +223,123 @@ async def big_message_turns() -> None:
             )
 
 
+class _Counting:
+    """Counts seals and opens while a benchmark runs (Keyring is immutable; its class is not)."""
+
+    def __init__(self) -> None:
+        self.seals = self.opens = 0
+        self._seal, self._open = Keyring.seal, Keyring.open
+
+    def __enter__(self) -> _Counting:
+        outer = self
+
+        def seal(self: Keyring, plain: str, *, aad: str) -> str:
+            outer.seals += 1
+            return outer._seal(self, plain, aad=aad)
+
+        def open_(self: Keyring, stored: str, *, aad: str) -> str:
+            outer.opens += 1
+            return outer._open(self, stored, aad=aad)
+
+        Keyring.seal, Keyring.open = seal, open_  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        Keyring.seal, Keyring.open = self._seal, self._open  # type: ignore[method-assign]
+
+
+@contextmanager
+def _plain_text() -> Iterator[None]:
+    """For comparison only: values stored as they are (what the app did before sealing)."""
+    seal = Keyring.seal
+    Keyring.seal = lambda self, plain, *, aad: plain  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Keyring.seal = seal  # type: ignore[method-assign]
+
+
+async def _median_turn_ms(turns: int) -> float:
+    async with linked_teams_chat() as (_, chat):
+        took = []
+        for i in range(turns):
+            t0 = time.perf_counter()
+            await chat.say(f"Name {i}" if i % 2 == 0 else "back")
+            took.append(time.perf_counter() - t0)
+    return statistics.median(took) * 1000
+
+
+async def _answers_db_bytes(value: object, keys: str, path: Path) -> int:
+    db = Database(f"sqlite+aiosqlite:///{path}", keys=Keyring.parse(keys))
+    await db.migrate()
+    repos = Repositories(db)
+    review = await repos.reviews.create(
+        data=review_data(),
+        invite_code_hash="bench",
+        invite_expires_at=review_data().review_at,
+        content_version="files",
+    )
+    assert review.id is not None
+    async with db.unit_of_work():
+        for i in range(10000):
+            await repos.answers.save(
+                review_id=review.id, question_id=f"q{i}", kind="text", value=value, locale="en"
+            )
+    await db.dispose()
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+async def sealing_figures() -> None:
+    keys = Keyring.parse(new_key_entry("bench"))
+    answer = "i want to talk about seeing my little brother more often " * 2
+    value = json.dumps(answer)
+    n = 20000
+    t0 = time.perf_counter()
+    sealed = [keys.seal(value, aad="answer.value") for _ in range(n)]
+    per_seal = (time.perf_counter() - t0) / n
+    t0 = time.perf_counter()
+    for token in sealed:
+        keys.open(token, aad="answer.value")
+    per_open = (time.perf_counter() - t0) / n
+    print(
+        f"sealing: a {len(value)}-character answer seals in {per_seal * 1e6:.1f} us, opens in "
+        f"{per_open * 1e6:.1f} us, and takes {len(sealed[0])} characters stored "
+        f"(+{len(sealed[0]) - len(value)})"
+    )
+    with _Counting() as count:
+        await _median_turn_ms(100)
+    print(f"  per turn: {count.seals / 100:.1f} seals and {count.opens / 100:.1f} opens")
+    # Alternate, so that a slower moment of the machine does not land on one side only.
+    sealed_ms, plain_ms = [], []
+    for _ in range(3):
+        sealed_ms.append(await _median_turn_ms(100))
+        with _plain_text():
+            plain_ms.append(await _median_turn_ms(100))
+    print(
+        f"  median turn: sealed {statistics.median(sealed_ms):.2f} ms, plain text "
+        f"{statistics.median(plain_ms):.2f} ms (3 runs of 100 turns each)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        old, new = new_key_entry("old"), new_key_entry("new")
+        with _plain_text():
+            plain_size = await _answers_db_bytes(answer, old, Path(tmp) / "plain.db")
+        path = Path(tmp) / "rotate.db"
+        size = await _answers_db_bytes(answer, old, path)
+        db = Database(f"sqlite+aiosqlite:///{path}", keys=Keyring.parse(f"{new},{old}"))
+        t0 = time.perf_counter()
+        done = await Repositories(db).sealed.reseal_all(batch=500)
+        took = time.perf_counter() - t0
+        await db.dispose()
+    print(
+        f"  10,000 answers of {len(answer)} characters: database {size / 1e6:.2f} MB sealed, "
+        f"{plain_size / 1e6:.2f} MB plain"
+    )
+    print(
+        f"  rotating their key: {took:.2f} s in batches of 500 ({done.resealed} values, "
+        f"{done.resealed / took:,.0f}/s)"
+    )
+
+
 def main() -> None:
     cores = Path("/proc/cpuinfo").read_text().count("processor")
     print(f"Python {sys.version.split()[0]}, {cores} cores")
@@ -221,6 +347,7 @@ def main() -> None:
     matcher_figures()
     asyncio.run(turns_per_second())
     asyncio.run(big_message_turns())
+    asyncio.run(sealing_figures())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of this process: {peak:.0f} MiB")
 

@@ -3,6 +3,8 @@
 - `corpus`: tests/data/*.txt, the phrase layer's own test corpora (seen while writing phrases).
 - `heldout`: tests/data/heldout/*.tsv, written blind by a helper who saw neither the phrase lists
   nor the training examples, frozen with checksums, and never trained or tuned on.
+- `heldout_v2`: tests/data/heldout-v2/*.txt, a second blind round (2026-12-03), written after
+  the first was reported on, so that figures after more training stay honest.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ def corpus(locale: str, kind: str) -> list[str]:
 def heldout(locale: str, kind: str) -> list[str]:
     rows = (DATA / "heldout" / f"{locale}_{kind}.tsv").read_text(encoding="utf-8").splitlines()
     return [row.split("\t", 1)[1] for row in rows if row.strip()]
+
+
+def heldout_v2(locale: str, kind: str) -> list[str]:
+    text = (DATA / "heldout-v2" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def flagged(check: Callable[[str], Sequence[str]], texts: Sequence[str]) -> Rate:

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot import cli
-from bot.settings import Settings
+from bot.settings import Settings, settings_error
+from storage.crypto import new_key_entry
 from tests.conftest import make_settings
 from tests.consult import wait_for_eml
 
@@ -62,7 +63,12 @@ def test_review_add_refuses_a_bad_email_clearly(tmp_path, monkeypatch):
 
 
 STRONG_KEY = "Qm7vX2pL9tR4wZ8cN1bF6hJ3kD5sG0aYeUiOqWxE"  # 40 random-looking characters
-APP = {"microsoft_app_id": "app", "microsoft_app_password": "Xq8~Kp2.Lm9_Zr4-Vt7wNb3"}
+DATA_KEYS = new_key_entry("k1")
+APP = {
+    "microsoft_app_id": "app",
+    "microsoft_app_password": "Xq8~Kp2.Lm9_Zr4-Vt7wNb3",
+    "data_keys": DATA_KEYS,
+}
 
 
 @pytest.mark.parametrize(
@@ -99,6 +105,25 @@ def test_production_refuses_a_placeholder_app_password(tmp_path, password):
         )
 
 
+@pytest.mark.parametrize(
+    ("keys", "why"),
+    [
+        ("", "MYREVIEW_DATA_KEYS is required in production"),
+        ("k1", "entry 1 is not `id:key`"),
+        (DATA_KEYS + ",k2:c2hvcnQ", r"entry 2 \(id k2\) is not 32 bytes"),
+        (DATA_KEYS + "," + DATA_KEYS, "entry 2 repeats the key id k1"),
+    ],
+)
+def test_production_refuses_missing_or_broken_data_keys_without_showing_one(tmp_path, keys, why):
+    with pytest.raises(ValidationError, match=why) as err:
+        make_settings(
+            tmp_path, environment="production", secret_key=STRONG_KEY, **(APP | {"data_keys": keys})
+        )
+    # What is printed at a refused start (bot/cli.py) names the setting, never a key.
+    assert "MYREVIEW_DATA_KEYS" in settings_error(err.value)
+    assert DATA_KEYS.split(":")[1] not in settings_error(err.value)
+
+
 def test_production_accepts_strong_secrets(tmp_path):
     ok = make_settings(tmp_path, environment="production", secret_key=STRONG_KEY, **APP)
     assert ok.environment == "production"
@@ -112,13 +137,14 @@ def test_a_refused_start_names_the_setting_but_never_shows_a_secret(tmp_path, mo
     monkeypatch.setenv("MYREVIEW_SECRET_KEY", STRONG_KEY)
     monkeypatch.setenv("MYREVIEW_MICROSOFT_APP_ID", "app")
     monkeypatch.setenv("MYREVIEW_MICROSOFT_APP_PASSWORD", APP["microsoft_app_password"])
+    monkeypatch.setenv("MYREVIEW_DATA_KEYS", DATA_KEYS)
     monkeypatch.setenv("MYREVIEW_SMTP_USERNAME", "bot@council.example")
     monkeypatch.setenv("MYREVIEW_SMTP_PASSWORD", "changeme ")
     with pytest.raises(SystemExit) as err:
         cli.main(["migrate"])
     message = str(err.value)
     assert "MYREVIEW_SMTP_PASSWORD" in message
-    for secret in (STRONG_KEY, APP["microsoft_app_password"], "changeme "):
+    for secret in (STRONG_KEY, APP["microsoft_app_password"], "changeme ", DATA_KEYS):
         assert secret not in message
     monkeypatch.setenv("MYREVIEW_SECRET_KEY", "hunter2")
     with pytest.raises(SystemExit) as err:
@@ -140,9 +166,11 @@ async def test_healthz_checks_the_database(client, parts, tmp_path):
     await parts.db.engine.dispose()
     parts.db.engine.sync_engine.pool.dispose()
     # A database that cannot be opened reports 503, not 500.
+    from storage.crypto import Keyring
     from storage.db import Database
 
-    parts.db.__dict__["engine"] = Database("sqlite+aiosqlite:////nonexistent/dir/x.db").engine
+    broken = Database("sqlite+aiosqlite:////nonexistent/dir/x.db", keys=Keyring.ephemeral())
+    parts.db.__dict__["engine"] = broken.engine
     resp = await client.get("/healthz")
     assert resp.status == 503
 

@@ -34,6 +34,7 @@ import aiohttp
 import pytest
 import yaml
 
+from storage.crypto import Keyring, new_key_entry
 from tests.crashchannel import (
     BotProcess,
     Child,
@@ -204,10 +205,20 @@ class Figures:
         return " ".join(f"{k}={v}" for k, v in vars(self).items())
 
 
+DATA_KEYS = new_key_entry("crash")
+
+
 def read_database(path: Path) -> tuple[list[tuple[Any, ...]], dict[int, Any], dict[int, int]]:
+    """What the file holds, read as an auditor with the data key would (answers are sealed)."""
+    keys = Keyring.parse(DATA_KEYS)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        answers = con.execute("SELECT review_id, question_id, kind, value FROM answer").fetchall()
+        answers = [
+            (review_id, question_id, kind, raw and keys.open(raw, aad="answer.value"))
+            for review_id, question_id, kind, raw in con.execute(
+                "SELECT review_id, question_id, kind, value FROM answer"
+            )
+        ]
         submitted = dict(con.execute("SELECT id, submitted_at FROM review").fetchall())
         summaries = dict(
             con.execute(
@@ -303,6 +314,7 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
             "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
             "MYREVIEW_PORT": str(port),
             "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
+            "MYREVIEW_DATA_KEYS": DATA_KEYS,
             "MYREVIEW_OUTBOX_POLL_SECONDS": "0.2",
             "MYREVIEW_BURST_WINDOW_SECONDS": "0",
             "PYTHONPATH": str(ROOT),

@@ -30,6 +30,7 @@ from bot.delivery.outbox import (
     Transport,
 )
 from bot.settings import Settings
+from storage.crypto import Keyring
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxMessageCreate
 from storage.repositories import Repositories
@@ -113,7 +114,7 @@ class Clock:
 
 @pytest.fixture
 async def repos(tmp_path: Path) -> AsyncIterator[Repositories]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}", keys=Keyring.ephemeral())
     await db.migrate()
     yield Repositories(db)
     await db.dispose()
@@ -234,7 +235,7 @@ async def test_two_instances_at_once_send_each_message_once(
     repos: Repositories, smtp: SmtpServer
 ) -> None:
     # Two app instances on one database, both woken by the same queued messages.
-    other_db = Database(repos.db.url)
+    other_db = Database(repos.db.url, keys=repos.db.keys)
     try:
         for i in range(5):
             await repos.outbox.enqueue(message=summary(f"summary:{i}:1"), review_id=None)

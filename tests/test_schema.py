@@ -8,11 +8,12 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
 from bot.app import housekeeping
+from storage.crypto import Keyring
 from storage.db import Database
 
 
 async def test_migrations_match_the_models(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}", keys=Keyring.ephemeral())
     await db.migrate()
     async with db.engine.connect() as conn:
         diff = await conn.run_sync(

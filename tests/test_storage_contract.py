@@ -28,6 +28,7 @@ from botbuilder.dialogs.prompts import PromptOptions
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
 
 from bot.state import EtagConflict, SqlStorage
+from storage.crypto import Keyring
 from storage.db import Database
 from storage.repositories import BotStateRepository
 
@@ -49,10 +50,12 @@ class Backend:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # One key for the store's life: an app restart keeps its keys.
+        self.keys = Keyring.ephemeral()
         self._opened: list[Database] = []
 
     async def open(self) -> Database:
-        db = Database(self.url)
+        db = Database(self.url, keys=self.keys)
         self._opened.append(db)
         await db.migrate()
         return db

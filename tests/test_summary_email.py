@@ -24,6 +24,7 @@ from bot.delivery.summary import Row, Templates, summary_data
 from bot.settings import REPO_ROOT
 from dialogs.messages import MESSAGE_IDS
 from storage.content import Content, FileContentSource
+from storage.crypto import Keyring
 from storage.db import Database
 from storage.models import OutboxMessage, Review, ReviewCreate
 from storage.repositories import Repositories
@@ -87,7 +88,7 @@ def content_source() -> FileContentSource:
 
 @pytest.fixture
 async def setup(tmp_path: Path, content_source: FileContentSource) -> AsyncIterator[Setup]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'summary.db'}")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'summary.db'}", keys=Keyring.ephemeral())
     await db.migrate()
     repos = Repositories(db)
     worker = OutboxWorker(
