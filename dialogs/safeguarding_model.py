@@ -26,14 +26,14 @@ import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dialogs.recognize import looks_like_code
+from dialogs.recognize import looks_like_code, normalize
 from dialogs.safeguarding import SafeguardingMatcher, words
 from storage.content import (
     ORDINARY,
@@ -105,22 +105,25 @@ def windows(text: str) -> list[str]:
 
 
 def training_set(content: Content) -> list[Example]:
-    """The examples in content/safeguarding/examples/, and the bot's own words a child taps
-    or types back (every option label and control word, in every language) as ordinary
-    sentences: the model must never hear "they / them" or "send" as a worry."""
-    examples = load_examples(content.safeguarding_dir / "examples")
-    seen = {(e.locale, " ".join(e.text.casefold().split())) for e in examples}
+    """The examples in content/safeguarding/examples/. Not the bot's own wording: editing a
+    label must not need the model retrained (the screen never judges the bot's own words, see
+    `bot_words`)."""
+    return load_examples(content.safeguarding_dir / "examples")
+
+
+def bot_words(content: Content) -> dict[str, str]:
+    """Every option label and control word a child taps or types back, in every language,
+    normalised, with where it is written: "they / them" or "send" is never a worry."""
+    found: dict[str, str] = {}
     for locale, strings in sorted(content.locales.items()):
         for key, value in sorted(strings.strings.items()):
             if not key.endswith((".label", ".synonyms")):
                 continue
             for text in value if isinstance(value, list) else [value]:
-                norm = " ".join(str(text).casefold().split())
-                if norm and (locale, norm) not in seen:
-                    seen.add((locale, norm))
-                    where = f"content/locales/{locale}.yaml: {key}"
-                    examples.append(Example(locale, ORDINARY, str(text), "content", where))
-    return examples
+                norm = normalize(str(text))
+                if norm:
+                    found.setdefault(norm, f"content/locales/{locale}.yaml: {key}")
+    return found
 
 
 def examples_digest(examples: Sequence[Example]) -> str:
@@ -243,22 +246,30 @@ class Screen:
     wording, checked word for word); the model adds the categories it scores at or above their
     thresholds, for the many ways of saying it that no list holds."""
 
-    def __init__(self, phrases: SafeguardingMatcher, model: ScreenModel) -> None:
+    def __init__(
+        self,
+        phrases: SafeguardingMatcher,
+        model: ScreenModel,
+        own_words: Iterable[str] = (),
+    ) -> None:
         self.phrases = phrases
         self.model = model
+        self.own_words = frozenset(own_words)
 
     @classmethod
     def for_content(cls, content: Content) -> Screen:
         return cls(
             SafeguardingMatcher(content.safeguarding),
             ScreenModel.load(content.safeguarding_dir / "model"),
+            bot_words(content),
         )
 
     def categories(self, text: str) -> list[str]:
         found = self.phrases.categories(text)
-        if looks_like_code(text):
+        if looks_like_code(text) or (len(text) <= 80 and normalize(text) in self.own_words):
             # Letters that are not words are no evidence, and a code heard as a worry would
-            # never be checked: the child could not link.
+            # never be checked: the child could not link. A button's label sent back, or a
+            # control word, is the bot's own wording, not the child's.
             return found
         return found + [c for c in self.model.categories(text) if c not in found]
 

@@ -26,7 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # answers about family added after the browser test caught a false alarm, and invite codes
 # never judged by the model after the crash test caught one) gives en 77.5% and 6.2%, ar 68.0%
 # and 4.0%, sq 80.0% and 4.0%.
-HELD_OUT_FLOORS = {"en": (0.75, 0.07), "ar": (0.66, 0.05), "sq": (0.78, 0.05)}
+# On 2026-12-03, with about 1,500 more training examples written blind (content/safeguarding/
+# examples/*-g.tsv, *-h.tsv) or for the bot's own everyday answers (*-i.tsv, *-j.tsv), the
+# committed model 843088224110 gives en 136/160 = 85.0% and 10/160 = 6.2%, ar 34/50 = 68.0% and
+# 1/50 = 2.0%, sq 43/50 = 86.0% and 2/50 = 4.0%.
+HELD_OUT_FLOORS = {"en": (0.81, 0.07), "ar": (0.64, 0.05), "sq": (0.82, 0.06)}
+
+# The second blind round (tests/data/heldout-v2/), frozen before that training. First measured
+# once with model 3dba7c0aa640: en 78/90 = 86.7% and 3/70 = 4.3%; ar 33/45 = 73.3% and 3/35 =
+# 8.6%; sq 35/45 = 77.8% and 2/35 = 5.7%. The model was then retrained for reasons that do not
+# come from these sets (the bot's own wording left out of training, so that editing it needs no
+# retraining; ordinary sentences for false alarms on the phrase corpora and for "at home", which
+# the consultation benchmark heard as a worry). Retrains in between gave en 78.9-83.3%, ar
+# 62.2-75.6%, sq 68.9-73.3%: read single figures with that spread in mind. The committed model
+# 843088224110: en 78/90 = 86.7% and 3/70 = 4.3%; ar 33/45 = 73.3% and 3/35 = 8.6%; sq 36/45 =
+# 80.0% and 2/35 = 5.7%. Floors: a sentence or two below.
+HELD_OUT_V2_FLOORS = {"en": (0.83, 0.06), "ar": (0.70, 0.10), "sq": (0.76, 0.08)}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +54,15 @@ def test_held_out_recall_and_false_alarms_stay_above_their_floors(screen, locale
     recall_floor, false_alarm_ceiling = HELD_OUT_FLOORS[locale]
     recall = sets.flagged(screen.categories, sets.heldout(locale, "disclosures"))
     false_alarms = sets.flagged(screen.categories, sets.heldout(locale, "ordinary"))
+    assert recall.share >= recall_floor, f"recall {recall}"
+    assert false_alarms.share <= false_alarm_ceiling, f"false alarms {false_alarms}"
+
+
+@pytest.mark.parametrize("locale", sets.LOCALES)
+def test_second_held_out_round_stays_above_its_floors(screen, locale):
+    recall_floor, false_alarm_ceiling = HELD_OUT_V2_FLOORS[locale]
+    recall = sets.flagged(screen.categories, sets.heldout_v2(locale, "disclosures"))
+    false_alarms = sets.flagged(screen.categories, sets.heldout_v2(locale, "ordinary"))
     assert recall.share >= recall_floor, f"recall {recall}"
     assert false_alarms.share <= false_alarm_ceiling, f"false alarms {false_alarms}"
 
