@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     age = add.add_mutually_exclusive_group(required=True)
     age.add_argument("--age", type=int)
     age.add_argument("--date-of-birth", type=date.fromisoformat, help="YYYY-MM-DD")
+    add.add_argument("--case-reference", help="the council's case reference (optional)")
     add.add_argument("--uasc", action="store_true", help="unaccompanied asylum-seeking child")
     add.add_argument("--iro-name", required=True)
     add.add_argument("--iro-email", required=True)
@@ -267,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                         "preferred_name": args.preferred_name,
                         "age": args.age,
                         "date_of_birth": args.date_of_birth,
+                        "case_reference": args.case_reference,
                         "is_uasc": args.uasc,
                         "iro_name": args.iro_name,
                         "iro_email": args.iro_email,

@@ -23,7 +23,7 @@ from botbuilder.schema import ActivityTypes
 from dialogs.context import HELD_PREFIX, RECEIVED_AT, Services, Turn, parse_held_id
 from dialogs.display import child_text
 from dialogs.flow import visible_options
-from dialogs.recognize import Choice, match_many, match_one, match_word, normalize
+from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
 from dialogs.render import (
     CARD_CHANNELS,
     CHOICE_INPUT,
@@ -46,6 +46,8 @@ HELP_MENU = ("repeat", "language", "pause", "restart", "talk")
 # No option label or control word is this long: a longer message is not read as one, which
 # keeps a 256 KB message from costing seconds of recognition.
 RECOGNISED_CHARS = 300
+# The option of a pick-more-than-one question that typed words matching no option go under.
+SOMETHING_ELSE = "something_else"
 CLOCK_SKEW_SECONDS = 2.0
 RESEND_HORIZON_SECONDS = 600.0
 
@@ -91,6 +93,8 @@ class Verdict:
     control: str | None = None
     text: str | None = None
     media: str | None = None
+    # A typed pick-more-than-one answer: what matched no option, as typed ("my dog").
+    rest: str | None = None
 
 
 def classify(
@@ -123,7 +127,16 @@ def classify(
         typed = typed_control(inc.text)
         return Verdict("control", control=typed) if typed else Verdict("burst", text=inc.text)
     answer = _from_payload(question, p, choices) if p else None
+    if answer is None and question.type == "text" and isinstance(p.get("say"), str):
+        answer = ("text", p["say"])  # a one-tap answer (the name on the review)
     short = inc.text is not None and len(inc.text) <= RECOGNISED_CHARS
+    if answer is None and inc.text and short and question.type == "multi":
+        found, rest = match_parts(inc.text, choices)
+        if found and not (len(rest) == 1 and typed_control(rest[0])):
+            ids = {c.id for c in choices}
+            if rest and SOMETHING_ELSE in ids and SOMETHING_ELSE not in found:
+                found = [c.id for c in choices if c.id in {*found, SOMETHING_ELSE}]
+            return Verdict("answer", answer=("choices", found), rest=", ".join(rest) or None)
     if answer is None and inc.text and short and question.type != "text":
         answer = _from_text(question, inc.text, choices)
     if answer is None and inc.text:
@@ -146,6 +159,27 @@ def classify(
     if inc.media:
         return Verdict("media", media=inc.media)
     return Verdict("unclear")
+
+
+def glossary_term(turn: Turn, text: str) -> str | None:
+    """The word a short question asks the meaning of ("what's an IRO?", "شو يعني مناصر"), as
+    the id of its entry under glossary: in content; None for anything else."""
+    norm = normalize(text)
+    if len(text) > 80 or not norm or len(norm.split()) > 8:
+        return None
+    padded = f" {norm.replace('?', ' ')} "
+    asks = turn.content.synonyms("glossary.ask", turn.locale)
+    if not ("?" in text or "؟" in text or any(f" {normalize(w)} " in padded for w in asks)):
+        return None
+    english = turn.content.locales["en"].strings
+    terms = [
+        k.split(".")[1] for k in english if k.startswith("glossary.") and k.endswith(".answer")
+    ]
+    for term in terms:
+        for word in turn.content.synonyms(f"glossary.{term}", turn.locale):
+            if normalize(word) and f" {normalize(word)} " in padded:
+                return term
+    return None
 
 
 def _is_a_label(text: str, choices: list[Choice]) -> bool:
@@ -209,8 +243,12 @@ def choices_for(turn: Turn, question: Question) -> list[Choice]:
     ]
 
 
-def describe(turn: Turn, question: Question, kind: str, value: Any) -> str:
-    """An answer in the child's own language, as they would recognise it."""
+OTHER = "other"
+
+
+def describe(turn: Turn, question: Question, kind: str, value: Any, key: str | None = None) -> str:
+    """An answer in the child's own language, as they would recognise it (with what they typed
+    that named no option, when `key` is given)."""
     if kind == "skipped":
         return turn.msg("answer_skipped")
     if kind == "media":
@@ -224,9 +262,11 @@ def describe(turn: Turn, question: Question, kind: str, value: Any) -> str:
         return labels["yes" if value else "no"]
     ids = [value] if kind == "choice" else list(value)
     base = f"questions.{question.id}.options"
-    return turn.msg("list_separator").join(
-        labels.get(i) or turn.t(f"{base}.{i}.label") for i in ids
-    )
+    shown = [labels.get(i) or turn.t(f"{base}.{i}.label") for i in ids]
+    other = turn.answers.get(f"{key}.{OTHER}") if key else None
+    if other is not None and other.kind == "text":
+        shown.append(f"“{child_text(str(other.value))}”")
+    return turn.msg("list_separator").join(shown)
 
 
 def prompt_for(turn: Turn, question: Question, topic: str | None, extra: dict[str, Any]) -> str:
@@ -234,6 +274,18 @@ def prompt_for(turn: Turn, question: Question, topic: str | None, extra: dict[st
     if topic is not None and question.for_each_chosen:
         about["topic"] = turn.t(f"questions.{question.for_each_chosen}.options.{topic}.about")
     return turn.t(f"questions.{question.id}.prompt", **about, **extra)
+
+
+def check_label(turn: Turn, question: Question, topic: str | None) -> str:
+    """The short name of a question in the list the child checks ("Where", "About school"):
+    the whole prompt where content gives none in the child's language."""
+    key = f"questions.{question.id}.check"
+    if not turn.content.has(key, turn.locale):
+        return prompt_for(turn, question, topic, {})
+    about = {}
+    if topic is not None and question.for_each_chosen:
+        about["topic"] = turn.t(f"questions.{question.for_each_chosen}.options.{topic}.about")
+    return turn.t(key, **about)
 
 
 class AskDialog(Dialog):
@@ -263,6 +315,12 @@ class AskDialog(Dialog):
         state = dc.active_dialog.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
+        term = glossary_term(turn, inc.typed) if inc.typed and not flagged(turn.context) else None
+        if term is not None and "paused" not in turn.profile:
+            # "What's an IRO?": answered in a line, and the question stays where it was.
+            await turn.context.send_activity(text_message(turn.t(f"glossary.{term}.answer"), turn))
+            await self._ask(turn, state, intro=False)
+            return Dialog.end_of_turn
         paused = bool(turn.profile.pop("paused", False))
         verdict = classify(
             question,
@@ -316,6 +374,22 @@ class AskDialog(Dialog):
         kind, value = verdict.answer
         if state.get("store") or question.type == "language":
             await self._store(turn, state, kind, value)
+            if kind == "choices":
+                # Typed words that named no option are kept, not dropped (or a stale
+                # "something else" from an earlier answer is cleared).
+                other = {"key": f"{state['key']}.{OTHER}"}
+                if verdict.rest:
+                    await self._store(turn, other, "text", verdict.rest)
+                elif other["key"] in turn.answers:
+                    await turn.services.repos.answers.delete(
+                        review_id=turn.review.id or 0 if turn.review else 0,
+                        question_ids=[other["key"]],
+                    )
+                    turn.answers.pop(other["key"], None)
+        if kind == "choices" and Incoming.of(turn.context).typed:
+            # Typing is read, not tapped: say back what was understood, so it can be fixed.
+            understood = describe(turn, question, kind, value, state["key"])
+            await turn.say("got_it", answer=understood)
         if question.type == "language":
             await self._switch_language(turn, value)
         if kind == "media":
@@ -421,7 +495,11 @@ class AskDialog(Dialog):
             controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in controls),
             submit_label=turn.t("controls.submit.label"),
             rtl=turn.content.direction(turn.locale) == "rtl",
-            hint=turn.msg("type_hint") if question.type == "text" else None,
+            # Until the child has typed a couple of answers: after that they know how.
+            hint=turn.msg("type_hint")
+            if question.type == "text" and turn.profile.get("typed", 0) < 2
+            else None,
+            suggestions=self._suggestions(turn, question),
         )
         sent = await turn.context.send_activity(
             question_activity(view, turn.context.activity.channel_id or "", turn.locale)
@@ -437,6 +515,12 @@ class AskDialog(Dialog):
             # Only an answer given in this same turn makes this "the next question".
             "after": after if isinstance(after, dict) and after.get("t") == this_turn else None,
         }
+
+    @staticmethod
+    def _suggestions(turn: Turn, question: Question) -> tuple[str, ...]:
+        if question.suggest == "review_name" and turn.review is not None and turn.trusted:
+            return (turn.review.preferred_name or turn.review.first_name,)
+        return ()
 
     def _typed_control(self, turn: Turn, text: str) -> str | None:
         for ctl in (*STEP_CONTROLS, *GLOBAL_CONTROLS):
@@ -517,6 +601,8 @@ class AskDialog(Dialog):
             locale=turn.locale,
         )
         turn.answers[saved.question_id] = saved
+        if kind == "text":
+            turn.profile["typed"] = turn.profile.get("typed", 0) + 1
 
     async def _note_media(self, turn: Turn, state: dict[str, Any], media: str) -> None:
         """A picture sent to a choice question: thanked, and noted for the IRO."""

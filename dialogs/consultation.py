@@ -1,6 +1,6 @@
 """The whole conversation with a young person, top to bottom.
 
-consultation: welcome -> link (invite code) -> questions -> check -> share -> send
+consultation: welcome -> link (invite code) -> questions -> check (who may hear, the list, send)
 Each step's docstring says what it stores and what it asks next. Every wait for the child is an
 AskDialog (dialogs/ask.py), which also handles the controls that work at every step.
 """
@@ -22,7 +22,7 @@ from botbuilder.dialogs import (
 )
 from botbuilder.schema import ActivityTypes
 
-from dialogs.ask import ASK, AskDialog, describe, prompt_for
+from dialogs.ask import ASK, AskDialog, check_label, describe, prompt_for
 from dialogs.context import Services, Turn
 from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
@@ -37,6 +37,8 @@ QUESTIONS = "questions"
 CHECK = "check"
 SHARE = "share"
 SHARE_EACH = "share_each"
+# Sections of the list the child checks, in order, with the message heading each.
+SECTIONS = {"about_me": "check_about_me", "meeting": "check_meeting", "talk": "check_talk"}
 
 
 class Consultation:
@@ -47,17 +49,16 @@ class Consultation:
         self.dialogs = DialogSet(services.conversation_state.create_property("dialog_state"))
         self.dialogs.add(AskDialog(services))
         table: dict[str, list[Any]] = {
-            CONSULTATION: [
-                self.welcome,
-                self.start_questions,
-                self.start_check,
-                self.start_share,
-                self.ask_send,
-                self.send,
-            ],
+            CONSULTATION: [self.welcome, self.start_questions, self.start_check, self.send],
             LINK: [self.ask_code, self.check_code],
             QUESTIONS: [self.ask_question, self.next_question],
-            CHECK: [self.show_answers, self.review_choice, self.change_answer, self.check_again],
+            CHECK: [
+                self.share_new,
+                self.show_answers,
+                self.check_choice,
+                self.change_answer,
+                self.check_again,
+            ],
             SHARE: [self.ask_share_all, self.save_share_all],
             SHARE_EACH: [self.ask_share_one, self.save_share_one],
         }
@@ -129,31 +130,22 @@ class Consultation:
         return await step.begin_dialog(QUESTIONS, {"mode": "flow"})
 
     async def start_check(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """All questions asked: shows every answer to check (on the child's own device; any
-        other only says the answers are saved, and ends)."""
+        """All questions asked: the check, which ends in send or not yet (on the child's own
+        device; any other only says the answers are saved, and ends)."""
         turn = await self.turn(step)
         if not turn.trusted:
             await turn.say("limited_done")
             return await step.end_dialog()
         return await step.begin_dialog(CHECK)
 
-    async def start_share(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """Answers checked: asks who may hear each answer in the child's own words."""
-        return await step.begin_dialog(SHARE)
-
-    async def ask_send(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """Says who receives the answers and when, and asks to send."""
-        turn = await self.turn(step)
-        if not turn.can_change():
-            await turn.say("edit_closed")
-            return await step.end_dialog()
-        return await step.begin_dialog(ASK, {"qid": "send_confirm"})
-
     async def send(self, step: WaterfallStepContext) -> DialogTurnResult:
         """Stores the send and queues the summary (marked updated after the first); ends."""
         turn = await self.turn(step)
         assert turn.review is not None
-        if step.result.get("value") != "send":
+        result = step.result.get("value") if isinstance(step.result, dict) else None
+        if result == "closed":
+            return await step.end_dialog()
+        if result != "send":
             await turn.say("not_yet")
             return await step.end_dialog()
         updated = turn.review.submitted_at is not None
@@ -235,13 +227,27 @@ class Consultation:
         turn.review = review
         turn.link = link
         await turn.reload_answers()
+        welcomed_in = turn.locale
         chosen = turn.answers.get("language")
         if chosen is not None and chosen.kind == "choice":
             turn.profile["locale"] = chosen.value
-        elif review.language_hint and not turn.profile.get("language_chosen"):
-            hint = review.language_hint.split("-")[0].lower()
-            if hint in turn.content.locales:
-                turn.profile["locale"] = hint
+        elif link.trusted:
+            known = self._known_language(turn, review.language_hint, act.locale)
+            if known is not None:
+                # Known already (the child chose it, the review says it, or the device does):
+                # not asked again. "Language" at any step still changes it.
+                turn.profile["locale"] = known
+                saved = await repos.answers.save(
+                    review_id=review.id or 0,
+                    question_id="language",
+                    kind="choice",
+                    value=known,
+                    locale=known,
+                )
+                turn.answers["language"] = saved
+        if turn.locale != welcomed_in and not turn.answers.keys() - {"language"}:
+            # The safety rule first, in the child's own language, before any question.
+            await turn.say("welcome", "welcome_rules")
         if not link.trusted:
             # Someone holding the code is not always the child: no name, no answers.
             facts = turn.facts()
@@ -249,8 +255,21 @@ class Consultation:
             done = sum(1 for k in keys if k in turn.answers)
             await turn.say("linked_other_device", done=done, total=len(keys))
         else:
-            await turn.say("linked_again" if turn.answers else "linked")
+            again = turn.answers.keys() - {"language"}
+            await turn.say("linked_again" if again else "linked")
         return await step.end_dialog(review.id)
+
+    @staticmethod
+    def _known_language(turn: Turn, hint: str | None, device: str | None) -> str | None:
+        """The chat's language when it need not be asked: chosen with "Language" before the
+        code, else the review's language, else the device's, if MyReview speaks it."""
+        if turn.profile.get("language_chosen"):
+            return turn.locale
+        for given in (hint, device):
+            code = (given or "").split("-")[0].lower()
+            if code in turn.content.locales:
+                return code
+        return None
 
     async def _code_check_allowed(self, now: datetime) -> bool:
         """Whether a code may be checked now. Past the service-wide rate of wrong codes, one
@@ -319,28 +338,68 @@ class Consultation:
 
     # --- check your answers ------------------------------------------------------------------
 
-    async def show_answers(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """Shows every answer, numbered, and asks if it all looks right."""
+    async def share_new(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Asks who may hear the child's own words not yet decided: all at once the first
+        time, one by one (each shown with its question) after a change."""
         turn = await self.turn(step)
-        if (step.options or {}).get("which"):
-            return await step.next({"value": "change"})  # the list is just above
+        opts: dict[str, Any] = dict(step.options or {})
+        if opts.get("which"):
+            return await step.next(None)
         await turn.reload_answers()
-        rows = [(prompt, _shorten(shown)) for _, prompt, shown in self._answer_rows(turn)]
-        await step.context.send_activity(
-            answers_activity(
-                turn.msg("check_intro"),
-                rows,
-                step.context.activity.channel_id or "",
-                turn.locale,
-                turn.content.direction(turn.locale) == "rtl",
+        screen = self.services.matcher(turn.content)
+        worries = [k for k in self._unshared(turn) if screen.categories(str(turn.answers[k].value))]
+        if worries:
+            # Never offered for reading out: the IRO and the safeguarding team read it.
+            await self.services.repos.answers.set_visibility(
+                review_id=turn.review.id or 0 if turn.review else 0,
+                question_ids=worries,
+                visibility="iro",
             )
-        )
-        return await step.begin_dialog(ASK, {"qid": "review_choice"})
+            await turn.reload_answers()
+            await turn.say("worry_not_read_out")
+        if not self._unshared(turn):
+            return await step.next(None)
+        return await step.begin_dialog(SHARE_EACH if opts.get("changed") else SHARE)
 
-    async def review_choice(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """Stores nothing: all good ends the check; "change" asks which number."""
-        if step.result.get("value") == "looks_good":
-            return await step.end_dialog()
+    async def show_answers(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Shows every answer, numbered (after a change, only the changed one), and asks to
+        send, change something, or wait."""
+        turn = await self.turn(step)
+        opts: dict[str, Any] = dict(step.options or {})
+        if opts.get("which"):
+            return await step.next({"value": "change"})  # the list is just above
+        if not turn.can_change():
+            await turn.say("edit_closed")
+            return await step.end_dialog({"value": "closed"})
+        await turn.reload_answers()
+        rows = self._answer_rows(turn)
+        changed = [r for r in rows if r[0] == opts.get("changed")]
+        if changed:
+            _, prompt, shown = changed[0]
+            await turn.say("answer_changed", question=prompt, answer=_shorten(shown))
+        else:
+            await step.context.send_activity(
+                answers_activity(
+                    turn.msg("check_intro"),
+                    [
+                        (heading, label, _shorten(shown))
+                        for heading, (_, label, shown) in zip(
+                            self._sections(turn), rows, strict=True
+                        )
+                    ],
+                    step.context.activity.channel_id or "",
+                    turn.locale,
+                    turn.content.direction(turn.locale) == "rtl",
+                )
+            )
+        return await step.begin_dialog(ASK, {"qid": "send_confirm"})
+
+    async def check_choice(self, step: WaterfallStepContext) -> DialogTurnResult:
+        """Stores nothing: send or not yet ends the check with that choice; "change" asks
+        which number."""
+        choice = step.result.get("value")
+        if choice != "change":
+            return await step.end_dialog({"value": choice})
         return await step.begin_dialog(ASK, {"qid": "which_answer"})
 
     async def change_answer(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -351,32 +410,51 @@ class Consultation:
         if not digits.isdigit() or not 1 <= int(digits) <= len(rows):
             await turn.say("which_answer_wrong", max=len(rows))
             return await step.replace_dialog(CHECK, {"which": True})
-        return await step.begin_dialog(QUESTIONS, {"key": rows[int(digits) - 1][0], "mode": "edit"})
+        step.values["changed"] = rows[int(digits) - 1][0]
+        return await step.begin_dialog(QUESTIONS, {"key": step.values["changed"], "mode": "edit"})
 
     async def check_again(self, step: WaterfallStepContext) -> DialogTurnResult:
-        """After a change, shows the answers again."""
-        return await step.replace_dialog(CHECK)
+        """After a change, confirms just that answer and asks to send again."""
+        return await step.replace_dialog(CHECK, {"changed": step.values.get("changed")})
 
     def _answer_rows(self, turn: Turn) -> list[tuple[str, str, str]]:
-        """The answers to check, numbered as shown. The chat language is not one: it is how we
+        """The answers to check, as (key, short label, answer), numbered as shown: about you,
+        then the meeting, then what to talk about. The chat language is not one: it is how we
         talk, changed at any step with "language", and not a view for the review."""
-        rows = []
+        rows: list[tuple[int, str, str, str]] = []
         for s in steps(turn.content, turn.facts()):
             answer = turn.answers.get(s.key)
             if answer is None or s.question.type == "language":
                 continue
-            prompt = prompt_for(turn, s.question, s.topic, {})
-            rows.append((s.key, prompt, describe(turn, s.question, answer.kind, answer.value)))
-        return rows
+            shown = describe(turn, s.question, answer.kind, answer.value, s.key)
+            label = check_label(turn, s.question, s.topic)
+            order = list(SECTIONS).index(s.question.section or "talk")
+            rows.append((order, s.key, label, shown))
+        rows.sort(key=lambda r: r[0])  # stable: the flow's order within a section
+        return [(key, label, shown) for _, key, label, shown in rows]
+
+    def _sections(self, turn: Turn) -> list[str | None]:
+        """The heading to show above each row of `_answer_rows`, where a section starts."""
+        headings: list[str | None] = []
+        last = None
+        for key, _, _ in self._answer_rows(turn):
+            section = turn.content.question(key.split(".")[0]).section or "talk"
+            headings.append(turn.msg(SECTIONS[section]) if section != last else None)
+            last = section
+        return headings
 
     # --- who may hear the child's own words -----------------------------------------------------
 
     def _unshared(self, turn: Turn) -> list[str]:
         keys = {s.key for s in steps(turn.content, turn.facts())}
+        practical = {q.id for q in turn.content.questions if q.practical}
         return [
             k
             for k, a in turn.answers.items()
-            if k in keys and a.kind == "text" and not a.visibility
+            if k in keys
+            and a.kind == "text"
+            and not a.visibility
+            and k.split(".")[0] not in practical
         ]
 
     async def ask_share_all(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -410,8 +488,15 @@ class Consultation:
         step.values["key"] = pending[0]
         text = str(turn.answers[pending[0]].value)
         quoted = child_text(text if len(text) <= 300 else text[:297] + "...")
+        asked = find(turn.content, turn.facts(), pending[0])
+        question = prompt_for(turn, asked.question, asked.topic, {}) if asked else ""
         return await step.begin_dialog(
-            ASK, {"qid": "share_one", "key": f"share.{pending[0]}", "values": {"answer": quoted}}
+            ASK,
+            {
+                "qid": "share_one",
+                "key": f"share.{pending[0]}",
+                "values": {"answer": quoted, "question": question},
+            },
         )
 
     async def save_share_one(self, step: WaterfallStepContext) -> DialogTurnResult:

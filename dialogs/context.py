@@ -190,6 +190,7 @@ class Turn:
             band=self.band,
             uasc=bool(self.review and self.review.is_uasc),
             answers={k: Given(a.kind, a.value) for k, a in self.answers.items()},
+            locale=self.locale,
         )
 
     def now(self) -> datetime:
@@ -223,7 +224,8 @@ class Turn:
         return vals
 
     def _values(self) -> dict[str, Any]:
-        vals: dict[str, Any] = {}
+        # The chat's language by its own name ("العربية"), as the language buttons show it.
+        vals: dict[str, Any] = {"language": self.content.locales[self.locale].meta.name}
         if self.review is not None:
             name = self.review.preferred_name or self.review.first_name
             chosen = self.answers.get("name")

@@ -27,11 +27,13 @@ class Given:
 
 @dataclass(frozen=True)
 class Facts:
-    """What conditions may look at: the child's age band, UASC status and their answers."""
+    """What conditions may look at: the child's age band, UASC status, their answers and the
+    language of the chat."""
 
     band: str
     uasc: bool
     answers: Mapping[str, Given]
+    locale: str = "en"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,12 @@ def holds(cond: Condition | None, facts: Facts) -> bool:
     if cond.age_band is not None and facts.band not in cond.age_band:
         return False
     if cond.uasc is not None and facts.uasc != cond.uasc:
+        return False
+    if cond.chat_language is not None and facts.locale not in cond.chat_language:
+        return False
+    if cond.chat_language_not is not None and facts.locale in cond.chat_language_not:
+        return False
+    if cond.any_ is not None and not any(holds(c, facts) for c in cond.any_):
         return False
     if cond.answer is not None:
         given = facts.answers.get(cond.answer.question)

@@ -20,23 +20,32 @@ FLOW_QUESTIONS: dict[str, QuestionNeed] = {
         "text", "the IRO's summary shows it as their pronouns, in their own words"
     ),
     "take_part": QuestionNeed(
-        "single", "the IRO's summary takes the participation code from its options"
+        "single",
+        "the IRO's summary takes the participation code from its options, and an advocate "
+        "to arrange from 'with_advocate'",
+        ("with_advocate",),
     ),
     "my_words": QuestionNeed(
         "text", "the IRO's summary shows it as the words they want people to use"
     ),
+    "interpreter": QuestionNeed(
+        "single",
+        "the IRO's action box asks for an interpreter to be booked",
+        ("yes_chat_language", "yes_other", "no"),
+    ),
     "interpreter_language": QuestionNeed(
         "text", "the IRO's summary shows it as the interpreter's language"
     ),
+    "talk_to_iro": QuestionNeed("yesno", "the IRO's action box asks them to call the child"),
+    "advocate": QuestionNeed("yesno", "the IRO's action box asks for an advocate"),
+    "who_not_there": QuestionNeed("text", "the IRO's action box lists who must not come"),
+    "not_discussed": QuestionNeed("text", "the IRO's action box lists what not to discuss"),
 }
 
 # Questions the code asks about the consultation itself (under `system_questions:`), with every
 # option it branches on. None can be skipped: no step has a path for a skip.
 SYSTEM_QUESTIONS: dict[str, QuestionNeed] = {
     "invite_code": QuestionNeed("text", "it links the chat to a review", essential=True),
-    "review_choice": QuestionNeed(
-        "single", "it ends the check of answers", ("looks_good", "change"), essential=True
-    ),
     "which_answer": QuestionNeed("text", "it asks which answer to change", essential=True),
     "share_all": QuestionNeed(
         "single",
@@ -48,7 +57,11 @@ SYSTEM_QUESTIONS: dict[str, QuestionNeed] = {
         "single", "it decides who may hear one written answer", ("everyone", "iro"), essential=True
     ),
     "send_confirm": QuestionNeed(
-        "single", "the summary is sent only on 'send'", ("send", "not_yet"), essential=True
+        "single",
+        "asked under the list of answers: the summary is sent only on 'send'; 'change' asks "
+        "which answer",
+        ("send", "change", "not_yet"),
+        essential=True,
     ),
     "welcome_back_sent": QuestionNeed(
         "single",
@@ -105,6 +118,12 @@ MESSAGE_IDS: tuple[str, ...] = (
     "answer_voice",
     "answer_file",
     "which_answer_wrong",
+    "answer_changed",
+    "got_it",
+    "worry_not_read_out",
+    "check_about_me",
+    "check_meeting",
+    "check_talk",
     "sent",
     "sent_updated",
     "not_yet",

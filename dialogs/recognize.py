@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 # Arabic-Indic and Eastern Arabic-Indic (Persian/Urdu) digits, as children type them.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
@@ -61,28 +63,55 @@ def match_one(text: str, choices: Sequence[Choice]) -> str | None:
     # "I'd like to come and speak for myself": a label or synonym inside a longer sentence.
     padded = f" {norm} "
     inside = {c.id for c in choices for w in c.words() if len(w) > 2 and f" {w} " in padded}
-    return inside.pop() if len(inside) == 1 else None
+    if len(inside) == 1:
+        return inside.pop()
+    if inside:
+        return None
+    # "hobbys", "skool", "weeknd": a slip of a letter or two in a label or another word for it.
+    near = {c.id for c in choices for w in c.words() if _near(norm, w)}
+    return near.pop() if len(near) == 1 else None
+
+
+def _near(said: str, word: str) -> bool:
+    """Within one edit of a word of 4 to 6 letters, or two of a longer one. Short words are
+    left alone: "no" is one letter from "so", and "him" from "her"."""
+    if len(word) < 4 or abs(len(said) - len(word)) > 2:
+        return False
+    return Levenshtein.distance(said, word, score_cutoff=2) <= (1 if len(word) < 7 else 2)
 
 
 def match_many(text: str, choices: Sequence[Choice]) -> list[str] | None:
-    """Options for a pick-more-than-one question: "1, 3", "2 and 4" or labels."""
-    whole = match_one(text, choices)
-    if whole is not None:
-        return [whole]
-    parts = [p for p in _SPLIT.split(text.translate(_DIGITS)) if p.strip()]
+    """Options for a pick-more-than-one question: "1, 3", "2 and 4" or labels; None unless
+    every part is understood."""
+    found, rest = match_parts(text, choices)
+    return found if found and not rest else None
+
+
+def match_parts(text: str, choices: Sequence[Choice]) -> tuple[list[str], list[str]]:
+    """The options named in a typed pick-more-than-one answer ("after school and weekends",
+    "family and hobbys", "1, 3"), in the question's order, and the parts that name none, as
+    typed."""
+    parts = [p.strip() for p in _SPLIT.split(text.translate(_DIGITS)) if p.strip()]
     if len(parts) == 1:
         nums = re.fullmatch(r"\s*(\d{1,2}(?:\s+\d{1,2})+)\s*", parts[0])
         if nums:
             parts = nums.group(1).split()
+    norm = normalize(text)
+    exact = [c.id for c in choices if norm in c.words()]
+    if len(exact) == 1 or len(parts) <= 1:
+        # A label that has "and" in it ("Family and friends time") is one option.
+        whole = exact[0] if len(exact) == 1 else match_one(text, choices)
+        return ([whole], []) if whole is not None else ([], [text.strip()] if norm else [])
     found: list[str] = []
+    rest: list[str] = []
     for part in parts:
         cid = match_one(part, choices)
         if cid is None:
-            return None
-        if cid not in found:
+            rest.append(part)
+        elif cid not in found:
             found.append(cid)
     order = [c.id for c in choices]
-    return sorted(found, key=order.index) or None
+    return sorted(found, key=order.index), rest
 
 
 def match_word(text: str, words: Sequence[str]) -> bool:

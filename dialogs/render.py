@@ -61,6 +61,8 @@ class AskView:
     submit_label: str
     rtl: bool
     hint: str | None = None  # shown under a question that wants typing
+    # One-tap answers to a question that wants typing (the name on the review).
+    suggestions: tuple[str, ...] = ()
 
     @property
     def is_choice(self) -> bool:
@@ -93,14 +95,21 @@ def text_message(text: str, turn: Turn | None = None, *, rtl: bool = False) -> A
 
 
 def answers_activity(
-    intro: str, rows: list[tuple[str, str]], channel_id: str, locale: str, rtl: bool
+    intro: str,
+    rows: list[tuple[str | None, str, str]],
+    channel_id: str,
+    locale: str,
+    rtl: bool,
 ) -> Activity:
-    """The numbered "check your answers" list: a card where cards render, else plain text."""
+    """The numbered "check your answers" list, in sections (a heading where one starts): a
+    card where cards render, else plain text."""
     if channel_id in CARD_CHANNELS or channel_id in SUGGESTION_CHANNELS:
         body: list[dict[str, Any]] = [_text_block(intro)]
-        for n, (question, answer) in enumerate(rows, 1):
+        for n, (heading, question, answer) in enumerate(rows, 1):
+            if heading:
+                body.append(_text_block(heading, weight="Bolder", size="Medium", spacing="Large"))
             # Bold, so that "21. " is not taken as a Markdown list and its number hidden.
-            body.append(_text_block(f"**{n}.** {question}", spacing="Medium"))
+            body.append(_text_block(f"**{n}.** {question}", spacing="Small"))
             body.append(_text_block(f"→ {answer}", spacing="None"))
         card = {
             "type": "AdaptiveCard",
@@ -111,7 +120,9 @@ def answers_activity(
         }
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
     else:
-        lines = [intro] + [f"{n}. {q}\n→ {a}" for n, (q, a) in enumerate(rows, 1)]
+        lines = [intro]
+        for n, (heading, q, a) in enumerate(rows, 1):
+            lines.append((f"{heading}\n" if heading else "") + f"{n}. {q}\n→ {a}")
         activity = text_message("\n\n".join(lines), rtl=rtl)
     activity.locale = locale
     return activity
@@ -119,18 +130,32 @@ def answers_activity(
 
 def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
     if channel_id in CARD_CHANNELS:
-        activity = MessageFactory.attachment(_card(view))
+        # One choice is one tap: a button per option. Several keep ticks and an OK.
+        activity = MessageFactory.attachment(_card(view, one_tap=view.type != "multi"))
     elif channel_id in SUGGESTION_CHANNELS:
         if view.type == "multi":
             # Numbered, so that typing "1, 3" works where a card submit does not arrive.
             activity = MessageFactory.attachment(_card(view, with_controls=False, numbered=True))
             activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
+        elif view.is_choice and _too_wide(view):
+            # Web Chat lays suggested actions out in one sideways row: long options would be
+            # scrolled out of sight. So every option is listed, numbered, and the buttons are
+            # the numbers (typing a number or a label works the same).
+            activity = text_message(_numbered(view, with_controls=False), rtl=view.rtl)
+            numbers = [
+                CardAction(type=ActionTypes.im_back, title=str(n), value=str(n))
+                for n in range(1, len(view.options) + 1)
+            ]
+            activity.suggested_actions = SuggestedActions(actions=numbers + _controls_actions(view))
         else:
             prompt = (
                 view.prompt if view.is_choice or not view.hint else f"{view.prompt}\n{view.hint}"
             )
             activity = text_message(prompt, rtl=view.rtl)
             buttons = [_choice_action(view, c) for c in view.options] if view.is_choice else []
+            buttons += [
+                CardAction(type=ActionTypes.im_back, title=s, value=s) for s in view.suggestions
+            ]
             activity.suggested_actions = SuggestedActions(actions=buttons + _controls_actions(view))
     else:
         activity = text_message(_numbered(view), rtl=view.rtl)
@@ -159,12 +184,37 @@ def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
     return Activity(type=ActivityTypes.message, id=reply_to_id, attachments=[card])
 
 
-def _card(view: AskView, *, with_controls: bool = True, numbered: bool = False) -> Attachment:
+def _card(
+    view: AskView, *, with_controls: bool = True, numbered: bool = False, one_tap: bool = False
+) -> Attachment:
     body: list[dict[str, Any]] = [_text_block(view.prompt)]
     if view.hint and not view.is_choice:
         body.append(_text_block(view.hint, isSubtle=True, size="Small"))
     actions: list[dict[str, Any]] = []
-    if view.is_choice:
+    body += [
+        {
+            "type": "ActionSet",
+            "actions": [{"type": "Action.Submit", "title": s, "data": view.payload(say=s)}],
+        }
+        for s in view.suggestions
+    ]
+    if view.is_choice and one_tap:
+        # A set per option stacks them one under another, each full width, however many.
+        body += [
+            {
+                "type": "ActionSet",
+                "spacing": "Small",
+                "actions": [
+                    {
+                        "type": "Action.Submit",
+                        "title": c.label,
+                        "data": view.payload(**{CHOICE_INPUT: c.id}),
+                    }
+                ],
+            }
+            for c in view.options
+        ]
+    elif view.is_choice:
         body.append(
             {
                 "type": "Input.ChoiceSet",
@@ -173,7 +223,7 @@ def _card(view: AskView, *, with_controls: bool = True, numbered: bool = False) 
                 "isMultiSelect": view.type == "multi",
                 "wrap": True,
                 "choices": [
-                    {"title": f"{i}. {c.label}" if numbered else c.label, "value": c.id}
+                    {"title": _number(i, c.label) if numbered else c.label, "value": c.id}
                     for i, c in enumerate(view.options, 1)
                 ],
             }
@@ -203,6 +253,12 @@ def _card(view: AskView, *, with_controls: bool = True, numbered: bool = False) 
     )
 
 
+def _number(n: int, label: str) -> str:
+    # A no-break space after "1." so Web Chat's Markdown does not make each title a one-item
+    # list: it dropped the number, and every option showed "1.".
+    return f"{n}.\u00a0{label}"
+
+
 def _choice_action(view: AskView, choice: Choice) -> CardAction:
     return CardAction(type=ActionTypes.im_back, title=choice.label, value=choice.label)
 
@@ -213,10 +269,22 @@ def _controls_actions(view: AskView) -> list[CardAction]:
     ]
 
 
-def _numbered(view: AskView) -> str:
+# Options that fit a row of suggested actions in a narrow Web Chat window: no more than three,
+# and short (about what "Send · Change something · Not yet" takes).
+WIDE_OPTIONS = 3
+WIDE_CHARACTERS = 32
+
+
+def _too_wide(view: AskView) -> bool:
+    labels = [c.label for c in view.options]
+    return len(labels) > WIDE_OPTIONS or sum(len(label) for label in labels) > WIDE_CHARACTERS
+
+
+def _numbered(view: AskView, *, with_controls: bool = True) -> str:
     lines = [view.prompt]
     if view.is_choice:
+        # Sent as plain text, so "1." is not made a Markdown list (cards: see _number).
         lines += [f"{i}. {c.label}" for i, c in enumerate(view.options, 1)]
-    if view.controls:
+    if view.controls and with_controls:
         lines.append("(" + " · ".join(c.label for c in view.controls) + ")")
     return "\n".join(lines)

@@ -135,9 +135,19 @@ class AnswerCondition(_Strict):
 
 
 class Condition(_Strict):
+    """Every test given must hold; `any` holds when one of its conditions does."""
+
     age_band: list[str] | None = None
     uasc: bool | None = None
     answer: AnswerCondition | None = None
+    # The language of the chat (a locale code such as en, ar), as it is when the step is asked.
+    chat_language: list[str] | None = None
+    chat_language_not: list[str] | None = None
+    any_: list[Condition] | None = Field(default=None, alias="any")
+
+    def parts(self) -> list[Condition]:
+        """This condition and every one inside it, for checks at load."""
+        return [self, *(p for c in self.any_ or [] for p in c.parts())]
 
 
 class Option(_Strict):
@@ -168,6 +178,13 @@ class Question(_Strict):
     # False where the answer names or identifies (a name, the code): a worry typed there is
     # kept as an alert only, and the question is asked again after the help.
     takes_disclosures: bool = True
+    # For organising the meeting (who, where, when): the IRO acts on it, so the child is not
+    # asked who may hear it, and the summary shows it as practical.
+    practical: bool = False
+    # A one-tap answer offered beside the typing: "review_name" is the name on the review.
+    suggest: Literal["review_name"] | None = None
+    # Where its answer sits in the list the child checks: about_me, meeting or talk.
+    section: Literal["about_me", "meeting", "talk"] | None = None
 
     @field_validator("id")
     @classmethod
@@ -469,6 +486,10 @@ def _guess(
     spelling, else the only one that contains it (or that it contains). When `expected` is the
     whole of what may be there (`exact`), a lone unexpected id is the rename, however spelt."""
     unexpected = [p for p in present if p not in set(expected)]
+    # "who_not_there_2" was "who_not_there", not its neighbour "who_there".
+    containing = [p for p in unexpected if wanted in p]
+    if len(containing) == 1:
+        return containing[0]
     close = difflib.get_close_matches(wanted, unexpected, n=1, cutoff=0.6)
     if close:
         return close[0]
@@ -528,7 +549,9 @@ def _check_questions_contract(
             for oid in need.options:
                 if oid in have:
                     o = q.options[have.index(oid)]
-                    if o.when is not None:
+                    # A flow question's options are only read (the summary); a system
+                    # question's are branched on, so each must always be there to pick.
+                    if o.when is not None and group == "system_questions":
                         raise _fail(
                             cpath,
                             lines,
@@ -628,6 +651,33 @@ def _question_keys(q: Question) -> list[str]:
     return keys
 
 
+def _check_condition(
+    cond: Condition,
+    cloc: tuple[Any, ...],
+    q: Question,
+    by_id: dict[str, Question],
+    band_ids: set[str],
+    cpath: Path,
+    lines: _Lines,
+) -> None:
+    for band in cond.age_band or []:
+        if band not in band_ids:
+            raise _fail(cpath, lines, cloc, f"unknown age band '{band}'; use {band_ids}")
+    if cond.answer is not None:
+        target = by_id.get(cond.answer.question)
+        if target is None:
+            raise _fail(
+                cpath,
+                lines,
+                cloc,
+                f"'{cond.answer.question}' must be a question asked before '{q.id}'",
+            )
+        opts = {o.id for o in target.options}
+        bad = set(cond.answer.any_of or []) - opts
+        if bad:
+            raise _fail(cpath, lines, cloc, f"'{target.id}' has no options {sorted(bad)}")
+
+
 def load_content(
     directory: Path,
     *,
@@ -667,25 +717,9 @@ def load_content(
         conditions = [(q.when, (*loc, "when"))] + [
             (o.when, (*loc, "options", j, "when")) for j, o in enumerate(q.options)
         ]
-        for cond, cloc in conditions:
-            if cond is None:
-                continue
-            for band in cond.age_band or []:
-                if band not in band_ids:
-                    raise _fail(cpath, lines, cloc, f"unknown age band '{band}'; use {band_ids}")
-            if cond.answer is not None:
-                target = by_id.get(cond.answer.question)
-                if target is None:
-                    raise _fail(
-                        cpath,
-                        lines,
-                        cloc,
-                        f"'{cond.answer.question}' must be a question asked before '{q.id}'",
-                    )
-                opts = {o.id for o in target.options}
-                bad = set(cond.answer.any_of or []) - opts
-                if bad:
-                    raise _fail(cpath, lines, cloc, f"'{target.id}' has no options {sorted(bad)}")
+        for whole, cloc in conditions:
+            for cond in whole.parts() if whole is not None else []:
+                _check_condition(cond, cloc, q, by_id, band_ids, cpath, lines)
         if q.for_each_chosen is not None:
             target = by_id.get(q.for_each_chosen)
             if target is None or target.type != "multi":

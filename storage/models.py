@@ -34,6 +34,10 @@ class ReviewBase(SQLModel):
     iro_email: str = Field(max_length=254)
     review_at: datetime = _utc()
     language_hint: str | None = Field(default=None, max_length=16)
+    # The council's case reference, so the IRO and the duty team know who it is about.
+    case_reference: str | None = Field(
+        default=None, max_length=40, sa_type=SealedText("review.case_reference")
+    )
 
 
 class ReviewCreate(ReviewBase):
@@ -60,6 +64,10 @@ class Review(ReviewBase, table=True):
     submitted_at: datetime | None = _utc(default=None)
     summary_sends: int = 0
     created_at: datetime = _utc(default_factory=utcnow)
+    # Each answer as the last summary showed it, so an update can list what changed first.
+    sent_answers: dict[str, str] | None = Field(
+        default=None, sa_column=Column(SealedJSON("review.sent_answers"))
+    )
 
 
 class ReviewPublic(ReviewBase):

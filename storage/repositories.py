@@ -84,6 +84,13 @@ class ReviewRepository:
             await s.flush()
             return review
 
+    async def remember_sent(self, *, review_id: int, answers: dict[str, str]) -> None:
+        """Each answer as the summary just queued shows it."""
+        async with self._db.session() as s:
+            await s.exec(
+                update(Review).where(col(Review.id) == review_id).values(sent_answers=answers)
+            )
+
     async def mark_submitted(self, *, review_id: int, at: datetime) -> Review:
         """Record a send; the first sets submitted_at, each one counts."""
         async with self._db.session() as s:

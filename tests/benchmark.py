@@ -5,9 +5,10 @@
 3. The safeguarding screen: recall and false alarms per layer and language on the test corpora
    and the frozen held-out sets, and the time to check one message.
 4. A whole turn for a 250 KB message, and the longest it holds the event loop.
-5. Sealing at rest: the cost of sealing a value, per turn, the size it adds, and the time to
+5. What the consultation asks of issue 7's three young people, from hello to Send.
+6. Sealing at rest: the cost of sealing a value, per turn, the size it adds, and the time to
    rotate the key of 10,000 answers.
-6. Peak memory of the process.
+7. Peak memory of the process.
 """
 
 from __future__ import annotations
@@ -289,6 +290,35 @@ async def _answers_db_bytes(value: object, keys: str, path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
+async def persona_figures() -> None:
+    from tests.personas import PERSONAS, run_persona
+
+    for persona in PERSONAS:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = make_settings(Path(tmp))
+            conn = Connector()
+            channel = TestServer(conn.app)
+            await channel.start_server()
+            url = str(channel.make_url("/")).rstrip("/") + "/"
+            async with TestClient(TestServer(create_app(settings))) as client:
+                _, code = await add_review(
+                    settings,
+                    review_data(
+                        age=persona.age,
+                        first_name=persona.first_name,
+                        language_hint=persona.language_hint,
+                        is_uasc=persona.uasc,
+                    ),
+                )
+                chat = Chat(client, conn, url, channel_id=persona.channel)
+                figures = await run_persona(persona, client.app[PARTS], chat, code)
+            await channel.close()
+        limit = f"limit {persona.max_prompts} prompts" + (
+            f", {persona.max_words} words" if persona.max_words else ""
+        )
+        print(f"consultation, {persona.name}: {figures.line()} ({limit})")
+
+
 async def sealing_figures() -> None:
     keys = Keyring.parse(new_key_entry("bench"))
     answer = "i want to talk about seeing my little brother more often " * 2
@@ -347,6 +377,7 @@ def main() -> None:
     matcher_figures()
     asyncio.run(turns_per_second())
     asyncio.run(big_message_turns())
+    asyncio.run(persona_figures())
     asyncio.run(sealing_figures())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of this process: {peak:.0f} MiB")

@@ -60,12 +60,37 @@ def words(activity: dict[str, Any]) -> str:
         for block in content.get("body", []):
             if block.get("type") == "TextBlock":
                 parts.append(block.get("text", ""))
+            if block.get("type") == "ActionSet":
+                parts += [a.get("title", "") for a in block.get("actions", [])]
             if block.get("type") == "Input.ChoiceSet":
-                parts += [c["title"] for c in block.get("choices", [])]
+                # Numbered titles have a no-break space after "1." (dialogs/render.py).
+                parts += [c["title"].replace("\u00a0", " ") for c in block.get("choices", [])]
         parts += [a.get("title", "") for a in content.get("actions", [])]
     for a in (activity.get("suggestedActions") or {}).get("actions", []):
         parts.append(a.get("title", ""))
     return "\n".join(p for p in parts if p)
+
+
+def option_buttons(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A one-tap card's options: a button each (in an ActionSet), by title, with its data."""
+    return {
+        a["title"]: a["data"]
+        for block in content.get("body", [])
+        if block.get("type") == "ActionSet"
+        for a in block.get("actions", [])
+        if "choice" in (a.get("data") or {})
+    }
+
+
+def suggested_answers(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One-tap answers offered on a question that wants typing (the name on the review)."""
+    return {
+        a["title"]: a["data"]
+        for block in content.get("body", [])
+        if block.get("type") == "ActionSet"
+        for a in block.get("actions", [])
+        if "say" in (a.get("data") or {})
+    }
 
 
 class Chat:
@@ -124,6 +149,14 @@ class Chat:
         return self.said
 
     @property
+    def last_locale(self) -> str | None:
+        """The language of the bot's latest reply."""
+        for act in reversed(self.replies):
+            if act.get("locale"):
+                return str(act["locale"])
+        return None
+
+    @property
     def said(self) -> str:
         return "\n".join(words(a) for a in self.replies)
 
@@ -150,10 +183,13 @@ class Chat:
     def choices(self) -> dict[str, str]:
         act = self.last_question()
         for att in act.get("attachments") or []:
+            one_tap = option_buttons(att.get("content") or {})
+            if one_tap:
+                return {title: data["choice"] for title, data in one_tap.items()}
             for block in (att.get("content") or {}).get("body", []):
                 if block.get("type") == "Input.ChoiceSet":
                     return {
-                        re.sub(r"^\d+\. ", "", c["title"]): c["value"] for c in block["choices"]
+                        re.sub(r"^\d+\.\s", "", c["title"]): c["value"] for c in block["choices"]
                     }
         return {}
 
@@ -167,11 +203,17 @@ class Chat:
         return self.said
 
     async def pick(self, *titles: str, card: dict[str, Any] | None = None) -> str:
-        """Select choices in the last question card and press its submit button."""
+        """Select choices in the last question card and press its submit button (or, where
+        each option is a button of its own, tap that one)."""
         question = card or self.last_question()
         content = question["attachments"][0]["content"]
+        buttons = option_buttons(content)
+        if buttons:
+            assert len(titles) == 1, f"one tap picks one option, not {titles}"
+            await self.post(self.activity(value=buttons[titles[0]], reply_to_id=question.get("id")))
+            return self.said
         choice_set = next(b for b in content["body"] if b.get("type") == "Input.ChoiceSet")
-        values = {re.sub(r"^\d+\. ", "", c["title"]): c["value"] for c in choice_set["choices"]}
+        values = {re.sub(r"^\d+\.\s", "", c["title"]): c["value"] for c in choice_set["choices"]}
         submit = next(a for a in content["actions"] if "ctl" not in (a.get("data") or {}))
         data = dict(submit["data"], choice=",".join(values[t] for t in titles))
         await self.post(self.activity(value=data, reply_to_id=question.get("id")))

@@ -64,7 +64,8 @@ def review_data(**overrides: Any) -> ReviewCreate:
     when = datetime.combine(datetime.now(LONDON).date() + timedelta(days=14), time(10), LONDON)
     values: dict[str, Any] = {
         "first_name": "Sam",
-        "age": 11,
+        # 13+: the path with every question (the 8-12 path is tested where it is the point).
+        "age": 14,
         "is_uasc": False,
         "iro_name": "Jo Smith",
         "iro_email": "jo.smith@council.example",

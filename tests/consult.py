@@ -68,7 +68,7 @@ async def answers_of(parts: Parts, review_id: int) -> dict[str, Any]:
 
 
 # What a child in a hurry says at each question: essentials answered, the rest skipped.
-QUICK = {"take_part": "1", "review_choice": "1", "share_all": "1"}
+QUICK = {"take_part": "1", "share_all": "1"}
 
 
 async def to_question(chat: Any, key: str, parts: Parts, review_id: int) -> None:

@@ -40,7 +40,6 @@ MAX_RECOVERIES = 12
 # Answers that are not the young person's own words: they belong to the bot's own flow.
 FLOW_CHOICES = {
     "language": ["en"],
-    "review_choice": ["looks_good"],
     "send_confirm": ["send"],
     "welcome_back_sent": ["no_thanks"],
     "restart_confirm": ["no"],
@@ -282,6 +281,20 @@ def is_help(card: dict[str, Any]) -> bool:
     return any(a["data"].get("ctl") == "repeat" for a in actions_of(card))
 
 
+def one_tap(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A card's options as buttons of their own (Teams: one choice, one tap), by option id."""
+    return {
+        str(a["data"]["choice"]): a["data"]
+        for block in card.get("body") or []
+        if block.get("type") == "ActionSet"
+        for a in block.get("actions") or []
+        if isinstance(a.get("data"), dict) and "choice" in a["data"]
+    }
+
+
+NUMBERED = re.compile(r"^(\d{1,2})\. (.+)$", re.MULTILINE)
+
+
 def choice_set(card: dict[str, Any]) -> dict[str, Any] | None:
     return next((b for b in card.get("body") or [] if b.get("type") == "Input.ChoiceSet"), None)
 
@@ -498,8 +511,16 @@ class Child:
             return Shown(reply, key_of(card)[0], is_help(card), card, buttons)
         if not buttons:
             return None
+        text = str(reply.body.get("text") or "")
+        listed = NUMBERED.findall(text)
+        if listed and all(n in buttons for n, _ in listed):
+            # Many options: listed and numbered, the buttons their numbers. Read as the child
+            # does, each label beside its number.
+            buttons = {k: v for k, v in buttons.items() if k not in dict(listed)}
+            buttons.update({label: n for n, label in listed})
+            text = NUMBERED.sub("", text).strip()
         help = self.words.controls.get("repeat") in buttons
-        key = None if help else self.words.question(str(reply.body.get("text") or ""))
+        key = None if help else self.words.question(text)
         return Shown(reply, key, help, None, buttons)
 
     def _current(self) -> Shown | None:
@@ -536,9 +557,19 @@ class Child:
         """Option ids from a card, or button titles on Web Chat; None for a written answer."""
         if shown.card is not None:
             choices = choice_set(shown.card)
-            return [str(c["value"]) for c in choices["choices"]] if choices else None
+            if choices:
+                return [str(c["value"]) for c in choices["choices"]]
+            return list(one_tap(shown.card)) or None
         controls = set(self.words.controls.values())
-        titles = [t for t in shown.buttons if t not in controls]
+        # A button that is no option (the name on the review, offered at the name question)
+        # does not make a written answer a choice.
+        known = {*self.words.labels.values(), *self.words.yes_no.values(), self.words.meta_name}
+        titles = [t for t in shown.buttons if t not in controls and (t in known or t.isdigit())]
+        titles += [
+            t
+            for t in shown.buttons
+            if t not in titles and t not in controls and shown.buttons[t].isdigit()
+        ]
         return titles or None
 
     def _mind(self, q: str) -> random.Random:
@@ -591,6 +622,9 @@ class Child:
         title as text)."""
         if shown.card is None:
             return self._activity(text=shown.buttons[picked[0]])
+        buttons = one_tap(shown.card)
+        if buttons:
+            return self._activity(value=dict(buttons[picked[0]]), replyToId=shown.reply.body["id"])
         submit = next(a for a in actions_of(shown.card) if "ctl" not in a["data"])
         return self._activity(
             value=dict(submit["data"], choice=",".join(picked)), replyToId=shown.reply.body["id"]

@@ -308,6 +308,40 @@ class Playground:
     def last_card(self) -> Any:
         return self.page.locator(CARD).last
 
+    async def choice_labels(self) -> list[str]:
+        """The options of the last card as the child sees them, in order (list numbers that
+        CSS draws are not in the text, so a Markdown list shows here as a missing number)."""
+        labels = await self.last_card().evaluate(
+            """card => [...card.querySelectorAll('input[type=checkbox], input[type=radio]')]
+                .map(i => ((i.labels && i.labels[0]) || i.parentElement).innerText.trim())"""
+        )
+        return [str(label).replace("\u00a0", " ") for label in labels]
+
+    async def suggestions_fit_across(self) -> bool:
+        """Every suggested-action button is inside the window: none scrolled out of sight."""
+        buttons = self.page.locator(self.sel["suggested"])
+        width = self.page.viewport_size["width"]
+        for n in range(await buttons.count()):
+            box = await buttons.nth(n).bounding_box()
+            if box is None or box["x"] < 0 or box["x"] + box["width"] > width + 1:
+                return False
+        return True
+
+    async def options_fit_across(self) -> bool:
+        """Every option of the last card is inside the chat's width: nothing to scroll to."""
+        return bool(
+            await self.last_card().evaluate(
+                """card => {
+                    const box = card.getBoundingClientRect();
+                    const right = Math.min(box.right, window.innerWidth) + 1;
+                    return [...card.querySelectorAll('input')].every(i => {
+                        const r = i.getBoundingClientRect();
+                        return r.width > 0 && r.left >= 0 && r.right <= right;
+                    });
+                }"""
+            )
+        )
+
     async def tap_card(
         self,
         button: str,

@@ -6,7 +6,7 @@ from tests.consult import answers_of, content_of, said, text
 async def test_webchat_uses_suggested_actions_and_a_card_for_multi_choice(
     new_chat, new_review, parts
 ):
-    review, code = await new_review()
+    review, code = await new_review(age=14)  # 13+: they are asked their pronouns
     chat = new_chat("webchat")
     await chat.start()
     await chat.say(code)
@@ -14,12 +14,16 @@ async def test_webchat_uses_suggested_actions_and_a_card_for_multi_choice(
     languages = [loc.meta.name for loc in content_of(parts).locales.values()]
     titles = [a["title"] for a in question["suggestedActions"]["actions"]]
     assert titles[: len(languages)] == languages
-    await chat.tap("English")  # messageBack: the payload decides, not the label
+    await chat.tap("English")  # imBack: the label comes back as text, and is recognised
     await chat.tap("Skip")  # name
-    await chat.tap("she / her")
-    await chat.tap("Come and speak for myself")
-    await chat.tap("No")
-    await chat.tap("At school or college")
+    # Five options would not fit a row of buttons: listed and numbered, the buttons numbers.
+    pronouns = chat.last_question()
+    assert "1. she / her" in pronouns["text"] and "5. " in pronouns["text"]
+    assert [a["title"] for a in pronouns["suggestedActions"]["actions"]][:5] == list("12345")
+    await chat.tap("1")
+    await chat.say("Come and speak for myself")  # a label typed works as well as its number
+    await chat.tap("No")  # two short options: buttons with their labels
+    await chat.tap("2")  # where: at school or college
     when = chat.last_question()
     assert when["attachments"][0]["content"]["body"][1]["isMultiSelect"] is True
     await chat.pick("Not in lessons", "In the school holidays")
@@ -32,7 +36,7 @@ async def test_webchat_uses_suggested_actions_and_a_card_for_multi_choice(
 
 
 async def test_plain_channel_shows_numbered_options_and_accepts_typing(new_chat, new_review, parts):
-    review, code = await new_review()
+    review, code = await new_review(age=14)
     chat = new_chat("sms")
     await chat.start()
     await chat.say(code)
@@ -58,7 +62,7 @@ async def test_plain_channel_shows_numbered_options_and_accepts_typing(new_chat,
 
 
 async def test_anything_else_re_asks_kindly_with_the_options(linked_chat, parts):
-    review, chat = await linked_chat("sms")
+    review, chat = await linked_chat("sms", age=14)
     await chat.say("2")
     await chat.say("Sammy")
     transcript = await chat.say("purple")

@@ -138,7 +138,11 @@ def test_condition_on_a_missing_option_says_which(copy):
 
 def test_missing_english_string_is_an_error_with_the_fix(copy):
     path = copy / "locales" / "en.yaml"
-    edit(path, '  proud:\n    prompt: "What is something you are proud of? 🌟"\n', "  proud:\n")
+    edit(
+        path,
+        '  proud:\n    check: "Proud of"\n    prompt: "What is something you are proud of? 🌟"\n',
+        '  proud:\n    check: "Proud of"\n',
+    )
     with pytest.raises(ContentError, match=r"'questions.proud.prompt' is missing. Add it"):
         load_content(copy)
 

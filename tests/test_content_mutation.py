@@ -242,7 +242,9 @@ UNKNOWN = [
     pytest.param(
         Mutation(
             CONSULTATION,
-            set_in_line("options: [send, not_yet]", "options: [send, not_yet, maybe]"),
+            set_in_line(
+                "options: [send, change, not_yet]", "options: [send, change, not_yet, maybe]"
+            ),
             "does not know option 'maybe' in system question 'send_confirm'",
         ),
         id="extra-option",

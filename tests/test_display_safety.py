@@ -24,7 +24,7 @@ from dialogs.display import (
     shown,
 )
 from dialogs.render import PDI, RLI
-from tests.consult import content_of, said, text, until_said, wait_for_eml
+from tests.consult import answer_until, content_of, said, text, until_said, wait_for_eml
 
 # "abc", RIGHT-TO-LEFT OVERRIDE, "gpj.exe": where the override works it reads "abcexe.jpg".
 SPOOF = "abc\u202egpj.exe"
@@ -44,12 +44,13 @@ def blocks(activity: dict[str, Any]) -> list[str]:
 
 
 async def to_check(chat: Any, parts: Any, name: str) -> str:
-    """Language, then `name` as their name, the essentials, every other question skipped."""
+    """Language, then `name` as their name, the essentials, every other question skipped, to
+    the list of answers with Send under it."""
     await chat.say("English")
     await chat.say(name)
     await chat.say("skip")  # pronouns
     await chat.say("1")  # how they take part: it cannot be skipped
-    return await until_said(parts, chat, "questions.review_choice.prompt", lambda: chat.say("skip"))
+    return await until_said(parts, chat, "questions.send_confirm.prompt", lambda: chat.say("skip"))
 
 
 def email(path: Path) -> tuple[str, str]:
@@ -103,27 +104,36 @@ async def test_plain_text_shows_the_words_exactly_as_written(linked_chat, parts)
 
 
 async def test_the_who_can_hear_this_quote_is_escaped_in_a_card_only(linked_chat, parts):
-    looks_good = text(parts, "questions.review_choice.options.looks_good.label")
     choose = text(parts, "questions.share_all.options.choose.label")
+    asked = text(parts, "questions.not_discussed.prompt")
     teams_review, teams = await linked_chat("msteams")
-    await to_check(teams, parts, f"{LINK} {SPOOF}")
-    await teams.pick(looks_good)
+    await teams.say("English")
+    await answer_until(teams, parts, "not_discussed")
+    await teams.say(f"{LINK} {SPOOF}")
+    await answer_until(teams, parts, "share_all")
 
     await teams.pick(choose)
 
     [prompt, *_] = blocks(teams.last_question())
-    assert prompt == text(parts, "questions.share_one.prompt", answer=f"{LINK_ESCAPED} {UNSPOOFED}")
+    assert prompt == text(
+        parts,
+        "questions.share_one.prompt",
+        question=asked,
+        answer=f"{LINK_ESCAPED} {UNSPOOFED}",
+    )
 
     webchat_review, webchat = await linked_chat("webchat")
-    await to_check(webchat, parts, f"{LINK} {SPOOF}")
-    await webchat.tap(looks_good)
+    await webchat.say("English")
+    await answer_until(webchat, parts, "not_discussed")
+    await webchat.say(f"{LINK} {SPOOF}")
+    await answer_until(webchat, parts, "share_all")
 
-    await webchat.tap(choose)
+    await webchat.say(choose)  # numbered on Web Chat; the label typed works the same
 
     question = webchat.last_question()
     assert question["textFormat"] == "plain"  # Web Chat shows it as it is: nothing to escape
     assert question["text"] == text(
-        parts, "questions.share_one.prompt", answer=f"{LINK} {UNSPOOFED}"
+        parts, "questions.share_one.prompt", question=asked, answer=f"{LINK} {UNSPOOFED}"
     )
 
 
@@ -132,8 +142,7 @@ async def test_a_name_cannot_break_out_of_the_bots_right_to_left_lines(
 ):
     from bot.cli import new_code
 
-    review, chat = await linked_chat("webchat", language_hint="ar")
-    await chat.tap("العربية")
+    review, chat = await linked_chat("webchat", language_hint="ar")  # Arabic from the start
     # A name that would close the bot's isolation early, then reverse what follows.
     await chat.say(f"{PDI}أميرة\u202e 2")
 
@@ -157,18 +166,17 @@ async def test_a_line_break_in_an_answer_cannot_forge_a_line_of_the_summary(
     linked_chat, parts, settings
 ):
     content = content_of(parts)
-    days, who = (content.text(f"questions.{q}.summary", "en") for q in ("when_avoid", "who_there"))
+    days, who = (
+        content.text(f"questions.{q}.summary", "en") for q in ("not_discussed", "who_there")
+    )
     forged = f"- {who}: my dad"  # what a row of the summary looks like
     review, chat = await linked_chat("sms")
     await chat.say("English")
     await chat.say(SPOOF)
-    await chat.say("skip")
-    await chat.say("1")
-    await until_said(parts, chat, "questions.when_avoid.prompt", lambda: chat.say("skip"))
+    await answer_until(chat, parts, "not_discussed")
 
     await chat.say(f"<b>not Fridays</b>\n{forged}\r\n\u2028{days}: my birthday")
-    await until_said(parts, chat, "questions.review_choice.prompt", lambda: chat.say("skip"))
-    await chat.say("yes")
+    await answer_until(chat, parts, "share_all")
     await chat.say("1")  # everyone may hear it
     await chat.say("send")
 
@@ -182,10 +190,10 @@ async def test_a_line_break_in_an_answer_cannot_forge_a_line_of_the_summary(
         CONTINUED.rstrip(),
         f"{CONTINUED}{days}: my birthday",
     ]
-    assert [ln for ln in lines if "my dad" in ln or "my birthday" in ln] == [
-        f"{CONTINUED}{forged}",
-        f"{CONTINUED}{days}: my birthday",
-    ]
+    # Wherever the answer is shown (its row, and the action box at the top), every line of it
+    # past the first is marked.
+    marked = [ln for ln in lines if "my dad" in ln or "my birthday" in ln]
+    assert marked and all(ln.startswith(CONTINUED) for ln in marked), marked
     # HTML shows the tags as typed, and nothing in either part reverses or hides text.
     assert "&lt;b&gt;not Fridays&lt;/b&gt;" in html and "<b>not" not in html
     for body in (plain, html):

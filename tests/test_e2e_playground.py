@@ -32,7 +32,7 @@ from tests.playground import (
 )
 
 pytestmark = pytest.mark.browser
-BAND = "8-12"  # review_data() is an 11-year-old
+BAND = "13+"  # review_data() is a 14-year-old
 
 
 class Words:
@@ -166,58 +166,55 @@ async def test_teams_english_end_to_end(
     ui = Playground(page, "msteams")
 
     await ui.open(server.url, expect=[en.msg("welcome_what"), en.q("invite_code")])
-    await ui.type(code, expect=[en.msg("linked", name="Sam"), en.q("language")])
-    await ui.tap_card(ok, pick=["en"], expect=en.q("name"))
+    # The Playground says its language (en-US): not asked again. The name on the review is
+    # offered as one tap.
+    await ui.type(code, expect=[en.msg("linked", name="Sam"), en.q("name")])
+    await ui.tap_card("Sam", expect=en.q("pronouns"))
+    # One choice is one tap: a button per option, no OK.
+    pronouns_card = page.locator(CARD).filter(has_text=en.q("pronouns"))
+    await expect(pronouns_card.locator(f'button[title="{ok}"]')).to_have_count(0)
+    await ui.tap_card(en.option("pronouns", "they_them"), expect=en.q("take_part"))
     # The answered card is replaced in place by its answer: nothing left to tap twice.
-    language_card = page.locator(CARD).filter(has_text=en.q("language"))
-    await expect(language_card).to_contain_text(
-        en("controls.answered.label", answer=content.locales["en"].meta.name)
+    await expect(pronouns_card).to_contain_text(
+        en("controls.answered.label", answer=en.option("pronouns", "they_them"))
     )
-    await expect(language_card.locator("input")).to_have_count(0)
-
-    await ui.type("Sammy", expect=en.q("pronouns"))
-    await ui.tap_card(ok, pick=["they_them"], expect=en.q("take_part"))
+    await expect(pronouns_card.locator("button")).to_have_count(0)
     await ui.type("2", expect=en.q("talk_to_iro"))  # a typed number: written views
-    await ui.tap_card(ok, pick=["yes"], expect=en.q("where"))
+    await ui.tap_card(en("choice_yes.label"), expect=en.q("where"))
     await ui.type(en.option("where", "school"), expect=en.q("when"))  # a typed label
     await ui.tap_card(
         ok,
         tick=[en.option("when", "after_school"), en.option("when", "weekend")],
-        expect=en.q("when_avoid"),
+        expect=en.q("who_there"),
     )
-    await ui.type("not on 3 March, it is my birthday", expect=en.q("who_there"))
     await ui.type("my foster mum and my art teacher", expect=en.q("who_not_there"))
     await ui.tap_card(skip, expect=[en.msg("skipped"), en.q("topics")])
     await ui.tap_card(
         ok,
         tick=[en.option("topics", "education"), en.option("topics", "hobbies")],
-        expect=en.q("topic_going_well", topic=en.about("education")),
+        expect=en.q("topic_say", topic=en.about("education")),
     )
     await ui.type(
-        "I got better at maths", expect=en.q("topic_worries", topic=en.about("education"))
+        "I got better at maths, I want more help with reading",
+        expect=en.q("topic_say", topic=en.about("hobbies")),
     )
-    await ui.tap_card(skip, expect=en.q("topic_change", topic=en.about("education")))
-    await ui.type(
-        "more help with reading", expect=en.q("topic_going_well", topic=en.about("hobbies"))
-    )
-    await ui.type("I love my art club", expect=en.q("topic_worries", topic=en.about("hobbies")))
-    await ui.tap_card(skip, expect=en.q("topic_change", topic=en.about("hobbies")))
-    await ui.type("go swimming more", expect=en.q("not_discussed"))
+    await ui.type("I love my art club", expect=en.q("not_discussed"))
     await ui.tap_card(skip, expect=en.q("not_in_front_of"))
-    await ui.tap_card(skip, expect=en.q("interpreter"))
-    await ui.type("no", expect=en.q("my_words"))
+    await ui.tap_card(skip, expect=en.q("my_words"))  # no interpreter question in English
     await ui.type("family time not contact", expect=[en("questions.advocate.intro")])
-    await ui.tap_card(ok, pick=["yes"], expect=en.q("proud"))
+    await ui.tap_card(en("choice_yes.label"), expect=en.q("proud"))
     await ui.type("I won a drawing prize", expect=en.q("anything_else"))
-    check = await ui.tap_card(skip, expect=[en.msg("check_intro"), en.q("review_choice")])
-    for shown in ("Sammy", en.option("where", "school"), "I love my art club"):
-        assert shown in check
-
+    await ui.tap_card(skip, expect=en.q("who_helped"))
     await ui.tap_card(
-        ok, pick=["looks_good"], expect=[en("questions.share_all.intro"), en.q("share_all")]
+        en.option("who_helped", "no_one"),
+        expect=[en("questions.share_all.intro"), en.q("share_all")],
     )
-    await ui.tap_card(ok, pick=["all_everyone"], expect=en.q("send_confirm"))
-    await ui.tap_card(ok, pick=["send"], expect=en.msg("sent"))
+    check = await ui.tap_card(
+        en.option("share_all", "all_everyone"), expect=[en.msg("check_intro"), en.q("send_confirm")]
+    )
+    for shown in ("Sam", en.option("where", "school"), "I love my art club"):
+        assert shown in check
+    await ui.tap_card(en.option("send_confirm", "send"), expect=en.msg("sent"))
     await ui.screenshot(tmp_path / "teams_final.png")
 
     mail_to_iro = await mail.wait_for(review.iro_email)
@@ -225,6 +222,7 @@ async def test_teams_english_end_to_end(
     text = plain_text(mail_to_iro)
     for words in ("I love my art club", "I got better at maths", "family time not contact"):
         assert words in text
+    assert "[ ] Arrange an advocate: they asked for one." in text
     for qid, oid in [
         ("pronouns", "they_them"),
         ("take_part", "written_views"),
@@ -235,7 +233,7 @@ async def test_teams_english_end_to_end(
         ("topics", "hobbies"),
     ]:
         assert en.option(qid, oid) in text, (qid, oid)
-    assert "Sammy" in text and "PN2" in text
+    assert "Name to use: Sam" in text and "PN2" in text
 
 
 async def test_webchat_arabic_pause_restart_and_change(
@@ -250,10 +248,18 @@ async def test_webchat_arabic_pause_restart_and_change(
     ui = Playground(page, "webchat")
 
     await ui.open(server.url, expect=[en.q("invite_code")])
-    await ui.type(code, expect=[ar.msg("linked", name="Amira"), ar.q("language")])
-    await ui.tap_suggested(content.locales["ar"].meta.name, expect=ar.q("name"))
+    # The review says Arabic: the safety rule again in Arabic first, and no language question.
+    await ui.type(
+        code, expect=[ar.msg("welcome_rules"), ar.msg("linked", name="Amira"), ar.q("name")]
+    )
     await ui.type("أميرة", expect=ar.q("pronouns"))
-    await ui.tap_suggested(ar.option("pronouns", "she_her"), expect=ar.q("take_part"))
+    # Five options: listed and numbered in the message, the buttons their numbers.
+    await ui.tap_suggested("1", expect=ar.q("take_part"))  # she / her
+    # Every option of the take-part question is on screen, none hidden sideways.
+    shown = (await ui.bot_messages.last.inner_text()).replace("\u2067", "").replace("\u2069", "")
+    for option in content.question("take_part").options:
+        assert ar.option("take_part", option.id) in shown
+    assert await ui.suggestions_fit_across()
     await ui.type("١", expect=ar.q("talk_to_iro"))  # Arabic-Indic 1: speak for myself
     await ui.tap_suggested(ar("choice_yes.label"), expect=ar.q("where"))
 
@@ -265,38 +271,42 @@ async def test_webchat_arabic_pause_restart_and_change(
     # Same page: in Web Chat a new page load would be a new conversation.
     await ui.type("مرحبا", expect=[ar.msg("welcome_back"), ar.q("where")])
 
-    await ui.tap_suggested(ar.option("where", "online"), expect=ar.q("when"))
-    await ui.type("٢، ٤", expect=ar.q("when_avoid"))  # numbers: a card submit cannot arrive
-    await ui.type("ليس يوم الجمعة", expect=ar.q("who_there"))
+    await ui.tap_suggested("4", expect=ar.q("when"))  # online
+    # The multi-choice card numbers its options 1, 2, 3... (once, every one showed "1."), all
+    # in view, and typing the numbers shown picks those options.
+    labels = await ui.choice_labels()
+    options = content.question("when").options
+    assert labels == [f"{n}. {ar.option('when', o.id)}" for n, o in enumerate(options, 1)]
+    assert await ui.options_fit_across()
+    await ui.type("٢، ٤", expect=[ar.msg("got_it"), ar.q("who_there")])
     await ui.type("أمي بالتبني ومعلمتي", expect=ar.q("who_not_there"))
     await ui.tap_suggested(skip, expect=[ar.msg("skipped"), ar.q("topics")])
-    await ui.type("5", expect=ar.q("topic_going_well", topic=ar.about("hobbies")))
-    await ui.type("أحب الرسم", expect=ar.q("topic_worries", topic=ar.about("hobbies")))
-    await ui.tap_suggested(skip, expect=ar.q("topic_change", topic=ar.about("hobbies")))
-    await ui.tap_suggested(skip, expect=ar.q("not_discussed"))
+    await ui.type("5", expect=ar.q("topic_say", topic=ar.about("hobbies")))
+    await ui.type("أحب الرسم", expect=ar.q("not_discussed"))
     await ui.tap_suggested(skip, expect=ar.q("not_in_front_of"))
-    await ui.tap_suggested(skip, expect=ar.q("interpreter"))
-    await ui.tap_suggested(ar("choice_no.label"), expect=ar.q("my_words"))
+    await ui.tap_suggested(skip, expect=ar.q("interpreter"))  # the chat is not in English
+    await ui.tap_suggested("3", expect=ar.q("my_words"))  # no interpreter, thanks
     await ui.tap_suggested(skip, expect=[ar("questions.advocate.intro"), ar.q("advocate")])
     await ui.tap_suggested(ar("choice_no.label"), expect=ar.q("proud"))
     await ui.type("فزت في مسابقة", expect=ar.q("anything_else"))
-    check = await ui.tap_suggested(skip, expect=[ar.msg("check_intro"), ar.q("review_choice")])
+    await ui.tap_suggested(skip, expect=ar.q("who_helped"))
+    await ui.tap_suggested("1", expect=ar.q("share_all"))  # no one helped
+    # Yes, it may be read out.
+    check = await ui.tap_suggested("1", expect=[ar.msg("check_intro"), ar.q("send_confirm")])
     assert "أحب الرسم" in check
 
     # Change one answer: the one about hobbies, found by its number in the list.
     number = await ui.number_shown_for("أحب الرسم")
-    await ui.tap_suggested(ar.option("review_choice", "change"), expect=ar.q("which_answer"))
-    await ui.type(str(number), expect=ar.q("topic_going_well", topic=ar.about("hobbies")))
-    check = await ui.type(
-        "أحب السباحة كثيرا", expect=[ar.msg("check_intro"), ar.q("review_choice")]
-    )
-    assert "أحب السباحة كثيرا" in check and "أحب الرسم" not in check
-
+    await ui.tap_suggested(ar.option("send_confirm", "change"), expect=ar.q("which_answer"))
+    await ui.type(str(number), expect=ar.q("topic_say", topic=ar.about("hobbies")))
+    # Changed words: asked who may hear them (shown with their question), then only the
+    # change is confirmed, not the whole list again.
+    can_be_read_out = ar("questions.share_one.prompt").split("\n")[-1]
+    await ui.type("أحب السباحة كثيرا", expect=can_be_read_out)
     await ui.tap_suggested(
-        ar.option("review_choice", "looks_good"),
-        expect=[ar("questions.share_all.intro"), ar.q("share_all")],
+        ar.option("share_one", "everyone"),
+        expect=[ar.msg("answer_changed"), ar.q("send_confirm")],
     )
-    await ui.tap_suggested(ar.option("share_all", "all_everyone"), expect=ar.q("send_confirm"))
     await ui.tap_suggested(ar.option("send_confirm", "send"), expect=ar.msg("sent"))
     await ui.screenshot(tmp_path / "webchat_arabic_final.png")
 

@@ -15,8 +15,9 @@ async def test_arabic_consultation_and_english_summary(new_chat, new_review, par
     await chat.start()
     transcript = await chat.say(code)
     assert "Amira" in transcript
-    assert said(parts, transcript, "questions.language.prompt", "ar")  # the hint was used
-    await chat.pick("العربية")
+    # The review says Arabic: the rules again in Arabic, and no question about the language.
+    assert said(parts, transcript, "messages.welcome_rules", "ar")
+    assert not said(parts, transcript, "questions.language.prompt", "ar")
     await chat.say("أميرة")
     await chat.say("1")
     await chat.say("٧")  # take part: not come, send my views (Arabic-Indic 7)
@@ -27,14 +28,14 @@ async def test_arabic_consultation_and_english_summary(new_chat, new_review, par
         question = chat.said
         if said(parts, question, "questions.topics.prompt", "ar", "13+"):
             await chat.pick(chat_choice(chat, "immigration"))
-        elif said(parts, question, "questions.topic_worries.prompt", "ar"):
+        elif said(parts, question, "questions.topic_say.prompt", "ar", "13+"):
             await chat.say("أخاف من المقابلة في وزارة الداخلية")
+        elif said(parts, question, "questions.share_all.prompt", "ar"):
+            await chat.pick(chat_choice(chat, "all_everyone"))
         else:
             await chat.tap(text(parts, "controls.skip.label", "ar"))
 
     await until_said(parts, chat, "messages.check_intro", answer_or_skip, locale="ar")
-    await chat.pick(chat_choice(chat, "looks_good"))
-    await chat.pick(chat_choice(chat, "all_everyone"))
     await chat.pick(chat_choice(chat, "send"))
     assert said(parts, chat.said, "messages.sent", "ar")
 

@@ -59,7 +59,7 @@ async def test_a_second_device_with_only_the_code_can_add_answers_and_nothing_mo
     assert "Mimi" not in transcript and "uncle" not in transcript
     # It can answer what is not answered yet ...
     assert said(parts, transcript, "questions.pronouns.prompt")
-    await laptop.tap("they / them")
+    await laptop.say("they / them")  # five options: listed and numbered; a label typed works
     stored = await answers_of(parts, review.id)
     assert stored["pronouns"] == ("choice", "they_them")
     # ... but not go back to an earlier answer, start again, or reach the check and send.

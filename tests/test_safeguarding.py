@@ -68,7 +68,7 @@ async def test_disclosure_mid_consultation_helps_alerts_and_carries_on(
     assert "0800 1111" in transcript and "999" in transcript
     assert said(parts, transcript, "messages.safeguarding_tell_iro") and "Jo Smith" in transcript
     # A worry is not a name: the alert keeps it and the name question is asked again.
-    assert said(parts, transcript, "questions.name.prompt", band="8-12")
+    assert said(parts, transcript, "questions.name.prompt", band="13+")
     stored = await answers_of(parts, review.id)
     assert "name" not in stored
     transcript = await chat.say("Sam")

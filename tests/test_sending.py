@@ -4,24 +4,27 @@ from datetime import UTC, datetime, time
 from email import message_from_bytes, policy
 
 from tests.conftest import LONDON
-from tests.consult import answers_of, said, text, until_said, wait_for_eml
+from tests.consult import answer_until, answers_of, said, text, until_said, wait_for_eml
 
 
 async def to_check(chat, parts, *, take_part="1"):
-    """Answer the essentials (name "Sammy"), skip the rest, up to the check (plain channel)."""
+    """Answer the essentials (name "Sammy"), skip the rest, up to the list of answers with
+    Send under it (plain channel)."""
     await chat.say("English")
     await chat.say("Sammy")
     await chat.say("skip")
     await chat.say(take_part)
-    await until_said(parts, chat, "questions.review_choice.prompt", lambda: chat.say("skip"))
+
+    async def skip_or_share() -> None:
+        shared = said(parts, chat.said, "questions.share_all.prompt")
+        await chat.say("1" if shared else "skip")
+
+    await until_said(parts, chat, "questions.send_confirm.prompt", skip_or_share)
 
 
 async def finish(chat, parts, *, take_part="1"):
-    """To the check, then all looks good, share and send."""
+    """To the check, then send."""
     await to_check(chat, parts, take_part=take_part)
-    await chat.say("yes")
-    if said(parts, chat.said, "questions.share_all.prompt"):
-        await chat.say("1")
     return await chat.say("send")
 
 
@@ -37,9 +40,9 @@ async def test_change_an_answer_after_sending_resends_marked_updated(linked_chat
     await chat.say("change")
     await chat.say("1")  # the name (the chat language is not in the list)
     transcript = await chat.say("Sam")
-    assert "→ Sam\n" in transcript
-    await chat.say("yes")
-    await chat.say("2")  # just for my IRO
+    # Only the change is confirmed, not the whole list again.
+    assert text(parts, "messages.answer_changed", question="Your name", answer="Sam") in transcript
+    assert not said(parts, transcript, "messages.check_intro")
     assert said(parts, await chat.say("send"), "messages.sent_updated")
 
     first, second = await wait_for_eml(settings.outbox_dir, 2)
@@ -47,7 +50,8 @@ async def test_change_an_answer_after_sending_resends_marked_updated(linked_chat
     assert updated["Subject"].startswith("[Updated]")
     body = updated.get_body(("plain",)).get_content()
     assert body.startswith("UPDATED")
-    assert "Just for the IRO" in body and "Sam" in body
+    changed = body.split("WHAT CHANGED SINCE THE LAST SUMMARY")[1].split("\n\n")[0]
+    assert "Sam" in changed and "Sammy" not in changed
     row = await parts.repos.reviews.get(review_id=review.id)
     assert row.summary_sends == 2
 
@@ -65,14 +69,12 @@ async def test_no_changes_on_the_day_of_the_review(linked_chat, parts, settings)
 async def test_not_yet_keeps_answers_and_sends_nothing(linked_chat, parts, settings):
     review, chat = await linked_chat("sms")
     await to_check(chat, parts)
-    await chat.say("yes")
-    await chat.say("1")
     assert said(parts, await chat.say("not yet"), "messages.not_yet")
     assert (await parts.repos.reviews.get(review_id=review.id)).submitted_at is None
     assert await parts.repos.outbox.list(review_id=review.id) == []
     transcript = await chat.say("hi")
     assert said(parts, transcript, "messages.welcome_back")
-    assert said(parts, transcript, "questions.review_choice.prompt")
+    assert said(parts, transcript, "questions.send_confirm.prompt")
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sammy")
 
 
@@ -106,25 +108,17 @@ async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, part
     await teen.say(code2)
     await teen.say("English")
     assert said(parts, teen.said, "questions.name.prompt", band="13+")
-    await teen.say("skip")
-    await teen.say("skip")
-    await teen.say("1")
-    for _ in range(6):
-        await teen.say("skip")
+    await answer_until(teen, parts, "topics")
     topic = "questions.topics.options.{}.label".format
     assert said(parts, teen.said, topic("adult_life"))
     assert said(parts, teen.said, topic("immigration"))
-    for _ in range(2):
-        await chat.say("skip")
-    await chat.say("1")
-    for _ in range(6):
-        await chat.say("skip")
+    await answer_until(chat, parts, "topics")
     assert said(parts, chat.said, topic("where_i_live"))
     assert not said(parts, chat.said, topic("adult_life"))
     assert not said(parts, chat.said, topic("immigration"))
     transcript = await teen.say("getting ready for adult life, immigration")
     about = text(parts, "questions.topics.options.adult_life.about")
-    assert text(parts, "questions.topic_going_well.prompt", topic=about) in transcript
+    assert text(parts, "questions.topic_say.prompt", band="13+", topic=about) in transcript
     stored = await answers_of(parts, older.id)
     assert stored["topics"] == ("choices", ["adult_life", "immigration"])
 

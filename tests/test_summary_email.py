@@ -26,7 +26,7 @@ from dialogs.messages import MESSAGE_IDS
 from storage.content import Content, FileContentSource
 from storage.crypto import Keyring
 from storage.db import Database
-from storage.models import OutboxMessage, Review, ReviewCreate
+from storage.models import OutboxMessage, Review, ReviewCreate, SafeguardingAlertBase
 from storage.repositories import Repositories
 
 LONDON = ZoneInfo("Europe/London")
@@ -111,7 +111,7 @@ async def setup(tmp_path: Path, content_source: FileContentSource) -> AsyncItera
 
 async def arabic_consultation(s: Setup) -> Review:
     """A child who chatted in Arabic, wrote some things in Arabic and some in English."""
-    review = await s.review(first_name="Noor")
+    review = await s.review(first_name="Noor", age=14)
     await s.answer(review, "language", "choice", "ar", locale="ar")
     await s.answer(review, "name", "text", "Noor <b>the best</b>", locale="ar", vis="everyone")
     await s.answer(review, "pronouns", "choice", "she_her", locale="ar")
@@ -119,13 +119,12 @@ async def arabic_consultation(s: Setup) -> Review:
     await s.answer(review, "talk_to_iro", "yesno", False, locale="ar")
     await s.answer(review, "where", "skipped", None, locale="ar")
     await s.answer(review, "media.where", "media", "picture", locale="ar")
-    await s.answer(review, "when", "choices", ["after_school", "weekend"], locale="ar")
+    await s.answer(review, "when", "choices", ["after_school", "weekend", "not_a_day"], locale="ar")
     await s.answer(review, "when_avoid", "text", f"{SCRIPT} not on my birthday", vis="everyone")
     await s.answer(review, "who_there", "text", ARABIC_WORDS, locale="ar", vis="everyone")
     await s.answer(review, "who_not_there", "text", IRO_ONLY_WORDS, vis="iro")
     await s.answer(review, "topics", "choices", ["education"], locale="ar")
-    await s.answer(review, "topic_going_well.education", "text", "I like maths", vis="everyone")
-    await s.answer(review, "topic_worries.education", "skipped", None, locale="ar")
+    await s.answer(review, "topic_say.education", "text", "I like maths", vis="everyone")
     await s.answer(review, "proud", "media", "voice", locale="ar")
     return review
 
@@ -183,7 +182,9 @@ async def test_choices_are_shown_in_english_whatever_the_chat_language(setup: Se
     for body in (row.text_body, row.html_body or ""):
         assert not [label for label in arabic_labels if label in body]
         assert "العربية" not in body  # the chat language is named in English too
-    assert "Language used in the chat: Arabic" in row.text_body.splitlines()
+    assert line_with(row.text_body, "Language used in the chat:").startswith(
+        "Language used in the chat: Arabic (a draft translation"
+    )
     yes_no = answer_line(setup, row.text_body, "talk_to_iro")
     assert yes_no.endswith(": No")
 
@@ -214,8 +215,9 @@ async def test_answers_just_for_the_iro_are_in_their_own_section(setup: Setup) -
     row = await setup.send(await arabic_consultation(setup))
 
     for body in (row.text_body, row.html_body or ""):
-        assert body.count("Just for the IRO") == 1
-        shared, iro_only = body.split("Just for the IRO")
+        # One section; the action box at the top points to it without quoting.
+        assert body.count("Just for the IRO (not to be read out") == 1
+        shared, iro_only = body.split("Just for the IRO (not to be read out")
         assert IRO_ONLY_WORDS in iro_only and IRO_ONLY_WORDS not in shared
         assert ARABIC_WORDS in shared and ARABIC_WORDS not in iro_only
         assert "I like maths" in shared
@@ -328,3 +330,71 @@ async def test_the_real_templates_fail_loudly_on_missing_data(setup: Setup) -> N
     for name in ("summary.txt", "summary.html"):
         with pytest.raises(UndefinedError):
             templates.render(name, **data)
+
+
+def action_box(text: str) -> list[str]:
+    """The lines of the plain-text action box at the top of the summary."""
+    lines = text.split("TO DO BEFORE THE REVIEW", 1)[1].split("\n\n", 1)[0]
+    return [ln.strip() for ln in lines.splitlines() if ln.strip()]
+
+
+async def test_the_action_box_tells_the_iro_what_to_arrange_in_english(setup: Setup) -> None:
+    """A 15-year-old seeking asylum who chatted in Arabic: one minute to see what to do."""
+    review = await setup.review(first_name="Amira", age=15, is_uasc=True, case_reference="CS-40117")
+    for qid, kind, value, vis in [
+        ("language", "choice", "ar", ""),
+        ("take_part", "choice", "speak_myself", ""),
+        ("talk_to_iro", "yesno", True, ""),
+        ("who_not_there", "text", "عمي", ""),  # "my uncle": practical, not asked who hears it
+        ("not_discussed", "text", IRO_ONLY_WORDS, "iro"),
+        ("interpreter", "choice", "yes_chat_language", ""),
+        ("advocate", "yesno", True, ""),
+    ]:
+        await setup.answer(review, qid, kind, value, locale="ar", vis=vis)
+    assert review.id is not None
+    await setup.repos.alerts.create_once(
+        data=SafeguardingAlertBase(
+            categories=["being_hurt"], channel_id="msteams", conversation_id="c1", locale="ar"
+        ),
+        message="عمي يضربني",
+        review_id=review.id,
+        activity_id="a1",
+    )
+
+    row = await setup.send(review)
+
+    box = action_box(row.text_body)
+    assert box[0].startswith("[ ] SAFEGUARDING alert") and "being hurt" in box[0]
+    assert "[ ] Arrange an advocate: they asked for one." in box
+    assert "[ ] Talk to them on their own before the review: they asked to." in box
+    assert "[ ] Book an interpreter: Arabic." in box
+    assert "[ ] Do not invite: عمي" in box
+    # Kept for the IRO alone: pointed to, never quoted, in the box that heads the email.
+    assert "[ ] Do not discuss: see 'Just for the IRO' below." in box
+    head = row.text_body.split("Just for the IRO")[0]
+    assert IRO_ONLY_WORDS not in head
+    assert row.text_body.count(IRO_ONLY_WORDS) == 1
+    assert "Case reference: CS-40117" in row.text_body
+    assert "draft translation" in row.text_body  # Arabic is a draft
+    assert row.html_body is not None and "To do before the review" in row.html_body
+    assert IRO_ONLY_WORDS not in row.html_body.split("Just for the IRO")[0]
+
+
+async def test_an_update_lists_what_changed_first(setup: Setup) -> None:
+    review = await arabic_consultation(setup)
+    await setup.send(review)
+    await setup.answer(review, "when", "choices", ["weekend"], locale="ar")
+    await setup.answer(review, "topic_say.education", "text", "maths is hard now", vis="iro")
+
+    second = await setup.send(review, updated=True)
+
+    changed = second.text_body.split("WHAT CHANGED SINCE THE LAST SUMMARY", 1)[1]
+    changed = changed.split("\n\n", 1)[0]
+    assert setup.en("questions.when.options.weekend.label") in changed
+    # A changed answer kept for the IRO alone is pointed to, not quoted, near the top.
+    assert "maths is hard now" not in changed and "Just for the IRO" in changed
+    assert "maths is hard now" in second.text_body.split("== Just for the IRO")[1]
+    assert "Noor" not in changed and "I like maths" not in changed  # unchanged answers
+    # Not asked now that "not on a special day" was taken off: the IRO is told it has gone.
+    assert f"- {setup.en('questions.when_avoid.summary')}: (removed)" in changed
+    assert changed.count("\n- ") == 3

@@ -64,7 +64,9 @@ class OutboxNotifier:
             updated=updated,
             sent_at=review.submitted_at or review.created_at,
             alerts=alerts,
+            previous=review.sent_answers if updated else None,
         )
+        await self.repos.reviews.remember_sent(review_id=review_id, answers=data["snapshot"])
         templates = self._templates_for(review.content_version)
         day = review.review_at.astimezone(self.tz).strftime("%-d %B %Y")
         subject = f"My Review: {review.first_name}'s views for the review on {day}"

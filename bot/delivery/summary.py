@@ -125,6 +125,7 @@ class Row:
     own_words: bool = False
     language: str | None = None  # named when not English
     interpreter: bool = False
+    practical: bool = False  # for organising the meeting: the IRO acts on it
 
 
 @dataclass
@@ -143,6 +144,10 @@ def _band(content: Content, review: Review, tz: ZoneInfo) -> str:
     return content.band_for_age(age_on(review.date_of_birth, review.age, day))
 
 
+# Answers that say "nobody" or "nothing", which need no action.
+_NOTHING = {"no", "nope", "nah", "none", "nobody", "no one", "noone", "nothing", "n/a", "na", "-"}
+
+
 def summary_data(
     *,
     content: Content,
@@ -152,12 +157,22 @@ def summary_data(
     updated: bool,
     sent_at: datetime,
     alerts: list[SafeguardingAlert] | None = None,
+    previous: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """What the summary templates show. `previous`: each answer as the last summary showed
+    it (an update lists what changed first); the result's "snapshot" is this one's."""
     en = FALLBACK_LOCALE
+    chat_language = answers.get("language")
+    chat_locale = (
+        str(chat_language.value)
+        if chat_language is not None and chat_language.kind == "choice"
+        else en
+    )
     facts = Facts(
         band=_band(content, review, tz),
         uasc=review.is_uasc,
         answers={k: Given(a.kind, a.value) for k, a in answers.items()},
+        locale=chat_locale,
     )
 
     def label(qid: str, oid: str) -> str:
@@ -189,10 +204,12 @@ def summary_data(
 
     sections: list[Section] = []
     iro_only: list[Row] = []
+    snapshot: dict[str, str] = {}
+    changed: list[Row] = []
     current: Section | None = None
     for s in steps(content, facts):
         a = answers.get(s.key)
-        if a is None:
+        if a is None or s.question.type == "language":  # named once, at the top
             continue
         q_title = content.text(f"questions.{s.question.id}.summary", en)
         topic = None
@@ -205,13 +222,28 @@ def summary_data(
         if current is None or current.title != title:
             current = Section(title)
             sections.append(current)
-        row = Row(q_title, shown(a), own_words=a.kind == "text")
+        row = Row(q_title, shown(a), own_words=a.kind == "text", practical=s.question.practical)
         if a.kind == "text" and a.locale != en:
             row.language = _english_name(content, a.locale)
             row.interpreter = True
         media = answers.get(f"media.{s.key}")
         if media is not None:
             row.answer += " " + shown(media)
+        other = answers.get(f"{s.key}.other")  # typed words that named no option
+        if a.kind == "choices" and other is not None and other.kind == "text":
+            row.answer += f"; in their words: “{other.value}”"
+        if topic is not None:
+            q_title = f"{topic}: {q_title}"
+        if previous is not None and previous.get(s.key) != row.answer:
+            private = a.kind == "text" and a.visibility == "iro"
+            changed.append(
+                dataclasses.replace(
+                    row,
+                    question=q_title,
+                    answer="changed: see 'Just for the IRO' below" if private else row.answer,
+                )
+            )
+        snapshot[s.key] = row.answer
         if a.kind == "text" and a.visibility == "iro":
             # Out of its section, a topic answer needs its topic to make sense.
             if topic is not None:
@@ -236,8 +268,11 @@ def summary_data(
     pronoun_text = text_of("pronouns_other") or (
         shown(pronouns) if pronouns is not None and pronouns.kind == "choice" else None
     )
-    chat_language = answers.get("language")
+    if previous is not None:
+        gone = [k for k in previous if k not in snapshot and k.split(".")[0] in content.by_id]
+        changed += [Row(_title(content, k), "(removed)") for k in gone]
     day = review.review_at.astimezone(tz)
+    locale_meta = content.locales[chat_locale].meta if chat_locale in content.locales else None
     return {
         "updated": updated,
         # Every alert this review has, at the top: the one thing the IRO must not miss.
@@ -250,7 +285,15 @@ def summary_data(
             for a in sorted(alerts or [], key=lambda a: a.created_at)
         ],
         "sent_at": sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
+        "actions": _actions(content, review, answers, alerts or [], tz, label, text_of),
+        "changed": changed,
+        "snapshot": snapshot,
+        "draft_translation": bool(locale_meta and locale_meta.status != "reviewed"),
         "child": {
+            "case_reference": review.case_reference,
+            "date_of_birth": review.date_of_birth.strftime("%-d %B %Y")
+            if review.date_of_birth
+            else None,
             "first_name": review.first_name,
             "name": text_of("name") or review.preferred_name or review.first_name,
             "pronouns": pronoun_text,
@@ -262,14 +305,87 @@ def summary_data(
             "date": day.strftime("%A %-d %B %Y at %H:%M"),
             "iro_name": review.iro_name,
         },
-        "chat_language": _english_name(content, chat_language.value)
-        if chat_language is not None and chat_language.kind == "choice"
-        else "English",
-        "interpreter": text_of("interpreter_language"),
+        "chat_language": _english_name(content, chat_locale),
+        "interpreter": _interpreter(content, answers, chat_locale, text_of),
         "participation": participation,
         "sections": sections,
         "iro_only": iro_only,
     }
+
+
+def _title(content: Content, key: str) -> str:
+    return content.text(f"questions.{key.split('.')[0]}.summary", FALLBACK_LOCALE)
+
+
+def _interpreter(
+    content: Content, answers: Mapping[str, Answer], chat_locale: str, text_of: Any
+) -> str | None:
+    """The language to book an interpreter in, if they want one."""
+    wanted = answers.get("interpreter")
+    if wanted is None or wanted.kind == "skipped":
+        return None
+    if wanted.kind == "choice" and wanted.value == "yes_chat_language":
+        return _english_name(content, chat_locale)
+    if (wanted.kind == "choice" and wanted.value == "yes_other") or (
+        wanted.kind == "yesno" and wanted.value  # answers given before it had options
+    ):
+        return text_of("interpreter_language") or "language not given: ask them"
+    return None
+
+
+def _said_something(answer: Answer | None) -> str | None:
+    """A written answer that is more than "no" or "nobody"."""
+    if answer is None or answer.kind != "text":
+        return None
+    text = str(answer.value).strip()
+    return None if text.casefold().strip(" .!") in _NOTHING else text
+
+
+def _actions(
+    content: Content,
+    review: Review,
+    answers: Mapping[str, Answer],
+    alerts: list[SafeguardingAlert],
+    tz: ZoneInfo,
+    label: Any,
+    text_of: Any,
+) -> list[str]:
+    """What the IRO must do or know before the review, one line each, in English. Words the
+    child kept for the IRO alone are pointed to, not quoted: this box heads the summary."""
+    out: list[str] = []
+    for a in sorted(alerts, key=lambda a: a.created_at):
+        kinds = ", ".join(CATEGORY_NAMES.get(c, c) for c in a.categories)
+        when = a.created_at.astimezone(tz).strftime("%-d %B at %H:%M")
+        out.append(f"SAFEGUARDING alert {a.id} ({kinds}), {when}: the duty team was told at once.")
+
+    def yes(qid: str) -> bool:
+        a = answers.get(qid)
+        return a is not None and a.kind == "yesno" and bool(a.value)
+
+    take_part = answers.get("take_part")
+    if yes("advocate") or (take_part is not None and take_part.value == "with_advocate"):
+        out.append("Arrange an advocate: they asked for one.")
+    if yes("talk_to_iro"):
+        out.append("Talk to them on their own before the review: they asked to.")
+    language = _interpreter(content, answers, _chat_locale(answers), text_of)
+    if language:
+        out.append(f"Book an interpreter: {language}.")
+    for qid, what in (
+        ("who_not_there", "Do not invite"),
+        ("not_discussed", "Do not discuss"),
+        ("not_in_front_of", "Do not discuss in front of"),
+    ):
+        said = _said_something(answers.get(qid))
+        if said is None:
+            continue
+        private = answers[qid].visibility == "iro"
+        out.append(f"{what}: " + ("see 'Just for the IRO' below." if private else said))
+    return out
+
+
+def _chat_locale(answers: Mapping[str, Answer]) -> str:
+    chosen = answers.get("language")
+    return str(chosen.value) if chosen is not None and chosen.kind == "choice" else "en"
 
 
 def alert_data(
@@ -283,6 +399,10 @@ def alert_data(
         "channel": alert.channel_id,
         "child": {
             "first_name": review.first_name,
+            "case_reference": review.case_reference,
+            "date_of_birth": review.date_of_birth.strftime("%-d %B %Y")
+            if review.date_of_birth
+            else None,
             "iro_name": review.iro_name,
             "review": review.review_at.astimezone(tz).strftime("%-d %B %Y"),
         }

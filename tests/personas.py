@@ -1,0 +1,259 @@
+"""Three young people from issue 7, taken through the whole consultation to Send, counting what
+it asks of them: prompts answered, words to read, and messages or taps sent.
+
+Used by tests/test_personas.py (which asserts the limits) and tests/benchmark.py (which prints
+the figures). Each persona answers by question id, the way that child would: the 12-year-old
+taps buttons on Teams, the 9-year-old types in his own words on Web Chat, the 16-year-old uses
+Teams in Arabic. A question a persona has no answer for is skipped with the Skip button (or
+"skip" typed), as a child in a hurry would.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.chat import Chat, option_buttons, words
+from tests.consult import content_of, waiting_key
+
+# What to do at a question: tap/pick option ids, or type words. Keys are question ids (the
+# part before "." for per-topic questions).
+Pick = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    channel: str
+    age: int
+    device_locale: str
+    answers: dict[str, Pick | str]
+    language_hint: str | None = None
+    uasc: bool = False
+    first_name: str = "Sam"
+    # Limits from issue 7 for this child's age band.
+    max_prompts: int = 15
+    max_words: int | None = 600
+
+
+TWELVE_TEAMS = Persona(
+    name="12, Teams, buttons",
+    channel="msteams",
+    age=12,
+    device_locale="en-GB",
+    answers={
+        "language": ("en",),
+        "name": "Sam",
+        "take_part": ("speak_myself",),
+        "talk_to_iro": ("yes",),
+        "where": ("school",),
+        "when": ("after_school", "weekend"),
+        "who_there": "my foster carer and my teacher",
+        "who_not_there": "my dad",
+        "topics": ("family_time", "hobbies"),
+        "topic_say": "i want to see my sister more",
+        "topic_going_well": "i like my new school",
+        "not_discussed": "my dad",
+        "advocate": ("no",),
+        "who_helped": ("no_one",),
+        "share_all": ("all_everyone",),
+        "review_choice": ("send",),
+        "send_confirm": ("send",),
+    },
+)
+
+NINE_WEBCHAT = Persona(
+    name="9, Web Chat, typing",
+    channel="webchat",
+    age=9,
+    device_locale="en-GB",
+    answers={
+        "language": "english",
+        "name": "its Jay",
+        "take_part": "come and speak",
+        "talk_to_iro": "yep",
+        "where": "at home",
+        "when": "after school and weekends",
+        "who_there": "my nan and my carer",
+        "who_not_there": "no",
+        "topics": "family and hobbys",
+        "topic_say": "i want to go to football more",
+        "topic_going_well": "football is good",
+        "not_discussed": "nah",
+        "advocate": "nah",
+        "who_helped": "my carer",
+        "share_all": "everyone",
+        "review_choice": "send",
+        "send_confirm": "send",
+    },
+    first_name="Jayden",
+)
+
+SIXTEEN_ARABIC = Persona(
+    name="16, Arabic, Teams",
+    channel="msteams",
+    age=16,
+    device_locale="en-GB",
+    language_hint="ar",
+    uasc=True,
+    first_name="Amira",
+    answers={
+        "language": ("ar",),
+        "name": "أميرة",
+        "pronouns": ("she_her",),
+        "take_part": ("written_views",),
+        "talk_to_iro": ("yes",),
+        "where": ("council_office",),
+        "when": ("not_in_lessons",),
+        "who_there": "معلمتي والمحامية",
+        "who_not_there": "لا أحد",
+        "topics": ("where_i_live", "education", "immigration"),
+        "topic_say": "أريد أن أعرف ماذا يحدث مع أوراقي",
+        "topic_going_well": "المدرسة جيدة",
+        "not_discussed": "عائلتي في بلدي",
+        "interpreter": ("yes_chat_language",),
+        "advocate": ("yes",),
+        "proud": "تعلمت الإنجليزية",
+        "who_helped": ("no_one",),
+        "share_all": ("all_iro",),
+        "review_choice": ("send",),
+        "send_confirm": ("send",),
+    },
+    max_prompts=22,
+    max_words=None,
+)
+
+PERSONAS = (TWELVE_TEAMS, NINE_WEBCHAT, SIXTEEN_ARABIC)
+
+
+@dataclass
+class Figures:
+    prompts: int = 0
+    words: int = 0
+    sends: int = 0  # messages typed, or card/button submits
+    taps: int = 0  # choices ticked in a card before its submit
+    not_understood: int = 0
+    asked: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.prompts} prompts, {self.words} words to read, {self.sends} sends + "
+            f'{self.taps} taps, {self.not_understood} "didn\'t get that"'
+        )
+
+
+def _count_words(text: str) -> int:
+    # Words to read: numbers beside options ("1.", a button "3") are not reading.
+    return len(re.findall(r"[^\W\d_]+", text))
+
+
+class Run:
+    """One persona's consultation, from the first message to Send."""
+
+    def __init__(self, persona: Persona, chat: Chat, parts: Any) -> None:
+        self.persona, self.chat, self.parts = persona, chat, parts
+        self.figures = Figures()
+        self.last_words = 0
+        self.content = content_of(parts)
+
+    def _heard(self) -> None:
+        text = "\n".join(words(a) for a in self.chat.replies)
+        self.last_words = _count_words(text)
+        self.figures.words += self.last_words
+        self.figures.transcript.append(text)
+        locale = self.locale()
+        not_understood = [
+            self.content.text(f"messages.{k}", locale, None).split(".")[0]
+            for k in ("not_understood", "not_understood_multi", "not_understood_yesno")
+        ]
+        if any(n in text for n in not_understood):
+            self.figures.not_understood += 1
+
+    def locale(self) -> str:
+        return str(self.chat.last_locale or "en")
+
+    async def say(self, text: str) -> None:
+        self.figures.sends += 1
+        await self.chat.say(text, locale=self.persona.device_locale)
+        self._heard()
+
+    async def start(self, code: str) -> None:
+        await self.chat.start()
+        self._heard()
+        await self.say(code)
+
+    async def answer(self, key: str) -> bool:
+        """Answers the waiting question; True once the answers were sent."""
+        qid = key.split(".")[0]
+        self.figures.prompts += 1
+        self.figures.asked.append(key)
+        plan = self.persona.answers.get(qid)
+        question = self.content.question(qid) if qid in self._ids() else None
+        if plan is None:
+            await self._control("skip")
+        elif isinstance(plan, str):
+            await self.say(plan)
+        else:
+            await self._pick(plan, question)
+        return qid in ("send_confirm", "review_choice") and "send" in plan if plan else False
+
+    def _ids(self) -> set[str]:
+        return set(self.content.by_id) | set(self.content.system_questions)
+
+    async def _control(self, control: str) -> None:
+        label = self.content.text(f"controls.{control}.label", self.locale(), None)
+        buttons = self.chat.buttons()
+        self.figures.sends += 1
+        if label in buttons:
+            await self.chat.tap(label)
+        else:
+            await self.chat.say(control, locale=self.persona.device_locale)
+        self._heard()
+
+    async def _pick(self, ids: Pick, question: Any) -> None:
+        choices = self.chat.choices()
+        by_id = {v: t for t, v in choices.items()}
+        if choices and all(i in by_id for i in ids):
+            self.figures.sends += 1
+            card = self.chat.last_question()["attachments"][0]["content"]
+            if not option_buttons(card):  # ticks before the OK
+                self.figures.taps += len(ids)
+            await self.chat.pick(*(by_id[i] for i in ids))
+            self._heard()
+            return
+        buttons = self.chat.buttons()
+        for title, button in buttons.items():
+            value = button.get("value") or {}
+            if isinstance(value, dict) and value.get("choice") == ids[0]:
+                self.figures.sends += 1
+                await self.chat.tap(title)
+                self._heard()
+                return
+        # Suggested actions send their label as text (imBack); typed labels work the same.
+        labels = [self._label(question, i) for i in ids]
+        await self.say(", ".join(labels))
+
+    def _label(self, question: Any, option_id: str) -> str:
+        locale = self.locale()
+        if question is not None and question.type == "yesno":
+            return self.content.text(f"choice_{option_id}.label", locale, None)
+        if question is not None and question.type == "language":
+            return self.content.locales[option_id].meta.name
+        qid = question.id if question is not None else ""
+        return self.content.text(f"questions.{qid}.options.{option_id}.label", locale, None)
+
+
+async def run_persona(persona: Persona, parts: Any, chat: Chat, code: str) -> Figures:
+    """Takes the persona from hello to Send and returns what it took."""
+    run = Run(persona, chat, parts)
+    await run.start(code)
+    for _ in range(80):
+        key = await waiting_key(parts, chat)
+        if key is None:
+            raise AssertionError(f"nothing asked; the bot said:\n{chat.said}")
+        if await run.answer(key):
+            run.figures.words -= run.last_words  # "Sent!" is read after Send
+            return run.figures
+    raise AssertionError(f"{persona.name} never reached Send: asked {run.figures.asked}")

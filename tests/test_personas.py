@@ -1,0 +1,32 @@
+"""Issue 7's three young people, from hello to Send: what the consultation asks of each.
+
+Limits: for 8-12, at most 15 prompts and 600 words to read before Send; for 13+, 22 prompts.
+`make bench` prints the same figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.personas import PERSONAS, Persona, run_persona
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=[p.name for p in PERSONAS])
+async def test_each_young_person_reaches_send_within_their_limits(
+    persona: Persona, parts, new_review, new_chat
+):
+    review, code = await new_review(
+        age=persona.age,
+        first_name=persona.first_name,
+        language_hint=persona.language_hint,
+        is_uasc=persona.uasc,
+    )
+    chat = new_chat(persona.channel)
+    figures = await run_persona(persona, parts, chat, code)
+    print(f"{persona.name}: {figures.line()}\n  asked: {', '.join(figures.asked)}")
+    stored = await parts.repos.reviews.get(review_id=review.id)
+    assert stored is not None and stored.submitted_at is not None, "the answers were sent"
+    assert figures.prompts <= persona.max_prompts, figures.asked
+    if persona.max_words is not None:
+        assert figures.words <= persona.max_words
+    assert figures.not_understood == 0, "\n---\n".join(figures.transcript)

@@ -1,0 +1,168 @@
+"""What a young person types is understood, whatever the way they type it; what they do not
+know is explained where they are; the rules come first in their own language. Transcripts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from tests.chat import suggested_answers
+from tests.conftest import LONDON
+from tests.consult import answer_until, answers_of, text, to_question, waiting_key
+
+
+async def test_typed_multi_choice_keeps_every_part_and_says_what_it_understood(
+    new_chat, new_review, parts
+):
+    review, code = await new_review(age=11)
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code)
+    await to_question(chat, "when", parts, review.id)
+
+    said = await chat.say("after school and weekends")
+
+    got = text(parts, "messages.got_it", answer="After school, At the weekend")
+    assert got in said
+    assert (await answers_of(parts, review.id))["when"] == (
+        "choices",
+        ["after_school", "weekend"],
+    )
+
+
+async def test_words_that_name_no_option_are_kept_as_something_else(new_chat, new_review, parts):
+    review, code = await new_review(age=11)
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code)
+    await to_question(chat, "topics", parts, review.id)
+
+    said = await chat.say("family and hobbys and my dog")  # "hobbys": a slip of a letter
+
+    stored = await answers_of(parts, review.id)
+    assert stored["topics"] == ("choices", ["family_time", "hobbies", "something_else"])
+    assert stored["topics.other"] == ("text", "my dog")
+    assert "“my dog”" in said
+    assert await waiting_key(parts, chat) == "topic_say.family_time"
+    # Every topic they named is asked about, the one in their own words too.
+    await answer_until(chat, parts, "topic_say.something_else")
+
+
+async def test_yep_nah_and_one_letter_slips_are_understood(new_chat, new_review, parts):
+    review, code = await new_review(age=11)
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code)
+    await to_question(chat, "talk_to_iro", parts, review.id)
+    await chat.say("yep")
+    await chat.say("scool")  # where: at school
+    await answer_until(chat, parts, "advocate")
+    await chat.say("nah")
+
+    stored = await answers_of(parts, review.id)
+    assert stored["talk_to_iro"] == ("yesno", True)
+    assert stored["where"] == ("choice", "school")
+    assert stored["advocate"] == ("yesno", False)
+
+
+async def test_whats_an_iro_is_answered_at_any_step_and_the_question_stays(
+    new_chat, new_review, parts
+):
+    review, code = await new_review(age=11)
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+    await chat.say("English")
+
+    said = await chat.say("what's an IRO?")  # at the name question
+
+    assert text(parts, "glossary.iro.answer") in said
+    assert text(parts, "questions.name.prompt", band="8-12") in said  # asked again
+    assert "name" not in await answers_of(parts, review.id)
+    await chat.say("Sammy")
+    said = await chat.say("what is a review")  # at a question with buttons
+    assert text(parts, "glossary.review.answer") in said
+    assert await waiting_key(parts, chat) == "take_part"
+    # A sentence that only mentions the word is an answer, not a question.
+    await answer_until(chat, parts, "who_there")
+    await chat.say("my advocate and my nan")
+    assert (await answers_of(parts, review.id))["who_there"] == ("text", "my advocate and my nan")
+
+
+async def test_the_glossary_speaks_the_childs_language(new_chat, new_review, parts):
+    review, code = await new_review(age=11, language_hint="ar")
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+
+    said = await chat.say("شو يعني مناصر؟")  # "what does advocate mean?"
+
+    assert text(parts, "glossary.advocate.answer", "ar") in said
+    assert text(parts, "questions.name.prompt", "ar", band="8-12") in said
+
+
+async def test_an_arabic_review_gives_the_safety_rule_in_arabic_before_any_question(
+    new_chat, new_review, parts
+):
+    review, code = await new_review(age=11, language_hint="ar")
+    chat = new_chat("msteams")
+    await chat.start()
+
+    said = await chat.say(code)
+
+    rule = text(parts, "messages.welcome_rules", "ar")
+    computer = text(parts, "messages.welcome", "ar")
+    assert rule in said and computer in said
+    assert said.index(rule) < said.index(text(parts, "questions.name.prompt", "ar", band="8-12"))
+    # Known from the review: not asked, and stored as the chat's language.
+    assert text(parts, "questions.language.prompt") not in said
+    assert (await answers_of(parts, review.id))["language"] == ("choice", "ar")
+
+
+async def test_the_device_language_is_used_and_not_asked(new_chat, new_review, parts):
+    review, code = await new_review(age=11)
+    chat = new_chat("msteams")
+    await chat.start()
+
+    said = await chat.say(code, locale="en-GB")
+
+    assert text(parts, "questions.language.prompt") not in said
+    assert await waiting_key(parts, chat) == "name"
+
+
+async def test_a_pause_the_day_before_the_review_never_names_today_or_a_past_day(
+    new_chat, new_review, parts
+):
+    today = datetime.now(LONDON).date()
+    tomorrow = datetime.combine(today + timedelta(days=1), time(10), LONDON)
+    review, code = await new_review(review_at=tomorrow.astimezone(UTC))
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+    await chat.say("English")
+
+    said = await chat.say("pause")
+
+    assert text(parts, "messages.paused").split("{")[0] in said or "saved" in said
+    for day in (today, today - timedelta(days=1)):
+        assert f"{day:%A} {day.day} {day:%B}" not in said, said
+    assert f"{tomorrow:%A} {tomorrow.day} {tomorrow:%B}" in said
+
+
+async def test_the_name_on_the_review_is_one_tap_on_teams_and_web_chat(new_chat, new_review, parts):
+    review, code = await new_review(first_name="Samuel", preferred_name="Sam")
+    teams = new_chat("msteams")
+    await teams.start()
+    await teams.say(code, locale="en-GB")
+    card = teams.last_question()["attachments"][0]["content"]
+    (offered,) = suggested_answers(card).items()
+    assert offered[0] == "Sam"
+    await teams.post(teams.activity(value=offered[1], reply_to_id=teams.last_question()["id"]))
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
+
+    other, code = await new_review(first_name="Jayden")
+    web = new_chat("webchat")
+    await web.start()
+    await web.say(code, locale="en-GB")
+    assert "Jayden" in web.buttons()
+    await web.tap("Jayden")
+    assert (await answers_of(parts, other.id))["name"] == ("text", "Jayden")
