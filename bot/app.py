@@ -123,6 +123,7 @@ def build_parts(settings: Settings) -> Parts:
         alert_group_window=timedelta(minutes=settings.alert_group_minutes),
         duty_alerts_per_hour=settings.duty_alerts_per_hour,
         burst_window=timedelta(seconds=settings.burst_window_seconds),
+        advocacy_contact=settings.advocacy_contact,
     )
     # A missing or unreadable safeguarding model must stop the start, too.
     screen = services.matcher(content_source.current())

@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     # A message that arrives this soon after the bot asked its next question was typed before
     # the child could have read that question: it belongs to the answer before (README).
     burst_window_seconds: float = Field(default=1.5, ge=0, le=30)
+    # The local advocacy service, shown under "talk to someone" ("Coram Voice: 0808 800 5792").
+    advocacy_contact: str = Field(default="", max_length=120)
     log_level: str = "INFO"
     # What is kept, and for how long: the council's decision (README "Retention").
     retention_days: int = Field(default=90, ge=1)

@@ -88,7 +88,17 @@ class Incoming:
 class Verdict:
     """What a message is, for the question waiting: decided before anything is done."""
 
-    kind: Literal["answer", "control", "stale", "burst", "too_long", "media", "unclear", "greet"]
+    kind: Literal[
+        "answer",
+        "control",
+        "stale",
+        "burst",
+        "too_long",
+        "media",
+        "unclear",
+        "greet",
+        "none_ticked",
+    ]
     answer: tuple[str, Any] | None = None
     control: str | None = None
     text: str | None = None
@@ -126,6 +136,8 @@ def classify(
         # text), so only other text counts as typed before the question could be read.
         typed = typed_control(inc.text)
         return Verdict("control", control=typed) if typed else Verdict("burst", text=inc.text)
+    if question.type == "multi" and "q" in p and not p.get(CHOICE_INPUT) and not p.get("opt"):
+        return Verdict("none_ticked")  # OK on the card with nothing ticked
     answer = _from_payload(question, p, choices) if p else None
     if answer is None and question.type == "text" and isinstance(p.get("say"), str):
         answer = ("text", p["say"])  # a one-tap answer (the name on the review)
@@ -164,12 +176,17 @@ def classify(
 def glossary_term(turn: Turn, text: str) -> str | None:
     """The word a short question asks the meaning of ("what's an IRO?", "شو يعني مناصر"), as
     the id of its entry under glossary: in content; None for anything else."""
+    if len(text) > 80:  # before normalising: NFKC can make one character eighteen
+        return None
     norm = normalize(text)
-    if len(text) > 80 or not norm or len(norm.split()) > 8:
+    if not norm or len(norm.split()) > 7:
         return None
     padded = f" {norm.replace('?', ' ')} "
+    # A question, not an answer that mentions the word: it starts with a question word or
+    # ends with a question mark ("i want my advocate there" is an answer).
     asks = turn.content.synonyms("glossary.ask", turn.locale)
-    if not ("?" in text or "؟" in text or any(f" {normalize(w)} " in padded for w in asks)):
+    starts = any(padded.startswith(f" {normalize(w)} ") for w in asks if normalize(w))
+    if not (starts or text.rstrip().endswith(("?", "؟"))):
         return None
     english = turn.content.locales["en"].strings
     terms = [
@@ -303,7 +320,11 @@ class AskDialog(Dialog):
         state.setdefault("key", state["qid"])
         turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         state["n"] = turn.profile["asks"]
-        if not state.get("silent"):
+        if flagged(turn.context) and not state.get("nested") and state["qid"] != "invite_code":
+            # After a worry the help stays the last thing on screen: the next question comes
+            # when the child says they are ready (the code is short, and they came to type it).
+            turn.profile["after_help"] = True
+        elif not state.get("silent"):
             await self._ask(turn, state, intro=state.get("intro", True))
         return Dialog.end_of_turn
 
@@ -320,6 +341,13 @@ class AskDialog(Dialog):
             # "What's an IRO?": answered in a line, and the question stays where it was.
             await turn.context.send_activity(text_message(turn.t(f"glossary.{term}.answer"), turn))
             await self._ask(turn, state, intro=False)
+            return Dialog.end_of_turn
+        if turn.profile.get("after_help") and not inc.payload:
+            if not flagged(turn.context):
+                # "OK", "ready", anything: the question they have not seen yet, now.
+                turn.profile.pop("after_help")
+                await self._ask(turn, state, intro=state.get("intro", True))
+            # Another worry: the help again (screened already), and still no question.
             return Dialog.end_of_turn
         paused = bool(turn.profile.pop("paused", False))
         verdict = classify(
@@ -354,6 +382,10 @@ class AskDialog(Dialog):
             return Dialog.end_of_turn
         if verdict.kind == "burst" and verdict.text is not None:
             await self._burst(turn, verdict.text)
+            return Dialog.end_of_turn
+        if verdict.kind == "none_ticked":
+            # The card is still there, ticks and all: say so, and send no second one.
+            await turn.say("none_ticked")
             return Dialog.end_of_turn
         if verdict.kind == "too_long":
             await turn.say("too_long", max=question.max_length)
@@ -550,6 +582,8 @@ class AskDialog(Dialog):
             return Dialog.end_of_turn
         elif ctl == "talk":
             await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
+            if turn.services.advocacy_contact:
+                await turn.say("talk_to_advocacy", advocacy=turn.services.advocacy_contact)
         elif ctl == "pause":
             turn.profile["paused"] = True
             await turn.say("paused" if turn.review else "paused_unlinked")

@@ -76,6 +76,8 @@ class Services:
     alert_group_window: timedelta = timedelta(minutes=10)
     duty_alerts_per_hour: int = 10
     burst_window: timedelta = timedelta(seconds=1.5)
+    # The council's advocacy service, as a child can reach it ("Coram Voice: 0808 800 5792").
+    advocacy_contact: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
     _matchers: dict[str, Screen] = field(default_factory=dict)
 
@@ -244,6 +246,7 @@ class Turn:
                 name=name,
                 first_name=self.review.preferred_name or self.review.first_name,
                 iro=self.review.iro_name,
+                iro_email=self.review.iro_email,
                 date=self.date_words(day),
                 deadline=self.date_words(day - timedelta(days=1)),
             )

@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -46,9 +47,11 @@ TURNS = 300
 
 
 @asynccontextmanager
-async def linked_teams_chat() -> AsyncIterator[tuple[TestClient, Chat]]:
-    """The whole app on a fresh SQLite file, and a child on Teams who has linked and chosen
-    English, over loopback HTTP with a local connector."""
+async def new_chat(
+    channel_id: str = "msteams", **review: Any
+) -> AsyncIterator[tuple[TestClient, Chat, str]]:
+    """The whole app on a fresh SQLite file, a new review and its code, and a child's chat,
+    over loopback HTTP with a local connector."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = make_settings(Path(tmp))
         conn = Connector()
@@ -56,13 +59,19 @@ async def linked_teams_chat() -> AsyncIterator[tuple[TestClient, Chat]]:
         await channel.start_server()
         url = str(channel.make_url("/")).rstrip("/") + "/"
         async with TestClient(TestServer(create_app(settings))) as client:
-            _, code = await add_review(settings, review_data())
-            chat = Chat(client, conn, url, channel_id="msteams")
-            await chat.start()
-            await chat.say(code)
-            await chat.pick("English")
-            yield client, chat
+            _, code = await add_review(settings, review_data(**review))
+            yield client, Chat(client, conn, url, channel_id=channel_id), code
         await channel.close()
+
+
+@asynccontextmanager
+async def linked_teams_chat() -> AsyncIterator[tuple[TestClient, Chat]]:
+    """A child on Teams who has linked and chosen English."""
+    async with new_chat() as (client, chat, code):
+        await chat.start()
+        await chat.say(code)
+        await chat.pick("English")
+        yield client, chat
 
 
 async def turns_per_second() -> None:
@@ -294,25 +303,14 @@ async def persona_figures() -> None:
     from tests.personas import PERSONAS, run_persona
 
     for persona in PERSONAS:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = make_settings(Path(tmp))
-            conn = Connector()
-            channel = TestServer(conn.app)
-            await channel.start_server()
-            url = str(channel.make_url("/")).rstrip("/") + "/"
-            async with TestClient(TestServer(create_app(settings))) as client:
-                _, code = await add_review(
-                    settings,
-                    review_data(
-                        age=persona.age,
-                        first_name=persona.first_name,
-                        language_hint=persona.language_hint,
-                        is_uasc=persona.uasc,
-                    ),
-                )
-                chat = Chat(client, conn, url, channel_id=persona.channel)
-                figures = await run_persona(persona, client.app[PARTS], chat, code)
-            await channel.close()
+        review = {
+            "age": persona.age,
+            "first_name": persona.first_name,
+            "language_hint": persona.language_hint,
+            "is_uasc": persona.uasc,
+        }
+        async with new_chat(persona.channel, **review) as (client, chat, code):
+            figures = await run_persona(persona, client.app[PARTS], chat, code)
         limit = f"limit {persona.max_prompts} prompts" + (
             f", {persona.max_words} words" if persona.max_words else ""
         )

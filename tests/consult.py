@@ -35,6 +35,11 @@ def text(parts: Parts, key: str, locale: str = "en", band: str | None = None, **
     return content_of(parts).text(key, locale, band, **values)
 
 
+def linked_as(parts: Parts, transcript: str, name: str) -> bool:
+    """The "Thank you, <name>! Your review is on <date>..." message, with this name."""
+    return said(parts, transcript, "messages.linked") and f"{name}!" in transcript
+
+
 async def until_said(
     parts: Parts,
     chat: Any,

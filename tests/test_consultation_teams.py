@@ -2,7 +2,7 @@
 
 from email import message_from_bytes, policy
 
-from tests.consult import answers_of, said, text, wait_for_eml
+from tests.consult import answers_of, linked_as, said, text, wait_for_eml
 
 
 async def test_welcome_says_what_this_is_and_asks_for_the_code(new_chat, parts):
@@ -19,7 +19,7 @@ async def test_complete_consultation_by_tapping_and_typing(new_chat, new_review,
     await chat.start()
 
     transcript = await chat.say(code.lower().replace("-", " "))
-    assert text(parts, "messages.linked", name="Sam") in transcript
+    assert linked_as(parts, transcript, "Sam")
     await chat.pick("English")  # language: one tap (this device said no language)
     await chat.say("Sammy")  # name: free text
     await chat.pick("they / them")  # one choice: one tap

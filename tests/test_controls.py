@@ -56,7 +56,10 @@ async def test_talk_to_someone_signposts_and_carries_on(linked_chat, parts):
     review, chat = await linked_chat(iro_name="Jo Smith")
     await chat.pick("English")
     transcript = await chat.say("talk to someone")
-    assert text(parts, "messages.talk_to_someone", iro="Jo Smith") in transcript
+    assert (
+        text(parts, "messages.talk_to_someone", iro="Jo Smith", iro_email=review.iro_email)
+        in transcript
+    )
     assert said(parts, transcript, "questions.name.prompt", band="13+")
 
 

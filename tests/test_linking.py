@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from tests.consult import QUICK, answers_of, said, text, waiting_key
+from tests.consult import QUICK, answers_of, linked_as, said, text, waiting_key
 
 
 async def test_five_wrong_codes_pause_code_entry_for_fifteen_minutes(new_chat, new_review, parts):
@@ -20,7 +20,7 @@ async def test_five_wrong_codes_pause_code_entry_for_fifteen_minutes(new_chat, n
     assert said(parts, transcript, "messages.code_paused")
     now += timedelta(minutes=16)
     transcript = await chat.say(code)
-    assert text(parts, "messages.linked", name="Sam") in transcript
+    assert linked_as(parts, transcript, "Sam")
 
 
 async def test_pause_is_per_conversation(new_chat, new_review, parts):
@@ -31,7 +31,7 @@ async def test_pause_is_per_conversation(new_chat, new_review, parts):
         await bad.say("AAAA-AAAA")
     other = new_chat("sms", user_id="someone-else")
     await other.start()
-    assert text(parts, "messages.linked", name="Sam") in await other.say(code)
+    assert linked_as(parts, await other.say(code), "Sam")
 
 
 async def test_expired_code_is_refused_kindly(new_chat, new_review, parts):
@@ -138,7 +138,7 @@ async def test_one_user_is_bounded_whatever_conversation_they_use(new_chat, new_
     # Someone else is not held up.
     other = new_chat("directline", user_id="someone-else")
     await other.start()
-    assert text(parts, "messages.linked", name="Sam") in await other.say(code)
+    assert linked_as(parts, await other.say(code), "Sam")
 
 
 async def test_guessing_across_the_service_is_slowed_for_everyone_and_the_duty_team_told(
@@ -186,7 +186,7 @@ async def test_guessing_across_the_service_is_slowed_for_everyone_and_the_duty_t
         assert said(parts, await child.say(code), "messages.code_busy")
         later = parts.services.clock() + timedelta(seconds=61)
         parts.services.clock = lambda: later
-        assert text(parts, "messages.linked", name="Sam") in await child.say(code)
+        assert linked_as(parts, await child.say(code), "Sam")
     # Only one warning email in the hour.
     assert len(list(s.outbox_dir.glob("*.eml"))) == 1
 

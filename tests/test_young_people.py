@@ -86,6 +86,9 @@ async def test_whats_an_iro_is_answered_at_any_step_and_the_question_stays(
     await answer_until(chat, parts, "who_there")
     await chat.say("my advocate and my nan")
     assert (await answers_of(parts, review.id))["who_there"] == ("text", "my advocate and my nan")
+    await chat.say("the man who is my iro last time")  # who not there: an answer too
+    stored = await answers_of(parts, review.id)
+    assert stored["who_not_there"] == ("text", "the man who is my iro last time")
 
 
 async def test_the_glossary_speaks_the_childs_language(new_chat, new_review, parts):
@@ -127,6 +130,8 @@ async def test_the_device_language_is_used_and_not_asked(new_chat, new_review, p
 
     assert text(parts, "questions.language.prompt") not in said
     assert await waiting_key(parts, chat) == "name"
+    day = review.review_at.astimezone(LONDON)
+    assert f"{day:%A} {day.day} {day:%B}" in said  # the welcome says when the review is
 
 
 async def test_a_pause_the_day_before_the_review_never_names_today_or_a_past_day(
@@ -166,3 +171,54 @@ async def test_the_name_on_the_review_is_one_tap_on_teams_and_web_chat(new_chat,
     assert "Jayden" in web.buttons()
     await web.tap("Jayden")
     assert (await answers_of(parts, other.id))["name"] == ("text", "Jayden")
+
+
+async def test_after_a_worry_the_help_stays_on_screen_until_the_child_is_ready(
+    new_chat, new_review, parts
+):
+    review, code = await new_review()
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code, locale="en-GB")
+    await answer_until(chat, parts, "who_there")
+
+    said = await chat.say("my nan but not my uncle he hurts me")
+
+    assert text(parts, "messages.safeguarding_help") in said
+    assert said.rstrip().endswith(text(parts, "messages.carry_on"))  # nothing after the help
+    assert text(parts, "questions.who_not_there.prompt") not in said
+    said = await chat.say("ok")
+    assert text(parts, "questions.who_not_there.prompt") in said
+    assert "who_not_there" not in await answers_of(parts, review.id)  # "ok" was not an answer
+
+
+async def test_ok_with_nothing_ticked_says_so_and_sends_no_second_card(new_chat, new_review, parts):
+    review, code = await new_review()
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code, locale="en-GB")
+    await answer_until(chat, parts, "when")
+    card = chat.last_question()
+    submit = next(a for a in card["attachments"][0]["content"]["actions"] if "ctl" not in a["data"])
+
+    await chat.post(chat.activity(value=dict(submit["data"]), reply_to_id=card["id"]))
+
+    assert chat.said == text(parts, "messages.none_ticked")
+    assert not any(a.get("attachments") for a in chat.replies)  # the same card stays
+    await chat.pick("After school", card=card)
+    assert (await answers_of(parts, review.id))["when"] == ("choices", ["after_school"])
+
+
+async def test_talk_to_someone_says_how_to_reach_their_iro_and_local_advocacy(
+    new_chat, new_review, parts
+):
+    parts.services.advocacy_contact = "Coram Voice: 0808 800 5792"
+    review, code = await new_review(iro_email="pat.lee@council.example")
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code, locale="en-GB")
+
+    said = await chat.say("talk to someone")
+
+    assert "pat.lee@council.example" in said
+    assert text(parts, "messages.talk_to_advocacy", advocacy="Coram Voice: 0808 800 5792") in said
