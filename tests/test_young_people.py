@@ -10,13 +10,8 @@ from tests.conftest import LONDON
 from tests.consult import answer_until, answers_of, text, to_question, waiting_key
 
 
-async def test_typed_multi_choice_keeps_every_part_and_says_what_it_understood(
-    new_chat, new_review, parts
-):
-    review, code = await new_review(age=11)
-    chat = new_chat("webchat")
-    await chat.start()
-    await chat.say(code)
+async def test_typed_multi_choice_keeps_every_part_and_says_what_it_understood(linked_chat, parts):
+    review, chat = await linked_chat("webchat", age=11)
     await to_question(chat, "when", parts, review.id)
 
     said = await chat.say("after school and weekends")
@@ -29,11 +24,8 @@ async def test_typed_multi_choice_keeps_every_part_and_says_what_it_understood(
     )
 
 
-async def test_words_that_name_no_option_are_kept_as_something_else(new_chat, new_review, parts):
-    review, code = await new_review(age=11)
-    chat = new_chat("webchat")
-    await chat.start()
-    await chat.say(code)
+async def test_words_that_name_no_option_are_kept_as_something_else(linked_chat, parts):
+    review, chat = await linked_chat("webchat", age=11)
     await to_question(chat, "topics", parts, review.id)
 
     said = await chat.say("family and hobbys and my dog")  # "hobbys": a slip of a letter
@@ -47,11 +39,8 @@ async def test_words_that_name_no_option_are_kept_as_something_else(new_chat, ne
     await answer_until(chat, parts, "topic_say.something_else")
 
 
-async def test_yep_nah_and_one_letter_slips_are_understood(new_chat, new_review, parts):
-    review, code = await new_review(age=11)
-    chat = new_chat("webchat")
-    await chat.start()
-    await chat.say(code)
+async def test_yep_nah_and_one_letter_slips_are_understood(linked_chat, parts):
+    review, chat = await linked_chat("webchat", age=11)
     await to_question(chat, "talk_to_iro", parts, review.id)
     await chat.say("yep")
     await chat.say("scool")  # where: at school
@@ -64,13 +53,8 @@ async def test_yep_nah_and_one_letter_slips_are_understood(new_chat, new_review,
     assert stored["advocate"] == ("yesno", False)
 
 
-async def test_whats_an_iro_is_answered_at_any_step_and_the_question_stays(
-    new_chat, new_review, parts
-):
-    review, code = await new_review(age=11)
-    chat = new_chat("msteams")
-    await chat.start()
-    await chat.say(code)
+async def test_whats_an_iro_is_answered_at_any_step_and_the_question_stays(linked_chat, parts):
+    review, chat = await linked_chat("msteams", age=11)
     await chat.say("English")
 
     said = await chat.say("what's an IRO?")  # at the name question
@@ -91,11 +75,8 @@ async def test_whats_an_iro_is_answered_at_any_step_and_the_question_stays(
     assert stored["who_not_there"] == ("text", "the man who is my iro last time")
 
 
-async def test_the_glossary_speaks_the_childs_language(new_chat, new_review, parts):
-    review, code = await new_review(age=11, language_hint="ar")
-    chat = new_chat("msteams")
-    await chat.start()
-    await chat.say(code)
+async def test_the_glossary_speaks_the_childs_language(linked_chat, parts):
+    review, chat = await linked_chat("msteams", age=11, language_hint="ar")
 
     said = await chat.say("شو يعني مناصر؟")  # "what does advocate mean?"
 
