@@ -36,6 +36,12 @@ FLOW_QUESTIONS: dict[str, QuestionNeed] = {
     "interpreter_language": QuestionNeed(
         "text", "the IRO's summary shows it as the interpreter's language"
     ),
+    "interpreter_prefs": QuestionNeed(
+        "multi",
+        "the IRO's action box says who to book as the interpreter",
+        ("woman", "man", "not_my_community"),
+    ),
+    "interpreter_dialect": QuestionNeed("text", "the IRO's action box names the dialect"),
     "talk_to_iro": QuestionNeed("yesno", "the IRO's action box asks them to call the child"),
     "advocate": QuestionNeed("yesno", "the IRO's action box asks for an advocate"),
     "who_not_there": QuestionNeed("text", "the IRO's action box lists who must not come"),

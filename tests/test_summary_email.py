@@ -348,6 +348,8 @@ async def test_the_action_box_tells_the_iro_what_to_arrange_in_english(setup: Se
         ("who_not_there", "text", "عمي", ""),  # "my uncle": practical, not asked who hears it
         ("not_discussed", "text", IRO_ONLY_WORDS, "iro"),
         ("interpreter", "choice", "yes_chat_language", ""),
+        ("interpreter_prefs", "choices", ["woman", "not_my_community", "dialect"], ""),
+        ("interpreter_dialect", "text", "Sudanese", ""),
         ("advocate", "yesno", True, ""),
     ]:
         await setup.answer(review, qid, kind, value, locale="ar", vis=vis)
@@ -367,7 +369,10 @@ async def test_the_action_box_tells_the_iro_what_to_arrange_in_english(setup: Se
     assert box[0].startswith("[ ] SAFEGUARDING alert") and "being hurt" in box[0]
     assert "[ ] Arrange an advocate: they asked for one." in box
     assert "[ ] Talk to them on their own before the review: they asked to." in box
-    assert "[ ] Book an interpreter: Arabic." in box
+    assert (
+        "[ ] Book an interpreter: Arabic, dialect: Sudanese; a woman; "
+        "not someone from their community." in box
+    )
     assert "[ ] Do not invite: عمي" in box
     # Kept for the IRO alone: pointed to, never quoted, in the box that heads the email.
     assert "[ ] Do not discuss: see 'Just for the IRO' below." in box

@@ -203,3 +203,23 @@ async def test_talk_to_someone_says_how_to_reach_their_iro_and_local_advocacy(
 
     assert "pat.lee@council.example" in said
     assert text(parts, "messages.talk_to_advocacy", advocacy="Coram Voice: 0808 800 5792") in said
+
+
+async def test_an_interpreter_request_says_language_dialect_and_who(linked_chat, parts):
+    review, chat = await linked_chat("msteams", age=15, is_uasc=True, language_hint="ar")
+    await answer_until(chat, parts, "interpreter")
+    option = "questions.{}.options.{}.label".format
+    await chat.pick(
+        text(parts, option("interpreter", "yes_chat_language"), "ar", language="العربية")
+    )
+    await chat.pick(
+        text(parts, option("interpreter_prefs", "woman"), "ar"),
+        text(parts, option("interpreter_prefs", "dialect"), "ar"),
+    )
+    assert await waiting_key(parts, chat) == "interpreter_dialect"
+    await chat.say("سوداني")
+
+    stored = await answers_of(parts, review.id)
+    assert stored["interpreter"] == ("choice", "yes_chat_language")
+    assert stored["interpreter_prefs"] == ("choices", ["woman", "dialect"])
+    assert stored["interpreter_dialect"] == ("text", "سوداني")

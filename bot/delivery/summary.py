@@ -333,6 +333,25 @@ def _interpreter(
     return None
 
 
+INTERPRETER_WISHES = {
+    "woman": "a woman",
+    "man": "a man",
+    "not_my_community": "not someone from their community",
+}
+
+
+def _interpreter_wishes(answers: Mapping[str, Answer], text_of: Any) -> str:
+    """ ", dialect: Sudanese; a woman; not someone from their community", as far as said."""
+    prefs = answers.get("interpreter_prefs")
+    chosen = list(prefs.value) if prefs is not None and prefs.kind == "choices" else []
+    out = ""
+    dialect = text_of("interpreter_dialect")
+    if dialect or "dialect" in chosen:
+        out += f", dialect: {dialect or 'not given, ask them'}"
+    wishes = [INTERPRETER_WISHES[c] for c in chosen if c in INTERPRETER_WISHES]
+    return out + "".join(f"; {w}" for w in wishes)
+
+
 def _said_something(answer: Answer | None) -> str | None:
     """A written answer that is more than "no" or "nobody"."""
     if answer is None or answer.kind != "text":
@@ -369,11 +388,10 @@ def _actions(
         out.append("Talk to them on their own before the review: they asked to.")
     language = _interpreter(content, answers, _chat_locale(answers), text_of)
     if language:
-        out.append(f"Book an interpreter: {language}.")
+        out.append(f"Book an interpreter: {language}{_interpreter_wishes(answers, text_of)}.")
     for qid, what in (
         ("who_not_there", "Do not invite"),
         ("not_discussed", "Do not discuss"),
-        ("not_in_front_of", "Do not discuss in front of"),
     ):
         said = _said_something(answers.get(qid))
         if said is None:
