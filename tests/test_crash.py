@@ -54,10 +54,10 @@ CHILDREN = int(os.environ.get("CRASH_CHILDREN", "50"))
 WEBCHAT = int(os.environ.get("CRASH_WEBCHAT", "10"))
 KILLS = int(os.environ.get("CRASH_KILLS", "3"))
 # Each kill comes once the children together have sent this share of the activities a run
-# takes (about 27 each): early, when many are at the code or the first questions; midway; late,
-# when some are checking, sharing and sending.
+# takes (about 17 each since the consultation was shortened, resends aside): early, when many
+# are at the code or the first questions; midway; late, when some are checking and sending.
 KILL_WINDOWS = ((0.04, 0.15), (0.30, 0.50), (0.60, 0.85))
-ACTIVITIES_PER_CHILD = 27
+ACTIVITIES_PER_CHILD = 16
 # The children stop here, so the test fails with its figures before pytest's 120 s timeout.
 RUN_SECONDS = 85.0
 # A real connector service takes tens of milliseconds to answer each reply; the child sees the
