@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnResult
-from botbuilder.schema import ActivityTypes
+from botbuilder.schema import Activity, ActivityTypes
 
 from dialogs.context import HELD_PREFIX, RECEIVED_AT, Services, Turn, parse_held_id
 from dialogs.display import child_text
@@ -400,6 +400,10 @@ class AskDialog(Dialog):
                     if question.type != "text"
                     else "empty_text"
                 )
+            if flagged(turn.context) and state["qid"] != "invite_code":
+                # A worry, not an answer: the help stays last; asked again when they are ready.
+                turn.profile["after_help"] = True
+                return Dialog.end_of_turn
             await self._ask(turn, state, intro=False)
             return Dialog.end_of_turn
 
@@ -508,6 +512,11 @@ class AskDialog(Dialog):
 
     async def _ask(self, turn: Turn, state: dict[str, Any], *, intro: bool) -> None:
         question = turn.content.question(state["qid"])
+        before = state.pop("before", None)
+        if before is not None:
+            # What belongs above this question (the list of answers), held back while help
+            # for a worry had to stay the last thing on screen.
+            await turn.context.send_activity(Activity().deserialize(before))
         if intro and turn.content.has(f"questions.{question.id}.intro", "en"):
             await turn.context.send_activity(
                 text_message(turn.t(f"questions.{question.id}.intro"), turn)

@@ -28,6 +28,7 @@ from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.recognize import compact_code, normalize
 from dialogs.render import answers_activity
+from dialogs.screen import flagged
 
 log = logging.getLogger(__name__)
 
@@ -378,20 +379,22 @@ class Consultation:
             _, prompt, shown = changed[0]
             await turn.say("answer_changed", question=prompt, answer=_shorten(shown))
         else:
-            await step.context.send_activity(
-                answers_activity(
-                    turn.msg("check_intro"),
-                    [
-                        (heading, label, _shorten(shown))
-                        for heading, (_, label, shown) in zip(
-                            self._sections(turn), rows, strict=True
-                        )
-                    ],
-                    step.context.activity.channel_id or "",
-                    turn.locale,
-                    turn.content.direction(turn.locale) == "rtl",
-                )
+            listed = answers_activity(
+                turn.msg("check_intro"),
+                [
+                    (heading, label, _shorten(shown))
+                    for heading, (_, label, shown) in zip(self._sections(turn), rows, strict=True)
+                ],
+                step.context.activity.channel_id or "",
+                turn.locale,
+                turn.content.direction(turn.locale) == "rtl",
             )
+            if flagged(step.context):
+                # Help for a worry stays last on screen: the list comes with the question.
+                return await step.begin_dialog(
+                    ASK, {"qid": "send_confirm", "before": listed.serialize()}
+                )
+            await step.context.send_activity(listed)
         return await step.begin_dialog(ASK, {"qid": "send_confirm"})
 
     async def check_choice(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -105,7 +105,7 @@ async def test_plain_text_shows_the_words_exactly_as_written(linked_chat, parts)
 
 async def test_the_who_can_hear_this_quote_is_escaped_in_a_card_only(linked_chat, parts):
     choose = text(parts, "questions.share_all.options.choose.label")
-    asked = text(parts, "questions.not_discussed.prompt")
+    asked = text(parts, "questions.not_discussed.prompt", band="13+")
     teams_review, teams = await linked_chat("msteams")
     await teams.say("English")
     await answer_until(teams, parts, "not_discussed")

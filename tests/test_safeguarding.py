@@ -67,10 +67,12 @@ async def test_disclosure_mid_consultation_helps_alerts_and_carries_on(
     transcript = await chat.say("my step dad hits me when mum is out")  # the name question
     assert "0800 1111" in transcript and "999" in transcript
     assert said(parts, transcript, "messages.safeguarding_tell_iro") and "Jo Smith" in transcript
-    # A worry is not a name: the alert keeps it and the name question is asked again.
-    assert said(parts, transcript, "questions.name.prompt", band="13+")
+    # A worry is not a name: the alert keeps it, and the help stays the last thing on screen;
+    # the name question is asked again when the child says they are ready.
+    assert not said(parts, transcript, "questions.name.prompt", band="13+")
     stored = await answers_of(parts, review.id)
     assert "name" not in stored
+    assert said(parts, await chat.say("ok"), "questions.name.prompt", band="13+")
     transcript = await chat.say("Sam")
     assert said(parts, transcript, "questions.pronouns.prompt")  # it carries on
 
@@ -95,7 +97,8 @@ async def test_disclosure_in_a_choice_question_is_not_treated_as_a_wrong_answer(
     transcript = await chat.say("i dont feel safe at home")  # pronouns: a choice question
     assert "0800 1111" in transcript
     assert not said(parts, transcript, "messages.not_understood")
-    assert "1. she / her" in transcript  # asked again, kindly
+    assert "1. she / her" not in transcript  # the help is the last thing on screen
+    assert "1. she / her" in await chat.say("ok")  # then asked again, kindly
     assert len(await parts.repos.alerts.for_review(review_id=review.id)) == 1
 
 

@@ -223,3 +223,17 @@ async def test_an_interpreter_request_says_language_dialect_and_who(linked_chat,
     assert stored["interpreter"] == ("choice", "yes_chat_language")
     assert stored["interpreter_prefs"] == ("choices", ["woman", "dialect"])
     assert stored["interpreter_dialect"] == ("text", "سوداني")
+
+
+async def test_a_worry_at_a_choice_question_keeps_the_help_last_then_asks_again(linked_chat, parts):
+    review, chat = await linked_chat("webchat")
+    await chat.say("English")
+    await answer_until(chat, parts, "who_helped")
+
+    said = await chat.say("my stepdad hits me when mum is at work")
+
+    assert text(parts, "messages.safeguarding_help") in said
+    assert said.rstrip().endswith(text(parts, "messages.carry_on"))
+    said = await chat.say("ok")
+    assert text(parts, "questions.who_helped.prompt") in said
+    assert "who_helped" not in await answers_of(parts, review.id)
