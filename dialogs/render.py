@@ -16,6 +16,7 @@ them to another conversation.) Branching is still on ids, never on the label its
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,11 @@ def text_message(text: str, turn: Turn | None = None, *, rtl: bool = False) -> A
     # The child's words in it were neutralised when inserted: the only bidi controls left are
     # the content's and this isolation.
     text = plain_text(text)
+    if turn is not None and turn.context.activity.channel_id in CARD_CHANNELS:
+        # Teams lays message text out as Markdown whatever the format says, and drops a single
+        # line break: the help lists (Childline, 999) would run together. A blank line keeps
+        # each item on a line of its own.
+        text = re.sub(r"\n+", "\n\n", text)
     activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
     activity.text_format = TextFormatTypes.plain
     if turn is not None:

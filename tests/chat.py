@@ -53,8 +53,9 @@ def message(
 
 
 def words(activity: dict[str, Any]) -> str:
-    """Everything a person would read in one bot message: text and card text blocks."""
-    parts = [activity.get("text") or ""]
+    """Everything a person would read in one bot message: text and card text blocks. (On
+    Teams lines are sent a blank line apart, which Teams shows as one break: read as one.)"""
+    parts = [re.sub(r"\n\n+", "\n", activity.get("text") or "")]
     for att in activity.get("attachments") or []:
         content = att.get("content") or {}
         for block in content.get("body", []):

@@ -237,3 +237,13 @@ async def test_a_worry_at_a_choice_question_keeps_the_help_last_then_asks_again(
     said = await chat.say("ok")
     assert text(parts, "questions.who_helped.prompt") in said
     assert "who_helped" not in await answers_of(parts, review.id)
+
+
+async def test_help_lists_keep_their_lines_on_teams(linked_chat, parts):
+    review, chat = await linked_chat("msteams")
+    await chat.say("talk to someone")
+    [help_text] = [a["text"] for a in chat.replies if "0800 1111" in (a.get("text") or "")]
+    # Teams drops a single line break (it reads text as Markdown): each item a paragraph.
+    lines = [line for line in help_text.split("\n\n") if line]
+    assert len(lines) >= 5 and all("\n" not in line for line in lines)
+    assert any("Childline" in line for line in lines) and any("999" in line for line in lines)
