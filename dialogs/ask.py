@@ -11,7 +11,7 @@ has already happened in front of the dialogs (dialogs/screen.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -117,6 +117,7 @@ def classify(
     paused: bool,
     burst: bool,
     disclosed: bool = False,
+    suggestions: Sequence[str] = (),
 ) -> Verdict:
     """The same question, state and input always give the same verdict; nothing is stored."""
     p = inc.payload or {}
@@ -139,8 +140,8 @@ def classify(
     if question.type == "multi" and "q" in p and not p.get(CHOICE_INPUT) and not p.get("opt"):
         return Verdict("none_ticked")  # OK on the card with nothing ticked
     answer = _from_payload(question, p, choices) if p else None
-    if answer is None and question.type == "text" and isinstance(p.get("say"), str):
-        answer = ("text", p["say"])  # a one-tap answer (the name on the review)
+    if answer is None and question.type == "text" and p.get("say") in suggestions:
+        answer = ("text", str(p["say"]))  # a one-tap answer offered with it (the review's name)
     short = inc.text is not None and len(inc.text) <= RECOGNISED_CHARS
     if answer is None and inc.text and short and question.type == "multi":
         found, rest = match_parts(inc.text, choices)
@@ -359,6 +360,7 @@ class AskDialog(Dialog):
             paused=paused,
             burst=self._is_burst(turn, state, inc),
             disclosed=bool(flagged(turn.context)),
+            suggestions=self._suggestions(turn, question),
         )
         if paused:
             await turn.say("welcome_back")

@@ -383,7 +383,9 @@ class Consultation:
                 turn.msg("check_intro"),
                 [
                     (heading, label, _shorten(shown))
-                    for heading, (_, label, shown) in zip(self._sections(turn), rows, strict=True)
+                    for heading, (_, label, shown) in zip(
+                        self._sections(turn, rows), rows, strict=True
+                    )
                 ],
                 step.context.activity.channel_id or "",
                 turn.locale,
@@ -436,11 +438,12 @@ class Consultation:
         rows.sort(key=lambda r: r[0])  # stable: the flow's order within a section
         return [(key, label, shown) for _, key, label, shown in rows]
 
-    def _sections(self, turn: Turn) -> list[str | None]:
-        """The heading to show above each row of `_answer_rows`, where a section starts."""
+    def _sections(self, turn: Turn, rows: list[tuple[str, str, str]]) -> list[str | None]:
+        """The heading to show above each of these rows (`_answer_rows`), where a section
+        starts."""
         headings: list[str | None] = []
         last = None
-        for key, _, _ in self._answer_rows(turn):
+        for key, _, _ in rows:
             section = turn.content.question(key.split(".")[0]).section or "talk"
             headings.append(turn.msg(SECTIONS[section]) if section != last else None)
             last = section

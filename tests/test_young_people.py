@@ -142,7 +142,12 @@ async def test_the_name_on_the_review_is_one_tap_on_teams_and_web_chat(new_chat,
     card = teams.last_question()["attachments"][0]["content"]
     (offered,) = suggested_answers(card).items()
     assert offered[0] == "Sam"
-    await teams.post(teams.activity(value=offered[1], reply_to_id=teams.last_question()["id"]))
+    question = teams.last_question()["id"]
+    # A made-up one-tap answer is not taken: only what was offered is (typing is checked).
+    forged = dict(offered[1], say="x" * 5000)
+    await teams.post(teams.activity(value=forged, reply_to_id=question))
+    assert "name" not in await answers_of(parts, review.id)
+    await teams.post(teams.activity(value=offered[1], reply_to_id=question))
     assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
 
     other, code = await new_review(first_name="Jayden")

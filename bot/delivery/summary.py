@@ -285,7 +285,7 @@ def summary_data(
             for a in sorted(alerts or [], key=lambda a: a.created_at)
         ],
         "sent_at": sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
-        "actions": _actions(content, review, answers, alerts or [], tz, label, text_of),
+        "actions": _actions(content, answers, alerts or [], tz, chat_locale, text_of),
         "changed": changed,
         "snapshot": snapshot,
         "draft_translation": bool(locale_meta and locale_meta.status != "reviewed"),
@@ -362,11 +362,10 @@ def _said_something(answer: Answer | None) -> str | None:
 
 def _actions(
     content: Content,
-    review: Review,
     answers: Mapping[str, Answer],
     alerts: list[SafeguardingAlert],
     tz: ZoneInfo,
-    label: Any,
+    chat_locale: str,
     text_of: Any,
 ) -> list[str]:
     """What the IRO must do or know before the review, one line each, in English. Words the
@@ -386,7 +385,7 @@ def _actions(
         out.append("Arrange an advocate: they asked for one.")
     if yes("talk_to_iro"):
         out.append("Talk to them on their own before the review: they asked to.")
-    language = _interpreter(content, answers, _chat_locale(answers), text_of)
+    language = _interpreter(content, answers, chat_locale, text_of)
     if language:
         out.append(f"Book an interpreter: {language}{_interpreter_wishes(answers, text_of)}.")
     for qid, what in (
@@ -399,11 +398,6 @@ def _actions(
         private = answers[qid].visibility == "iro"
         out.append(f"{what}: " + ("see 'Just for the IRO' below." if private else said))
     return out
-
-
-def _chat_locale(answers: Mapping[str, Answer]) -> str:
-    chosen = answers.get("language")
-    return str(chosen.value) if chosen is not None and chosen.kind == "choice" else "en"
 
 
 def alert_data(
