@@ -193,6 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--iro-email", required=True)
     add.add_argument("--review-at", required=True, help="e.g. 2026-12-08T10:00 (local time)")
     add.add_argument("--language", help="language hint, e.g. ar")
+    add.add_argument("--place", help="where the review is held, told to the child (optional)")
+    add.add_argument(
+        "--easy-read",
+        action="store_true",
+        help="ask on the easy path (short questions, pictures, tap to answer), any age",
+    )
     reissue = review.add_parser(
         "new-code", help="give a review a new invite code; closes every device linked before"
     )
@@ -274,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
                         "iro_email": args.iro_email,
                         "review_at": _parse_when(args.review_at, tz),
                         "language_hint": args.language,
+                        "place": args.place,
+                        "easy_read": args.easy_read,
                     }
                 )
             except ValidationError as exc:
@@ -283,6 +291,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"Invite code: {code}")
             last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
             print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
+            if review_row.place:
+                print(f"The young person is told the review is at: {review_row.place}")
+            if review_row.easy_read:
+                print("They will be asked on the easy path (short questions, pictures, taps).")
         elif args.command == "review" and args.action == "new-code":
             review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
             print(f"New invite code for review {review_row.id}: {code}")

@@ -143,6 +143,12 @@ def classify(
     if answer is None and question.type == "text" and p.get("say") in suggestions:
         answer = ("text", str(p["say"]))  # a one-tap answer offered with it (the review's name)
     short = inc.text is not None and len(inc.text) <= RECOGNISED_CHARS
+    if answer is None and inc.text and short and question.type == "text" and choices:
+        # A one-tap answer to a typing question, tapped on Web Chat (its label comes as text)
+        # or typed just so. Anything else typed is the child's own words.
+        said = normalize(inc.text)
+        exact = [c.id for c in choices if said and said in c.words()]
+        answer = ("choice", exact[0]) if len(exact) == 1 else None
     if answer is None and inc.text and short and question.type == "multi":
         found, rest = match_parts(inc.text, choices)
         if found and not (len(rest) == 1 and typed_control(rest[0])):
@@ -214,11 +220,14 @@ def _from_payload(
 ) -> tuple[str, Any] | None:
     ids = {c.id for c in choices}
     raw = payload.get("opt", payload.get(CHOICE_INPUT))
-    if raw is None or question.type == "text":
+    if raw is None:
         return None
     picked = [x for x in str(raw).split(",") if x]
     if not picked or any(x not in ids for x in picked):
         return None
+    if question.type == "text":
+        # One of a typing question's one-tap answers ("No one").
+        return ("choice", picked[0]) if len(picked) == 1 else None
     return _typed_answer(question, picked)
 
 
@@ -253,11 +262,16 @@ def choices_for(turn: Turn, question: Question) -> list[Choice]:
             Choice("no", turn.t("choice_no.label"), tuple(c.synonyms("choice_no", turn.locale))),
         ]
     base = f"questions.{question.id}.options"
+    # On the easy path each option carries its picture, so it can be found without reading.
+    easy = turn.easy
     return [
         Choice(
-            o.id, turn.t(f"{base}.{o.id}.label"), tuple(c.synonyms(f"{base}.{o.id}", turn.locale))
+            o.id,
+            f"{o.emoji} {label}" if easy and o.emoji else label,
+            tuple(c.synonyms(f"{base}.{o.id}", turn.locale)),
         )
         for o in visible_options(question, turn.facts())
+        for label in (turn.t(f"{base}.{o.id}.label"),)
     ]
 
 
@@ -355,7 +369,7 @@ class AskDialog(Dialog):
             question,
             state,
             inc,
-            choices_for(turn, question) if question.type != "text" else [],
+            choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
             paused=paused,
             burst=self._is_burst(turn, state, inc),
@@ -534,13 +548,16 @@ class AskDialog(Dialog):
             nonce=state["n"],
             type=question.type,
             prompt=prompt_for(turn, question, state.get("topic"), state.get("values", {})),
-            options=tuple(choices_for(turn, question)) if question.type != "text" else (),
+            options=tuple(choices_for(turn, question)),
             controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in controls),
             submit_label=turn.t("controls.submit.label"),
             rtl=turn.content.direction(turn.locale) == "rtl",
             # Until the child has typed a couple of answers: after that they know how.
+            # Not where one-tap answers are offered: the prompt says "tap or type" there.
             hint=turn.msg("type_hint")
-            if question.type == "text" and turn.profile.get("typed", 0) < 2
+            if question.type == "text"
+            and turn.profile.get("typed", 0) < 2
+            and not visible_options(question, turn.facts())
             else None,
             suggestions=self._suggestions(turn, question),
         )
@@ -566,6 +583,10 @@ class AskDialog(Dialog):
         return ()
 
     def _typed_control(self, turn: Turn, text: str) -> str | None:
+        if normalize(text) == normalize(turn.t("controls.repeat.label")):
+            # "Carry on" under the help: Web Chat sends the button's label as text. Only the
+            # label itself, so an answer that says "carry on" somewhere is still an answer.
+            return "repeat"
         for ctl in (*STEP_CONTROLS, *GLOBAL_CONTROLS):
             if ctl != "repeat" and match_word(
                 text, turn.content.synonyms(f"controls.{ctl}", turn.locale)

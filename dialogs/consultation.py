@@ -257,7 +257,8 @@ class Consultation:
             await turn.say("linked_other_device", done=done, total=len(keys))
         else:
             again = turn.answers.keys() - {"language"}
-            await turn.say("linked_again" if again else "linked")
+            first = "linked_place" if review.place else "linked"
+            await turn.say("linked_again" if again else first)
         return await step.end_dialog(review.id)
 
     @staticmethod

@@ -185,7 +185,11 @@ class Turn:
         if self.review is not None:
             on = self.review.review_at.astimezone(self.services.timezone).date()
             age = age_on(self.review.date_of_birth, self.review.age, on)
-        return self.content.band_for_age(age)
+        return self.content.band_for_age(age, easy_read=bool(self.review and self.review.easy_read))
+
+    @property
+    def easy(self) -> bool:
+        return self.content.is_easy(self.band)
 
     def facts(self) -> Facts:
         return Facts(
@@ -247,6 +251,7 @@ class Turn:
                 first_name=self.review.preferred_name or self.review.first_name,
                 iro=self.review.iro_name,
                 iro_email=self.review.iro_email,
+                place=self.review.place or "",
                 date=self.date_words(day),
                 deadline=self.date_words(day - timedelta(days=1)),
             )

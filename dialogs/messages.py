@@ -46,6 +46,11 @@ FLOW_QUESTIONS: dict[str, QuestionNeed] = {
     "advocate": QuestionNeed("yesno", "the IRO's action box asks for an advocate"),
     "who_not_there": QuestionNeed("text", "the IRO's action box lists who must not come"),
     "not_discussed": QuestionNeed("text", "the IRO's action box lists what not to discuss"),
+    "topic_say": QuestionNeed(
+        "text",
+        "the IRO's action box asks about each topic where the child tapped 'not good'",
+        ("not_good",),
+    ),
 }
 
 # Questions the code asks about the consultation itself (under `system_questions:`), with every
@@ -91,6 +96,7 @@ MESSAGE_IDS: tuple[str, ...] = (
     "code_busy",
     "code_used_up",
     "linked",
+    "linked_place",
     "linked_again",
     "linked_other_device",
     "limited_done",

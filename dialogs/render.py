@@ -158,7 +158,7 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
                 view.prompt if view.is_choice or not view.hint else f"{view.prompt}\n{view.hint}"
             )
             activity = text_message(prompt, rtl=view.rtl)
-            buttons = [_choice_action(view, c) for c in view.options] if view.is_choice else []
+            buttons = [_choice_action(view, c) for c in view.options]
             buttons += [
                 CardAction(type=ActionTypes.im_back, title=s, value=s) for s in view.suggestions
             ]
@@ -204,8 +204,9 @@ def _card(
         }
         for s in view.suggestions
     ]
-    if view.is_choice and one_tap:
+    if view.options and (one_tap or not view.is_choice):
         # A set per option stacks them one under another, each full width, however many.
+        # (A typing question's options are one-tap answers beside the typing.)
         body += [
             {
                 "type": "ActionSet",
@@ -291,6 +292,9 @@ def _numbered(view: AskView, *, with_controls: bool = True) -> str:
     if view.is_choice:
         # Sent as plain text, so "1." is not made a Markdown list (cards: see _number).
         lines += [f"{i}. {c.label}" for i, c in enumerate(view.options, 1)]
+    else:
+        # A typing question's one-tap answers: typed as shown; a number would be words.
+        lines += [f"• {c.label}" for c in view.options]
     if view.controls and with_controls:
         lines.append("(" + " · ".join(c.label for c in view.controls) + ")")
     return "\n".join(lines)

@@ -32,6 +32,8 @@ SAFEGUARDING_CATEGORIES = (
     "immediate_danger",
 )
 MAX_TEXT = 1000
+# In a locale, wording given per age band may give `any:` for the bands not named.
+ANY_BAND = "any"
 # Matching ignores spaces, so a shorter phrase turns up inside ordinary words.
 MIN_PHRASE_LETTERS = 6
 
@@ -154,6 +156,8 @@ class Option(_Strict):
     id: str
     when: Condition | None = None
     participation: str | None = None
+    # A picture for the option on the easy path (age band with `easy: true`), before its label.
+    emoji: str | None = Field(default=None, max_length=8)
 
     @field_validator("participation")
     @classmethod
@@ -204,7 +208,8 @@ class Question(_Strict):
     def _options_fit_type(self) -> Question:
         if self.type in ("single", "multi") and not self.options:
             raise ValueError(f"a {self.type} question needs 'options'")
-        if self.type not in ("single", "multi") and self.options:
+        # A text question's options are one-tap answers beside the typing ("No one").
+        if self.type not in ("single", "multi", "text") and self.options:
             raise ValueError(f"a {self.type} question takes no 'options'")
         ids = [o.id for o in self.options]
         if len(ids) != len(set(ids)):
@@ -216,6 +221,11 @@ class AgeBand(_Strict):
     id: str
     min_age: int | None = None
     max_age: int | None = None
+    # Wording this band does not give is taken from this band's (then the plain key's).
+    falls_back_to: str | None = None
+    # The easy path: short prompts, pictures on choices, one-tap answers to typing questions.
+    # Also the band of any child whose review says easy read, whatever their age.
+    easy: bool = False
 
 
 class ConsultationFile(_Strict):
@@ -223,6 +233,19 @@ class ConsultationFile(_Strict):
     age_bands: list[AgeBand]
     questions: list[Question]
     system_questions: list[Question] = []
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> ConsultationFile:
+        ids = [b.id for b in self.age_bands]
+        for b in self.age_bands:
+            if b.falls_back_to is not None and b.falls_back_to not in ids:
+                raise ValueError(
+                    f"age band '{b.id}' falls back to '{b.falls_back_to}', which is not a band; "
+                    f"use one of {ids}"
+                )
+        if sum(b.easy for b in self.age_bands) > 1:
+            raise ValueError("only one age band can be the easy path ('easy: true')")
+        return self
 
 
 # --- Locales ---------------------------------------------------------------------------------
@@ -395,14 +418,29 @@ class Content:
     by_id: Mapping[str, Question] = field(default_factory=dict)
 
     def raw(self, key: str, locale: str, band: str | None = None) -> Any:
-        """The string or list at `key`, in `locale` if it has it, else English."""
+        """The string or list at `key`, in `locale` if it has it, else English; the band's own
+        wording first, then the wording of the band it falls back to."""
+        chain = self.band_chain(band)
         for loc in (locale, FALLBACK_LOCALE):
             strings = self.locales[loc].strings if loc in self.locales else {}
-            if band is not None and f"{key}.{band}" in strings:
-                return strings[f"{key}.{band}"]
+            for b in chain:
+                if f"{key}.{b}" in strings:
+                    return strings[f"{key}.{b}"]
             if key in strings:
                 return strings[key]
         raise KeyError(key)
+
+    def band_chain(self, band: str | None) -> tuple[str, ...]:
+        """`band`, then the bands it falls back to, in order."""
+        chain: list[str] = []
+        by_id = {b.id: b for b in self.age_bands}
+        while band is not None and band in by_id and band not in chain:
+            chain.append(band)
+            band = by_id[band].falls_back_to
+        return tuple(chain)
+
+    def is_easy(self, band: str) -> bool:
+        return any(b.id == band and b.easy for b in self.age_bands)
 
     def text(self, key: str, locale: str, band: str | None = None, **values: Any) -> str:
         value = self.raw(key, locale, band)
@@ -429,7 +467,12 @@ class Content:
     def direction(self, locale: str) -> str:
         return self.locales[locale].meta.direction if locale in self.locales else "ltr"
 
-    def band_for_age(self, age: int | None) -> str:
+    def band_for_age(self, age: int | None, *, easy_read: bool = False) -> str:
+        """The first band the age fits; the easy band for a review marked easy read."""
+        if easy_read:
+            for band in self.age_bands:
+                if band.easy:
+                    return band.id
         if age is not None:
             for band in self.age_bands:
                 if (band.min_age is None or age >= band.min_age) and (
@@ -746,7 +789,11 @@ def load_content(
             raise _fail(
                 lpath, llines, ("meta", "locale"), f"meta.locale must be '{lpath.stem}' (file name)"
             )
-        strings = _flatten({k: v for k, v in ldata.items() if k != "meta"})
+        strings = {}
+        for key, value in _flatten({k: v for k, v in ldata.items() if k != "meta"}).items():
+            # `prompt: {easy: "...", any: "..."}`: `any` is the wording for every other band.
+            head, _, last = key.rpartition(".")
+            strings[head if last == ANY_BAND and head else key] = value
         for key, value in strings.items():
             kpath = tuple(key.split("."))
             ok = isinstance(value, str) or (
@@ -791,6 +838,32 @@ def load_content(
     def _base(k: str) -> str:
         head, _, last = k.rpartition(".")
         return head if last in band_ids else k
+
+    # Wording given per band, with no plain version, must reach every band through its
+    # fall-backs (an easy prompt alone would leave the other bands with none).
+    by_band = {b.id: b for b in cfile.age_bands}
+    for loc_code, banded in locales.items():
+        varied: dict[str, set[str]] = {}
+        for k in banded.strings:
+            if _base(k) != k:
+                varied.setdefault(_base(k), set()).add(k.rpartition(".")[2])
+        for base, given in varied.items():
+            if base in banded.strings or (loc_code != FALLBACK_LOCALE and base in en.strings):
+                continue
+            for band_id in (b.id for b in cfile.age_bands):
+                b: str | None = band_id
+                seen: set[str] = set()
+                while b is not None and b not in given and b not in seen:
+                    seen.add(b)
+                    b = by_band[b].falls_back_to
+                if b is None or b not in given:
+                    raise _fail(
+                        banded.path,
+                        line_maps[loc_code],
+                        tuple(base.split(".")),
+                        f"'{base}' has wording for {sorted(given)} but none for age band "
+                        f"'{band_id}'; add '{band_id}:', or 'any:' for every band not named.",
+                    )
 
     english_by_base: dict[str, list[str]] = {}
     for k, v in en.strings.items():

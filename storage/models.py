@@ -38,6 +38,11 @@ class ReviewBase(SQLModel):
     case_reference: str | None = Field(
         default=None, max_length=40, sa_type=SealedText("review.case_reference")
     )
+    # Where the review meeting is, if known ("Oak House, room 2"): the child is told.
+    place: str | None = Field(default=None, max_length=120, sa_type=SealedText("review.place"))
+    # Asked on the easy path (short prompts, pictures, one-tap answers), whatever their age:
+    # for children with additional needs.
+    easy_read: bool = False
 
 
 class ReviewCreate(ReviewBase):

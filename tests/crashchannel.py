@@ -324,20 +324,22 @@ class Words:
         self.controls = {c: str(v.get("label", "")) for c, v in en.get("controls", {}).items()}
         self.meta_name = str(en.get("meta", {}).get("name", ""))
         self.yes_no = {
-            "yes": str(en.get("choice_yes", {}).get("label", "")),
-            "no": str(en.get("choice_no", {}).get("label", "")),
+            "yes": _plain_wording(en.get("choice_yes", {}).get("label", "")),
+            "no": _plain_wording(en.get("choice_no", {}).get("label", "")),
         }
         questions = en.get("questions", {})
         self.labels = {
-            (q, o): str(v.get("label", ""))
+            (q, o): _plain_wording(v.get("label", ""))
             for q, entry in questions.items()
             for o, v in (entry.get("options") or {}).items()
         }
+        # Every band's wording of a topic ("where you live", on the easy path "home").
         about = {
-            str(v["about"]): o
+            str(text): o
             for v_entry in questions.values()
             for o, v in (v_entry.get("options") or {}).items()
             if isinstance(v, dict) and "about" in v
+            for text in (v["about"].values() if isinstance(v["about"], dict) else [v["about"]])
         }
         self._about = about
         self._prompts: list[tuple[re.Pattern[str], str]] = []
@@ -368,6 +370,19 @@ class Words:
         if q == "language":
             return self.meta_name
         return self.labels.get((q, option)) or self.yes_no.get(option, option)
+
+
+def _plain_wording(value: Any) -> str:
+    """Wording as every band but the named ones reads it (`{easy: ..., any: ...}`)."""
+    if isinstance(value, dict):
+        return str(value.get("any") or next(iter(value.values()), ""))
+    return str(value)
+
+
+def without_picture(title: str) -> str:
+    """A button's words without the picture the easy path puts before them ("👍 Yes")."""
+    first, _, rest = title.partition(" ")
+    return rest if rest and first and not any(c.isalnum() for c in first) else title
 
 
 def _template(text: str) -> re.Pattern[str]:
@@ -564,7 +579,11 @@ class Child:
         # A button that is no option (the name on the review, offered at the name question)
         # does not make a written answer a choice.
         known = {*self.words.labels.values(), *self.words.yes_no.values(), self.words.meta_name}
-        titles = [t for t in shown.buttons if t not in controls and (t in known or t.isdigit())]
+        titles = [
+            t
+            for t in shown.buttons
+            if t not in controls and (without_picture(t) in known or t.isdigit())
+        ]
         titles += [
             t
             for t in shown.buttons
@@ -581,8 +600,9 @@ class Child:
         rng = self._mind(q)
         for option in FLOW_CHOICES.get(q, []):
             for v in (option, self.words.option(q, option)):
-                if v in values:
-                    return [v]
+                for value in values:
+                    if v in (value, without_picture(value)):
+                        return [value]
         if q == "share_all":
             # One choice for all: choosing for each answer would double the run's length.
             choose = {"choose", self.words.option(q, "choose")}

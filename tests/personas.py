@@ -14,12 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.chat import Chat, option_buttons, words
+from tests.chat import Chat, option_buttons, suggested_answers, words
 from tests.consult import content_of, waiting_key
 
 # What to do at a question: tap/pick option ids, or type words. Keys are question ids (the
-# part before "." for per-topic questions).
+# part before "." for per-topic questions). SUGGESTED taps the one-tap answer offered with a
+# typing question (the name on the review).
 Pick = tuple[str, ...]
+SUGGESTED = "@suggested"
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,13 @@ class Persona:
     language_hint: str | None = None
     uasc: bool = False
     first_name: str = "Sam"
+    easy_read: bool = False
     # Limits from issue 7 for this child's age band.
     max_prompts: int = 15
     max_words: int | None = 600
+    # The easy path: no prompt longer than this, and nothing typed but the invite code.
+    max_prompt_words: int | None = None
+    max_typed: int | None = None
 
 
 TWELVE_TEAMS = Persona(
@@ -88,6 +94,62 @@ NINE_WEBCHAT = Persona(
         "send_confirm": "send",
     },
     first_name="Jayden",
+    max_prompt_words=10,
+)
+
+# Issue 7's easy path: the youngest, tapping only (no typing but the code).
+EIGHT_EASY = Persona(
+    name="8, Teams, easy, taps only",
+    channel="msteams",
+    age=8,
+    device_locale="en-GB",
+    first_name="Lily",
+    answers={
+        "name": (SUGGESTED,),
+        "take_part": ("with_advocate",),
+        "talk_to_iro": ("no",),
+        "where": ("where_i_live",),
+        "when": ("after_school",),
+        "who_there": ("same_as_last_time",),
+        "who_not_there": ("no_one",),
+        "topics": ("family_time", "education"),
+        "topic_say": ("not_good",),
+        "not_discussed": ("nothing",),
+        "advocate": ("yes",),
+        "who_helped": ("carer",),
+        "send_confirm": ("send",),
+    },
+    max_words=520,
+    max_prompt_words=10,
+    max_typed=1,
+)
+
+# A 14-year-old with additional needs, whose review says easy read, on Web Chat, tapping.
+FOURTEEN_EASY_READ = Persona(
+    name="14, easy read, Web Chat, taps only",
+    channel="webchat",
+    age=14,
+    device_locale="en-GB",
+    easy_read=True,
+    first_name="Kai",
+    answers={
+        "name": (SUGGESTED,),
+        "take_part": ("not_come_send_views",),
+        "talk_to_iro": ("yes",),
+        "where": ("online",),
+        "when": ("weekend", "school_holidays"),
+        "who_there": ("not_sure",),
+        "who_not_there": ("not_sure",),
+        "topics": ("hobbies",),
+        "topic_say": ("going_well",),
+        "not_discussed": ("not_sure",),
+        "advocate": ("no",),
+        "who_helped": ("social_worker",),
+        "send_confirm": ("send",),
+    },
+    max_words=520,
+    max_prompt_words=10,
+    max_typed=1,
 )
 
 SIXTEEN_ARABIC = Persona(
@@ -124,7 +186,7 @@ SIXTEEN_ARABIC = Persona(
     max_words=None,
 )
 
-PERSONAS = (TWELVE_TEAMS, NINE_WEBCHAT, SIXTEEN_ARABIC)
+PERSONAS = (TWELVE_TEAMS, NINE_WEBCHAT, SIXTEEN_ARABIC, EIGHT_EASY, FOURTEEN_EASY_READ)
 
 
 @dataclass
@@ -133,6 +195,9 @@ class Figures:
     words: int = 0
     sends: int = 0  # messages typed, or card/button submits
     taps: int = 0  # choices ticked in a card before its submit
+    typed: int = 0  # messages the child typed themselves (not a button's text)
+    longest_prompt: int = 0  # words in the longest question (without its options)
+    prompt_words: list[int] = field(default_factory=list)
     not_understood: int = 0
     asked: list[str] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
@@ -174,10 +239,22 @@ class Run:
     def locale(self) -> str:
         return str(self.chat.last_locale or "en")
 
-    async def say(self, text: str) -> None:
+    async def say(self, text: str, *, typed: bool = True) -> None:
         self.figures.sends += 1
+        self.figures.typed += typed
         await self.chat.say(text, locale=self.persona.device_locale)
         self._heard()
+
+    def _prompt_words(self) -> int:
+        """Words in the waiting question itself: the card's first line, or the message's first
+        line on Web Chat (options and hints follow it)."""
+        act = self.chat.last_question()
+        for att in act.get("attachments") or []:
+            body = (att.get("content") or {}).get("body") or []
+            if body and body[0].get("type") == "TextBlock":
+                return len(str(body[0].get("text", "")).split())
+        text = str(act.get("text") or "")
+        return len(text.split("\n")[0].split())
 
     async def start(self, code: str) -> None:
         await self.chat.start()
@@ -189,6 +266,8 @@ class Run:
         qid = key.split(".")[0]
         self.figures.prompts += 1
         self.figures.asked.append(key)
+        self.figures.longest_prompt = max(self.figures.longest_prompt, self._prompt_words())
+        self.figures.prompt_words.append(self._prompt_words())
         plan = self.persona.answers.get(qid)
         question = self.content.question(qid) if qid in self._ids() else None
         if plan is None:
@@ -213,6 +292,9 @@ class Run:
         self._heard()
 
     async def _pick(self, ids: Pick, question: Any) -> None:
+        if ids == (SUGGESTED,):
+            await self._suggested()
+            return
         choices = self.chat.choices()
         by_id = {v: t for t, v in choices.items()}
         if choices and all(i in by_id for i in ids):
@@ -231,9 +313,46 @@ class Run:
                 await self.chat.tap(title)
                 self._heard()
                 return
-        # Suggested actions send their label as text (imBack); typed labels work the same.
+        # Suggested actions send their label as text (imBack): a tap, if there is a button.
         labels = [self._label(question, i) for i in ids]
+        if len(labels) == 1 and await self._tap_suggested(labels[0]):
+            return
         await self.say(", ".join(labels))
+
+    async def _tap_suggested(self, label: str) -> bool:
+        """Taps the Web Chat button for an option: its own (a picture may come first), or its
+        number where the options are listed and the buttons are numbers."""
+        buttons = self.chat.buttons()
+        for title in buttons:
+            if title == label or title.endswith(f" {label}"):
+                self.figures.sends += 1
+                await self.chat.tap(title)
+                self._heard()
+                return True
+        for line in str(self.chat.last_question().get("text") or "").split("\n"):
+            number, _, rest = line.partition(". ")
+            if number.isdigit() and number in buttons and rest.endswith(label):
+                self.figures.sends += 1
+                await self.chat.tap(number)
+                self._heard()
+                return True
+        return False
+
+    async def _suggested(self) -> None:
+        """Taps the one-tap answer offered with a typing question (the name on the review)."""
+        act = self.chat.last_question()
+        for att in act.get("attachments") or []:
+            offered = suggested_answers(att.get("content") or {})
+            if offered:
+                self.figures.sends += 1
+                await self.chat.post(self.chat.activity(value=next(iter(offered.values()))))
+                self._heard()
+                return
+        name = self.persona.first_name
+        assert name in self.chat.buttons(), f"no one-tap answer offered: {self.chat.said}"
+        self.figures.sends += 1
+        await self.chat.tap(name)
+        self._heard()
 
     def _label(self, question: Any, option_id: str) -> str:
         locale = self.locale()

@@ -34,11 +34,16 @@ def test_review_add_prints_a_one_time_code(tmp_path, monkeypatch, capsys):
             "2030-12-10T10:00",
             "--language",
             "ar",
+            "--place",
+            "Oak House family hub",
+            "--easy-read",
         ]
     )
     out = capsys.readouterr().out
     assert re.search(r"Invite code: ([2-9A-HJKMNP-TV-Z]{3}-){2}[2-9A-HJKMNP-TV-Z]{3}\n", out)
     assert "11 December 2030" in out  # valid until the end of the day after the review
+    assert "review is at: Oak House family hub" in out
+    assert "easy path" in out
 
 
 def add_args(**values: str) -> list[str]:

@@ -208,3 +208,22 @@ async def test_a_question_that_wants_typing_says_so(linked_chat, parts):
     assert not said(parts, chat.said, "messages.type_hint")  # a choice: tap or type a number
     await chat.pick("English")
     assert said(parts, chat.said, "messages.type_hint")  # the name: typed
+
+
+async def test_carry_on_under_the_help_asks_again_and_is_not_an_answer(new_chat, new_review, parts):
+    # Web Chat sends a button's label as text: "Carry on" at a question that wants typing was
+    # once stored as the answer (the crash test's children found it).
+    from tests.consult import answer_until, answers_of, text, waiting_key
+
+    review, code = await new_review(age=8)
+    chat = new_chat("webchat")
+    await chat.start()
+    await chat.say(code, locale="en-GB")
+    await answer_until(chat, parts, "who_there")
+    await chat.say("help")
+
+    said = await chat.tap(text(parts, "controls.repeat.label"))
+
+    assert text(parts, "questions.who_there.prompt") in said
+    assert "who_there" not in await answers_of(parts, review.id)
+    assert await waiting_key(parts, chat) == "who_there"

@@ -1,7 +1,8 @@
 """Issue 7's three young people, from hello to Send: what the consultation asks of each.
 
-Limits: for 8-12, at most 15 prompts and 600 words to read before Send; for 13+, 22 prompts.
-`make bench` prints the same figures.
+Limits: for 8-12, at most 15 prompts and 600 words to read before Send; for 13+, 22 prompts;
+on the easy path (the youngest, or a review marked easy read), no prompt over 10 words and
+nothing to type but the invite code. `make bench` prints the same figures.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ async def test_each_young_person_reaches_send_within_their_limits(
         first_name=persona.first_name,
         language_hint=persona.language_hint,
         is_uasc=persona.uasc,
+        easy_read=persona.easy_read,
     )
     chat = new_chat(persona.channel)
     figures = await run_persona(persona, parts, chat, code)
@@ -30,3 +32,12 @@ async def test_each_young_person_reaches_send_within_their_limits(
     if persona.max_words is not None:
         assert figures.words <= persona.max_words
     assert figures.not_understood == 0, "\n---\n".join(figures.transcript)
+    if persona.max_prompt_words is not None:
+        long = [
+            (key, n)
+            for key, n in zip(figures.asked, figures.prompt_words, strict=True)
+            if n > persona.max_prompt_words
+        ]
+        assert long == [], "prompts too long for the easy path"
+    if persona.max_typed is not None:
+        assert figures.typed <= persona.max_typed, "\n---\n".join(figures.transcript)

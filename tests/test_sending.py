@@ -95,7 +95,7 @@ async def test_participation_code_follows_how_they_want_to_take_part(linked_chat
 
 
 async def test_age_and_uasc_decide_wording_and_topics(new_chat, new_review, parts):
-    young, code = await new_review(age=9)
+    young, code = await new_review(age=11)
     chat = new_chat("sms")
     await chat.start()
     await chat.say(code)

@@ -141,7 +141,9 @@ def _english_name(content: Content, locale: str) -> str:
 
 def _band(content: Content, review: Review, tz: ZoneInfo) -> str:
     day = review.review_at.astimezone(tz).date()
-    return content.band_for_age(age_on(review.date_of_birth, review.age, day))
+    return content.band_for_age(
+        age_on(review.date_of_birth, review.age, day), easy_read=review.easy_read
+    )
 
 
 # Answers that say "nobody" or "nothing", which need no action.
@@ -289,6 +291,8 @@ def summary_data(
         "changed": changed,
         "snapshot": snapshot,
         "draft_translation": bool(locale_meta and locale_meta.status != "reviewed"),
+        # Asked on the easy path: short questions, pictures, answers mostly tapped.
+        "easy_path": content.is_easy(facts.band),
         "child": {
             "case_reference": review.case_reference,
             "date_of_birth": review.date_of_birth.strftime("%-d %B %Y")
@@ -304,6 +308,7 @@ def summary_data(
         "review": {
             "date": day.strftime("%A %-d %B %Y at %H:%M"),
             "iro_name": review.iro_name,
+            "place": review.place,
         },
         "chat_language": _english_name(content, chat_locale),
         "interpreter": _interpreter(content, answers, chat_locale, text_of),
@@ -397,6 +402,14 @@ def _actions(
             continue
         private = answers[qid].visibility == "iro"
         out.append(f"{what}: " + ("see 'Just for the IRO' below." if private else said))
+    # A one-tap "it's not good" (the easy path) says something is wrong, not what: ask them.
+    not_good = [
+        content.text(f"questions.topics.options.{key.split('.', 1)[1]}.label", FALLBACK_LOCALE)
+        for key, a in sorted(answers.items())
+        if key.startswith("topic_say.") and a.kind == "choice" and a.value == "not_good"
+    ]
+    if not_good:
+        out.append(f"Ask them what is not good about: {'; '.join(not_good)}.")
     return out
 
 
