@@ -5,6 +5,8 @@
   nor the training examples, frozen with checksums, and never trained or tuned on.
 - `heldout_v2`: tests/data/heldout-v2/*.txt, a second blind round (2026-12-03), written after
   the first was reported on, so that figures after more training stay honest.
+- `heldout_v3`: tests/data/heldout-v3/*.txt, a third blind round (2026-12-03), written by a
+  helper who saw no project file at all, frozen unread before the training it measures.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def heldout(locale: str, kind: str) -> list[str]:
 
 def heldout_v2(locale: str, kind: str) -> list[str]:
     text = (DATA / "heldout-v2" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def heldout_v3(locale: str, kind: str) -> list[str]:
+    text = (DATA / "heldout-v3" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
