@@ -4,9 +4,11 @@ msteams: Adaptive Cards 1.5 (Input.ChoiceSet; multi-select where needed).
 webchat, directline, emulator: suggested actions for one choice; an Adaptive Card for several.
 anything else: a numbered list. Typing an answer works everywhere.
 
-Card text is Markdown; plain text is sent as plain. A child's own words arrive made safe and
-marked (dialogs/display.py: `child_text`); every TextBlock goes through `card_text`, which
-escapes their Markdown, and every plain-text message through `plain_text`.
+Card text is Markdown, and so is message text on Teams and Web Chat (both lay plain text out
+as one paragraph: a help list would run together), with a blank line between lines. A child's
+own words arrive made safe and marked (dialogs/display.py: `child_text`); every TextBlock and
+every Teams or Web Chat message goes through `card_text`, which escapes their Markdown; text
+for any other channel goes through `plain_text`.
 
 Suggested actions are imBack: the button sends its label as if typed, and the same recognizer
 that reads typing maps it to an option id. (messageBack would carry the id, but Web Chat
@@ -82,19 +84,24 @@ def isolate_rtl(text: str) -> str:
     return "\n".join(f"{RLI}{line}{PDI}" if line.strip() else line for line in text.split("\n"))
 
 
-def text_message(text: str, turn: Turn | None = None, *, rtl: bool = False) -> Activity:
+def text_message(
+    text: str, turn: Turn | None = None, *, rtl: bool = False, channel: str | None = None
+) -> Activity:
     if turn is not None:
         rtl = rtl or turn.content.direction(turn.locale) == "rtl"
+        channel = turn.context.activity.channel_id
     # The child's words in it were neutralised when inserted: the only bidi controls left are
     # the content's and this isolation.
-    text = plain_text(text)
-    if turn is not None and turn.context.activity.channel_id in CARD_CHANNELS:
-        # Teams lays message text out as Markdown whatever the format says, and drops a single
-        # line break: the help lists (Childline, 999) would run together. A blank line keeps
-        # each item on a line of its own.
-        text = re.sub(r"\n+", "\n\n", text)
+    markdown = channel in CARD_CHANNELS or channel in SUGGESTION_CHANNELS
+    if markdown:
+        # Teams and Web Chat lay plain text out as one paragraph (the Playground showed the
+        # help list, Childline and 999, run together) and drop a single line break in
+        # Markdown. So: Markdown, a blank line between lines, the child's words escaped.
+        text = re.sub(r"\n+", "\n\n", card_text(text))
+    else:
+        text = plain_text(text)
     activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
-    activity.text_format = TextFormatTypes.plain
+    activity.text_format = TextFormatTypes.markdown if markdown else TextFormatTypes.plain
     if turn is not None:
         activity.locale = turn.locale
     return activity
@@ -147,7 +154,9 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
             # Web Chat lays suggested actions out in one sideways row: long options would be
             # scrolled out of sight. So every option is listed, numbered, and the buttons are
             # the numbers (typing a number or a label works the same).
-            activity = text_message(_numbered(view, with_controls=False), rtl=view.rtl)
+            activity = text_message(
+                _numbered(view, with_controls=False), rtl=view.rtl, channel=channel_id
+            )
             numbers = [
                 CardAction(type=ActionTypes.im_back, title=str(n), value=str(n))
                 for n in range(1, len(view.options) + 1)
@@ -157,7 +166,7 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
             prompt = (
                 view.prompt if view.is_choice or not view.hint else f"{view.prompt}\n{view.hint}"
             )
-            activity = text_message(prompt, rtl=view.rtl)
+            activity = text_message(prompt, rtl=view.rtl, channel=channel_id)
             buttons = [_choice_action(view, c) for c in view.options]
             buttons += [
                 CardAction(type=ActionTypes.im_back, title=s, value=s) for s in view.suggestions

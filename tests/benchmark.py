@@ -139,6 +139,7 @@ def matcher_figures() -> None:
         ("held-out", sets.heldout),
         ("held-out v2", sets.heldout_v2),
         ("held-out v3", sets.heldout_v3),
+        ("held-out v4", sets.heldout_v4),
     ):
         for locale in sets.LOCALES:
             pos, neg = read(locale, "disclosures"), read(locale, "ordinary")
@@ -154,7 +155,7 @@ def matcher_figures() -> None:
         )
     every = [
         t
-        for read in (sets.heldout, sets.heldout_v2, sets.heldout_v3, sets.corpus)
+        for read in (sets.heldout, sets.heldout_v2, sets.heldout_v3, sets.heldout_v4, sets.corpus)
         for loc in sets.LOCALES
         for kind in ("disclosures", "ordinary")
         for t in read(loc, kind)

@@ -305,6 +305,38 @@ class Playground:
         )
         return await self._then(lambda: button.last.click(), expect)
 
+    async def lines_of(self, words: str) -> list[str]:
+        """The lines of the last bot message with `words` in it, as the page lays them out
+        (bidi isolates and blank lines dropped)."""
+        text = await self.bot_messages.filter(has_text=words).last.inner_text()
+        for mark in ("\u2067", "\u2069", "\u200b"):  # bidi isolates; around links (Web Chat)
+            text = text.replace(mark, "")
+        text = text.replace("\u2019", "'")
+        return [line.strip() for line in text.split("\n") if line.strip()]
+
+    async def right_edges(self, words: str, parts: Sequence[str]) -> list[float]:
+        """Where each of `parts` ends on screen (its right edge, in pixels) in the last bot
+        message with `words` in it: in a right-to-left line the first word read is rightmost."""
+        bubble = self.bot_messages.filter(has_text=words).last
+        edges = await bubble.evaluate(
+            """(el, parts) => parts.map(part => {
+                const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    const i = node.data.indexOf(part);
+                    if (i < 0) continue;
+                    const range = document.createRange();
+                    range.setStart(node, i);
+                    range.setEnd(node, i + part.length);
+                    return range.getBoundingClientRect().right;
+                }
+                return null;
+            })""",
+            list(parts),
+        )
+        missing = [p for p, e in zip(parts, edges, strict=True) if e is None]
+        assert not missing, f"not on screen: {missing}"
+        return [float(e) for e in edges]
+
     def last_card(self) -> Any:
         return self.page.locator(CARD).last
 

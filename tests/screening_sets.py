@@ -7,6 +7,8 @@
   the first was reported on, so that figures after more training stay honest.
 - `heldout_v3`: tests/data/heldout-v3/*.txt, a third blind round (2026-12-03), written by a
   helper who saw no project file at all, frozen unread before the training it measures.
+- `heldout_v4`: tests/data/heldout-v4/*.txt, a fourth blind round, the same way, frozen unread
+  before the last training (examples *-l, *-m).
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def heldout_v2(locale: str, kind: str) -> list[str]:
 
 def heldout_v3(locale: str, kind: str) -> list[str]:
     text = (DATA / "heldout-v3" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def heldout_v4(locale: str, kind: str) -> list[str]:
+    text = (DATA / "heldout-v4" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

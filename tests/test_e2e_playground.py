@@ -188,6 +188,10 @@ async def test_teams_english_end_to_end(
         expect=en.q("who_there"),
     )
     await ui.type("my foster mum and my art teacher", expect=en.q("who_not_there"))
+    # The help list keeps a line per way to get help (Teams drops a single line break).
+    await ui.type("talk to someone", expect=["Childline", en.q("who_not_there")])
+    wanted = en("messages.talk_to_someone", iro=review.iro_name, iro_email=review.iro_email)
+    assert await ui.lines_of("Childline") == wanted.split("\n")
     await ui.tap_card(skip, expect=[en.msg("skipped"), en.q("topics")])
     await ui.tap_card(
         ok,
@@ -271,6 +275,18 @@ async def test_webchat_arabic_pause_restart_and_change(
     # Same page: in Web Chat a new page load would be a new conversation.
     await ui.type("مرحبا", expect=[ar.msg("welcome_back"), ar.q("where")])
 
+    # "Talk to someone": the list keeps its lines, and each Arabic line reads right to left
+    # with the name and the number where an Arabic reader expects them.
+    await ui.tap_suggested(ar.control("help"), expect=ar.msg("help"))
+    await ui.tap_suggested(ar.control("talk"), expect=["Childline", ar.q("where")])
+    wanted = ar("messages.talk_to_someone", iro=review.iro_name, iro_email=review.iro_email)
+    lines = await ui.lines_of("Childline")
+    assert lines == [line.strip() for line in wanted.split("\n")], lines
+    childline = next(line for line in lines if "Childline" in line)
+    first_arabic_word = childline.split(":")[1].split()[0]  # "call"
+    name, verb, number = await ui.right_edges("Childline", ["Childline", first_arabic_word, "0800"])
+    assert name > verb > number, "the Childline line does not read right to left"
+
     await ui.tap_suggested("4", expect=ar.q("when"))  # online
     # The multi-choice card numbers its options 1, 2, 3... (once, every one showed "1."), all
     # in view, and typing the numbers shown picks those options.
@@ -316,3 +332,28 @@ async def test_webchat_arabic_pause_restart_and_change(
     assert "Language used in the chat: Arabic" in text
     assert "written in Arabic" in text
     assert en.option("where", "online") in text  # choices in English for the IRO
+
+
+async def test_teams_arabic_help_keeps_its_lines_and_reads_right_to_left(
+    e2e_settings, content, bot, page, playground, tmp_path
+):
+    review, code = await add_review(
+        e2e_settings, review_data(first_name="Amira", language_hint="ar")
+    )
+    en, ar = Words(content, "en"), Words(content, "ar")
+    server = await playground("msteams")
+    ui = Playground(page, "msteams")
+
+    await ui.open(server.url, expect=[en.q("invite_code")])
+    await ui.type(code, expect=[ar.msg("welcome_rules"), ar.q("name")])
+    await ui.tap_card(ar.control("help"), expect=ar.msg("help"))
+    await ui.tap_card(ar.control("talk"), expect=["Childline", ar.q("name")])
+
+    wanted = ar("messages.talk_to_someone", iro=review.iro_name, iro_email=review.iro_email)
+    lines = await ui.lines_of("Childline")
+    assert lines == [line.strip() for line in wanted.split("\n")], lines
+    childline = next(line for line in lines if "Childline" in line)
+    first_arabic_word = childline.split(":")[1].split()[0]
+    name, verb, number = await ui.right_edges("Childline", ["Childline", first_arabic_word, "0800"])
+    assert name > verb > number, "the Childline line does not read right to left"
+    await ui.screenshot(tmp_path / "teams_arabic_help.png")

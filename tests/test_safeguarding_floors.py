@@ -29,19 +29,29 @@ ROOT = Path(__file__).resolve().parent.parent
 # On 2026-12-03, with about 1,500 more training examples written blind (content/safeguarding/
 # examples/*-g.tsv, *-h.tsv) or for the bot's own everyday answers (*-i.tsv, *-j.tsv), the
 # committed model 843088224110 gives en 136/160 = 85.0% and 10/160 = 6.2%, ar 34/50 = 68.0% and
-# 1/50 = 2.0%, sq 43/50 = 86.0% and 2/50 = 4.0%.
-HELD_OUT_FLOORS = {"en": (0.81, 0.07), "ar": (0.64, 0.05), "sq": (0.82, 0.06)}
+# 1/50 = 2.0%, sq 43/50 = 86.0% and 2/50 = 4.0%. For the committed model, see round 4.
+HELD_OUT_FLOORS = {"en": (0.86, 0.06), "ar": (0.72, 0.04), "sq": (0.92, 0.06)}
 
 # The second blind round (tests/data/heldout-v2/), frozen before that training. First measured
 # once with model 3dba7c0aa640: en 78/90 = 86.7% and 3/70 = 4.3%; ar 33/45 = 73.3% and 3/35 =
-# 8.6%; sq 35/45 = 77.8% and 2/35 = 5.7%. The model was then retrained for reasons that do not
-# come from these sets (the bot's own wording left out of training, so that editing it needs no
-# retraining; ordinary sentences for false alarms on the phrase corpora and for "at home", which
-# the consultation benchmark heard as a worry). Retrains in between gave en 78.9-83.3%, ar
-# 62.2-75.6%, sq 68.9-73.3%: read single figures with that spread in mind. The committed model
-# 843088224110: en 78/90 = 86.7% and 3/70 = 4.3%; ar 33/45 = 73.3% and 3/35 = 8.6%; sq 36/45 =
-# 80.0% and 2/35 = 5.7%. Floors: a sentence or two below.
-HELD_OUT_V2_FLOORS = {"en": (0.83, 0.06), "ar": (0.70, 0.10), "sq": (0.76, 0.08)}
+# 8.6%; sq 35/45 = 77.8% and 2/35 = 5.7%. Retrains in between gave en 78.9-83.3%, ar
+# 62.2-75.6%, sq 68.9-73.3%: read single figures with that spread in mind.
+HELD_OUT_V2_FLOORS = {"en": (0.85, 0.06), "ar": (0.75, 0.09), "sq": (0.71, 0.09)}
+
+# The third blind round (tests/data/heldout-v3/, 2026-12-03), frozen unread, measured once with
+# model ee486763456d (examples *-k added; thresholds on out-of-fold scores averaged over three
+# shuffles): en 80/100 = 80.0% and 0/100; ar 40/60 = 66.7% and 2/60 = 3.3%; sq 45/60 = 75.0%
+# and 2/60 = 3.3%. Short of 85% / 70% in English and Arabic, so more examples (*-l, *-m) were
+# written blind and a fourth round frozen before training on them.
+HELD_OUT_V3_FLOORS = {"en": (0.82, 0.02), "ar": (0.67, 0.05), "sq": (0.67, 0.05)}
+
+# The fourth blind round (tests/data/heldout-v4/), frozen unread before the last training,
+# measured once with the committed model 759a76525f70: en 86/100 = 86.0% and 1/100 = 1.0%; ar
+# 49/60 = 81.7% and 3/60 = 5.0%; sq 45/60 = 75.0% and 1/60 = 1.7%. The same model on the rounds
+# already reported (now development sets): round 1 en 89.4% / 4.4%, ar 76.0% / 0.0%, sq 96.0% /
+# 2.0%; round 2 en 87.8% / 2.9%, ar 80.0% / 5.7%, sq 75.6% / 2.9%; round 3 en 84.0% / 0.0%,
+# ar 70.0% / 3.3%, sq 70.0% / 3.3%. Floors: a sentence or two below.
+HELD_OUT_V4_FLOORS = {"en": (0.84, 0.03), "ar": (0.78, 0.07), "sq": (0.72, 0.04)}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +62,8 @@ def screen() -> Screen:
 ROUNDS = {
     "round 1": (sets.heldout, HELD_OUT_FLOORS),
     "round 2": (sets.heldout_v2, HELD_OUT_V2_FLOORS),
+    "round 3": (sets.heldout_v3, HELD_OUT_V3_FLOORS),
+    "round 4": (sets.heldout_v4, HELD_OUT_V4_FLOORS),
 }
 
 
