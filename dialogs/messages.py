@@ -34,7 +34,13 @@ FLOW_QUESTIONS: dict[str, QuestionNeed] = {
         ("yes_chat_language", "yes_other", "no"),
     ),
     "interpreter_language": QuestionNeed(
-        "text", "the IRO's summary shows it as the interpreter's language"
+        "single",
+        "the IRO's action box names the interpreter's language, or asks for it typed after "
+        "'another_language'",
+        ("another_language",),
+    ),
+    "interpreter_language_other": QuestionNeed(
+        "text", "the IRO's action box names the interpreter's language in the child's words"
     ),
     "interpreter_prefs": QuestionNeed(
         "multi",

@@ -93,13 +93,10 @@ def text_message(
     # The child's words in it were neutralised when inserted: the only bidi controls left are
     # the content's and this isolation.
     markdown = channel in CARD_CHANNELS or channel in SUGGESTION_CHANNELS
-    if markdown:
-        # Teams and Web Chat lay plain text out as one paragraph (the Playground showed the
-        # help list, Childline and 999, run together) and drop a single line break in
-        # Markdown. So: Markdown, a blank line between lines, the child's words escaped.
-        text = re.sub(r"\n+", "\n\n", card_text(text))
-    else:
-        text = plain_text(text)
+    # Teams and Web Chat lay plain text out as one paragraph (the Playground showed the help
+    # list, Childline and 999, run together) and drop a single line break in Markdown. So:
+    # Markdown, a blank line between lines, the child's words escaped.
+    text = re.sub(r"\n+", "\n\n", card_text(text)) if markdown else plain_text(text)
     activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
     activity.text_format = TextFormatTypes.markdown if markdown else TextFormatTypes.plain
     if turn is not None:

@@ -276,7 +276,7 @@ UNKNOWN = [
     pytest.param(
         Mutation(
             CONSULTATION,
-            set_in_block("interpreter_language", "type: text", "type: yesno"),
+            set_in_block("interpreter_language_other", "type: text", "type: yesno"),
             "reads it as type text: change 'type: yesno' back to 'type: text'",
         ),
         id="wrong-type",

@@ -403,3 +403,20 @@ async def test_an_update_lists_what_changed_first(setup: Setup) -> None:
     # Not asked now that "not on a special day" was taken off: the IRO is told it has gone.
     assert f"- {setup.en('questions.when_avoid.summary')}: (removed)" in changed
     assert changed.count("\n- ") == 3
+
+
+async def test_the_interpreter_to_book_is_named_from_the_list_or_in_their_words(
+    setup: Setup,
+) -> None:
+    review = await setup.review(first_name="Zia", age=16, is_uasc=True)
+    await setup.answer(review, "interpreter", "choice", "yes_other")
+    await setup.answer(review, "interpreter_language", "choice", "pashto")
+    sent = await setup.send(review)
+    assert "Book an interpreter: Pashto (پښتو)." in sent.text_body
+
+    other = await setup.review(first_name="Ama", age=16, is_uasc=True)
+    await setup.answer(other, "interpreter", "choice", "yes_other")
+    await setup.answer(other, "interpreter_language", "choice", "another_language")
+    await setup.answer(other, "interpreter_language_other", "text", "Lingala")
+    sent = await setup.send(other)
+    assert "Book an interpreter: Lingala." in sent.text_body

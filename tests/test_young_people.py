@@ -252,3 +252,23 @@ async def test_help_lists_keep_their_lines_on_teams(linked_chat, parts):
     lines = [line for line in help_text.split("\n\n") if line]
     assert len(lines) >= 5 and all("\n" not in line for line in lines)
     assert any("Childline" in line for line in lines) and any("999" in line for line in lines)
+
+
+async def test_an_interpreter_language_is_picked_from_a_list_or_typed(linked_chat, parts):
+    review, chat = await linked_chat("msteams", age=16, is_uasc=True)
+    await to_question(chat, "interpreter", parts, review.id)
+    option = "questions.{}.options.{}.label".format
+    await chat.pick(text(parts, option("interpreter", "yes_other")))
+    assert await waiting_key(parts, chat) == "interpreter_language"
+    await chat.pick(text(parts, option("interpreter_language", "pashto")))
+    assert (await answers_of(parts, review.id))["interpreter_language"] == ("choice", "pashto")
+
+    other, chat2 = await linked_chat("webchat", age=16, is_uasc=True)
+    await to_question(chat2, "interpreter", parts, other.id)
+    await chat2.say("another language")
+    await chat2.say("another language")  # not in the list
+    assert await waiting_key(parts, chat2) == "interpreter_language_other"
+    await chat2.say("Lingala")
+    stored = await answers_of(parts, other.id)
+    assert stored["interpreter_language"] == ("choice", "another_language")
+    assert stored["interpreter_language_other"] == ("text", "Lingala")

@@ -334,7 +334,14 @@ def _interpreter(
     if (wanted.kind == "choice" and wanted.value == "yes_other") or (
         wanted.kind == "yesno" and wanted.value  # answers given before it had options
     ):
-        return text_of("interpreter_language") or "language not given: ask them"
+        chosen = answers.get("interpreter_language")
+        if chosen is not None and chosen.kind == "choice" and chosen.value != "another_language":
+            return content.text(
+                f"questions.interpreter_language.options.{chosen.value}.label", FALLBACK_LOCALE
+            )
+        # Typed: in their own words, or (answers from before the list) the language itself.
+        named = text_of("interpreter_language_other") or text_of("interpreter_language")
+        return named or "language not given: ask them"
     return None
 
 
