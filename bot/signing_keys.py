@@ -84,8 +84,10 @@ class OpenIdKeys:
             return
         task = self._start_refresh()
         with contextlib.suppress(TimeoutError):
-            # Shielded: a request that stops waiting does not cancel the download.
-            await asyncio.wait_for(asyncio.shield(task), self._timeout)
+            # Shielded: a request that stops waiting does not cancel the download. (Not
+            # wait_for, which on Python 3.11 can swallow a cancel.)
+            async with asyncio.timeout(self._timeout):
+                await asyncio.shield(task)
 
     async def _refresh(self) -> None:
         try:

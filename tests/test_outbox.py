@@ -518,3 +518,27 @@ async def test_starttls_is_required_unless_turned_off(
     clock.advance(timedelta(minutes=1))
     assert await worker_for(repos, relaxed, clock).run_once() == 1
     assert len(smtp.inbox.messages) == 1
+
+
+async def test_a_worker_woken_as_it_is_stopped_stops(repos: Repositories, smtp: SmtpServer) -> None:
+    # A shutdown (or a redeploy) cancels the worker; if a message was queued at that moment,
+    # the cancel once went unheard (asyncio.wait_for on Python 3.11) and shutdown hung.
+    worker = worker_for(repos, smtp_transport(smtp.port), Clock())
+    first_pass = asyncio.Event()
+    run_once = worker.run_once
+
+    async def counted() -> int:
+        sent = await run_once()
+        first_pass.set()
+        return sent
+
+    worker.run_once = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(worker.run_forever())
+    await first_pass.wait()
+    await asyncio.sleep(0)  # now waiting for its poll
+    worker.wake()
+    await asyncio.sleep(0)  # the wake-up is in, the worker has not yet run
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done, "the worker did not stop when cancelled"
+    assert task.cancelled()

@@ -173,6 +173,9 @@ class OutboxWorker:
                 await self.run_once()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("outbox pass failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the wake-up does, and this loop then never stops (a shutdown hung).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
