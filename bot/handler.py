@@ -19,6 +19,7 @@ time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from http import HTTPStatus
@@ -140,8 +141,13 @@ class MyReviewBot(ActivityHandler):
 
     async def close(self) -> None:
         """Shutting down: the pending marks are written now, not in a timer that will not run."""
-        if self._flush_task is not None and not self._flush_task.done():
-            self._flush_task.cancel()
+        task = self._flush_task
+        if task is not None and not task.done():
+            task.cancel()
+            # Awaited, so that a write it had begun is rolled back while the database is still
+            # open: left to finish after the database closed, its rollback waited forever.
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.flush_delivered()
 
     async def flush_delivered(self) -> None:

@@ -370,3 +370,33 @@ async def test_half_an_emoji_in_a_disclosure_still_gets_help(linked_chat, parts)
 
     assert said(parts, said_now, "messages.safeguarding_help")
     assert await alerts_for(parts, review.id) == 1
+
+
+async def test_shutting_down_waits_for_a_delivered_mark_being_written(linked_chat, parts):
+    # A shutdown that left this write to finish after the database closed hung for good
+    # (CI showed it as a test's teardown timing out).
+    review, chat = await linked_chat("sms")
+    act = chat.activity(text="English")
+    await chat.post(act)
+    writing, calls = asyncio.Event(), []
+    write = parts.repos.activities.delivered
+
+    async def slow_write(**kw: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the timer's write: under way when shutdown comes
+            writing.set()
+            await asyncio.Event().wait()
+        await write(**kw)
+
+    parts.repos.activities.delivered = slow_write  # type: ignore[method-assign]
+    flush = asyncio.create_task(parts.bot.flush_delivered())
+    parts.bot._flush_task = flush
+    await writing.wait()
+
+    await parts.bot.close()
+
+    assert flush.done(), "shutdown went on while a write was still under way"
+    seen = await parts.repos.activities.seen(
+        conversation_id=chat.conversation_id, activity_id=act["id"]
+    )
+    assert seen is not None and seen.delivered  # written at shutdown instead
