@@ -305,13 +305,7 @@ async def persona_figures() -> None:
     from tests.personas import PERSONAS, run_persona
 
     for persona in PERSONAS:
-        review = {
-            "age": persona.age,
-            "first_name": persona.first_name,
-            "language_hint": persona.language_hint,
-            "is_uasc": persona.uasc,
-        }
-        async with new_chat(persona.channel, **review) as (client, chat, code):
+        async with new_chat(persona.channel, **persona.review_fields()) as (client, chat, code):
             figures = await run_persona(persona, client.app[PARTS], chat, code)
         limit = f"limit {persona.max_prompts} prompts" + (
             f", {persona.max_words} words" if persona.max_words else ""

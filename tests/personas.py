@@ -42,6 +42,16 @@ class Persona:
     max_prompt_words: int | None = None
     max_typed: int | None = None
 
+    def review_fields(self) -> dict[str, Any]:
+        """What their review says of them (for `review add`)."""
+        return {
+            "age": self.age,
+            "first_name": self.first_name,
+            "language_hint": self.language_hint,
+            "is_uasc": self.uasc,
+            "easy_read": self.easy_read,
+        }
+
 
 TWELVE_TEAMS = Persona(
     name="12, Teams, buttons",
@@ -205,7 +215,8 @@ class Figures:
     def line(self) -> str:
         return (
             f"{self.prompts} prompts, {self.words} words to read, {self.sends} sends + "
-            f'{self.taps} taps, {self.not_understood} "didn\'t get that"'
+            f"{self.taps} taps, {self.typed} typed, longest prompt {self.longest_prompt} words, "
+            f'{self.not_understood} "didn\'t get that"'
         )
 
 

@@ -16,13 +16,7 @@ from tests.personas import PERSONAS, Persona, run_persona
 async def test_each_young_person_reaches_send_within_their_limits(
     persona: Persona, parts, new_review, new_chat
 ):
-    review, code = await new_review(
-        age=persona.age,
-        first_name=persona.first_name,
-        language_hint=persona.language_hint,
-        is_uasc=persona.uasc,
-        easy_read=persona.easy_read,
-    )
+    review, code = await new_review(**persona.review_fields())
     chat = new_chat(persona.channel)
     figures = await run_persona(persona, parts, chat, code)
     print(f"{persona.name}: {figures.line()}\n  asked: {', '.join(figures.asked)}")
