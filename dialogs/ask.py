@@ -543,21 +543,20 @@ class AskDialog(Dialog):
         if not question.essential:
             controls.append("skip")
         controls += [*question.controls, "help"]
+        options = tuple(choices_for(turn, question))
         view = AskView(
             key=state["key"],
             nonce=state["n"],
             type=question.type,
             prompt=prompt_for(turn, question, state.get("topic"), state.get("values", {})),
-            options=tuple(choices_for(turn, question)),
+            options=options,
             controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in controls),
             submit_label=turn.t("controls.submit.label"),
             rtl=turn.content.direction(turn.locale) == "rtl",
             # Until the child has typed a couple of answers: after that they know how.
             # Not where one-tap answers are offered: the prompt says "tap or type" there.
             hint=turn.msg("type_hint")
-            if question.type == "text"
-            and turn.profile.get("typed", 0) < 2
-            and not visible_options(question, turn.facts())
+            if question.type == "text" and turn.profile.get("typed", 0) < 2 and not options
             else None,
             suggestions=self._suggestions(turn, question),
         )
@@ -583,14 +582,14 @@ class AskDialog(Dialog):
         return ()
 
     def _typed_control(self, turn: Turn, text: str) -> str | None:
-        if normalize(text) == normalize(turn.t("controls.repeat.label")):
-            # "Carry on" under the help: Web Chat sends the button's label as text. Only the
-            # label itself, so an answer that says "carry on" somewhere is still an answer.
-            return "repeat"
         for ctl in (*STEP_CONTROLS, *GLOBAL_CONTROLS):
-            if ctl != "repeat" and match_word(
-                text, turn.content.synonyms(f"controls.{ctl}", turn.locale)
-            ):
+            # Its label too: Web Chat sends a tapped button's label as text ("Carry on" under
+            # the help, which has no other words). The whole message only, never inside one.
+            words = [
+                turn.t(f"controls.{ctl}.label"),
+                *turn.content.synonyms(f"controls.{ctl}", turn.locale),
+            ]
+            if match_word(text, words):
                 return ctl
         return None
 

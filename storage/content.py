@@ -416,6 +416,8 @@ class Content:
     # The phrase lists are above; the trained model and its examples are read from here.
     safeguarding_dir: Path
     by_id: Mapping[str, Question] = field(default_factory=dict)
+    # Each band and the bands it falls back to, in order (set from age_bands).
+    chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, init=False)
 
     def raw(self, key: str, locale: str, band: str | None = None) -> Any:
         """The string or list at `key`, in `locale` if it has it, else English; the band's own
@@ -431,13 +433,20 @@ class Content:
         raise KeyError(key)
 
     def band_chain(self, band: str | None) -> tuple[str, ...]:
-        """`band`, then the bands it falls back to, in order."""
-        chain: list[str] = []
+        """`band`, then the bands it falls back to, in order (worked out once, at load)."""
+        return self.chains.get(band, ()) if band is not None else ()
+
+    def __post_init__(self) -> None:
         by_id = {b.id: b for b in self.age_bands}
-        while band is not None and band in by_id and band not in chain:
-            chain.append(band)
-            band = by_id[band].falls_back_to
-        return tuple(chain)
+        chains: dict[str, tuple[str, ...]] = {}
+        for start in by_id:
+            chain: list[str] = []
+            band: str | None = start
+            while band is not None and band in by_id and band not in chain:
+                chain.append(band)
+                band = by_id[band].falls_back_to
+            chains[start] = tuple(chain)
+        object.__setattr__(self, "chains", chains)
 
     def is_easy(self, band: str) -> bool:
         return any(b.id == band and b.easy for b in self.age_bands)

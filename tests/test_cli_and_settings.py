@@ -65,6 +65,8 @@ def test_review_add_refuses_a_bad_email_clearly(tmp_path, monkeypatch):
         cli.main(add_args(**{"iro-email": "not-an-email"}))
     with pytest.raises(SystemExit, match="--review-at"):
         cli.main(add_args(**{"review-at": "next tuesday"}))
+    with pytest.raises(SystemExit, match="place"):
+        cli.main(add_args(place="x" * 121))
 
 
 STRONG_KEY = "Qm7vX2pL9tR4wZ8cN1bF6hJ3kD5sG0aYeUiOqWxE"  # 40 random-looking characters

@@ -153,6 +153,18 @@ async def playground(
             await server.stop()
 
 
+async def assert_help_reads_right_to_left(ui: Playground, ar: Words, review: Any) -> None:
+    """The "talk to someone" list on screen has a line per way to get help, and its Arabic
+    Childline line reads right to left: the name, then the verb, then the number."""
+    wanted = ar("messages.talk_to_someone", iro=review.iro_name, iro_email=review.iro_email)
+    lines = await ui.lines_of("Childline")
+    assert lines == [line.strip() for line in wanted.split("\n")], lines
+    childline = next(line for line in lines if "Childline" in line)
+    first_arabic_word = childline.split(":")[1].split()[0]  # "call"
+    name, verb, number = await ui.right_edges("Childline", ["Childline", first_arabic_word, "0800"])
+    assert name > verb > number, "the Childline line does not read right to left"
+
+
 # --- tests -------------------------------------------------------------------------------------
 
 
@@ -279,13 +291,7 @@ async def test_webchat_arabic_pause_restart_and_change(
     # with the name and the number where an Arabic reader expects them.
     await ui.tap_suggested(ar.control("help"), expect=ar.msg("help"))
     await ui.tap_suggested(ar.control("talk"), expect=["Childline", ar.q("where")])
-    wanted = ar("messages.talk_to_someone", iro=review.iro_name, iro_email=review.iro_email)
-    lines = await ui.lines_of("Childline")
-    assert lines == [line.strip() for line in wanted.split("\n")], lines
-    childline = next(line for line in lines if "Childline" in line)
-    first_arabic_word = childline.split(":")[1].split()[0]  # "call"
-    name, verb, number = await ui.right_edges("Childline", ["Childline", first_arabic_word, "0800"])
-    assert name > verb > number, "the Childline line does not read right to left"
+    await assert_help_reads_right_to_left(ui, ar, review)
 
     await ui.tap_suggested("4", expect=ar.q("when"))  # online
     # The multi-choice card numbers its options 1, 2, 3... (once, every one showed "1."), all
@@ -349,11 +355,5 @@ async def test_teams_arabic_help_keeps_its_lines_and_reads_right_to_left(
     await ui.tap_card(ar.control("help"), expect=ar.msg("help"))
     await ui.tap_card(ar.control("talk"), expect=["Childline", ar.q("name")])
 
-    wanted = ar("messages.talk_to_someone", iro=review.iro_name, iro_email=review.iro_email)
-    lines = await ui.lines_of("Childline")
-    assert lines == [line.strip() for line in wanted.split("\n")], lines
-    childline = next(line for line in lines if "Childline" in line)
-    first_arabic_word = childline.split(":")[1].split()[0]
-    name, verb, number = await ui.right_edges("Childline", ["Childline", first_arabic_word, "0800"])
-    assert name > verb > number, "the Childline line does not read right to left"
+    await assert_help_reads_right_to_left(ui, ar, review)
     await ui.screenshot(tmp_path / "teams_arabic_help.png")

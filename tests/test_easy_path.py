@@ -140,3 +140,22 @@ def test_a_band_falling_back_to_no_band_is_refused(copy: Path):  # noqa: F811
     edit(copy / "consultation.yaml", 'falls_back_to: "8-12"', 'falls_back_to: "eight"')
     with pytest.raises(ContentError, match="falls back to 'eight'"):
         load_content(copy)
+
+
+async def test_a_made_up_one_tap_answer_to_a_typing_question_is_not_taken(
+    new_chat, new_review, parts
+):
+    review, code = await new_review(age=8)
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code, locale="en-GB")
+    await answer_until(chat, parts, "who_not_there")
+    card = chat.last_question()
+    offered = next(iter(option_buttons(card["attachments"][0]["content"]).values()))
+
+    forged = dict(offered, choice="uncle_bob")
+    await chat.post(chat.activity(value=forged, reply_to_id=card["id"]))
+
+    assert "who_not_there" not in await answers_of(parts, review.id)
+    assert text(parts, "messages.empty_text") in chat.said
+    assert await waiting_key(parts, chat) == "who_not_there"
