@@ -124,6 +124,7 @@ def build_parts(settings: Settings) -> Parts:
         duty_alerts_per_hour=settings.duty_alerts_per_hour,
         burst_window=timedelta(seconds=settings.burst_window_seconds),
         advocacy_contact=settings.advocacy_contact,
+        alert_contact_within=settings.alert_contact_within,
     )
     # A missing or unreadable safeguarding model must stop the start, too.
     screen = services.matcher(content_source.current())
@@ -290,8 +291,12 @@ async def requeue_missing_alerts(parts: Parts) -> int:
     since = parts.services.clock() - timedelta(days=7)
     missing = await parts.repos.alerts.without_email(since=since)
     for alert in missing:
+        notifier = parts.services.notifier
         async with parts.repos.db.unit_of_work():
-            await parts.services.notifier.alert(alert_id=alert.id or 0)
+            if alert.tier == "unsure":
+                await notifier.note(alert_id=alert.id or 0)
+            else:
+                await notifier.alert(alert_id=alert.id or 0)
         log.warning("alert email was missing and is queued now", extra={"alert_id": alert.id})
     return len(missing)
 

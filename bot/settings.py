@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # At most this many alert emails an hour to the duty team for chats with no review yet;
     # more are stored and go together in the next email (README).
     duty_alerts_per_hour: int = Field(default=10, ge=1)
+    # What the help after a worry tells the child about when someone will be in touch: the
+    # council's promise, which its safeguarding procedure must keep.
+    alert_contact_within: Literal["today", "one_day", "two_days"] = "one_day"
     # A message that arrives this soon after the bot asked its next question was typed before
     # the child could have read that question: it belongs to the answer before (README).
     burst_window_seconds: float = Field(default=1.5, ge=0, le=30)

@@ -20,7 +20,14 @@ from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnResult
 from botbuilder.schema import Activity, ActivityTypes
 
-from dialogs.context import HELD_PREFIX, RECEIVED_AT, Services, Turn, parse_held_id
+from dialogs.context import (
+    HELD_PREFIX,
+    RECEIVED_AT,
+    Services,
+    Turn,
+    parse_held_id,
+    screened,
+)
 from dialogs.display import child_text
 from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
@@ -30,11 +37,11 @@ from dialogs.render import (
     AskView,
     Control,
     answered_card,
+    offer_next,
     question_activity,
     text_message,
     updated_card_activity,
 )
-from dialogs.screen import flagged
 from storage.content import Question
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,7 @@ HELP_MENU = ("repeat", "language", "pause", "restart", "talk")
 RECOGNISED_CHARS = 300
 # The option of a pick-more-than-one question that typed words matching no option go under.
 SOMETHING_ELSE = "something_else"
+CODE = "invite_code"
 CLOCK_SKEW_SECONDS = 2.0
 RESEND_HORIZON_SECONDS = 600.0
 
@@ -335,10 +343,11 @@ class AskDialog(Dialog):
         state.setdefault("key", state["qid"])
         turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         state["n"] = turn.profile["asks"]
-        if flagged(turn.context) and not state.get("nested") and state["qid"] != "invite_code":
-            # After a worry the help stays the last thing on screen: the next question comes
-            # when the child says they are ready (the code is short, and they came to type it).
-            turn.profile["after_help"] = True
+        if screened(turn.context).worry and not state.get("nested") and state["qid"] != CODE:
+            # After a worry the help (or the gentle check) stays the last thing on screen: the
+            # next question, not seen yet, comes when the child says they are ready (the code is
+            # short, and they came to type it).
+            turn.profile["after_help"] = "unseen"
         elif not state.get("silent"):
             await self._ask(turn, state, intro=state.get("intro", True))
         return Dialog.end_of_turn
@@ -351,19 +360,33 @@ class AskDialog(Dialog):
         state = dc.active_dialog.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
-        term = glossary_term(turn, inc.typed) if inc.typed and not flagged(turn.context) else None
+        said = screened(dc.context)
+        if said.handled:
+            # The screen answered this message itself (the gentle check's answer, a word about
+            # the worry): it answers no question. The question comes if the screen says so.
+            if said.ask:
+                await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
+            return Dialog.end_of_turn
+        term = glossary_term(turn, inc.typed) if inc.typed and not said.worry else None
         if term is not None and "paused" not in turn.profile:
             # "What's an IRO?": answered in a line, and the question stays where it was.
             await turn.context.send_activity(text_message(turn.t(f"glossary.{term}.answer"), turn))
             await self._ask(turn, state, intro=False)
             return Dialog.end_of_turn
-        if turn.profile.get("after_help") and not inc.payload:
-            if not flagged(turn.context):
-                # "OK", "ready", anything: the question they have not seen yet, now.
-                turn.profile.pop("after_help")
-                await self._ask(turn, state, intro=state.get("intro", True))
-            # Another worry: the help again (screened already), and still no question.
-            return Dialog.end_of_turn
+        after_help = turn.profile.get("after_help")
+        if after_help and not inc.payload:
+            if said.worry:
+                # Another worry: the screen has answered it, and still no question.
+                return Dialog.end_of_turn
+            if after_help != "seen" or self._ready(turn, inc.text):
+                # "OK", "ready": the question, now (with its intro if they have not seen it).
+                await self._ask(
+                    turn, state, intro=after_help != "seen" and state.get("intro", True)
+                )
+                return Dialog.end_of_turn
+            # The question was on screen when they wrote the worry: this may well answer it
+            # ("its boring and teachers pick on me"), and is taken as any answer would be.
+            turn.profile.pop("after_help")
         paused = bool(turn.profile.pop("paused", False))
         verdict = classify(
             question,
@@ -373,7 +396,7 @@ class AskDialog(Dialog):
             lambda text: self._typed_control(turn, text),
             paused=paused,
             burst=self._is_burst(turn, state, inc),
-            disclosed=bool(flagged(turn.context)),
+            disclosed=said.worry,
             suggestions=self._suggestions(turn, question),
         )
         if paused:
@@ -409,16 +432,16 @@ class AskDialog(Dialog):
         if verdict.answer is None:
             if verdict.kind == "media" and verdict.media:
                 await self._note_media(turn, state, verdict.media)
-            elif verdict.kind == "unclear" and not flagged(turn.context) and not paused:
+            elif verdict.kind == "unclear" and not screened(turn.context).worry and not paused:
                 sorry = {"multi": "not_understood_multi", "yesno": "not_understood_yesno"}
                 await turn.say(
                     sorry.get(question.type, "not_understood")
                     if question.type != "text"
                     else "empty_text"
                 )
-            if flagged(turn.context) and state["qid"] != "invite_code":
+            if screened(turn.context).worry and state["qid"] != CODE:
                 # A worry, not an answer: the help stays last; asked again when they are ready.
-                turn.profile["after_help"] = True
+                turn.profile["after_help"] = "seen"
                 return Dialog.end_of_turn
             await self._ask(turn, state, intro=False)
             return Dialog.end_of_turn
@@ -528,6 +551,7 @@ class AskDialog(Dialog):
 
     async def _ask(self, turn: Turn, state: dict[str, Any], *, intro: bool) -> None:
         question = turn.content.question(state["qid"])
+        turn.profile.pop("after_help", None)  # the question is on screen now
         before = state.pop("before", None)
         if before is not None:
             # What belongs above this question (the list of answers), held back while help
@@ -569,6 +593,7 @@ class AskDialog(Dialog):
         this_turn = turn.context.turn_state.get(RECEIVED_AT)
         turn.profile["asked"] = {
             "key": state["key"],
+            "qid": question.id,
             "n": state["n"],
             "at": turn.now().timestamp(),
             # Only an answer given in this same turn makes this "the next question".
@@ -580,6 +605,12 @@ class AskDialog(Dialog):
         if question.suggest == "review_name" and turn.review is not None and turn.trusted:
             return (turn.review.preferred_name or turn.review.first_name,)
         return ()
+
+    @staticmethod
+    def _ready(turn: Turn, text: str | None) -> bool:
+        """ "OK", "ready", "carry on": nothing to answer, only ready for the question."""
+        words = [turn.t("controls.repeat.label"), *turn.content.synonyms("ready", turn.locale)]
+        return text is not None and match_word(text, words)
 
     def _typed_control(self, turn: Turn, text: str) -> str | None:
         for ctl in (*STEP_CONTROLS, *GLOBAL_CONTROLS):
@@ -615,6 +646,10 @@ class AskDialog(Dialog):
             await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
             if turn.services.advocacy_contact:
                 await turn.say("talk_to_advocacy", advocacy=turn.services.advocacy_contact)
+            if turn.profile.get("after_help"):
+                # Tapped under the help: the help's buttons again, not the next question.
+                await offer_next(turn, turn.msg("carry_on"))
+                return Dialog.end_of_turn
         elif ctl == "pause":
             turn.profile["paused"] = True
             await turn.say("paused" if turn.review else "paused_unlinked")

@@ -23,12 +23,11 @@ from botbuilder.dialogs import (
 from botbuilder.schema import ActivityTypes
 
 from dialogs.ask import ASK, AskDialog, check_label, describe, prompt_for
-from dialogs.context import Services, Turn
+from dialogs.context import Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.recognize import compact_code, normalize
 from dialogs.render import answers_activity
-from dialogs.screen import flagged
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +221,11 @@ class Consultation:
             conversation_id=act.conversation.id,
             review_id=review.id or 0,
         ):
-            if alert.merged_into is None:  # repeats are in their group's email
+            if alert.merged_into is not None:  # repeats are in their group's email
+                continue
+            if alert.tier == "unsure":
+                await self.services.notifier.note(alert_id=alert.id or 0, linked_later=True)
+            else:
                 await self.services.notifier.alert(alert_id=alert.id or 0, linked_later=True)
         turn.profile["review_id"] = review.id
         turn.review = review
@@ -392,7 +395,7 @@ class Consultation:
                 turn.locale,
                 turn.content.direction(turn.locale) == "rtl",
             )
-            if flagged(step.context):
+            if screened(step.context).worry:
                 # Help for a worry stays last on screen: the list comes with the question.
                 return await step.begin_dialog(
                     ASK, {"qid": "send_confirm", "before": listed.serialize()}

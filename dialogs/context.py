@@ -41,6 +41,8 @@ class Notifier(Protocol):
 
     async def alert_digest(self, *, alert_ids: list[int]) -> None: ...
 
+    async def note(self, *, alert_id: int, linked_later: bool = False) -> None: ...
+
 
 class InviteCodes:
     """Makes invite codes and their keyed hashes; the code itself is never stored."""
@@ -76,6 +78,9 @@ class Services:
     alert_group_window: timedelta = timedelta(minutes=10)
     duty_alerts_per_hour: int = 10
     burst_window: timedelta = timedelta(seconds=1.5)
+    # When someone will be in touch after a worry, as the help tells the child: a key of
+    # messages.safeguarding_when_<...> ("today", "one_day", "two_days").
+    alert_contact_within: str = "one_day"
     # The council's advocacy service, as a child can reach it ("Coram Voice: 0808 800 5792").
     advocacy_contact: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
@@ -89,6 +94,43 @@ class Services:
 
 
 PROFILE = "profile"
+# What the safeguarding screen made of this turn's message (a `Screened`), set in front of the
+# dialogs.
+SCREENED = "myreview.screened"
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The screen's verdict on this turn's message, for the dialogs behind it.
+
+    tier: "clear" (help given, urgent alert), "unsure" (gentle check asked), "after" (said
+    after the help, kept with the alert), or None. handled: the screen has answered the
+    message itself (the check's answer, a word about the worry), so it answers no question;
+    ask: the question waiting may come now."""
+
+    tier: str | None = None
+    categories: tuple[str, ...] = ()
+    handled: bool = False
+    ask: bool = False
+
+    @property
+    def worry(self) -> bool:
+        """Help or a check is on screen: it stays the last thing there until they reply."""
+        return self.tier in ("clear", "unsure")
+
+
+def screened(context: TurnContext) -> Screened:
+    found = context.turn_state.get(SCREENED)
+    return found if isinstance(found, Screened) else Screened()
+
+
+def flagged(context: TurnContext) -> list[str]:
+    """The categories this turn's screening heard clearly (empty when nothing, or not
+    screened)."""
+    found = screened(context)
+    return list(found.categories) if found.tier == "clear" else []
+
+
 # When this turn's activity reached the server (epoch seconds), set by the pipeline.
 RECEIVED_AT = "myreview.received_at"
 # Replies are held back until the turn commits, so a reply has no channel id yet when a dialog

@@ -89,6 +89,13 @@ SYSTEM_QUESTIONS: dict[str, QuestionNeed] = {
     "restart_confirm": QuestionNeed(
         "yesno", "answers are cleared only after a yes", essential=True
     ),
+    "safety_check": QuestionNeed(
+        "single",
+        "the gentle check after a message the screen was unsure of: 'unsafe' raises an urgent "
+        "alert with the help; 'ok' brings the question back",
+        ("unsafe", "ok"),
+        essential=True,
+    ),
 }
 
 # The messages.<id> the code says.
@@ -155,6 +162,16 @@ MESSAGE_IDS: tuple[str, ...] = (
     "safeguarding_tell_iro",
     "safeguarding_tell_duty",
     "carry_on",
+    "safeguarding_when_today",
+    "safeguarding_when_one_day",
+    "safeguarding_when_two_days",
+    "safeguarding_added_iro",
+    "safeguarding_added_duty",
+    "after_worry_secret",
+    "after_worry_not_true",
+    "after_worry_who",
+    "safety_check_ok_iro",
+    "safety_check_ok_duty",
     "list_separator",
     "type_hint",
     "burst_added",
@@ -193,6 +210,8 @@ STRINGS: tuple[str, ...] = (
     "choice_yes.synonyms",
     "choice_no.label",
     "choice_no.synonyms",
+    # "OK", "ready": after the help, ready for the question rather than answering it.
+    "ready.synonyms",
 )
 
 CONTRACT = ContentContract(

@@ -104,6 +104,24 @@ def text_message(
     return activity
 
 
+async def offer_next(turn: Turn, text: str) -> None:
+    """A message with the two buttons that belong under the safeguarding help: carry on, and
+    talk to someone now."""
+    view = AskView(
+        key="help",
+        nonce=0,
+        type="text",
+        prompt=text,
+        options=(),
+        controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in ("repeat", "talk")),
+        submit_label=turn.t("controls.submit.label"),
+        rtl=turn.content.direction(turn.locale) == "rtl",
+    )
+    await turn.context.send_activity(
+        question_activity(view, turn.context.activity.channel_id or "", turn.locale)
+    )
+
+
 def answers_activity(
     intro: str,
     rows: list[tuple[str | None, str, str]],

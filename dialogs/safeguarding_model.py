@@ -45,8 +45,9 @@ from storage.content import (
 )
 
 # Bump when `features` changes: a model trained on other features must be retrained.
-FEATURES_VERSION = 4
-# The model judges a message only with at least this many words it has seen in training: one
+FEATURES_VERSION = 5
+# The model judges a message only with at least this many different words it has seen in
+# training: one
 # word is too little to go on ("send", "back", "help" are also the bot's own buttons), and
 # letters that are not words (an invite code, "BWZ-M38-R9Y") are not evidence of anything.
 # The phrase lists hear short disclosures.
@@ -63,7 +64,11 @@ LONG = 400
 LONG_STEP = 16
 _SENTENCE_END = re.compile(r"[.!?;\n\u061f\u06d4\u3002]+")
 # The share of ordinary sentences, in each language, that the thresholds may flag on validation.
-FALSE_ALARM_BUDGET = 0.03
+FALSE_ALARM_BUDGET = 0.02
+# The share that the lower, "unsure" thresholds may reach (the clear tier's included): those
+# messages get a gentle check ("Is something making you feel unsafe?"), not an alarm, so more
+# can be asked; but a check on every other ordinary sentence would be nagging.
+UNSURE_BUDGET = 0.08
 FOLDS = 5
 REPEATS = 3
 # Beside one model per category, one of every disclosure against ordinary sentences: it pools
@@ -73,31 +78,59 @@ C = 8.0
 SEED = 20261123
 
 
+# Numbers standing alone, and the words joining them ("3, 5", "1 and 5", "١ و ٣", "2 dhe 4"),
+# are options typed by their numbers, never words: the digit-for-letter swaps that let the
+# phrases hear "k1ll" would read "3 5" as "e s", and "1 and 2 and 5" left "and and". Digits
+# inside a word ("k1ll", Arabizi "7ada") are kept.
+_NUM = "[\\d\\u0660-\\u0669\\u06f0-\\u06f9]+"
+_JOIN = (
+    "(?:\\s*(?:[,\\u060c;:/&+.\\-]|\\band\\b|\\bor\\b|\\bn\\b|\\bdhe\\b|\\bose\\b|\\be\\b"
+    "|\\u0648|\\u0627\\u0648)\\s*|\\s+)"
+)
+_LONE_NUMBER = re.compile(f"(?<![^\\W\\d_]){_NUM}(?:{_JOIN}{_NUM})*(?![^\\W\\d_])")
+# Words written with digits for letters: Arabic in Latin letters ("7ada bi2zini", where 7, 2, 3
+# and 5 are letters of their own) and leetspeak. The normalised words lose those digits, so
+# their own letters-and-digits are features too.
+_MIXED_WORD = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d_])\w{2,}\b")
+
+
+def model_words(text: str) -> list[str]:
+    """The normalised words the model reads: lone numbers are not words."""
+    return words(_LONE_NUMBER.sub(" ", text))
+
+
 def features(text: str) -> list[str]:
     """Character runs of 2-5 over the normalised words (spaces kept, so runs that cross a word
     boundary see "no one h"), plus each word and each pair of words."""
-    ws = words(text)
+    ws = model_words(text)
     if not ws:
         return []
     t = " " + " ".join(ws) + " "
     out = [t[i : i + n] for n in (2, 3, 4, 5) for i in range(len(t) - n + 1)]
     out += ["w:" + w for w in ws]
     out += ["b:" + a + " " + b for a, b in zip(ws, ws[1:], strict=False)]
+    for mixed in _MIXED_WORD.findall(text.casefold()):
+        padded = f" {mixed} "
+        out.append("r:" + mixed)
+        out += ["m:" + padded[i : i + 3] for i in range(len(padded) - 2)]
     return out
 
 
 def windows(text: str) -> list[str]:
     """The stretches of `text` that are scored: the whole, or its distinct sentences and
-    windows of long sentences."""
-    ws = words(text)
+    windows of long sentences. A whole message or sentence is scored as written, as the model
+    was trained (`features` reads words written with digits from it); windows of a long one as
+    normalised words."""
+    ws = model_words(text)
     if len(ws) <= WINDOW:
-        return [" ".join(ws)] if ws else []
+        return [text] if ws else []
     step = STEP if len(ws) <= LONG else LONG_STEP
     out: dict[str, None] = {}
     for sentence in _SENTENCE_END.split(text):
-        sw = words(sentence)
+        sw = model_words(sentence)
         if len(sw) <= WINDOW:
-            out[" ".join(sw)] = None
+            if sw:
+                out[sentence.strip()] = None
             continue
         for i in range(0, len(sw) - WINDOW + step, step):
             out[" ".join(sw[i : i + WINDOW])] = None
@@ -148,6 +181,7 @@ class ScreenModel:
         classes: Sequence[str],
         thresholds: dict[str, float],
         meta: dict[str, Any],
+        unsure: dict[str, float] | None = None,
     ) -> None:
         self._index = {f: i for i, f in enumerate(vocabulary)}
         self._idf = idf.astype(np.float64)
@@ -156,8 +190,14 @@ class ScreenModel:
         self.classes = list(classes)
         self.thresholds = dict(thresholds)
         self.meta = meta
+        # The lower thresholds of the "unsure" tier: a gentle check, not an alarm. A model
+        # without them has no unsure tier.
+        self.unsure = dict(unsure or {})
         self._watch = [
             (self.classes.index(c), c, t) for c, t in self.thresholds.items() if c in self.classes
+        ]
+        self._watch_unsure = [
+            (self.classes.index(c), c, t) for c, t in self.unsure.items() if c in self.classes
         ]
 
     def probabilities(self, text: str) -> np.ndarray:
@@ -186,17 +226,29 @@ class ScreenModel:
         return {c: float(p[i]) for i, c in enumerate(self.classes)}
 
     def categories(self, text: str) -> list[str]:
-        """Categories at or above their threshold, most likely first. When only the pooled
-        model is above its threshold, the category whose model scores highest."""
-        known = 0
-        for w in words(text):
-            known += ("w:" + w) in self._index
-            if known >= MODEL_MIN_WORDS:
+        """Categories at or above their threshold, most likely first."""
+        return self.assess(text)[0]
+
+    def assess(self, text: str) -> tuple[list[str], list[str]]:
+        """(clear, unsure): the categories at or above their threshold, most likely first; and,
+        when none is, those at or above their lower "unsure" threshold. When only the pooled
+        model is above a threshold, the category whose model scores highest."""
+        known: set[str] = set()
+        for w in model_words(text):
+            if ("w:" + w) in self._index:
+                known.add(w)
+            if len(known) >= MODEL_MIN_WORDS:
                 break
         else:
-            return []
+            return [], []
         p = self.probabilities(text)
-        hits = [(p[i], c) for i, c, t in self._watch if p[i] >= t]
+        clear = self._named(p, self._watch)
+        if clear:
+            return clear, []
+        return [], self._named(p, self._watch_unsure)
+
+    def _named(self, p: np.ndarray, watch: list[tuple[int, str, float]]) -> list[str]:
+        hits = [(p[i], c) for i, c, t in watch if p[i] >= t]
         named = [c for _, c in sorted(hits, reverse=True) if c != ANY]
         if named or len(named) == len(hits):
             return named
@@ -236,6 +288,7 @@ class ScreenModel:
             classes=classes,
             thresholds={k: float(v) for k, v in meta["thresholds"].items()},
             meta=meta,
+            unsure={k: float(v) for k, v in meta.get("unsure_thresholds", {}).items()},
         )
 
     def is_stale(self, examples: Sequence[Example]) -> bool:
@@ -265,14 +318,41 @@ class Screen:
             bot_words(content),
         )
 
+    def is_own_words(self, text: str) -> bool:
+        """Whether the message is one of the bot's own labels or control words, as typed."""
+        return len(text) <= 80 and normalize(text) in self.own_words
+
     def categories(self, text: str) -> list[str]:
+        """What the screen hears clearly: every phrase match, and the model's categories at or
+        above their thresholds."""
+        return self.assess(text).categories
+
+    def assess(self, text: str) -> Assessment:
+        """Both tiers: clear (phrases, or the model at its thresholds) and, failing that,
+        unsure (the model at its lower thresholds)."""
         found = self.phrases.categories(text)
-        if looks_like_code(text) or (len(text) <= 80 and normalize(text) in self.own_words):
+        if looks_like_code(text) or self.is_own_words(text):
             # Letters that are not words are no evidence, and a code heard as a worry would
             # never be checked: the child could not link. A button's label sent back, or a
             # control word, is the bot's own wording, not the child's.
-            return found
-        return found + [c for c in self.model.categories(text) if c not in found]
+            return Assessment(found, [])
+        clear, unsure = self.model.assess(text)
+        if found or clear:
+            return Assessment(found + [c for c in clear if c not in found], [])
+        return Assessment([], unsure)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the screen makes of a message: `categories` heard clearly (an alert and the help
+    at once); else `unsure` ones (a gentle check, and a note to the IRO)."""
+
+    categories: list[str]
+    unsure: list[str]
+
+    @property
+    def tier(self) -> str | None:
+        return "clear" if self.categories else "unsure" if self.unsure else None
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -361,11 +441,13 @@ def choose_thresholds(
     phrase_hits: Sequence[bool],
     *,
     budget: float = FALSE_ALARM_BUDGET,
+    start: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """One threshold per category. All start closed; step by step, the category whose next
     lower threshold catches the most disclosures (each language counting equally) per ordinary
     sentence newly flagged is lowered, as long as no language's ordinary sentences are flagged
-    more than `budget` of the time, the phrase layer's false alarms included."""
+    more than `budget` of the time, the phrase layer's false alarms included. From `start`
+    (and `phrase_hits` then holding what those flag), it lowers them further."""
     locales = sorted({e.locale for e in examples})
     is_pos = np.array([e.category != ORDINARY for e in examples])
     loc = np.array([locales.index(e.locale) for e in examples])
@@ -382,7 +464,7 @@ def choose_thresholds(
     fa = np.bincount(loc[~is_pos & counted & flagged], minlength=len(locales)).astype(float)
     cats = [c for c in classes if c != ORDINARY]
     col = {c: list(classes).index(c) for c in cats}
-    thresholds = {c: 1.01 for c in cats}
+    thresholds = {c: (start or {}).get(c, 1.01) for c in cats}
     # Candidate thresholds: the scores disclosures of that category reach, on a grid.
     grid = np.round(np.arange(0.99, 0.04, -0.01), 2)
     while True:
@@ -461,6 +543,14 @@ def train(
     model_only = [
         any(proba[i, col[c]] >= t for c, t in thresholds.items()) for i in range(len(examples))
     ]
+    lower = choose_thresholds(
+        examples, classes, proba, flagged, budget=UNSURE_BUDGET, start=thresholds
+    )
+    unsure = {c: t for c, t in lower.items() if t < thresholds[c]}
+    unsure_only = [
+        not f and any(proba[i, col[c]] >= t for c, t in unsure.items())
+        for i, f in enumerate(flagged)
+    ]
     log("fitting on every example...")
     vec = _vectorizer()
     x = vec.fit_transform([e.text for e in examples])
@@ -488,13 +578,16 @@ def train(
             "repeats": REPEATS,
             "seed": SEED,
             "budget": FALSE_ALARM_BUDGET,
+            "unsure_budget": UNSURE_BUDGET,
         },
+        "unsure_thresholds": unsure,
         "validation": {
             "how": "out-of-fold predictions, stratified by language and category, averaged "
             "over repeated shuffles",
             "phrases_and_model": figures(examples, flagged, by=lambda e: e.locale),
             "model_only": figures(examples, model_only, by=lambda e: e.locale),
             "phrases_only": figures(examples, hits, by=lambda e: e.locale),
+            "unsure_only": figures(examples, unsure_only, by=lambda e: e.locale),
         },
     }
     model = ScreenModel(
@@ -505,5 +598,6 @@ def train(
         classes=classes,
         thresholds=thresholds,
         meta=meta,
+        unsure=unsure,
     )
     return Trained(model, arrays, meta)

@@ -185,6 +185,10 @@ class Question(_Strict):
     # For organising the meeting (who, where, when): the IRO acts on it, so the child is not
     # asked who may hear it, and the summary shows it as practical.
     practical: bool = False
+    # Answers that name people and what is wrong with them ("jake hes mean"), which the IRO's
+    # action box shows anyway: a short one the screen is only unsure of is taken as the answer,
+    # with no gentle check. A clear worry is always acted on.
+    names_people: bool = False
     # A one-tap answer offered beside the typing: "review_name" is the name on the review.
     suggest: Literal["review_name"] | None = None
     # Where its answer sits in the list the child checks: about_me, meeting or talk.
@@ -303,6 +307,11 @@ class SafeguardingFile(_Strict):
     negatable: list[str] = []
     # Ordinary words one letter from a phrase word; never read as that word with a typo.
     not_typos: list[str] = []
+    # What a child says about a worry they have just told us, right after the help, each kind
+    # answered in its own way (messages.after_worry_<kind>): afraid of it being passed on
+    # ("don't tell", "he'll find out"), taking it back ("it's not true", "i was joking"), or
+    # saying more about who it is ("he's my brother").
+    about_the_worry: dict[Literal["secret", "not_true", "who"], list[str]] = {}
 
     @field_validator("categories")
     @classmethod
@@ -686,7 +695,8 @@ def _missing_english(
     exact = depth == 1 and parent[0] in ("messages", "controls")
     guess = _guess(parts[depth], list(dict.fromkeys(present)), expected, exact=exact)
     loc = (*parent, guess) if guess is not None else tuple(parent)
-    line = enlines.line(loc)
+    # A key left empty ("ready: {}") has no strings under it, but its own line is the place.
+    line = (enlines.line((parts[0],)) if not parent else None) or enlines.line(loc)
     where = f"{en.path}, line {line}" if line else str(en.path)
     message = f"{where}: '{needed}' is missing. Add it: English is complete."
     if needed in code_keys:

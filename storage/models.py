@@ -198,6 +198,10 @@ class SafeguardingAlertBase(SQLModel):
     user_id: str | None = Field(default=None, max_length=256)
     tenant_id: str | None = Field(default=None, max_length=64)
     aad_object_id: str | None = Field(default=None, max_length=64)
+    # "clear": the screen heard a worry (help at once, an urgent alert); "unsure": it may be one
+    # (a gentle check, a note to the IRO that is not urgent); "after": what the child said
+    # after the help, kept with the alert it follows (`merged_into`).
+    tier: str = Field(default="clear", max_length=12)
 
 
 class SafeguardingAlert(SafeguardingAlertBase, table=True):

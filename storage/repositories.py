@@ -582,6 +582,7 @@ class AlertRepository:
                     SafeguardingAlert.conversation_id == conversation_id,
                     col(SafeguardingAlert.merged_into).is_(None),
                     SafeguardingAlert.email == "own",
+                    SafeguardingAlert.tier == "clear",
                     col(SafeguardingAlert.created_at) >= since,
                     col(SafeguardingAlert.id) != not_id,
                 )
@@ -694,7 +695,7 @@ class OutboxRepository:
                 select(func.count())
                 .select_from(OutboxMessage)
                 .where(
-                    col(OutboxMessage.kind).in_(["alert", "alerts"]),
+                    col(OutboxMessage.kind).in_(["alert", "alerts", "note"]),
                     col(OutboxMessage.review_id).is_(None),
                     col(OutboxMessage.created_at) >= since,
                 )

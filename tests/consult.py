@@ -30,6 +30,12 @@ def said(
     return fragment(parts, key, locale, band) in transcript
 
 
+def said_in_any_band(parts: Parts, transcript: str, key: str, locale: str = "en") -> bool:
+    """Said in the wording of some age band: before the code, the easy-read one."""
+    bands = [None, *(b.id for b in content_of(parts).age_bands)]
+    return any(said(parts, transcript, key, locale, band) for band in bands)
+
+
 def text(parts: Parts, key: str, locale: str = "en", band: str | None = None, **values: Any) -> str:
     """A string as the bot says it, its placeholders filled: a label, or a whole sentence."""
     return content_of(parts).text(key, locale, band, **values)

@@ -9,13 +9,19 @@
   helper who saw no project file at all, frozen unread before the training it measures.
 - `heldout_v4`: tests/data/heldout-v4/*.txt, a fourth blind round, the same way, frozen unread
   before the last training (examples *-l, *-m).
+- `heldout_v5`: tests/data/heldout-v5/*.txt, a fifth blind round (2026-12-07, issue 14), larger
+  in Arabic and Albanian (100 + 100 each), frozen unread before the training it measures; and
+  `sequences_v5`: disclosures told over 2-4 messages, none alarming alone, and ordinary
+  sequences of the same shape.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data"
 LOCALES = ("en", "ar", "sq")
@@ -61,6 +67,32 @@ def heldout_v3(locale: str, kind: str) -> list[str]:
 def heldout_v4(locale: str, kind: str) -> list[str]:
     text = (DATA / "heldout-v4" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def heldout_v5(locale: str, kind: str) -> list[str]:
+    text = (DATA / "heldout-v5" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def sequences_v5(locale: str, kind: str) -> list[list[str]]:
+    """kind: "disclosure" or "ordinary"; each a list of messages sent one after another."""
+    text = (DATA / "heldout-v5" / f"sequences_{kind}_{locale}.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def tier_of_sequence(screen: Any, messages: Sequence[str]) -> str | None:
+    """The first tier the screen raises as one child sends these messages one after another,
+    each read alone and with the few before it, as the bot reads them (dialogs/screen.py)."""
+    from dialogs.screen import RECENT, heard_together, worth_keeping
+
+    earlier: list[str] = []
+    for text in messages:
+        found, _ = heard_together(screen, earlier, text)
+        if found.tier is not None:
+            return found.tier
+        if worth_keeping(screen, text):
+            earlier = [*earlier, text][-RECENT:]
+    return None
 
 
 def flagged(check: Callable[[str], Sequence[str]], texts: Sequence[str]) -> Rate:

@@ -129,7 +129,7 @@ def drop_synonyms(root: str, key: str | None = None) -> Callable[[list[str]], in
             i = next(i for i, line in enumerate(lines) if line.startswith(f"{root}:"))
         else:
             i = _key_line(lines, root, key)
-        return _replace(lines, i, re.compile(r", synonyms: \[[^\]]*\]"), "")
+        return _replace(lines, i, re.compile(r"(?:, )?synonyms: \[[^\]]*\]"), "")
 
     return change
 

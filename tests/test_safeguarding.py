@@ -7,7 +7,7 @@ import pytest
 
 from dialogs.safeguarding import SafeguardingMatcher, compact
 from storage.content import load_content
-from tests.consult import answers_of, said, wait_for_eml
+from tests.consult import answers_of, said, said_in_any_band, wait_for_eml
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,12 +107,12 @@ async def test_disclosure_before_the_code_alerts_the_duty_team(new_chat, parts, 
     await chat.start()
     transcript = await chat.say("i want to kill myself")
     assert "0800 1111" in transcript
-    assert said(parts, transcript, "messages.safeguarding_tell_duty")
+    assert said_in_any_band(parts, transcript, "messages.safeguarding_tell_duty")
     (eml,) = await wait_for_eml(settings.outbox_dir)
     mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert mail["To"] == "duty@council.example"
     assert "not yet identified" in mail.get_body(("plain",)).get_content()
-    assert said(parts, chat.said, "messages.carry_on")
+    assert said_in_any_band(parts, chat.said, "messages.carry_on")
 
 
 async def test_bot_never_promises_secrecy(parts):

@@ -19,39 +19,32 @@ from tests import screening_sets as sets
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# locale: (recall at least, false alarms at most), on the held-out sets. Measured first with
-# model 72d7563ec7e8 on 2026-11-24: en 126/160 = 78.8% and 9/160 = 5.6%; ar 35/50 = 70.0% and
-# 1/50 = 2.0%; sq 41/50 = 82.0% and 1/50 = 2.0%. Floors: about 4 points of recall lower, and
-# one or two sentences more of false alarms. The committed model (11fb07f69f58, with ordinary
-# answers about family added after the browser test caught a false alarm, and invite codes
-# never judged by the model after the crash test caught one) gives en 77.5% and 6.2%, ar 68.0%
-# and 4.0%, sq 80.0% and 4.0%.
-# On 2026-12-03, with about 1,500 more training examples written blind (content/safeguarding/
-# examples/*-g.tsv, *-h.tsv) or for the bot's own everyday answers (*-i.tsv, *-j.tsv), the
-# committed model 843088224110 gives en 136/160 = 85.0% and 10/160 = 6.2%, ar 34/50 = 68.0% and
-# 1/50 = 2.0%, sq 43/50 = 86.0% and 2/50 = 4.0%. For the committed model, see round 4.
-HELD_OUT_FLOORS = {"en": (0.86, 0.06), "ar": (0.72, 0.04), "sq": (0.92, 0.06)}
 
-# The second blind round (tests/data/heldout-v2/), frozen before that training. First measured
-# once with model 3dba7c0aa640: en 78/90 = 86.7% and 3/70 = 4.3%; ar 33/45 = 73.3% and 3/35 =
-# 8.6%; sq 35/45 = 77.8% and 2/35 = 5.7%. Retrains in between gave en 78.9-83.3%, ar
-# 62.2-75.6%, sq 68.9-73.3%: read single figures with that spread in mind.
-HELD_OUT_V2_FLOORS = {"en": (0.85, 0.06), "ar": (0.75, 0.09), "sq": (0.71, 0.09)}
-
-# The third blind round (tests/data/heldout-v3/, 2026-12-03), frozen unread, measured once with
-# model ee486763456d (examples *-k added; thresholds on out-of-fold scores averaged over three
-# shuffles): en 80/100 = 80.0% and 0/100; ar 40/60 = 66.7% and 2/60 = 3.3%; sq 45/60 = 75.0%
-# and 2/60 = 3.3%. Short of 85% / 70% in English and Arabic, so more examples (*-l, *-m) were
-# written blind and a fourth round frozen before training on them.
-HELD_OUT_V3_FLOORS = {"en": (0.82, 0.02), "ar": (0.67, 0.05), "sq": (0.67, 0.05)}
-
-# The fourth blind round (tests/data/heldout-v4/), frozen unread before the last training,
-# measured once with the committed model 759a76525f70: en 86/100 = 86.0% and 1/100 = 1.0%; ar
-# 49/60 = 81.7% and 3/60 = 5.0%; sq 45/60 = 75.0% and 1/60 = 1.7%. The same model on the rounds
-# already reported (now development sets): round 1 en 89.4% / 4.4%, ar 76.0% / 0.0%, sq 96.0% /
-# 2.0%; round 2 en 87.8% / 2.9%, ar 80.0% / 5.7%, sq 75.6% / 2.9%; round 3 en 84.0% / 0.0%,
-# ar 70.0% / 3.3%, sq 70.0% / 3.3%. Floors: a sentence or two below.
-HELD_OUT_V4_FLOORS = {"en": (0.84, 0.03), "ar": (0.78, 0.07), "sq": (0.72, 0.04)}
+# Issue 14 (2026-12-07): the screen answers in tiers. "Clear" (phrases, or the model at its
+# threshold, chosen so that at most 2% of ordinary sentences in each language are flagged on
+# validation) gives the help and an urgent alert; "unsure" (lower thresholds, at most 8%) a
+# gentle check and a note to the IRO. So an adult reads a disclosure in either tier, and a
+# false alarm is an urgent one. The fifth blind round (tests/data/heldout-v5/, 100 + 100 in each
+# language, and sequences of 2-4 messages) was frozen unread before the training and measured
+# once with the committed model 8c33a3fea215 (examples *-n added):
+#   en: clear 86/100, clear or unsure 96/100; false alarms 7/100 (5 of them the phrases'),
+#       gentle checks 6/100
+#   ar: clear 72/100, clear or unsure 90/100; false alarms 3/100, gentle checks 7/100
+#   sq: clear 67/100, clear or unsure 93/100; false alarms 0/100, gentle checks 5/100
+#   sequences: heard en 47/50, ar 35/40, sq 34/40; ordinary sequences flagged urgently en 4/50,
+#   ar 4/40, sq 1/40 (and gently checked en 9/50, ar 5/40, sq 8/40)
+# The same model on rounds 1-4 (development sets by then): tests/measure_screen.py prints them
+# all. Floors: a sentence below each figure; ceilings a sentence above.
+# round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
+FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "round 1": {"en": (0.82, 0.96, 0.04), "ar": (0.82, 0.88, 0.02), "sq": (0.88, 0.96, 0.04)},
+    "round 2": {"en": (0.81, 0.95, 0.03), "ar": (0.71, 0.82, 0.09), "sq": (0.68, 0.93, 0.06)},
+    "round 3": {"en": (0.80, 0.94, 0.01), "ar": (0.70, 0.86, 0.05), "sq": (0.70, 0.91, 0.04)},
+    "round 4": {"en": (0.79, 0.96, 0.03), "ar": (0.70, 0.98, 0.04), "sq": (0.66, 0.90, 0.02)},
+    "round 5": {"en": (0.85, 0.95, 0.08), "ar": (0.71, 0.89, 0.04), "sq": (0.66, 0.92, 0.01)},
+}
+# Round 5's sequences: (heard at least, ordinary sequences flagged urgently at most).
+SEQUENCE_FLOORS = {"en": (0.92, 0.10), "ar": (0.85, 0.125), "sq": (0.82, 0.05)}
 
 
 @pytest.fixture(scope="module")
@@ -60,22 +53,35 @@ def screen() -> Screen:
 
 
 ROUNDS = {
-    "round 1": (sets.heldout, HELD_OUT_FLOORS),
-    "round 2": (sets.heldout_v2, HELD_OUT_V2_FLOORS),
-    "round 3": (sets.heldout_v3, HELD_OUT_V3_FLOORS),
-    "round 4": (sets.heldout_v4, HELD_OUT_V4_FLOORS),
+    "round 1": sets.heldout,
+    "round 2": sets.heldout_v2,
+    "round 3": sets.heldout_v3,
+    "round 4": sets.heldout_v4,
+    "round 5": sets.heldout_v5,
 }
 
 
 @pytest.mark.parametrize("locale", sets.LOCALES)
 @pytest.mark.parametrize("round_", list(ROUNDS))
 def test_held_out_recall_and_false_alarms_stay_above_their_floors(screen, round_, locale):
-    read, floors = ROUNDS[round_]
-    recall_floor, false_alarm_ceiling = floors[locale]
-    recall = sets.flagged(screen.categories, read(locale, "disclosures"))
+    read = ROUNDS[round_]
+    clear_floor, heard_floor, false_alarm_ceiling = FLOORS[round_][locale]
+    disclosures = read(locale, "disclosures")
+    clear = sets.flagged(screen.categories, disclosures)
+    heard = sets.flagged(lambda t: screen.assess(t).tier, disclosures)
     false_alarms = sets.flagged(screen.categories, read(locale, "ordinary"))
-    assert recall.share >= recall_floor, f"recall {recall}"
+    assert clear.share >= clear_floor, f"clear recall {clear}"
+    assert heard.share >= heard_floor, f"clear or unsure recall {heard}"
     assert false_alarms.share <= false_alarm_ceiling, f"false alarms {false_alarms}"
+
+
+@pytest.mark.parametrize("locale", sets.LOCALES)
+def test_worries_told_in_pieces_stay_heard(screen, locale):
+    heard_floor, false_alarm_ceiling = SEQUENCE_FLOORS[locale]
+    told = [sets.tier_of_sequence(screen, s) for s in sets.sequences_v5(locale, "disclosure")]
+    ordinary = [sets.tier_of_sequence(screen, s) for s in sets.sequences_v5(locale, "ordinary")]
+    assert sum(t is not None for t in told) / len(told) >= heard_floor
+    assert sum(t == "clear" for t in ordinary) / len(ordinary) <= false_alarm_ceiling
 
 
 @pytest.mark.parametrize("locale", sets.LOCALES)

@@ -15,7 +15,14 @@ import pytest
 
 from bot.app import Parts, housekeeping
 from tests.chat import Chat
-from tests.consult import answer_until, answers_of, said, to_question, wait_for_eml
+from tests.consult import (
+    answer_until,
+    answers_of,
+    said,
+    said_in_any_band,
+    to_question,
+    wait_for_eml,
+)
 
 WORRY = "my stepdad hits me when mum is out"
 
@@ -86,7 +93,7 @@ async def test_a_worry_is_heard_in_every_state(state, channel, new_chat, linked_
 
     said_now = await chat.say(WORRY)
 
-    assert said(parts, said_now, "messages.safeguarding_help"), said_now
+    assert said_in_any_band(parts, said_now, "messages.safeguarding_help"), said_now
     assert len(await parts.repos.outbox.list(kind="alert")) == before + 1
 
 
@@ -100,7 +107,7 @@ async def test_a_worry_while_locked_out_of_the_code_is_heard(new_chat, new_revie
 
     said_now = await chat.say(WORRY)
 
-    assert said(parts, said_now, "messages.safeguarding_help")
+    assert said_in_any_band(parts, said_now, "messages.safeguarding_help")
     assert len(await parts.repos.outbox.list(kind="alert")) == 1
 
 
@@ -108,9 +115,11 @@ async def test_worries_at_the_code_question_are_not_wrong_codes(new_chat, new_re
     review, code = await new_review()
     chat = new_chat("sms")
     await chat.start()
-    for _ in range(parts.settings.code_attempts_allowed + 1):
+    for n in range(parts.settings.code_attempts_allowed + 1):
         said_now = await chat.say(WORRY)
-        assert said(parts, said_now, "messages.safeguarding_help")
+        # The help, then a short word that each further one is passed on too (issue 14).
+        key = "messages.safeguarding_help" if n == 0 else "messages.safeguarding_added_duty"
+        assert said_in_any_band(parts, said_now, key), said_now
         assert not said(parts, said_now, "messages.code_wrong")
 
     said_now = await chat.say(code)  # not locked out of their own code
@@ -174,7 +183,7 @@ async def test_a_broken_alert_template_still_sends_a_plain_alert(linked_chat, pa
     templates.render = broken  # type: ignore[method-assign]
     said_now = await chat.say(WORRY)
 
-    assert said(parts, said_now, "messages.safeguarding_help")
+    assert said_in_any_band(parts, said_now, "messages.safeguarding_help")
     (mail,) = await parts.repos.outbox.list(review_id=review.id, kind="alert")
     (eml,) = await wait_for_eml(settings.outbox_dir)
     body = eml.read_bytes().decode()
@@ -206,7 +215,7 @@ async def test_a_worry_at_the_name_question_is_not_the_name(linked_chat, parts):
 
     said_now = await chat.say(WORRY)
 
-    assert said(parts, said_now, "messages.safeguarding_help")
+    assert said_in_any_band(parts, said_now, "messages.safeguarding_help")
     assert "name" not in await answers_of(parts, review.id)
     await answer_until(chat, parts, "name")
 
@@ -237,7 +246,7 @@ async def test_a_disclosure_resent_while_the_connector_is_down_gives_one_alert_a
     first = await chat.client.post("/api/messages", json=act)
     assert first.status == 503
     await chat.post(act)  # the resend delivers the stored replies, help first
-    assert said(parts, chat.said, "messages.safeguarding_help")
+    assert said_in_any_band(parts, chat.said, "messages.safeguarding_help")
     await chat.post(act)  # and a second resend finds them delivered
     assert chat.replies == []
     assert len(await parts.repos.alerts.for_review(review_id=review.id)) == 1

@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.app import Parts, housekeeping
-from tests.consult import answer_until, answers_of, said, to_question, wait_for_eml
+from tests.consult import (
+    answer_until,
+    answers_of,
+    said,
+    said_in_any_band,
+    to_question,
+    wait_for_eml,
+)
 
 DISCLOSURE = "i want to kill myself"
 
@@ -329,7 +336,7 @@ async def test_the_first_message_of_a_chat_with_no_greeting_is_screened(new_chat
 
     said_now = await chat.say(DISCLOSURE)
 
-    assert said(parts, said_now, "messages.safeguarding_help")
+    assert said_in_any_band(parts, said_now, "messages.safeguarding_help")
     assert said(parts, said_now, "messages.welcome")
     duty = await parts.repos.outbox.list(kind="alert")
     assert len(duty) == 1 and duty[0].recipients == [parts.settings.duty_email]

@@ -26,6 +26,11 @@ def _render_alert(templates: Templates, data: dict[str, Any]) -> tuple[str, str 
         return plain_alert(data), None
 
 
+def _written_in(data: dict[str, Any]) -> str:
+    """Said in the subject when the child wrote in another language than English."""
+    return f" (written in {data['language']})" if data.get("not_english") else ""
+
+
 class OutboxNotifier:
     def __init__(
         self,
@@ -103,7 +108,7 @@ class OutboxNotifier:
         data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
         templates = self._templates_for(review.content_version if review else None)
         recipients = [review.iro_email, self.duty_email] if review else [self.duty_email]
-        subject = "URGENT: safeguarding concern raised in a MyReview chat"
+        subject = "URGENT: safeguarding concern raised in a MyReview chat" + _written_in(data)
         if linked_later and review is not None:
             recipients = [review.iro_email]
             subject += " (raised before the young person entered their code)"
@@ -130,7 +135,12 @@ class OutboxNotifier:
         review = await self.repos.reviews.get(review_id=lead.review_id) if lead.review_id else None
         version = review.content_version if review else None
         content = self.content_source.version(version) if version else self.content_source.current()
-        words = "\n".join(f"[{a.created_at.astimezone(self.tz):%H:%M}] {a.message}" for a in alerts)
+        words = "\n".join(
+            f"[{a.created_at.astimezone(self.tz):%H:%M}]"
+            + (" (after the help)" if a.tier == "after" else "")
+            + f" {a.message}"
+            for a in alerts
+        )
         group = lead.model_copy(update={"message": words, "created_at": alerts[0].created_at})
         data = alert_data(content=content, alert=group, review=review, tz=self.tz)
         templates = self._templates_for(version)
@@ -138,7 +148,8 @@ class OutboxNotifier:
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="alert",
-                idempotency_key=f"alert:{lead_id}:more",
+                # A second batch for the same alert (said later, after the help) is its own email.
+                idempotency_key=f"alert:{lead_id}:more:{alert_ids[0]}",
                 recipients=list(
                     dict.fromkeys(
                         [review.iro_email, self.duty_email] if review else [self.duty_email]
@@ -146,11 +157,37 @@ class OutboxNotifier:
                 ),
                 subject=(
                     f"URGENT: {len(alerts)} more message(s) in a MyReview chat already "
-                    f"reported (alert {lead_id})"
+                    f"reported (alert {lead_id})" + _written_in(data)
                 ),
                 text_body=text_body,
                 html_body=html_body,
                 urgent=True,
+            ),
+            review_id=review.id if review else None,
+        )
+        self.repos.db.after_commit(self.worker.wake)
+
+    async def note(self, *, alert_id: int, linked_later: bool = False) -> None:
+        """A message the screen was unsure of: not urgent, to the IRO (or the duty team before
+        a review is known), whatever the child answered to the gentle check. `linked_later`:
+        the chat has just entered its code, so the IRO now has the note the duty team had."""
+        alert = await self.repos.alerts.get(alert_id=alert_id)
+        review = (
+            await self.repos.reviews.get(review_id=alert.review_id) if alert.review_id else None
+        )
+        version = review.content_version if review else None
+        content = self.content_source.version(version) if version else self.content_source.current()
+        data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
+        text_body, html_body = _render_alert(self._templates_for(version), data)
+        await self.repos.outbox.enqueue(
+            message=OutboxMessageCreate(
+                kind="note",
+                idempotency_key=f"alert:{alert_id}" + (":linked" if linked_later else ""),
+                recipients=[review.iro_email] if review else [self.duty_email],
+                subject="MyReview: please check a message a young person wrote (not urgent)"
+                + _written_in(data),
+                text_body=text_body,
+                html_body=html_body,
             ),
             review_id=review.id if review else None,
         )

@@ -285,6 +285,7 @@ def summary_data(
                 "alert_id": a.id,
             }
             for a in sorted(alerts or [], key=lambda a: a.created_at)
+            if a.tier == "clear"
         ],
         "sent_at": sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
         "actions": _actions(content, answers, alerts or [], tz, chat_locale, text_of),
@@ -386,7 +387,17 @@ def _actions(
     for a in sorted(alerts, key=lambda a: a.created_at):
         kinds = ", ".join(CATEGORY_NAMES.get(c, c) for c in a.categories)
         when = a.created_at.astimezone(tz).strftime("%-d %B at %H:%M")
-        out.append(f"SAFEGUARDING alert {a.id} ({kinds}), {when}: the duty team was told at once.")
+        if a.tier == "clear":
+            out.append(
+                f"SAFEGUARDING alert {a.id} ({kinds}), {when}: the duty team was told at once."
+            )
+    for a in sorted(alerts, key=lambda a: a.created_at):
+        if a.tier == "unsure":
+            when = a.created_at.astimezone(tz).strftime("%-d %B at %H:%M")
+            out.append(
+                f"Check they are all right: MyReview was not sure about a message ({when}); "
+                f"you had a note (reference {a.id})."
+            )
 
     def yes(qid: str) -> bool:
         a = answers.get(qid)
@@ -423,10 +434,23 @@ def _actions(
 def alert_data(
     *, content: Content, alert: SafeguardingAlert, review: Review | None, tz: ZoneInfo
 ) -> dict[str, Any]:
+    not_english = alert.locale != FALLBACK_LOCALE
+    language = _english_name(content, alert.locale)
     return {
         "categories": [CATEGORY_NAMES.get(c, c) for c in alert.categories],
         "message": alert.message,
-        "language": _english_name(content, alert.locale),
+        "language": language,
+        # "clear" (urgent), "unsure" (a note: the screen was not sure), as the child was told.
+        "tier": alert.tier,
+        "not_english": not_english,
+        # The first line of an alert the duty team may not be able to read. No translation
+        # service is set up yet (the languages issue), so it says what to do today.
+        "language_line": (
+            f"Written in {language}. Not translated: book an interpreter or a speaker of "
+            f"{language} to read it today."
+        )
+        if not_english
+        else None,
         "at": alert.created_at.astimezone(tz).strftime("%A %-d %B %Y at %H:%M"),
         "channel": alert.channel_id,
         "child": {
@@ -464,9 +488,13 @@ def plain_alert(data: dict[str, Any], *, held: bool = False) -> str:
         else "not yet identified (no invite code entered yet)"
     )
     reach = data["reach"]
+    first = [data["language_line"], ""] if data.get("language_line") else []
     return "\n".join(
         [
-            "URGENT: possible safeguarding concern raised in a MyReview chat",
+            *first,
+            "URGENT: possible safeguarding concern raised in a MyReview chat"
+            if data.get("tier") != "unsure"
+            else "Please check: a message MyReview was not sure about (not urgent)",
             "",
             f"When: {data['at']}",
             f"Young person: {who}",
@@ -547,8 +575,9 @@ def sample_data(content: Content, tz: ZoneInfo) -> list[tuple[str, dict[str, Any
         summary(plain, {}, False),
     ]
     alerts = [
-        alert_data(content=content, alert=_sample_alert(at, draft), review=review, tz=tz)
+        alert_data(content=content, alert=_sample_alert(at, locale, tier), review=review, tz=tz)
         for review in (full, None)
+        for locale, tier in ((draft, "clear"), ("en", "clear"), (draft, "unsure"))
     ]
     out: list[tuple[str, dict[str, Any]]] = []
     for name in TEMPLATES:
@@ -569,9 +598,10 @@ def _sample_review(at: datetime, **values: Any) -> Review:
     )
 
 
-def _sample_alert(at: datetime, locale: str) -> SafeguardingAlert:
+def _sample_alert(at: datetime, locale: str, tier: str = "clear") -> SafeguardingAlert:
     return SafeguardingAlert(
         id=1,
+        tier=tier,
         categories=list(SAFEGUARDING_CATEGORIES),
         message="Sample words of a young person,\nwritten on two lines",
         locale=locale,
