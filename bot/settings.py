@@ -120,8 +120,9 @@ class Settings(BaseSettings):
     code_attempt_window_minutes: int = Field(default=15, ge=1)
     # Wrong codes one channel user may make in a day, whatever conversation they use.
     code_attempts_per_user_per_day: int = Field(default=12, ge=1)
-    # Past this many wrong codes in an hour across the service, codes are checked one at a
-    # time, one every `code_slow_lane_seconds`, and the duty team is warned (README).
+    # Past this many wrong codes in an hour across the service, wrong codes are answered one at
+    # a time, one every `code_slow_lane_seconds` (the rest refused as busy), and the duty team
+    # is warned. A right code is checked first and always gets in at once (README).
     code_guesses_per_hour: int = Field(default=100, ge=1)
     code_slow_lane_seconds: float = Field(default=10.0, ge=0)
     # A disclosure that repeats what the same chat raised within these minutes goes in one
