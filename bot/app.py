@@ -100,6 +100,7 @@ def build_parts(settings: Settings) -> Parts:
         sender=settings.mail_from,
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
+        owner=settings.instance_name,
     )
     notifier = OutboxNotifier(
         repos=repos,
@@ -331,6 +332,8 @@ async def _release_forever(parts: Parts) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     parts = app[PARTS]
     await parts.db.migrate()
+    # Before serving: what a crashed predecessor was sending goes again now, not in minutes.
+    await parts.worker.start()
     tasks = [
         asyncio.create_task(parts.worker.run_forever(), name="outbox"),
         asyncio.create_task(_housekeeping_forever(parts), name="housekeeping"),

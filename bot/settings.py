@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     duty_email: str = "duty-team@localhost"
     outbox_poll_seconds: float = 5.0
     outbox_max_attempts: int = 12
+    # This instance's name on its outbox leases: a restart of the same name releases at once
+    # what the process before it was sending. Instances sharing a database need their own.
+    instance_name: str = Field(default="main", min_length=1, max_length=200)
 
     code_attempts_allowed: int = Field(default=5, ge=1)
     code_attempt_window_minutes: int = Field(default=15, ge=1)

@@ -243,8 +243,21 @@ class OutboxMessage(OutboxMessageBase, table=True):
     status: str = Field(default="pending", max_length=16)  # pending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime = _utc(default_factory=utcnow)
+    # A worker sending it holds it until then; who (the instance's name) and which start of
+    # it, so that a restarted instance releases at once what its dead predecessor held.
     locked_until: datetime | None = _utc(default=None)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_generation: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
     message_id: str = Field(max_length=200)
     created_at: datetime = _utc(default_factory=utcnow)
     sent_at: datetime | None = _utc(default=None)
+
+
+class OutboxLessee(SQLModel, table=True):
+    """One row per instance name: how many times an instance of that name has started. Each
+    start is a new generation; leases of an older one were left by a process that died."""
+
+    owner: str = Field(primary_key=True, max_length=200)
+    generation: int = 0
+    started_at: datetime = _utc(default_factory=utcnow)

@@ -25,6 +25,7 @@ from storage.models import (
     ChannelLink,
     CodeAttempt,
     CodeGate,
+    OutboxLessee,
     OutboxMessage,
     OutboxMessageCreate,
     ProcessedActivity,
@@ -701,40 +702,73 @@ class OutboxRepository:
             )
             return int(res.one())
 
-    async def claim_due(
-        self, *, now: datetime, limit: int, lease: timedelta
-    ) -> list[OutboxMessage]:
-        """Lease due messages to this worker so that no other sends them at the same time."""
+    async def start(self, *, owner: str, now: datetime) -> tuple[int, int]:
+        """An instance named `owner` starts: its new generation, and how many messages a
+        process of an older generation of it still held. Those are released at once: that
+        process is gone (one process per name), so they need not wait out their lease."""
         async with self._db.session() as s:
-            res = await s.exec(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                    or_(
-                        col(OutboxMessage.locked_until).is_(None),
-                        col(OutboxMessage.locked_until) < now,
-                    ),
-                )
-                .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
-                .limit(limit)
+            await s.exec(
+                self._db.insert()(OutboxLessee)
+                .values(owner=owner, generation=0, started_at=now)
+                .on_conflict_do_nothing()
             )
-            claimed: list[OutboxMessage] = []
-            for msg in res.all():
+            await s.exec(
+                update(OutboxLessee)
+                .where(col(OutboxLessee.owner) == owner)
+                .values(generation=OutboxLessee.generation + 1, started_at=now)
+            )
+            generation = int(
+                (
+                    await s.exec(select(OutboxLessee.generation).where(OutboxLessee.owner == owner))
+                ).one()
+            )
+            res = await s.exec(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.lease_owner) == owner,
+                    col(OutboxMessage.lease_generation) < generation,
+                )
+                .values(locked_until=None, lease_owner=None, lease_generation=None)
+            )
+            return generation, int(res.rowcount or 0)
+
+    async def claim_next(
+        self, *, now: datetime, owner: str, generation: int, lease: timedelta
+    ) -> OutboxMessage | None:
+        """Lease the next due message to this worker, alerts before anything else, so that no
+        other sends it at the same time. One at a time: a crash strands at most one, and an
+        alert queued meanwhile goes next."""
+        free = or_(col(OutboxMessage.locked_until).is_(None), col(OutboxMessage.locked_until) < now)
+        async with self._db.session() as s:
+            for _ in range(5):  # another worker may take the one we found first
+                msg = (
+                    await s.exec(
+                        select(OutboxMessage)
+                        .where(
+                            OutboxMessage.status == "pending",
+                            col(OutboxMessage.next_attempt_at) <= now,
+                            free,
+                        )
+                        .order_by(
+                            col(OutboxMessage.kind).in_(["alert", "alerts"]).desc(),
+                            col(OutboxMessage.urgent).desc(),
+                            col(OutboxMessage.id),
+                        )
+                        .limit(1)
+                    )
+                ).first()
+                if msg is None:
+                    return None
                 upd = await s.exec(
                     update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.id) == msg.id,
-                        or_(
-                            col(OutboxMessage.locked_until).is_(None),
-                            col(OutboxMessage.locked_until) < now,
-                        ),
+                    .where(col(OutboxMessage.id) == msg.id, free)
+                    .values(
+                        locked_until=now + lease, lease_owner=owner, lease_generation=generation
                     )
-                    .values(locked_until=now + lease)
                 )
                 if upd.rowcount == 1:
-                    claimed.append(msg)
-            return claimed
+                    return msg
+            return None
 
     async def mark_sent(self, *, message_id: int, at: datetime, keep_body: bool = False) -> None:
         """Marks a message sent. Its body (a child's words) is dropped unless `keep_body`: the
@@ -743,6 +777,8 @@ class OutboxRepository:
             "status": "sent",
             "sent_at": at,
             "locked_until": None,
+            "lease_owner": None,
+            "lease_generation": None,
             "last_error": None,
         }
         if not keep_body:
@@ -764,6 +800,8 @@ class OutboxRepository:
                     attempts=OutboxMessage.attempts + 1,
                     last_error=error[:500],
                     locked_until=None,
+                    lease_owner=None,
+                    lease_generation=None,
                     status="pending" if retry_at else "failed",
                     next_attempt_at=retry_at or utcnow(),
                 )
@@ -792,7 +830,7 @@ class OutboxRepository:
 
 # Tables with nothing of a child's in them (counters and bookkeeping). Every other table must
 # be covered by PrivacyRepository's purge and export; a test holds new tables to this.
-NO_CHILD_DATA = frozenset({"codeattempt", "codegate", "alembic_version"})
+NO_CHILD_DATA = frozenset({"codeattempt", "codegate", "outboxlessee", "alembic_version"})
 
 
 class PrivacyRepository:
