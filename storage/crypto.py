@@ -56,6 +56,43 @@ def new_key_entry(key_id: str | None = None) -> str:
     return f"{key_id}:{_b64(AESGCM.generate_key(bit_length=256))}"
 
 
+def _printable(raw: bytes) -> bool:
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in raw)
+
+
+def longest_step_run(values: list[int]) -> int:
+    """The longest stretch in which each value is one more, or one less, than the one before
+    it (0123..., dcba...): how counting and alphabet runs look."""
+    best = run = 1 if values else 0
+    step = 0
+    for a, b in zip(values, values[1:], strict=False):
+        if b - a in (1, -1) and (run == 1 or b - a == step):
+            run, step = run + 1, b - a
+        elif b - a in (1, -1):
+            run, step = 2, b - a
+        else:
+            run, step = 1, 0
+        best = max(best, run)
+    return best
+
+
+def weak_key_bytes(raw: bytes) -> str | None:
+    """Why `raw` cannot be random key material, or None if it may be. 32 random bytes are
+    almost never all alike, all printable, counting, or mostly repeats: each test below fails
+    random bytes less than once in a billion tries. Says why, never the bytes."""
+    if not raw:
+        return "it is empty"
+    if len(set(raw)) == 1:
+        return "every byte is the same"
+    if _printable(raw):
+        return "it is text (base64 of words), not random bytes"
+    if longest_step_run(list(raw)) >= 6:
+        return "its bytes count up or down"
+    if len(raw) <= 256 and len(set(raw)) < 0.6 * len(raw):
+        return "it repeats a few bytes"
+    return None
+
+
 @dataclass(frozen=True)
 class Keyring:
     """Data keys by id; `current` seals, every key opens."""
@@ -88,6 +125,12 @@ class Keyring:
                 raise DataKeyError(
                     f"{where} (id {key_id}) is not 32 bytes in URL-safe base64 "
                     "(make one with: myreview keys new)"
+                )
+            weak = weak_key_bytes(raw)
+            if weak:
+                raise DataKeyError(
+                    f"{where} (id {key_id}) is not random: {weak}. A data key must be 32 "
+                    "random bytes (make one with: myreview keys new)"
                 )
             keys[key_id] = AESGCM(raw)
         return cls(keys=keys, current=entries[0].partition(":")[0])
