@@ -19,7 +19,13 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 
 from bot.adapter import MyReviewAdapter
 from bot.delivery.notifier import OutboxNotifier
-from bot.delivery.outbox import FileTransport, OutboxWorker, SmtpTransport, Transport
+from bot.delivery.outbox import (
+    FileTransport,
+    OutboxWorker,
+    SmtpTransport,
+    Transport,
+    forget_emails,
+)
 from bot.delivery.summary import check_templates
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings, UnsafeSetup
@@ -218,8 +224,7 @@ async def housekeeping(parts: Parts) -> None:
     retention = timedelta(days=parts.settings.retention_days)
     purged = 0
     for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
-        async with parts.repos.db.unit_of_work():
-            await parts.repos.privacy.purge(review_id=review_id)
+        await purge(parts, review_id)
         purged += 1
     old_alerts = await parts.repos.privacy.forget_unlinked_alerts(before=now - retention)
     emails = forget_eml_files(
@@ -239,6 +244,16 @@ async def housekeeping(parts: Parts) -> None:
             "values_resealed": resealed.resealed,
         },
     )
+
+
+async def purge(parts: Parts, review_id: int) -> dict[str, int]:
+    """Deletes everything held about a review: its rows in one transaction, then the .eml
+    files of its emails (development mail), which quote the child."""
+    async with parts.repos.db.unit_of_work():
+        emails = await parts.repos.privacy.email_ids(review_id=review_id)
+        counts = await parts.repos.privacy.purge(review_id=review_id)
+    counts["eml_files"] = forget_emails(parts.settings.outbox_dir, emails)
+    return counts
 
 
 def forget_eml_files(directory: Path, *, before: datetime) -> int:

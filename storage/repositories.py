@@ -878,6 +878,38 @@ class PrivacyRepository:
                 ),
             }
 
+    async def email_ids(self, *, review_id: int) -> list[int]:
+        """The outbox ids of every email about the review: its summaries and alerts, and the
+        duty team's alerts from its chats before they had a review (the development .eml files
+        are named by these). A digest of several children's alerts is not among them."""
+        async with self._db.session() as s:
+            links, _ = await self._conversations(s, review_id)
+            conversations = [link.conversation_id for link in links]
+            alerts = (
+                await s.exec(
+                    select(SafeguardingAlert.id).where(
+                        or_(
+                            col(SafeguardingAlert.review_id) == review_id,
+                            col(SafeguardingAlert.conversation_id).in_(conversations),
+                        )
+                    )
+                )
+            ).all()
+            about = [
+                f"alert:{alert_id}{suffix}"
+                for alert_id in alerts
+                for suffix in ("", ":linked", ":more")
+            ]
+            res = await s.exec(
+                select(OutboxMessage.id).where(
+                    or_(
+                        col(OutboxMessage.review_id) == review_id,
+                        col(OutboxMessage.idempotency_key).in_(about),
+                    )
+                )
+            )
+            return [int(i) for i in res.all() if i is not None]
+
     async def purge(self, *, review_id: int) -> dict[str, int]:
         """Deletes every row about the review, the review included; returns counts only."""
         async with self._db.session() as s:

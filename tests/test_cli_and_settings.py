@@ -336,3 +336,29 @@ async def test_make_demo_leaves_only_owner_only_files(tmp_path):
     finally:
         proc.kill()
         await proc.wait()
+
+
+def test_purge_without_a_terminal_asks_for_yes_and_deletes_nothing(tmp_path):
+    """Run from a script or a pipe, there is no one to type "yes": it says to use --yes."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+        "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'myreview.db'}",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "review", "purge", "--review-id", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "--yes" in done.stderr and "Nothing deleted" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

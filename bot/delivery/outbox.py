@@ -62,6 +62,22 @@ class SmtpTransport:
         )
 
 
+def eml_path(directory: Path, outbox_id: int) -> Path:
+    """Where the file transport writes an outbox message (development mail)."""
+    return directory / f"{outbox_id:06d}.eml"
+
+
+def forget_emails(directory: Path, outbox_ids: list[int]) -> int:
+    """Deletes the .eml files of these outbox messages (they quote a child); returns how many
+    there were."""
+    gone = 0
+    for outbox_id in outbox_ids:
+        with contextlib.suppress(FileNotFoundError):
+            eml_path(directory, outbox_id).unlink()
+            gone += 1
+    return gone
+
+
 class FileTransport:
     """No mail server configured: each message becomes an .eml file an IRO can open."""
 
@@ -75,7 +91,7 @@ class FileTransport:
 
     def _write(self, message: EmailMessage, outbox_id: int) -> None:
         private_dir(self.directory)
-        final = self.directory / f"{outbox_id:06d}.eml"
+        final = eml_path(self.directory, outbox_id)
         tmp = final.with_suffix(".tmp")
         # Owner-only from the first byte: an email holds a child's words.
         fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
