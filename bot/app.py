@@ -35,7 +35,7 @@ from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
 from dialogs.safeguarding_model import training_set
 from storage.content import FileContentSource
-from storage.crypto import load_keyring
+from storage.crypto import load_keyring, missing_keys_error
 from storage.db import Database, private_dir
 from storage.repositories import Repositories
 
@@ -347,6 +347,12 @@ async def _release_forever(parts: Parts) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     parts = app[PARTS]
     await parts.db.migrate()
+    # A data key taken out too early: stop now, naming it, rather than fail turn after turn.
+    missing = await parts.repos.sealed.key_ids_not_held()
+    if missing:
+        await parts.db.dispose()
+        parts.adapter.close()
+        raise missing_keys_error(missing)
     # Before serving: what a crashed predecessor was sending goes again now, not in minutes.
     await parts.worker.start()
     tasks = [

@@ -166,10 +166,14 @@ def demo_review(settings: Settings) -> ReviewCreate:
 
 def serve(settings: Settings) -> None:
     app = create_app(settings)
-    print(
-        f"MyReview is listening on http://{settings.host}:{settings.port}/api/messages", flush=True
+    listening = f"MyReview is listening on http://{settings.host}:{settings.port}/api/messages"
+    # Said once start-up has passed its checks (a missing data key stops it before).
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=lambda _: print(listening, flush=True),
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,6 +42,18 @@ class SealedValueError(RuntimeError):
     """A stored value cannot be opened: its key is not configured, or it was altered."""
 
 
+def missing_keys_error(key_ids: list[str]) -> DataKeyError:
+    """Stored values are sealed with keys that are not configured: what to do, naming them."""
+    which = ", ".join(key_ids)
+    keys = "key" if len(key_ids) == 1 else "keys"
+    return DataKeyError(
+        f"values in the database are sealed with {keys} {which}, which MYREVIEW_DATA_KEYS does "
+        f"not hold. Not starting: what they sealed could not be read. Put the {keys} back, "
+        "after the current one, start, and run `myreview keys rotate` until it says older "
+        "keys can be removed; only then take them out"
+    )
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

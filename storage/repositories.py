@@ -1014,6 +1014,35 @@ class SealedFieldsRepository:
                         counts[f"{table.name}.{column.name}"] = n
         return counts
 
+    async def key_ids_not_held(self, *, most: int = 10) -> list[str]:
+        """The ids of keys that sealed stored values but are not among the configured keys
+        (up to `most`). One query per column, each stopping at the first value found under a
+        key not yet listed, so a database with none costs one pass over the sealed columns."""
+        keys = self._db.keys
+        missing: list[str] = []
+        async with self._db.read() as s:
+            for table, columns in sealed_columns():
+                for column in columns:
+                    raw = type_coerce(column, Text)
+                    while len(missing) < most:
+                        known = [f"{PREFIX}{k}:" for k in [*keys.keys, *missing]]
+                        found = (
+                            await s.exec(
+                                select(raw)
+                                .select_from(table)
+                                .where(
+                                    func.substr(raw, 1, len(PREFIX)) == PREFIX,
+                                    *(func.substr(raw, 1, len(m)) != m for m in known),
+                                )
+                                .limit(1)
+                            )
+                        ).first()
+                        key_id = Keyring.key_id_of(found)
+                        if key_id is None:
+                            break
+                        missing.append(key_id)
+        return missing
+
     async def reseal_batch(
         self, *, table: Table, columns: list[Column[Any]], limit: int
     ) -> Resealed:
