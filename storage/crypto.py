@@ -28,6 +28,8 @@ from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from storage.types import one_line
+
 PREFIX = "v1:"
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 _NONCE = 12
@@ -229,6 +231,21 @@ class SealedText(TypeDecorator[str]):
         if value is None or value == "" or not is_sealed(value):
             return value  # written before encryption; `myreview keys rotate` seals it
         return keyring_of(dialect).open(value, aad=self.aad)
+
+
+class SealedLine(SealedText):
+    """A sealed name, place or reference staff entered: written and read as `one_line`, so no
+    bidi control or invisible character in it reaches a chat or an email, even from a row
+    written before this was done."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return super().process_bind_param(None if value is None else one_line(value), dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        opened = super().process_result_value(value, dialect)
+        return None if opened is None else one_line(opened)
 
 
 class SealedJSON(TypeDecorator[Any]):

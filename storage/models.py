@@ -10,8 +10,8 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.crypto import SealedJSON, SealedText
-from storage.types import UTCDateTime, utcnow
+from storage.crypto import SealedJSON, SealedLine, SealedText
+from storage.types import PlainLine, UTCDateTime, one_line, utcnow
 
 
 def _utc(**kw: Any) -> Any:
@@ -22,24 +22,32 @@ def _utc(**kw: Any) -> Any:
 
 
 class ReviewBase(SQLModel):
-    # Names are sealed at rest (storage/crypto.py), as are the child's words below.
-    first_name: str = Field(max_length=80, sa_type=SealedText("review.first_name"))
+    # Names are sealed at rest (storage/crypto.py), as are the child's words below. What staff
+    # type here is kept and read as one line with no bidi control or invisible character in it
+    # (`one_line`), so it cannot reverse or hide text in a chat or an email.
+    first_name: str = Field(max_length=80, sa_type=SealedLine("review.first_name"))
     preferred_name: str | None = Field(
-        default=None, max_length=80, sa_type=SealedText("review.preferred_name")
+        default=None, max_length=80, sa_type=SealedLine("review.preferred_name")
     )
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=3, le=25)
     is_uasc: bool = False
-    iro_name: str = Field(max_length=120)
+    iro_name: str = Field(max_length=120, sa_type=PlainLine(120))
     iro_email: str = Field(max_length=254)
     review_at: datetime = _utc()
     language_hint: str | None = Field(default=None, max_length=16)
     # The council's case reference, so the IRO and the duty team know who it is about.
     case_reference: str | None = Field(
-        default=None, max_length=40, sa_type=SealedText("review.case_reference")
+        default=None, max_length=40, sa_type=SealedLine("review.case_reference")
     )
     # Where the review meeting is, if known ("Oak House, room 2"): the child is told.
-    place: str | None = Field(default=None, max_length=120, sa_type=SealedText("review.place"))
+    place: str | None = Field(default=None, max_length=120, sa_type=SealedLine("review.place"))
+
+    @field_validator("first_name", "preferred_name", "iro_name", "case_reference", "place")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else one_line(v)
+
     # Asked on the easy path (short prompts, pictures, one-tap answers), whatever their age:
     # for children with additional needs.
     easy_read: bool = False
