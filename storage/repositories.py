@@ -363,6 +363,7 @@ class SeenActivity:
 
     replies: list[dict[str, Any]] | None
     delivered: bool
+    seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,22 @@ class ActivityLogRepository:
             row = await s.get(ProcessedActivity, (conversation_id, activity_id))
             if row is None:
                 return None
-            return SeenActivity(row.replies, row.delivered_at is not None)
+            return SeenActivity(row.replies, row.delivered_at is not None, row.seen_at)
+
+    async def answered_since(self, *, conversation_id: str, since: datetime) -> bool:
+        """Whether a turn of this conversation committed after `since` with something to say:
+        the chat has moved on, and what was said before is no longer the latest."""
+        async with self._db.read() as s:
+            rows = await s.exec(
+                select(ProcessedActivity)
+                .where(
+                    col(ProcessedActivity.conversation_id) == conversation_id,
+                    col(ProcessedActivity.seen_at) > since,
+                )
+                .order_by(col(ProcessedActivity.seen_at))
+                .limit(50)
+            )
+            return any(row.replies or row.reply_ids for row in rows.all())
 
     async def record(
         self, *, conversation_id: str, activity_id: str, replies: list[dict[str, Any]]
