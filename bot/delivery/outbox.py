@@ -5,7 +5,7 @@ a time, alerts first, and each is marked sent the moment the server accepts it. 
 the instance and its generation (one per start), so a restart after a crash releases at once
 the one row its dead predecessor held. SMTP cannot promise exactly once: a crash between the
 server's "accepted" and our "sent" sends that one message again, with the same Message-ID
-(stored when it was queued), which mail programs use to show it once.
+(stored when it was queued), so it can be told for the same message.
 """
 
 from __future__ import annotations
