@@ -19,7 +19,13 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 
 from bot.adapter import MyReviewAdapter
 from bot.delivery.notifier import OutboxNotifier
-from bot.delivery.outbox import FileTransport, OutboxWorker, SmtpTransport, Transport
+from bot.delivery.outbox import (
+    FileTransport,
+    OutboxWorker,
+    SmtpTransport,
+    Transport,
+    forget_emails,
+)
 from bot.delivery.summary import check_templates
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings, UnsafeSetup
@@ -29,7 +35,7 @@ from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
 from dialogs.safeguarding_model import training_set
 from storage.content import FileContentSource
-from storage.crypto import load_keyring
+from storage.crypto import load_keyring, missing_keys_error
 from storage.db import Database, private_dir
 from storage.repositories import Repositories
 
@@ -100,6 +106,7 @@ def build_parts(settings: Settings) -> Parts:
         sender=settings.mail_from,
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
+        owner=settings.instance_name,
     )
     notifier = OutboxNotifier(
         repos=repos,
@@ -218,8 +225,7 @@ async def housekeeping(parts: Parts) -> None:
     retention = timedelta(days=parts.settings.retention_days)
     purged = 0
     for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
-        async with parts.repos.db.unit_of_work():
-            await parts.repos.privacy.purge(review_id=review_id)
+        await purge(parts, review_id)
         purged += 1
     old_alerts = await parts.repos.privacy.forget_unlinked_alerts(before=now - retention)
     emails = forget_eml_files(
@@ -239,6 +245,16 @@ async def housekeeping(parts: Parts) -> None:
             "values_resealed": resealed.resealed,
         },
     )
+
+
+async def purge(parts: Parts, review_id: int) -> dict[str, int]:
+    """Deletes everything held about a review: its rows in one transaction, then the .eml
+    files of its emails (development mail), which quote the child."""
+    async with parts.repos.db.unit_of_work():
+        emails = await parts.repos.privacy.email_ids(review_id=review_id)
+        counts = await parts.repos.privacy.purge(review_id=review_id)
+    counts["eml_files"] = forget_emails(parts.settings.outbox_dir, emails)
+    return counts
 
 
 def forget_eml_files(directory: Path, *, before: datetime) -> int:
@@ -336,6 +352,14 @@ async def _release_forever(parts: Parts) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     parts = app[PARTS]
     await parts.db.migrate()
+    # A data key taken out too early: stop now, naming it, rather than fail turn after turn.
+    missing = await parts.repos.sealed.key_ids_not_held()
+    if missing:
+        await parts.db.dispose()
+        parts.adapter.close()
+        raise missing_keys_error(missing)
+    # Before serving: what a crashed predecessor was sending goes again now, not in minutes.
+    await parts.worker.start()
     tasks = [
         asyncio.create_task(parts.worker.run_forever(), name="outbox"),
         asyncio.create_task(_housekeeping_forever(parts), name="housekeeping"),

@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot import logs
-from bot.app import build_parts, create_app
+from bot.app import build_parts, create_app, purge
 from bot.settings import Settings, UnsafeSetup, settings_error
 from storage.content import ContentError
 from storage.crypto import DataKeyError, SealedValueError, new_key_entry
@@ -88,12 +88,12 @@ async def export_review(settings: Settings, review_id: int, out: Path) -> list[P
 
 
 async def purge_review(settings: Settings, review_id: int) -> dict[str, int]:
-    """Deletes everything held about a review, now (a young person's request)."""
+    """Deletes everything held about a review, now (a young person's request): its rows, and
+    the .eml files of its emails (development mail)."""
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
-        async with parts.db.unit_of_work():
-            return await parts.repos.privacy.purge(review_id=review_id)
+        return await purge(parts, review_id)
     finally:
         await parts.db.dispose()
         parts.adapter.close()
@@ -166,10 +166,14 @@ def demo_review(settings: Settings) -> ReviewCreate:
 
 def serve(settings: Settings) -> None:
     app = create_app(settings)
-    print(
-        f"MyReview is listening on http://{settings.host}:{settings.port}/api/messages", flush=True
+    listening = f"MyReview is listening on http://{settings.host}:{settings.port}/api/messages"
+    # Said once start-up has passed its checks (a missing data key stops it before).
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=lambda _: print(listening, flush=True),
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -303,14 +307,8 @@ def main(argv: list[str] | None = None) -> None:
                 " The first device to enter this code can see and change the answers."
             )
         elif args.command == "review" and args.action == "purge":
-            if (
-                not args.yes
-                and input(f"Delete everything held about review {args.review_id}? Type yes: ")
-                .strip()
-                .lower()
-                != "yes"
-            ):
-                raise SystemExit("Nothing deleted.")
+            if not args.yes:
+                _confirm_purge(args.review_id)
             counts = asyncio.run(purge_review(settings, args.review_id))
             print(f"Deleted: {', '.join(f'{n} {t}' for t, n in counts.items())}.")
         elif args.command == "keys" and args.action == "rotate":
@@ -331,6 +329,21 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"Not starting: {exc}") from exc
     except (DataKeyError, SealedValueError) as exc:
         raise SystemExit(f"Data keys: {exc}") from None
+
+
+def _confirm_purge(review_id: int) -> None:
+    """Asks at the terminal; with none (a script, a pipe, a scheduler) says to use --yes."""
+    if not sys.stdin.isatty():
+        raise SystemExit(
+            f"Nothing deleted: there is no terminal to confirm on. To delete everything held "
+            f"about review {review_id} without being asked, run it again with --yes."
+        )
+    try:
+        answer = input(f"Delete everything held about review {review_id}? Type yes: ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() != "yes":
+        raise SystemExit("Nothing deleted.")
 
 
 def safeguarding_command(action: str, content_dir: Path, text: str) -> None:

@@ -2,7 +2,7 @@
 
 1. repair   the channel's strings were made safe at the door (bot/door.py), before all this
 2. replay   a resend of an activity whose turn committed gets that turn's replies, if they
-            never went out, and stores nothing twice
+            never went out and no later turn has said anything, and stores nothing twice
 3. screen   safeguarding screens everything written, whatever the dialog state
             (dialogs/screen.py); an alert commits on its own, first
 4. apply    the dialogs classify the input against the question waiting (dialogs/ask.py) and
@@ -91,10 +91,12 @@ class MyReviewBot(ActivityHandler):
             await self._deliver(turn_context, conversation_id, act.id, held.held)
 
     async def _replayed(self, context: TurnContext, conversation_id: str, activity_id: str) -> bool:
-        """A resend of a committed activity: deliver its replies if they never went out."""
-        seen = await self.services.repos.activities.seen(
-            conversation_id=conversation_id, activity_id=activity_id
-        )
+        """A resend of a committed activity: deliver its replies if they never went out, and
+        the chat has not moved on since (a later turn said something). Its "delivered" mark
+        can be lost in a crash; then a late duplicate would put an old question below the one
+        the child is answering, and their next message would answer the wrong one."""
+        activities = self.services.repos.activities
+        seen = await activities.seen(conversation_id=conversation_id, activity_id=activity_id)
         if seen is None:
             return False
         pending = any(
@@ -103,6 +105,14 @@ class MyReviewBot(ActivityHandler):
         )
         if seen.delivered or pending or not seen.replies:
             log.info("duplicate activity ignored", extra={"channel": context.activity.channel_id})
+            return True
+        if seen.seen_at is not None and await activities.answered_since(
+            conversation_id=conversation_id, since=seen.seen_at
+        ):
+            log.info(
+                "late duplicate ignored: the chat has moved on",
+                extra={"channel": context.activity.channel_id},
+            )
             return True
         log.info("replies delivered again", extra={"channel": context.activity.channel_id})
         await self._deliver(context, conversation_id, activity_id, from_stored(seen.replies))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import math
+import re
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -10,7 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storage.crypto import DataKeyError, Keyring
+from storage.crypto import DataKeyError, Keyring, weak_key_bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,8 +47,95 @@ PLACEHOLDERS = {
     "12345678",
     "1234567890",
 }
+# Placeholder words that give a value away wherever they appear in it (a random value of 32
+# or more characters contains one of these by chance less than once in a billion).
+PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "password", "passw0rd", "letmein")
 MIN_KEY_BYTES = 32
+# Estimated bits of randomness a secret key must hold. A random key of the shortest length
+# allowed (32 URL-safe base64 characters) scores about 160 here, hardly ever under 130.
+MIN_KEY_BITS = 100
 HOW_TO_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+# Rows of a UK/US keyboard, each with how far it is set in from the row above.
+_ROWS = (("1234567890-=", 0.0), ("qwertyuiop[]", 0.5), ("asdfghjkl;'", 0.75), ("zxcvbnm,./", 1.25))
+_SHIFTED = dict(zip('!@#$%^&*()_+{}:"<>?|~', "1234567890-=[];',./\\`", strict=True))
+
+
+def _keyboard_neighbours() -> dict[str, set[str]]:
+    """Each key's neighbours on the keyboard: beside it, and touching it above and below."""
+    where = {c: (r, i + off) for r, (row, off) in enumerate(_ROWS) for i, c in enumerate(row)}
+    return {
+        c: {d for d, (r2, x2) in where.items() if d != c and abs(r - r2) <= 1 and abs(x - x2) < 1.1}
+        for c, (r, x) in where.items()
+    }
+
+
+_NEIGHBOURS = _keyboard_neighbours()
+
+
+def _key_of(c: str) -> str:
+    return _SHIFTED.get(c, c.lower())
+
+
+def _follows(a: str, b: str) -> bool:
+    """Whether `b` comes straight after `a` on the keyboard or in the alphabet or digits."""
+    ka, kb = _key_of(a), _key_of(b)
+    if kb in _NEIGHBOURS.get(ka, ()):
+        return True
+    same_kind = (ka.isalpha() and kb.isalpha()) or (ka.isdigit() and kb.isdigit())
+    return same_kind and abs(ord(ka) - ord(kb)) == 1
+
+
+def estimated_bits(value: str) -> float:
+    """A rough count of the randomness in `value`, as a guesser who tries keyboard walks,
+    alphabet runs and repeats first would see it: a character that follows the one before on
+    the keyboard or in the alphabet, or repeats it, costs a bit or two; a stretch seen before,
+    about as many bits as it takes to say where; any other character, all its alphabet's."""
+    pool = sum(
+        size
+        for present, size in (
+            (any(c.islower() for c in value), 26),
+            (any(c.isupper() for c in value), 26),
+            (any(c.isdigit() for c in value), 10),
+            (any(not c.isalnum() for c in value), 33),
+        )
+        if present
+    )
+    full = math.log2(max(pool, 2))
+    bits, i = 0.0, 0
+    while i < len(value):
+        c = value[i]
+        if i and c == value[i - 1]:
+            bits, i = bits + 1, i + 1
+            continue
+        if i and _follows(value[i - 1], c):
+            bits, i = bits + 2, i + 1
+            continue
+        length = 0
+        while i + length < len(value) and value[i : i + length + 1] in value[: i + length]:
+            length += 1
+        if length >= 3:
+            bits, i = bits + math.log2(i) + math.log2(length), i + length
+            continue
+        bits, i = bits + full, i + 1
+    return bits
+
+
+def _decoded(value: str) -> bytes | None:
+    """`value` as the bytes it is base64 or hex of, if it is one of those, else None."""
+    text = value.strip().rstrip("=")
+    if len(text) < 16:
+        return None
+    if re.fullmatch(r"[0-9a-fA-F]+", text) and len(text) % 2 == 0:
+        return bytes.fromhex(text)
+    if re.fullmatch(r"[A-Za-z0-9+/]+|[A-Za-z0-9_-]+", text) and len(text) % 4 != 1:
+        try:
+            return base64.urlsafe_b64decode(
+                text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
+            )
+        except ValueError:
+            return None
+    return None
 
 
 def _squash(value: str) -> str:
@@ -59,22 +148,48 @@ def is_placeholder(value: str) -> bool:
     return not squashed or squashed in PLACEHOLDERS or len(set(squashed)) == 1
 
 
-def weak_key(value: str) -> str | None:
-    """Why `value` cannot be a key that protects children's data, or None if it can. Says why
-    without ever repeating the value."""
-    if value != value.strip():
-        return "has spaces at the start or end (a copy and paste slip?)"
-    if is_placeholder(value) or any(p in _squash(value) for p in ("changeme", "changethis")):
+def _weak_text(value: str) -> str | None:
+    if is_placeholder(value) or any(p in _squash(value) for p in PLACEHOLDER_WORDS):
         return "is a placeholder"
-    if len(value.encode()) < MIN_KEY_BYTES:
-        return f"is shorter than {MIN_KEY_BYTES} bytes"
     # Random text of 32 or more characters from a 64-letter alphabet has 4 or more bits per
     # character; words, dates and repeated chunks have far fewer.
     counts = [value.count(c) for c in set(value)]
     bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
-    if bits < 3.5 or len(set(value)) < 16:
+    if bits < 3.5 or len(set(value)) < 10:
         return "does not look random (too few different characters)"
+    pairs = list(zip(value, value[1:], strict=False))
+    if sum(_follows(a, b) for a, b in pairs) >= 0.5 * len(pairs):
+        return "follows the keyboard or the alphabet"
+    if estimated_bits(value) < MIN_KEY_BITS:
+        return "does not look random (it repeats, or runs along the keyboard or the alphabet)"
     return None
+
+
+def weak_key(value: str) -> str | None:
+    """Why `value` cannot be a key that protects children's data, or None if it can. Says why
+    without ever repeating the value. A value that is base64 or hex of something is judged by
+    what it decodes to first: a placeholder, words, bytes all alike or counting."""
+    if value != value.strip():
+        return "has spaces at the start or end (a copy and paste slip?)"
+    if is_placeholder(value):
+        return "is a placeholder"
+    raw = _decoded(value)
+    if raw is not None:
+        if all(32 <= b < 127 for b in raw):
+            why = _weak_text(raw.decode("ascii"))
+            if why == "is a placeholder":
+                return "is a placeholder (base64 or hex of one)"
+            if why:
+                return "does not look random (it is base64 or hex of text that does not)"
+        else:
+            why = weak_key_bytes(raw)
+            if why:
+                return f"does not look random (decoded, {why})"
+            if len(raw) >= MIN_KEY_BYTES and re.fullmatch(r"[0-9a-fA-F]+", value):
+                return None  # hex says no more than its bytes, and they pass
+    if len(value.encode()) < MIN_KEY_BYTES:
+        return f"is shorter than {MIN_KEY_BYTES} bytes"
+    return _weak_text(value)
 
 
 class Settings(BaseSettings):
@@ -115,13 +230,17 @@ class Settings(BaseSettings):
     duty_email: str = "duty-team@localhost"
     outbox_poll_seconds: float = 5.0
     outbox_max_attempts: int = 12
+    # This instance's name on its outbox leases: a restart of the same name releases at once
+    # what the process before it was sending. Instances sharing a database need their own.
+    instance_name: str = Field(default="main", min_length=1, max_length=200)
 
     code_attempts_allowed: int = Field(default=5, ge=1)
     code_attempt_window_minutes: int = Field(default=15, ge=1)
     # Wrong codes one channel user may make in a day, whatever conversation they use.
     code_attempts_per_user_per_day: int = Field(default=12, ge=1)
-    # Past this many wrong codes in an hour across the service, codes are checked one at a
-    # time, one every `code_slow_lane_seconds`, and the duty team is warned (README).
+    # Past this many wrong codes in an hour across the service, wrong codes are answered one at
+    # a time, one every `code_slow_lane_seconds` (the rest refused as busy), and the duty team
+    # is warned. A right code is checked first and always gets in at once (README).
     code_guesses_per_hour: int = Field(default=100, ge=1)
     code_slow_lane_seconds: float = Field(default=10.0, ge=0)
     # A disclosure that repeats what the same chat raised within these minutes goes in one

@@ -185,10 +185,10 @@ class Consultation:
         if len(by_user) >= services.code_attempts_per_user_per_day:
             await turn.say("code_paused", time=turn.time_words(by_user[0] + timedelta(days=1)))
             return await step.replace_dialog(LINK, {"again": True})
-        if not await self._code_check_allowed(now):
-            await turn.say("code_busy")
-            return await step.replace_dialog(LINK, {"again": True})
 
+        # The code is checked first, whatever the service-wide rate: a keyed hash looked up by
+        # equality, so a right code gets in at once and guessers cannot hold it up. Only a
+        # wrong code is counted, and past the service-wide rate it is refused as before.
         code = compact_code(str(step.result.get("value", "")))
         review = await repos.reviews.by_code_hash(invite_code_hash=services.codes.hash(code))
         if review is None:
@@ -197,6 +197,8 @@ class Consultation:
             )
             if len(misses) + 1 >= services.code_attempts_allowed:
                 await turn.say("code_paused", time=turn.time_words(now + services.code_window))
+            elif not await self._wrong_code_answered(now):
+                await turn.say("code_busy")
             else:
                 await turn.say("code_wrong")
             return await step.replace_dialog(LINK, {"again": True})
@@ -276,13 +278,14 @@ class Consultation:
                 return code
         return None
 
-    async def _code_check_allowed(self, now: datetime) -> bool:
-        """Whether a code may be checked now. Past the service-wide rate of wrong codes, one
-        check at a time goes ahead, one per slow-lane interval, and the duty team is warned
-        once an hour; below it, every check does."""
+    async def _wrong_code_answered(self, now: datetime) -> bool:
+        """Whether a wrong code (already counted) is answered as wrong. Past the service-wide
+        rate of wrong codes, one is, per slow-lane interval; every other is refused as "busy",
+        and the duty team is warned once an hour. Below the rate, every one is."""
         services, codes = self.services, self.services.repos.code_attempts
+        # Counted already, hence `<=`: the first so many wrong codes in an hour are answered.
         wrong = await codes.count_since(since=now - timedelta(hours=1))
-        if wrong < services.code_guesses_per_hour:
+        if wrong <= services.code_guesses_per_hour:
             return True
         if await codes.take_warning(now=now, every=timedelta(hours=1)):
             log.warning("invite codes are being guessed", extra={"wrong_last_hour": wrong})

@@ -28,6 +28,8 @@ from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from storage.types import one_line
+
 PREFIX = "v1:"
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 _NONCE = 12
@@ -42,6 +44,18 @@ class SealedValueError(RuntimeError):
     """A stored value cannot be opened: its key is not configured, or it was altered."""
 
 
+def missing_keys_error(key_ids: list[str]) -> DataKeyError:
+    """Stored values are sealed with keys that are not configured: what to do, naming them."""
+    which = ", ".join(key_ids)
+    keys = "key" if len(key_ids) == 1 else "keys"
+    return DataKeyError(
+        f"values in the database are sealed with {keys} {which}, which MYREVIEW_DATA_KEYS does "
+        f"not hold. Not starting: what they sealed could not be read. Put the {keys} back, "
+        "after the current one, start, and run `myreview keys rotate` until it says older "
+        "keys can be removed; only then take them out"
+    )
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -54,6 +68,43 @@ def new_key_entry(key_id: str | None = None) -> str:
     """A fresh `id:key` entry for MYREVIEW_DATA_KEYS (256 random bits)."""
     key_id = key_id or datetime.now(UTC).strftime("k%Y%m%d") + secrets.token_hex(2)
     return f"{key_id}:{_b64(AESGCM.generate_key(bit_length=256))}"
+
+
+def _printable(raw: bytes) -> bool:
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in raw)
+
+
+def longest_step_run(values: list[int]) -> int:
+    """The longest stretch in which each value is one more, or one less, than the one before
+    it (0123..., dcba...): how counting and alphabet runs look."""
+    best = run = 1 if values else 0
+    step = 0
+    for a, b in zip(values, values[1:], strict=False):
+        if b - a in (1, -1) and (run == 1 or b - a == step):
+            run, step = run + 1, b - a
+        elif b - a in (1, -1):
+            run, step = 2, b - a
+        else:
+            run, step = 1, 0
+        best = max(best, run)
+    return best
+
+
+def weak_key_bytes(raw: bytes) -> str | None:
+    """Why `raw` cannot be random key material, or None if it may be. 32 random bytes are
+    almost never all alike, all printable, counting, or mostly repeats: each test below fails
+    random bytes less than once in a billion tries. Says why, never the bytes."""
+    if not raw:
+        return "it is empty"
+    if len(set(raw)) == 1:
+        return "every byte is the same"
+    if _printable(raw):
+        return "it is text (base64 of words), not random bytes"
+    if longest_step_run(list(raw)) >= 6:
+        return "its bytes count up or down"
+    if len(raw) <= 256 and len(set(raw)) < 0.6 * len(raw):
+        return "it repeats a few bytes"
+    return None
 
 
 @dataclass(frozen=True)
@@ -88,6 +139,12 @@ class Keyring:
                 raise DataKeyError(
                     f"{where} (id {key_id}) is not 32 bytes in URL-safe base64 "
                     "(make one with: myreview keys new)"
+                )
+            weak = weak_key_bytes(raw)
+            if weak:
+                raise DataKeyError(
+                    f"{where} (id {key_id}) is not random: {weak}. A data key must be 32 "
+                    "random bytes (make one with: myreview keys new)"
                 )
             keys[key_id] = AESGCM(raw)
         return cls(keys=keys, current=entries[0].partition(":")[0])
@@ -174,6 +231,21 @@ class SealedText(TypeDecorator[str]):
         if value is None or value == "" or not is_sealed(value):
             return value  # written before encryption; `myreview keys rotate` seals it
         return keyring_of(dialect).open(value, aad=self.aad)
+
+
+class SealedLine(SealedText):
+    """A sealed name, place or reference staff entered: written and read as `one_line`, so no
+    bidi control or invisible character in it reaches a chat or an email, even from a row
+    written before this was done."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return super().process_bind_param(None if value is None else one_line(value), dialect)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        opened = super().process_result_value(value, dialect)
+        return None if opened is None else one_line(opened)
 
 
 class SealedJSON(TypeDecorator[Any]):

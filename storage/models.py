@@ -10,8 +10,8 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.crypto import SealedJSON, SealedText
-from storage.types import UTCDateTime, utcnow
+from storage.crypto import SealedJSON, SealedLine, SealedText
+from storage.types import PlainLine, UTCDateTime, one_line, utcnow
 
 
 def _utc(**kw: Any) -> Any:
@@ -22,24 +22,32 @@ def _utc(**kw: Any) -> Any:
 
 
 class ReviewBase(SQLModel):
-    # Names are sealed at rest (storage/crypto.py), as are the child's words below.
-    first_name: str = Field(max_length=80, sa_type=SealedText("review.first_name"))
+    # Names are sealed at rest (storage/crypto.py), as are the child's words below. What staff
+    # type here is kept and read as one line with no bidi control or invisible character in it
+    # (`one_line`), so it cannot reverse or hide text in a chat or an email.
+    first_name: str = Field(max_length=80, sa_type=SealedLine("review.first_name"))
     preferred_name: str | None = Field(
-        default=None, max_length=80, sa_type=SealedText("review.preferred_name")
+        default=None, max_length=80, sa_type=SealedLine("review.preferred_name")
     )
     date_of_birth: date | None = None
     age: int | None = Field(default=None, ge=3, le=25)
     is_uasc: bool = False
-    iro_name: str = Field(max_length=120)
+    iro_name: str = Field(max_length=120, sa_type=PlainLine(120))
     iro_email: str = Field(max_length=254)
     review_at: datetime = _utc()
     language_hint: str | None = Field(default=None, max_length=16)
     # The council's case reference, so the IRO and the duty team know who it is about.
     case_reference: str | None = Field(
-        default=None, max_length=40, sa_type=SealedText("review.case_reference")
+        default=None, max_length=40, sa_type=SealedLine("review.case_reference")
     )
     # Where the review meeting is, if known ("Oak House, room 2"): the child is told.
-    place: str | None = Field(default=None, max_length=120, sa_type=SealedText("review.place"))
+    place: str | None = Field(default=None, max_length=120, sa_type=SealedLine("review.place"))
+
+    @field_validator("first_name", "preferred_name", "iro_name", "case_reference", "place")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        return None if v is None else one_line(v)
+
     # Asked on the easy path (short prompts, pictures, one-tap answers), whatever their age:
     # for children with additional needs.
     easy_read: bool = False
@@ -247,8 +255,21 @@ class OutboxMessage(OutboxMessageBase, table=True):
     status: str = Field(default="pending", max_length=16)  # pending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime = _utc(default_factory=utcnow)
+    # A worker sending it holds it until then; who (the instance's name) and which start of
+    # it, so that a restarted instance releases at once what its dead predecessor held.
     locked_until: datetime | None = _utc(default=None)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_generation: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
     message_id: str = Field(max_length=200)
     created_at: datetime = _utc(default_factory=utcnow)
     sent_at: datetime | None = _utc(default=None)
+
+
+class OutboxLessee(SQLModel, table=True):
+    """One row per instance name: how many times an instance of that name has started. Each
+    start is a new generation; leases of an older one were left by a process that died."""
+
+    owner: str = Field(primary_key=True, max_length=200)
+    generation: int = 0
+    started_at: datetime = _utc(default_factory=utcnow)

@@ -25,6 +25,7 @@ from storage.models import (
     ChannelLink,
     CodeAttempt,
     CodeGate,
+    OutboxLessee,
     OutboxMessage,
     OutboxMessageCreate,
     ProcessedActivity,
@@ -362,6 +363,7 @@ class SeenActivity:
 
     replies: list[dict[str, Any]] | None
     delivered: bool
+    seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -385,7 +387,22 @@ class ActivityLogRepository:
             row = await s.get(ProcessedActivity, (conversation_id, activity_id))
             if row is None:
                 return None
-            return SeenActivity(row.replies, row.delivered_at is not None)
+            return SeenActivity(row.replies, row.delivered_at is not None, row.seen_at)
+
+    async def answered_since(self, *, conversation_id: str, since: datetime) -> bool:
+        """Whether a turn of this conversation committed after `since` with something to say:
+        the chat has moved on, and what was said before is no longer the latest."""
+        async with self._db.read() as s:
+            rows = await s.exec(
+                select(ProcessedActivity)
+                .where(
+                    col(ProcessedActivity.conversation_id) == conversation_id,
+                    col(ProcessedActivity.seen_at) > since,
+                )
+                .order_by(col(ProcessedActivity.seen_at))
+                .limit(50)
+            )
+            return any(row.replies or row.reply_ids for row in rows.all())
 
     async def record(
         self, *, conversation_id: str, activity_id: str, replies: list[dict[str, Any]]
@@ -702,40 +719,73 @@ class OutboxRepository:
             )
             return int(res.one())
 
-    async def claim_due(
-        self, *, now: datetime, limit: int, lease: timedelta
-    ) -> list[OutboxMessage]:
-        """Lease due messages to this worker so that no other sends them at the same time."""
+    async def start(self, *, owner: str, now: datetime) -> tuple[int, int]:
+        """An instance named `owner` starts: its new generation, and how many messages a
+        process of an older generation of it still held. Those are released at once: that
+        process is gone (one process per name), so they need not wait out their lease."""
         async with self._db.session() as s:
-            res = await s.exec(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                    or_(
-                        col(OutboxMessage.locked_until).is_(None),
-                        col(OutboxMessage.locked_until) < now,
-                    ),
-                )
-                .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
-                .limit(limit)
+            await s.exec(
+                self._db.insert()(OutboxLessee)
+                .values(owner=owner, generation=0, started_at=now)
+                .on_conflict_do_nothing()
             )
-            claimed: list[OutboxMessage] = []
-            for msg in res.all():
+            await s.exec(
+                update(OutboxLessee)
+                .where(col(OutboxLessee.owner) == owner)
+                .values(generation=OutboxLessee.generation + 1, started_at=now)
+            )
+            generation = int(
+                (
+                    await s.exec(select(OutboxLessee.generation).where(OutboxLessee.owner == owner))
+                ).one()
+            )
+            res = await s.exec(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.lease_owner) == owner,
+                    col(OutboxMessage.lease_generation) < generation,
+                )
+                .values(locked_until=None, lease_owner=None, lease_generation=None)
+            )
+            return generation, int(res.rowcount or 0)
+
+    async def claim_next(
+        self, *, now: datetime, owner: str, generation: int, lease: timedelta
+    ) -> OutboxMessage | None:
+        """Lease the next due message to this worker, alerts before anything else, so that no
+        other sends it at the same time. One at a time: a crash strands at most one, and an
+        alert queued meanwhile goes next."""
+        free = or_(col(OutboxMessage.locked_until).is_(None), col(OutboxMessage.locked_until) < now)
+        async with self._db.session() as s:
+            for _ in range(5):  # another worker may take the one we found first
+                msg = (
+                    await s.exec(
+                        select(OutboxMessage)
+                        .where(
+                            OutboxMessage.status == "pending",
+                            col(OutboxMessage.next_attempt_at) <= now,
+                            free,
+                        )
+                        .order_by(
+                            col(OutboxMessage.kind).in_(["alert", "alerts"]).desc(),
+                            col(OutboxMessage.urgent).desc(),
+                            col(OutboxMessage.id),
+                        )
+                        .limit(1)
+                    )
+                ).first()
+                if msg is None:
+                    return None
                 upd = await s.exec(
                     update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.id) == msg.id,
-                        or_(
-                            col(OutboxMessage.locked_until).is_(None),
-                            col(OutboxMessage.locked_until) < now,
-                        ),
+                    .where(col(OutboxMessage.id) == msg.id, free)
+                    .values(
+                        locked_until=now + lease, lease_owner=owner, lease_generation=generation
                     )
-                    .values(locked_until=now + lease)
                 )
                 if upd.rowcount == 1:
-                    claimed.append(msg)
-            return claimed
+                    return msg
+            return None
 
     async def mark_sent(self, *, message_id: int, at: datetime, keep_body: bool = False) -> None:
         """Marks a message sent. Its body (a child's words) is dropped unless `keep_body`: the
@@ -744,6 +794,8 @@ class OutboxRepository:
             "status": "sent",
             "sent_at": at,
             "locked_until": None,
+            "lease_owner": None,
+            "lease_generation": None,
             "last_error": None,
         }
         if not keep_body:
@@ -765,6 +817,8 @@ class OutboxRepository:
                     attempts=OutboxMessage.attempts + 1,
                     last_error=error[:500],
                     locked_until=None,
+                    lease_owner=None,
+                    lease_generation=None,
                     status="pending" if retry_at else "failed",
                     next_attempt_at=retry_at or utcnow(),
                 )
@@ -793,7 +847,7 @@ class OutboxRepository:
 
 # Tables with nothing of a child's in them (counters and bookkeeping). Every other table must
 # be covered by PrivacyRepository's purge and export; a test holds new tables to this.
-NO_CHILD_DATA = frozenset({"codeattempt", "codegate", "alembic_version"})
+NO_CHILD_DATA = frozenset({"codeattempt", "codegate", "outboxlessee", "alembic_version"})
 
 
 class PrivacyRepository:
@@ -840,6 +894,38 @@ class PrivacyRepository:
                     ProcessedActivity, col(ProcessedActivity.conversation_id).in_(conversations)
                 ),
             }
+
+    async def email_ids(self, *, review_id: int) -> list[int]:
+        """The outbox ids of every email about the review: its summaries and alerts, and the
+        duty team's alerts from its chats before they had a review (the development .eml files
+        are named by these). A digest of several children's alerts is not among them."""
+        async with self._db.session() as s:
+            links, _ = await self._conversations(s, review_id)
+            conversations = [link.conversation_id for link in links]
+            alerts = (
+                await s.exec(
+                    select(SafeguardingAlert.id).where(
+                        or_(
+                            col(SafeguardingAlert.review_id) == review_id,
+                            col(SafeguardingAlert.conversation_id).in_(conversations),
+                        )
+                    )
+                )
+            ).all()
+            about = [
+                f"alert:{alert_id}{suffix}"
+                for alert_id in alerts
+                for suffix in ("", ":linked", ":more")
+            ]
+            res = await s.exec(
+                select(OutboxMessage.id).where(
+                    or_(
+                        col(OutboxMessage.review_id) == review_id,
+                        col(OutboxMessage.idempotency_key).in_(about),
+                    )
+                )
+            )
+            return [int(i) for i in res.all() if i is not None]
 
     async def purge(self, *, review_id: int) -> dict[str, int]:
         """Deletes every row about the review, the review included; returns counts only."""
@@ -944,6 +1030,35 @@ class SealedFieldsRepository:
                     if n:
                         counts[f"{table.name}.{column.name}"] = n
         return counts
+
+    async def key_ids_not_held(self, *, most: int = 10) -> list[str]:
+        """The ids of keys that sealed stored values but are not among the configured keys
+        (up to `most`). One query per column, each stopping at the first value found under a
+        key not yet listed, so a database with none costs one pass over the sealed columns."""
+        keys = self._db.keys
+        missing: list[str] = []
+        async with self._db.read() as s:
+            for table, columns in sealed_columns():
+                for column in columns:
+                    raw = type_coerce(column, Text)
+                    while len(missing) < most:
+                        known = [f"{PREFIX}{k}:" for k in [*keys.keys, *missing]]
+                        found = (
+                            await s.exec(
+                                select(raw)
+                                .select_from(table)
+                                .where(
+                                    func.substr(raw, 1, len(PREFIX)) == PREFIX,
+                                    *(func.substr(raw, 1, len(m)) != m for m in known),
+                                )
+                                .limit(1)
+                            )
+                        ).first()
+                        key_id = Keyring.key_id_of(found)
+                        if key_id is None:
+                            break
+                        missing.append(key_id)
+        return missing
 
     async def reseal_batch(
         self, *, table: Table, columns: list[Column[Any]], limit: int

@@ -252,6 +252,74 @@ def server_env(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# --- the mail server ---------------------------------------------------------------------------
+
+
+@dataclass
+class Mail:
+    message_id: str
+    subject: str
+    at: float = field(default_factory=time.monotonic)
+
+
+class MailSink:
+    """An SMTP server (aiosmtpd) that keeps what it accepts, counted per Message-ID, as the
+    IRO's and the duty team's mail server would. A message counts as accepted once its data has
+    all arrived, as a real server queues it then, whether or not the bot heard the "250" (a
+    kill in between is where SMTP can deliver twice).
+
+    `delay` paces each message, as a real server takes its time; `hold_urgent` keeps the first
+    urgent message's "250" back until `release()`, so that a kill lands while it is on its way.
+    """
+
+    def __init__(self, *, delay: float = 0.0, hold_urgent: bool = False) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.delay = delay
+        self.hold_urgent = hold_urgent
+        self.mails: list[Mail] = []
+        self.busy = 0  # messages whose data has arrived and whose answer has not gone
+        self.holding: Mail | None = None
+        self._released = False
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._released = True
+        self._controller.stop()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        raw = envelope.original_content or envelope.content
+        msg = message_from_bytes(raw, policy=policy.default)
+        mail = Mail(str(msg["Message-ID"]), str(msg["Subject"]))
+        self.mails.append(mail)
+        self.busy += 1
+        try:
+            if self.hold_urgent and self.holding is None and msg["Importance"] == "high":
+                self.holding = mail
+                while not self._released:
+                    await asyncio.sleep(0.02)
+            elif self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.busy -= 1
+        return "250 OK"
+
+    def release(self) -> None:
+        self._released = True
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for mail in self.mails:
+            found[mail.message_id] = found.get(mail.message_id, 0) + 1
+        return found
+
+
 # --- reading what the bot said ----------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """The `myreview` command, settings that refuse placeholders, and the health check."""
 
+import base64
 import re
 import stat
 from pathlib import Path
@@ -98,6 +99,73 @@ def test_production_refuses_weak_keys_saying_why_and_how(tmp_path, key, why):
     with pytest.raises(ValidationError, match=f"MYREVIEW_SECRET_KEY {why}") as err:
         make_settings(tmp_path, environment="production", secret_key=key, **APP)
     assert "secrets.token_urlsafe" in str(err.value)
+
+
+ZEROS = base64.urlsafe_b64encode(bytes(32)).decode().rstrip("=")
+CHANGEME = base64.b64encode(b"changeme" * 5).decode()
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        # Weak secrets that were accepted in production (issue 15).
+        ("qwertyuiopasdfghjklzxcvbnm1234567890", "follows the keyboard or the alphabet"),
+        ("QWERTYUIOP{}asdfghjkl:zxcvbnm<>?1234567890", "follows the keyboard or the alphabet"),
+        ("abcdefghijklmnopqrstuvwxyz0123456789ABCDEF", "follows the keyboard or the alphabet"),
+        ("zyxwvutsrqponmlkjihgfedcba9876543210", "follows the keyboard or the alphabet"),
+        (CHANGEME, "is a placeholder"),
+        (base64.b64encode(b"dev-only-secret-change-me-please!!").decode(), "is a placeholder"),
+        (ZEROS, "is a placeholder"),
+        (base64.b64encode(bytes([7]) * 32).decode(), r"does not look random \(decoded, every"),
+        (bytes(range(32)).hex(), "does not look random .* count up or down"),
+        ("Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3", "does not look random"),
+        ("1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "follows the keyboard or the alphabet"),
+    ],
+)
+def test_production_refuses_keys_that_only_look_random(tmp_path, key, why):
+    with pytest.raises(ValidationError, match=f"MYREVIEW_SECRET_KEY {why}") as err:
+        make_settings(tmp_path, environment="production", secret_key=key, **APP)
+    # The same clear message: the setting, why, and how to make a good one; never the value.
+    message = settings_error(err.value)
+    assert "secrets.token_urlsafe" in message and key not in message
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        ("k1:" + ZEROS, r"entry 1 \(id k1\) is not random: every byte is the same"),
+        ("k1:" + base64.urlsafe_b64encode(b"changeme" * 4).decode(), "is text .*not random bytes"),
+        ("k1:" + base64.urlsafe_b64encode(bytes(range(32))).decode(), "count up or down"),
+        ("k1:" + base64.urlsafe_b64encode(bytes([1, 2, 3, 4]) * 8).decode(), "repeats a few"),
+    ],
+)
+def test_production_refuses_data_keys_that_are_not_random(tmp_path, entry, why):
+    with pytest.raises(ValidationError, match=why) as err:
+        make_settings(
+            tmp_path,
+            environment="production",
+            secret_key=STRONG_KEY,
+            **(APP | {"data_keys": entry}),
+        )
+    message = settings_error(err.value)
+    assert "MYREVIEW_DATA_KEYS" in message and "myreview keys new" in message
+    assert entry.split(":")[1] not in message
+
+
+def test_keys_made_as_the_readme_says_are_always_accepted(tmp_path):
+    import secrets
+
+    for _ in range(300):
+        for key in (
+            secrets.token_urlsafe(48),
+            secrets.token_urlsafe(24),  # 32 characters, the shortest allowed
+            secrets.token_hex(32),
+            base64.b64encode(secrets.token_bytes(32)).decode(),
+        ):
+            entry = new_key_entry("k1")
+            make_settings(
+                tmp_path, environment="production", secret_key=key, **(APP | {"data_keys": entry})
+            )
 
 
 @pytest.mark.parametrize("password", ["", "changethis", "CHANGE ME", "password", "short"])
@@ -268,3 +336,29 @@ async def test_make_demo_leaves_only_owner_only_files(tmp_path):
     finally:
         proc.kill()
         await proc.wait()
+
+
+def test_purge_without_a_terminal_asks_for_yes_and_deletes_nothing(tmp_path):
+    """Run from a script or a pipe, there is no one to type "yes": it says to use --yes."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+        "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'myreview.db'}",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "review", "purge", "--review-id", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "--yes" in done.stderr and "Nothing deleted" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -1,19 +1,24 @@
 """The crash test: the real server as a subprocess, 50 young people answering at once over HTTP,
-`kill -9` three times at random moments, a restart on the same database each time, and every
-unanswered activity resent by its channel with the same id and body.
+`kill -9` three times at random moments and twice more while the summaries go out to a real
+SMTP server (aiosmtpd), a restart on the same database each time, and every unanswered activity
+resent by its channel with the same id and body.
 
 It asserts, reading the SQLite file itself afterwards:
 - every answer the bot acknowledged (replied to) is stored under the question the child was
   looking at, and none is stored under another question (misfiled);
 - every consultation can finish (the review is sent), with exactly one summary queued per review;
-- no resent activity is left without a reply.
+- no resent activity is left without a reply;
+- every summary reaches the mail server within a minute of the last child finishing (a lease
+  left by a killed process is released at restart, not after its 5 minutes), and no more
+  messages arrive twice than there were kills (SMTP's window: the one message on its way).
 
 Run it alone with `pytest -s -p no:cacheprovider tests/test_crash.py` to see the figures.
 CRASH_ROOT=<checkout> runs another checkout's server (e.g. a worktree of an older commit);
 CRASH_SEED repeats a run's choices and kill points (the timing still varies); CRASH_CHILDREN
 changes the number of young people, CRASH_WEBCHAT how many of them use Web Chat;
 CRASH_TRANSCRIPTS=1 writes every conversation to transcripts.txt (always done on failure);
-CRASH_KILLS=0 gives a run without crashes to compare.
+CRASH_KILLS=0 gives a run without crashes to compare; CRASH_DELIVERY_KILLS sets the kills while
+mail goes out.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from tests.crashchannel import (
     BotProcess,
     Child,
     CrashConnector,
+    MailSink,
     Tally,
     Typed,
     Words,
@@ -57,6 +63,16 @@ KILLS = int(os.environ.get("CRASH_KILLS", "3"))
 # takes (about 17 each since the consultation was shortened, resends aside): early, when many
 # are at the code or the first questions; midway; late, when some are checking and sending.
 KILL_WINDOWS = ((0.04, 0.15), (0.30, 0.50), (0.60, 0.85))
+# Kills while the summaries go out: each once this share of the children's summaries reached
+# the mail server, a moment after the next one arrives (in the server's hands, being marked
+# sent, or the next being claimed).
+DELIVERY_KILLS = int(os.environ.get("CRASH_DELIVERY_KILLS", "2"))
+DELIVERY_SHARES = (0.25, 0.55)
+# The mail server takes its time over each message, as a real one does.
+SINK_DELAY = 0.03
+# After the last child, every summary must be at the mail server within this (a lease was 5
+# minutes: this is a bound, not a measurement).
+MAIL_WAIT = 60.0
 ACTIVITIES_PER_CHILD = 16
 # The children stop here, so the test fails with its figures before pytest's 120 s timeout.
 RUN_SECONDS = 85.0
@@ -135,8 +151,20 @@ async def create_reviews(env: dict[str, str], count: int, seed: int) -> dict[int
     return made
 
 
+async def restart(bot: BotProcess, rng: random.Random, lock: asyncio.Lock) -> None:
+    async with lock:
+        await bot.kill()
+        # Some children find nobody there and must resend later, as after a real outage.
+        await asyncio.sleep(rng.uniform(0.05, 0.5))
+        await bot.start()
+
+
 async def crash_during(
-    bot: BotProcess, tally: Tally, rng: random.Random, children_done: asyncio.Future[Any]
+    bot: BotProcess,
+    tally: Tally,
+    rng: random.Random,
+    children_done: asyncio.Future[Any],
+    lock: asyncio.Lock,
 ) -> None:
     """Kills the server at random points of the run and starts it again on the same files."""
     expected = CHILDREN * ACTIVITIES_PER_CHILD
@@ -147,18 +175,40 @@ async def crash_during(
                 return
             await asyncio.sleep(0.02)
         await asyncio.sleep(rng.uniform(0, 0.2))
-        await bot.kill()
-        # Some children find nobody there and must resend later, as after a real outage.
-        await asyncio.sleep(rng.uniform(0.05, 0.5))
-        await bot.start()
+        await restart(bot, rng, lock)
+
+
+async def crash_during_delivery(
+    bot: BotProcess, sink: MailSink, rng: random.Random, lock: asyncio.Lock
+) -> int:
+    """Kills the server while summaries go out to the mail server; returns how many kills."""
+    kills = 0
+    for share in DELIVERY_SHARES[:DELIVERY_KILLS]:
+        while len(sink.mails) < CHILDREN * share:
+            await asyncio.sleep(0.01)
+        arrived = len(sink.mails)
+        while len(sink.mails) == arrived:
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(rng.uniform(0, SINK_DELAY * 2))
+        await restart(bot, rng, lock)
+        kills += 1
+    return kills
 
 
 async def consult_and_crash(
-    children: list[Child], bot: BotProcess, tally: Tally, rng: random.Random
-) -> None:
-    """All the children at once, while the server is killed and restarted under them."""
+    children: list[Child],
+    bot: BotProcess,
+    tally: Tally,
+    rng: random.Random,
+    sink: MailSink,
+    db: Path,
+) -> int:
+    """All the children at once, while the server is killed and restarted under them, and
+    while their summaries go out; returns the kills during delivery."""
+    lock = asyncio.Lock()
     runs = asyncio.gather(*(c.run() for c in children))
-    crashes = asyncio.create_task(crash_during(bot, tally, rng, runs))
+    crashes = asyncio.create_task(crash_during(bot, tally, rng, runs, lock))
+    delivery = asyncio.create_task(crash_during_delivery(bot, sink, rng, lock))
     both: set[asyncio.Future[Any]] = {runs, crashes}
     try:
         # A server that does not come back fails the test at once, with its log.
@@ -169,10 +219,32 @@ async def consult_and_crash(
             raise AssertionError(f"children still running after {RUN_SECONDS} s")
         runs.result()
         await asyncio.wait_for(crashes, RESTART_WAIT)
+        # Every summary at the mail server, the kills during delivery done on the way.
+        for _ in range(int(MAIL_WAIT / 0.05)):
+            if delivery.done() and summaries_delivered(db, sink):
+                break
+            if delivery.done():
+                delivery.result()
+            await asyncio.sleep(0.05)
+        return delivery.result() if delivery.done() else -1
     finally:
-        for task in both:
+        for task in (*both, delivery):
             task.cancel()
-        await asyncio.gather(*both, return_exceptions=True)
+        await asyncio.gather(*both, delivery, return_exceptions=True)
+
+
+def summary_ids(db: Path) -> set[str]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT message_id FROM outboxmessage WHERE kind = 'summary'")
+        return {str(r[0]) for r in rows}
+    finally:
+        con.close()
+
+
+def summaries_delivered(db: Path, sink: MailSink) -> bool:
+    ids = summary_ids(db)
+    return len(ids) >= CHILDREN and ids <= set(sink.counts())
 
 
 @dataclass
@@ -198,6 +270,10 @@ class Figures:
     summaries_not_one: int
     duplicates_ignored_in_log: int
     errors_in_log: int
+    delivery_kills: int
+    summaries_at_mail_server: int
+    deliveries: int
+    delivered_twice: int
     seconds: float
     seed: int
 
@@ -301,12 +377,14 @@ def assess(
 
 
 @pytest.mark.crash
+@pytest.mark.timeout(240)
 async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None:
     started = time.monotonic()
     seed = int(os.environ.get("CRASH_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
     db = tmp_path / "myreview.db"
     port = free_port()
+    sink = MailSink(delay=SINK_DELAY)
     env = server_env(
         {
             "MYREVIEW_ENVIRONMENT": "test",
@@ -316,6 +394,9 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
             "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
             "MYREVIEW_DATA_KEYS": DATA_KEYS,
             "MYREVIEW_OUTBOX_POLL_SECONDS": "0.2",
+            "MYREVIEW_SMTP_HOST": "127.0.0.1",
+            "MYREVIEW_SMTP_PORT": str(sink.port),
+            "MYREVIEW_SMTP_STARTTLS": "false",
             "MYREVIEW_BURST_WINDOW_SECONDS": "0",
             "PYTHONPATH": str(ROOT),
         }
@@ -327,6 +408,8 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
     connector = CrashConnector(latency=CONNECTOR_LATENCY, seed=seed)
     bot = BotProcess(ROOT, env, port, tmp_path / "server.log")
     children: list[Child] = []
+    delivery_kills = 0
+    sink.start()
     async with serving(connector.app) as service_url:
         try:
             await bot.start()
@@ -349,14 +432,16 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
                     )
                     for i, (_, code) in reviews.items()
                 ]
-                await consult_and_crash(children, bot, tally, rng)
+                delivery_kills = await consult_and_crash(children, bot, tally, rng, sink, db)
             await bot.stop()
         finally:
             if bot.proc is not None and bot.proc.returncode is None:
                 bot.proc.kill()
                 await bot.proc.wait()
+            sink.stop()
 
     counts, notes = assess(db, reviews, tally, children)
+    mails = sink.counts()
     log = bot.log_path.read_text(errors="replace")
     figures = Figures(
         children=CHILDREN,
@@ -373,14 +458,31 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
         own_words_sent=len(tally.typed),
         duplicates_ignored_in_log=log.count("duplicate activity ignored"),
         errors_in_log=log.count('"level": "ERROR"'),
+        delivery_kills=delivery_kills,
+        summaries_at_mail_server=len(summary_ids(db) & set(mails)),
+        deliveries=len(sink.mails),
+        delivered_twice=sum(n - 1 for n in mails.values()),
         seconds=round(time.monotonic() - started, 1),
         seed=seed,
         **counts,
     )
     print(f"\ncrash test: {figures.line()}")
     problems = []
-    if figures.kills != KILLS:
-        problems.append(f"only {figures.kills} of {KILLS} kills happened during the run")
+    if figures.kills != KILLS + DELIVERY_KILLS or delivery_kills != DELIVERY_KILLS:
+        problems.append(
+            f"only {figures.kills} of {KILLS} + {DELIVERY_KILLS} kills happened during the run"
+            f" ({delivery_kills} while mail went out)"
+        )
+    if figures.summaries_at_mail_server != CHILDREN:
+        problems.append(
+            f"{CHILDREN - figures.summaries_at_mail_server} summaries not at the mail server "
+            f"{MAIL_WAIT:.0f} s after the last child finished"
+        )
+    if figures.delivered_twice > figures.kills:
+        problems.append(
+            f"{figures.delivered_twice} messages delivered twice in {figures.kills} kills: more "
+            "than the one on its way at each"
+        )
     if figures.misfiled:
         problems.append(f"{figures.misfiled} answers stored under a question not being answered")
     if figures.lost:

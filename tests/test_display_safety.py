@@ -236,6 +236,57 @@ async def test_the_alert_quotes_a_disclosure_without_forged_lines(new_chat, new_
     assert "\u202e" not in plain and "\u202e" not in html
 
 
+# --- names staff typed ----------------------------------------------------------------------------
+
+BIDI = "\u202e\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u200e\u200f\u061c"
+
+
+@pytest.mark.parametrize("stored", ["typed now", "stored before"])
+async def test_bidi_controls_in_names_staff_typed_are_taken_out_wherever_they_are_shown(
+    new_chat, new_review, parts, settings, stored
+):
+    """A name a member of staff typed (or pasted) with a right-to-left override in it shows in
+    its real order in the chat and in the email's subject and body; also a name stored before
+    this was fixed."""
+    names = {"first_name": "Sam\u202eevil", "iro_name": "Jo\u2067 Smith\u2069"}
+    names["place"] = "Oak\u200f House\n, room\u202d 2"
+    review, code = await new_review(**({} if stored == "stored before" else names))
+    if stored == "stored before":
+        from sqlalchemy import text as sql
+
+        keys = parts.db.keys
+        async with parts.db.engine.begin() as conn:
+            await conn.execute(
+                sql("UPDATE review SET first_name = :f, iro_name = :i, place = :p"),
+                {
+                    "f": keys.seal(names["first_name"], aad="review.first_name"),
+                    "i": names["iro_name"],
+                    "p": keys.seal(names["place"], aad="review.place"),
+                },
+            )
+    chat = new_chat("msteams")
+    await chat.start()
+    linked = await chat.say(code)
+    await chat.pick("English")
+    helped = await chat.say("talk to someone")
+    assert "Samevil" in linked and "Oak House , room 2" in linked
+    assert "Jo Smith" in helped
+    await chat.say("she hits me")  # an alert: the names in an email
+    [eml] = await wait_for_eml(settings.outbox_dir)
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    plain, html = email(eml)
+    assert "Samevil" in plain and "Jo Smith" in plain
+    for shown_text in (linked, helped, plain, html, str(mail["Subject"])):
+        assert not set(BIDI) & set(shown_text), shown_text
+    # The summary's subject names the child.
+    async with parts.db.unit_of_work():
+        await parts.services.notifier.summary(review_id=review.id, updated=False)
+    [summary] = [
+        m for m in await parts.repos.outbox.list(review_id=review.id) if m.kind == "summary"
+    ]
+    assert "Samevil" in summary.subject and not set(BIDI) & set(summary.subject)
+
+
 # --- the functions -------------------------------------------------------------------------------
 
 

@@ -1,6 +1,9 @@
 """Invite codes: kind replies to wrong ones, a pause after five, and linking a second device."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.consult import QUICK, answers_of, linked_as, said, text, waiting_key
 
@@ -175,18 +178,19 @@ async def test_guessing_across_the_service_is_slowed_for_everyone_and_the_duty_t
         [warning] = await wait_for_eml(s.outbox_dir)
         assert b"invite codes are being guessed" in warning.read_bytes()
         assert b"To: duty@council.example" in warning.read_bytes()
-    # The bound is in the database: a restarted server still checks slowly, and a child with
-    # the right code is asked kindly to try again in a minute, then gets in.
+    # The bound is in the database: a restarted server still answers wrong codes slowly, and
+    # a child with the right code gets in at once all the same.
     async with TestClient(TestServer(create_app(s))) as client:
         parts = client.app[PARTS]
         [again] = await guess_from_fresh_identities(client, 1)
         assert said(parts, again, "messages.code_busy")
         child = Chat(client, conn, url, channel_id="msteams", user_id="the-child")
         await child.start()
-        assert said(parts, await child.say(code), "messages.code_busy")
+        assert linked_as(parts, await child.say(code), "Sam")
         later = parts.services.clock() + timedelta(seconds=61)
         parts.services.clock = lambda: later
-        assert linked_as(parts, await child.say(code), "Sam")
+        [answered] = await guess_from_fresh_identities(client, 1)
+        assert said(parts, answered, "messages.code_wrong")  # the next slot
     # Only one warning email in the hour.
     assert len(list(s.outbox_dir.glob("*.eml"))) == 1
 
@@ -207,3 +211,64 @@ async def test_chats_that_never_linked_are_forgotten_after_a_week(new_chat, new_
     parts.services.clock = lambda: later
     await housekeeping(parts)
     assert set(await parts.repos.bot_state.read(keys=keys)) == {keys[1]}
+
+
+@pytest.mark.parametrize("clients", [1, 20])
+async def test_a_child_with_the_right_code_gets_in_first_time_while_codes_are_guessed(
+    tmp_path, connector, clients
+):
+    """Guessers past the service-wide bound hold the slow lane (here one wrong code answered a
+    minute); a child with the right code still gets in on their first try, and the guessers'
+    wrong codes are still refused as before."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import PARTS, create_app
+    from bot.cli import add_review
+    from tests.chat import Chat
+    from tests.conftest import make_settings, review_data
+
+    conn, url = connector
+    bound = 6
+    s = make_settings(tmp_path, code_guesses_per_hour=bound, code_slow_lane_seconds=60)
+    _, code = await add_review(s, review_data())
+    answers: list[str] = []
+    stop = asyncio.Event()
+
+    async def guesser(client: TestClient, n: int) -> None:
+        # One client sending guesses one after another, a new conversation and user for each,
+        # as fast as the bot answers (faster than the one a second that kept a child out).
+        i = 0
+        while not stop.is_set():
+            chat = Chat(client, conn, url, channel_id="directline", user_id=f"g{n}-{i}")
+            await chat.start()
+            answers.append(await chat.say(f"AAA-AAA-A{i % 9 + 2}A"))
+            i += 1
+
+    async with TestClient(TestServer(create_app(s))) as client:
+        parts = client.app[PARTS]
+        attack = [asyncio.create_task(guesser(client, n)) for n in range(clients)]
+        try:
+            # Well past the bound: the slow lane is in use, and taken by the guessers.
+            for _ in range(2000):
+                if len(answers) >= bound + 4:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(answers) >= bound + 4, "the guessers never got going"
+            child = Chat(client, conn, url, channel_id="msteams", user_id="the-child")
+            await child.start()
+            tries = []
+            for _ in range(5):
+                tries.append(await child.say(code))
+                if linked_as(parts, tries[-1], "Sam"):
+                    break
+        finally:
+            stop.set()
+            await asyncio.gather(*attack)
+    print(f"\n{clients} guessing client(s): the child got in on try {len(tries)}")
+    assert linked_as(parts, tries[-1], "Sam") and len(tries) == 1, tries
+    # Checking codes first made guessing no faster: past the bound, one wrong code is answered
+    # per slow-lane slot (one here, in a minute), and every other is refused as before.
+    wrong = [a for a in answers if said(parts, a, "messages.code_wrong")]
+    busy = [a for a in answers if said(parts, a, "messages.code_busy")]
+    assert len(wrong) == bound + 1
+    assert len(busy) == len(answers) - len(wrong)

@@ -8,9 +8,14 @@ Time is the worker's injected clock: nothing here sleeps or measures durations.
 from __future__ import annotations
 
 import asyncio
-import socket
+import itertools
+import json
+import os
+import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -30,21 +35,16 @@ from bot.delivery.outbox import (
     Transport,
 )
 from bot.settings import Settings
-from storage.crypto import Keyring
+from storage.crypto import Keyring, new_key_entry
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxMessageCreate
 from storage.repositories import Repositories
+from tests.crashchannel import BotProcess, MailSink, free_port, server_env
 
 SENDER = "MyReview <myreview@council.example>"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:
@@ -127,15 +127,26 @@ def smtp_transport(port: int) -> SmtpTransport:
     )
 
 
+_instances = itertools.count(1)
+
+
 def worker_for(
-    repos: Repositories, transport: Transport, clock: Clock, *, max_attempts: int = 5
+    repos: Repositories,
+    transport: Transport,
+    clock: Clock,
+    *,
+    max_attempts: int = 5,
+    owner: str | None = None,
 ) -> OutboxWorker:
+    """A worker as one app instance runs it; each is an instance of its own unless `owner`
+    names the instance it restarts."""
     return OutboxWorker(
         repo=repos.outbox,
         transport=transport,
         sender=SENDER,
         poll_seconds=3600,
         max_attempts=max_attempts,
+        owner=owner or f"instance-{next(_instances)}",
         clock=clock,
     )
 
@@ -278,29 +289,92 @@ async def test_messages_being_sent_are_not_taken_by_another_worker(
     first = worker_for(repos, slow, clock)
     slow.during = worker_for(repos, smtp_transport(smtp.port), clock)
 
-    assert await first.run_once() == 3
-
-    assert slow.other_sent == 0
+    # The other worker sends the two not yet leased, never the one on its way.
+    assert await first.run_once() == 1
+    assert slow.other_sent == 2
     ids = [m["Message-ID"] for _, m in smtp.inbox.messages]
     assert len(ids) == 3 and len(set(ids)) == 3
 
 
-async def test_a_worker_that_died_mid_send_does_not_lose_the_message(
+async def test_a_restarted_instance_sends_at_once_what_its_dead_process_held(
     repos: Repositories, smtp: SmtpServer
 ) -> None:
     clock = Clock()
     queued = await repos.outbox.enqueue(message=summary(), review_id=None)
-    # A worker leases the message, then its process dies before sending or marking it.
-    [claimed] = await repos.outbox.claim_due(now=clock.now, limit=20, lease=LEASE)
-    assert claimed.id == queued.id
-    worker = worker_for(repos, smtp_transport(smtp.port), clock)
+    # The instance's process leases the message, then dies (kill -9) before sending it.
+    generation, _ = await repos.outbox.start(owner="main", now=clock.now)
+    claimed = await repos.outbox.claim_next(
+        now=clock.now, owner="main", generation=generation, lease=LEASE
+    )
+    assert claimed is not None and claimed.id == queued.id
+    # The same instance starts again: no waiting out the lease.
+    worker = worker_for(repos, smtp_transport(smtp.port), clock, owner="main")
 
-    assert await worker.run_once() == 0  # still leased to the dead worker
+    assert await worker.start() == 1
+    assert await worker.run_once() == 1
+
+    [(_, msg)] = smtp.inbox.messages
+    assert msg["Message-ID"] == queued.message_id
+
+
+async def test_another_instance_leaves_a_lease_alone_until_it_runs_out(
+    repos: Repositories, smtp: SmtpServer
+) -> None:
+    clock = Clock()
+    queued = await repos.outbox.enqueue(message=summary(), review_id=None)
+    generation, _ = await repos.outbox.start(owner="instance-a", now=clock.now)
+    assert await repos.outbox.claim_next(
+        now=clock.now, owner="instance-a", generation=generation, lease=LEASE
+    )
+    # Instance b cannot know whether a is alive and sending it: it waits out the lease.
+    worker = worker_for(repos, smtp_transport(smtp.port), clock, owner="instance-b")
+
+    assert await worker.run_once() == 0
     clock.advance(LEASE + timedelta(seconds=1))
     assert await worker.run_once() == 1
 
     [(_, msg)] = smtp.inbox.messages
     assert msg["Message-ID"] == queued.message_id
+
+
+class QueuesAnAlertWhileSending:
+    """A transport that, while sending the third message, has a child's alert queued."""
+
+    name = "smtp"
+
+    def __init__(self, inner: Transport, repos: Repositories) -> None:
+        self.inner, self.repos, self.sends = inner, repos, 0
+
+    async def send(self, message: EmailMessage, *, outbox_id: int) -> None:
+        self.sends += 1
+        if self.sends == 3:
+            await self.repos.outbox.enqueue(message=alert_message("alert:1"), review_id=None)
+        await self.inner.send(message, outbox_id=outbox_id)
+
+
+def alert_message(key: str) -> OutboxMessageCreate:
+    return summary(
+        key,
+        kind="alert",
+        recipients=["jo.smith@council.example", "duty@council.example"],
+        subject="URGENT: safeguarding concern raised in a MyReview chat",
+        urgent=True,
+    )
+
+
+async def test_an_alert_queued_while_summaries_go_out_goes_next(
+    repos: Repositories, smtp: SmtpServer
+) -> None:
+    for i in range(20):
+        await repos.outbox.enqueue(message=summary(f"summary:{i}:1"), review_id=None)
+    transport = QueuesAnAlertWhileSending(smtp_transport(smtp.port), repos)
+
+    assert await worker_for(repos, transport, Clock()).run_once() == 21
+
+    subjects = [m["Subject"] for _, m in smtp.inbox.messages]
+    # The third summary was on its way when the alert came: the alert goes straight after it,
+    # not after the other seventeen.
+    assert subjects.index("URGENT: safeguarding concern raised in a MyReview chat") == 3
 
 
 async def test_a_woken_worker_sends_without_waiting_for_its_poll(
@@ -542,3 +616,130 @@ async def test_a_worker_woken_as_it_is_stopped_stops(repos: Repositories, smtp: 
     done, _ = await asyncio.wait({task}, timeout=5)
     assert task in done, "the worker did not stop when cancelled"
     assert task.cancelled()
+
+
+# --- kill -9 while sending -------------------------------------------------------------------
+
+CRASH_ROOT = Path(os.environ.get("CRASH_ROOT") or Path(__file__).resolve().parent.parent)
+CRASH_KEYS = new_key_entry("crash")
+
+
+def queue_in_file(db: Path, *, key: str, kind: str, subject: str, urgent: bool) -> str:
+    """Queues an email as the bot does, straight into the server's database file (so that the
+    same test runs against an older checkout's schema too); returns its Message-ID."""
+    keys = Keyring.parse(CRASH_KEYS)
+    message_id = f"<{uuid.uuid4().hex}@myreview>"
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        with con:
+            con.execute(
+                "INSERT INTO outboxmessage (kind, recipients, subject, text_body, urgent, "
+                "idempotency_key, status, attempts, next_attempt_at, message_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                (
+                    kind,
+                    json.dumps(["iro@council.example", "duty@council.example"]),
+                    keys.seal(subject, aad="outboxmessage.subject"),
+                    keys.seal(f"{subject}\n", aad="outboxmessage.text_body"),
+                    urgent,
+                    key,
+                    now,
+                    message_id,
+                    now,
+                ),
+            )
+    finally:
+        con.close()
+    return message_id
+
+
+async def until(done: Callable[[], bool], seconds: float, what: str) -> None:
+    """Polls until `done`; fails with `what` after `seconds` (a bound, not a measurement)."""
+    for _ in range(int(seconds / 0.05)):
+        if done():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(what)
+
+
+@pytest.mark.crash
+@pytest.mark.timeout(300)
+async def test_kill_9_while_sending_an_alert_sends_it_again_at_once_and_nothing_else_twice(
+    tmp_path: Path,
+) -> None:
+    """20 summaries going out, then a child's alert, which is on its way to the mail server
+    when the server is killed (-9). On restart the alert goes again at once, not when its
+    5-minute lease runs out, and so does every summary not yet sent. The mail server gets every
+    message, each once, except the alert it had in hand at the kill: SMTP's window, one
+    message wide, with the same Message-ID."""
+    sink = MailSink(delay=0.15, hold_urgent=True)
+    sink.start()
+    db = tmp_path / "myreview.db"
+    port = free_port()
+    env = server_env(
+        {
+            "MYREVIEW_ENVIRONMENT": "test",
+            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+            "MYREVIEW_PORT": str(port),
+            "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
+            "MYREVIEW_DATA_KEYS": CRASH_KEYS,
+            "MYREVIEW_SMTP_HOST": "127.0.0.1",
+            "MYREVIEW_SMTP_PORT": str(sink.port),
+            "MYREVIEW_SMTP_STARTTLS": "false",
+            "MYREVIEW_OUTBOX_POLL_SECONDS": "0.2",
+            "PYTHONPATH": str(CRASH_ROOT),
+        }
+    )
+    bot = BotProcess(CRASH_ROOT, env, port, tmp_path / "server.log")
+    summaries: list[str] = []
+    try:
+        await bot.start()
+        for i in range(20):
+            summaries.append(
+                queue_in_file(
+                    db, key=f"summary:{i}:1", kind="summary", subject=f"Summary {i}", urgent=False
+                )
+            )
+        await until(lambda: len(sink.mails) >= 3, 60, "the summaries never started going out")
+        alert = queue_in_file(
+            db, key="alert:1", kind="alert", subject="URGENT: an alert", urgent=True
+        )
+        queued_after = len(sink.mails)
+        await until(lambda: sink.holding is not None, 60, "the alert never reached the server")
+        alert_came = sink.mails.index(next(m for m in sink.mails if m.message_id == alert))
+        await bot.kill()
+        sink.release()
+        await bot.start()
+        restarted = time.monotonic()
+        # Its lease was 5 minutes: a minute is "at once" with room for a busy machine.
+        await until(
+            lambda: sink.counts().get(alert, 0) >= 2,
+            60,
+            f"the alert was not sent again within a minute of the restart:\n{bot.log_tail()}",
+        )
+        alert_again = time.monotonic() - restarted
+        await until(
+            lambda: set(summaries) <= set(sink.counts()),
+            60,
+            f"summaries still not sent a minute after the alert:\n{bot.log_tail()}",
+        )
+        await bot.stop()
+    finally:
+        if bot.proc is not None and bot.proc.returncode is None:
+            bot.proc.kill()
+            await bot.proc.wait()
+        sink.stop()
+    counts = sink.counts()
+    twice = {m: n for m, n in counts.items() if n > 1}
+    print(
+        f"\noutbox kill: alert reached the server after {alert_came} of 20 summaries (queued "
+        f"after {queued_after}); sent again {alert_again:.1f} s after the restart; "
+        f"deliveries {len(sink.mails)} for {len(counts)} messages; twice: "
+        f"{['alert' if m == alert else m for m in twice]}"
+    )
+    # Alerts are claimed before summaries: it went straight after the one on its way.
+    assert alert_came <= queued_after + 1
+    assert set(counts) == {*summaries, alert}
+    assert twice == {alert: 2}, twice

@@ -56,12 +56,20 @@ async def test_every_table_is_either_purged_and_exported_or_holds_no_child_data(
     assert tables - NO_CHILD_DATA == set(data), tables - NO_CHILD_DATA ^ set(data)
 
 
+def _emails_with(settings, needle: str) -> list[str]:
+    """The .eml files (development mail) that quote `needle`."""
+    files = settings.outbox_dir.glob("*.eml") if settings.outbox_dir.exists() else []
+    return [p.name for p in files if needle.encode() in p.read_bytes()]
+
+
 async def test_purge_leaves_nothing_of_the_child(parts, new_chat, new_review, settings):
     review, chat = await _everything(parts, new_chat, new_review, settings)
     assert set(await _rows_with(parts, MARK)) >= {"answer", "safeguardingalert"}
+    assert _emails_with(settings, MARK)  # the alert email, as a development .eml file
     counts = await purge_review(settings, review.id)
     assert counts["review"] == 1 and counts["answer"] >= 1
     assert await _rows_with(parts, MARK) == {}
+    assert _emails_with(settings, MARK) == []
     assert await parts.repos.reviews.get(review_id=review.id) is None
     # The chat carries on as a new one: it is asked for a code.
     assert "code" in (await chat.say("hello")).lower()
@@ -114,6 +122,30 @@ async def test_housekeeping_deletes_a_review_after_the_retention_period(
     await housekeeping(parts)
     assert await parts.repos.reviews.get(review_id=review.id) is None
     assert await _rows_with(parts, MARK) == {}
+
+
+async def test_purge_takes_the_emails_of_a_worry_raised_before_the_code_too(
+    parts, new_chat, new_review, settings
+):
+    # The duty team's email went before the chat had a review; the child then linked.
+    review, code = await new_review()
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(f"he hits me {MARK}")
+    await wait_for_eml(settings.outbox_dir)
+    await chat.say(code)
+    other_review, other_code = await new_review(first_name="Alex")
+    other = new_chat("msteams", user_id="child-2")
+    await other.start()
+    await other.say(other_code)
+    await other.say("my dad hurts me Other-Child")
+    await wait_for_eml(settings.outbox_dir, count=3)
+    assert len(_emails_with(settings, MARK)) == 2  # to the duty team, then to the IRO
+
+    await purge_review(settings, review.id)
+
+    assert _emails_with(settings, MARK) == []
+    assert _emails_with(settings, "Other-Child")  # another child's email stays
 
 
 async def test_commands_for_a_review_that_does_not_exist_say_so(settings, parts, tmp_path):

@@ -257,3 +257,40 @@ async def test_keys_rotate_while_a_child_keeps_chatting(tmp_path, connector):
         answers = await client.app[PARTS].repos.answers.all_for(review_id=review.id)
         assert answers["name"].value == "Sam" and answers["pronouns"].value == "she_her"
         assert chat.replies, "the bot still answers with only the new key"
+
+
+def test_a_data_key_removed_too_early_stops_the_start_naming_it(tmp_path):
+    """Before, the bot started, then each turn touching an old value said sorry and the log
+    named no key. Now `myreview serve` stops at once, saying which key is missing."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    old, new = new_key_entry("k2026a"), new_key_entry("k2026b")
+    settings = make_settings(tmp_path, data_keys=old)
+    asyncio.run(add_review(settings, review_data()))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MYREVIEW_")},
+        "MYREVIEW_DATABASE_URL": settings.database_url,
+        "MYREVIEW_VAR_DIR": str(settings.var_dir),
+        "MYREVIEW_DATA_KEYS": new,  # the old key taken out before `keys rotate` ran
+        "MYREVIEW_PORT": str(port),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "k2026a" in done.stderr and "MYREVIEW_DATA_KEYS" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert old.split(":")[1] not in done.stderr + done.stdout

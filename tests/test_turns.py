@@ -119,6 +119,37 @@ async def test_replies_lost_after_the_commit_come_with_the_resend_and_nothing_tw
     assert set(stored) == {"language", "name"}
 
 
+async def test_a_late_duplicate_of_a_delivered_turn_sends_nothing_when_its_mark_was_lost(
+    linked_chat, parts
+):
+    review, chat = await linked_chat("sms")
+    await chat.say("English")
+    act = chat.activity(text="Sammy")
+    # The replies to "Sammy" go out; the 'delivered' mark, written a moment later, is lost in
+    # a crash.
+    delivered = parts.repos.activities.delivered
+
+    async def lost(**kw: Any) -> None:
+        pass
+
+    parts.repos.activities.delivered = lost  # type: ignore[method-assign]
+    await chat.post(act)
+    assert said(parts, chat.said, "questions.pronouns.prompt")
+    await parts.bot.flush_delivered()
+    parts.repos.activities.delivered = delivered  # type: ignore[method-assign]
+    await chat.say("she / her")  # the child carries on
+    asked = chat.said
+
+    await chat.post(act)  # then the channel's late duplicate of "Sammy" arrives
+
+    # Nothing: the pronouns question again, below the question the child is on, would be
+    # answered by their next message as if it were that one.
+    assert chat.replies == []
+    assert not said(parts, asked, "questions.pronouns.prompt")
+    stored = await answers_of(parts, review.id)
+    assert stored["name"] == ("text", "Sammy") and stored["pronouns"] == ("choice", "she_her")
+
+
 async def test_the_stored_replies_are_forgotten_once_delivered(linked_chat, parts):
     review, chat = await linked_chat("sms")
     act = chat.activity(text="English")

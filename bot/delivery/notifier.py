@@ -236,8 +236,9 @@ class OutboxNotifier:
                 text_body=(
                     f"At {when}, {wrong_in_last_hour} wrong invite codes had been entered in "
                     "the last hour, across all chats. That is more than children mistyping.\n\n"
-                    "MyReview now checks codes slowly, one at a time, until the rate falls. "
-                    "No code has been given away. If this goes on, tell the MyReview "
+                    "Until the rate falls, MyReview answers wrong codes slowly, one at a time; "
+                    "a child with the right code still gets in at once. No code has been "
+                    "given away. If this goes on, tell the MyReview "
                     "administrator; they can see the details in the logs.\n\n"
                     "You will not get this email more than once an hour."
                 ),

@@ -1,7 +1,11 @@
 """The durable outbox: every email is a row first, and is sent (and retried) from there.
 
-An SMTP outage loses nothing (rows stay pending, retried with back-off) and sends nothing
-twice (a row is leased before sending and marked sent after; its Message-ID never changes).
+An SMTP outage loses nothing (rows stay pending, retried with back-off). Rows are leased one at
+a time, alerts first, and each is marked sent the moment the server accepts it. A lease names
+the instance and its generation (one per start), so a restart after a crash releases at once
+the one row its dead predecessor held. SMTP cannot promise exactly once: a crash between the
+server's "accepted" and our "sent" sends that one message again, with the same Message-ID
+(stored when it was queued), so it can be told for the same message.
 """
 
 from __future__ import annotations
@@ -58,6 +62,22 @@ class SmtpTransport:
         )
 
 
+def eml_path(directory: Path, outbox_id: int) -> Path:
+    """Where the file transport writes an outbox message (development mail)."""
+    return directory / f"{outbox_id:06d}.eml"
+
+
+def forget_emails(directory: Path, outbox_ids: list[int]) -> int:
+    """Deletes the .eml files of these outbox messages (they quote a child); returns how many
+    there were."""
+    gone = 0
+    for outbox_id in outbox_ids:
+        with contextlib.suppress(FileNotFoundError):
+            eml_path(directory, outbox_id).unlink()
+            gone += 1
+    return gone
+
+
 class FileTransport:
     """No mail server configured: each message becomes an .eml file an IRO can open."""
 
@@ -71,7 +91,7 @@ class FileTransport:
 
     def _write(self, message: EmailMessage, outbox_id: int) -> None:
         private_dir(self.directory)
-        final = self.directory / f"{outbox_id:06d}.eml"
+        final = eml_path(self.directory, outbox_id)
         tmp = final.with_suffix(".tmp")
         # Owner-only from the first byte: an email holds a child's words.
         fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
@@ -112,20 +132,43 @@ class OutboxWorker:
         sender: str,
         poll_seconds: float,
         max_attempts: int,
+        owner: str = "main",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repo, self.transport, self.sender = repo, transport, sender
         self.poll_seconds, self.max_attempts, self.clock = poll_seconds, max_attempts, clock
+        # This instance's name; one process per name at a time (README "Settings").
+        self.owner = owner
+        self.generation: int | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
+    async def start(self) -> int:
+        """A new generation for this instance, releasing at once what a process of an older
+        one held when it died; returns how many messages that was."""
+        self.generation, released = await self.repo.start(owner=self.owner, now=self.clock())
+        if released:
+            log.warning(
+                "outbox messages a stopped process held are released",
+                extra={"released": released, "generation": self.generation},
+            )
+        return released
+
     async def run_once(self) -> int:
-        """Send everything due now; returns how many were sent."""
+        """Send everything due now, one message at a time; returns how many were sent."""
+        if self.generation is None:
+            await self.start()
+        assert self.generation is not None
         sent = 0
-        now = self.clock()
-        for row in await self.repo.claim_due(now=now, limit=20, lease=LEASE):
+        while True:
+            now = self.clock()
+            row = await self.repo.claim_next(
+                now=now, owner=self.owner, generation=self.generation, lease=LEASE
+            )
+            if row is None:
+                return sent
             assert row.id is not None
             try:
                 email = to_email(row, sender=self.sender)
@@ -159,13 +202,13 @@ class OutboxWorker:
                     },
                 )
                 continue
+            # At once: until this commits, a crash would send it again.
             await self.repo.mark_sent(message_id=row.id, at=self.clock())
             sent += 1
             log.info(
                 "outbox sent",
                 extra={"outbox_id": row.id, "kind": row.kind, "transport": self.transport.name},
             )
-        return sent
 
     async def run_forever(self) -> None:
         while True:
