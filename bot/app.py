@@ -30,6 +30,7 @@ from bot.delivery.summary import check_templates
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings, UnsafeSetup
 from bot.state import SqlStorage
+from dialogs.alert_routing import RELEASE_EVERY, release_held
 from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
@@ -41,7 +42,7 @@ from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 # Held alerts are looked at this often: a follow-up is at most this late.
-RELEASE_SECONDS = 20
+RELEASE_SECONDS = RELEASE_EVERY.total_seconds()
 HOUSEKEEPING_SECONDS = 3600
 MAX_BODY = 256 * 1024  # Teams caps a message at 100 KB; anything far larger is not a channel
 
@@ -127,7 +128,9 @@ def build_parts(settings: Settings) -> Parts:
         code_attempts_per_user_per_day=settings.code_attempts_per_user_per_day,
         code_guesses_per_hour=settings.code_guesses_per_hour,
         code_slow_lane=timedelta(seconds=settings.code_slow_lane_seconds),
+        code_devices_allowed=settings.code_devices_allowed,
         alert_group_window=timedelta(minutes=settings.alert_group_minutes),
+        alert_max_hold=timedelta(minutes=settings.alert_max_hold_minutes),
         duty_alerts_per_hour=settings.duty_alerts_per_hour,
         burst_window=timedelta(seconds=settings.burst_window_seconds),
         advocacy_contact=settings.advocacy_contact,
@@ -271,34 +274,8 @@ def forget_eml_files(directory: Path, *, before: datetime) -> int:
 
 
 async def release_held_alerts(parts: Parts) -> int:
-    """Sends what is held: each chat's repeats in one follow-up once its grouping minutes are
-    up, and alerts held back by the duty team's hourly limit in one digest once the last hour
-    has room for it. Returns how many alerts went out."""
-    services, repos = parts.services, parts.repos
-    now = services.clock()
-    held = await repos.alerts.held()
-    groups: dict[int, list[int]] = {}
-    for alert in held:
-        if alert.merged_into is not None:
-            groups.setdefault(alert.merged_into, []).append(alert.id or 0)
-    released = 0
-    for lead_id, ids in groups.items():
-        lead = await repos.alerts.get(alert_id=lead_id)
-        if lead.created_at + services.alert_group_window > now:
-            continue
-        async with repos.db.unit_of_work():
-            await services.notifier.alert_group(lead_id=lead_id, alert_ids=ids)
-            await repos.alerts.mark_summarised(alert_ids=ids)
-        released += len(ids)
-    waiting = [a.id or 0 for a in held if a.merged_into is None]
-    if waiting:
-        sent = await repos.outbox.duty_only_alerts_since(since=now - timedelta(hours=1))
-        if sent < services.duty_alerts_per_hour:
-            async with repos.db.unit_of_work():
-                await services.notifier.alert_digest(alert_ids=waiting)
-                await repos.alerts.mark_summarised(alert_ids=waiting)
-            released += len(waiting)
-    return released
+    """Sends the held alerts that are due (dialogs/alert_routing.py); how many went."""
+    return await release_held(parts.services, parts.services.clock())
 
 
 async def requeue_missing_alerts(parts: Parts) -> int:

@@ -243,12 +243,18 @@ class Settings(BaseSettings):
     # is warned. A right code is checked first and always gets in at once (README).
     code_guesses_per_hour: int = Field(default=100, ge=1)
     code_slow_lane_seconds: float = Field(default=10.0, ge=0)
+    # Chats one invite code can open while they stay linked (the child's own device and a
+    # few more); past it the code is refused kindly and the IRO can give a new one.
+    code_devices_allowed: int = Field(default=3, ge=1, le=20)
     # A disclosure that repeats what the same chat raised within these minutes goes in one
     # follow-up email when they are up, not an email each.
     alert_group_minutes: float = Field(default=10, ge=0)
     # At most this many alert emails an hour to the duty team for chats with no review yet;
     # more are stored and go together in the next email (README).
     duty_alerts_per_hour: int = Field(default=10, ge=1)
+    # An alert held back by that limit goes in a digest within these minutes, whatever the
+    # count: a flood of alerts from throwaway chats never keeps a real child's waiting longer.
+    alert_max_hold_minutes: float = Field(default=15, ge=1, le=60)
     # What the help after a worry tells the child about when someone will be in touch: the
     # council's promise, which its safeguarding procedure must keep.
     alert_contact_within: Literal["today", "one_day", "two_days"] = "one_day"

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Words that join numbers in the languages children type here ("1 and 5", "1 ose 2").
 _JOINERS = re.compile(r"(?<!\w)(?:and|or|n|dhe|ose|e|edhe|و|او|أو)(?!\w)")
+# Words around an answer that add nothing to it ("they/them pls", "2 thanks", "نعم لو سمحت").
+_COURTESY = re.compile(
+    r"(?<!\w)(?:pls|plz|please|thanks|thank you|thx|ty|ok|okay|lol|ju lutem|te lutem|flm|"
+    r"faleminderit|من فضلك|لو سمحت|شكرا|شكرًا)(?!\w)"
+)
 _NUMBERS = re.compile(r"[\d\s,،;:/&+.\-()#*]*\d[\d\s,،;:/&+.\-()#*]*")
 # The longest answer form worth checking: a few numbers, or a label or two.
 LONGEST = 300
@@ -41,7 +46,7 @@ def is_answer_form(turn: Turn, text: str) -> bool:
     """Whether `text` is, in full, an answer form for the question waiting in this chat."""
     if len(text) > LONGEST:
         return False
-    if not normalize(text) or is_number_form(text):
+    if not normalize(text) or is_number_form(_COURTESY.sub(" ", text.casefold())):
         return True
     screen = turn.services.matcher(turn.content)
     if screen.is_own_words(text):
@@ -57,7 +62,7 @@ def is_answer_form(turn: Turn, text: str) -> bool:
     for word in sorted(words, key=len, reverse=True):
         if f" {word} " in rest:
             rest = rest.replace(f" {word} ", "  ")
-    rest = rest.strip()
+    rest = _COURTESY.sub(" ", rest).strip()
     return rest != normalize(text) and (not _JOINERS.sub(" ", rest).strip() or is_number_form(rest))
 
 

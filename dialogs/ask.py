@@ -58,6 +58,8 @@ SOMETHING_ELSE = "something_else"
 CODE = "invite_code"
 CLOCK_SKEW_SECONDS = 2.0
 RESEND_HORIZON_SECONDS = 600.0
+# How many recent delays (arrival less the activity's own timestamp) a chat remembers.
+DELAYS_KEPT = 20
 
 
 @dataclass(frozen=True)
@@ -484,26 +486,41 @@ class AskDialog(Dialog):
         }
 
     def _is_burst(self, turn: Turn, state: dict[str, Any], inc: Incoming) -> bool:
-        """Typed before the child could have read the question now waiting (README: bursts)."""
+        """Typed before the child could have read the question now waiting (README: bursts).
+        Decided from when the child sent it, not when it arrived, so that a channel's resend
+        after a crash, however late, is judged as the original was."""
         asked = turn.profile.get("asked")
-        received = turn.context.turn_state.get(RECEIVED_AT)
-        if inc.payload or inc.text is None or not isinstance(asked, dict) or received is None:
+        sent = self._sent_at(turn)
+        if inc.payload or inc.text is None or not isinstance(asked, dict) or sent is None:
             return False
         if asked.get("n") != state.get("n") or not asked.get("after"):
             return False
-        if float(received) < float(asked["at"]) + self.services.burst_window.total_seconds():
+        at = float(asked["at"])
+        if sent[0] < at + self.services.burst_window.total_seconds():
             return True
-        # A channel's resend after a crash can arrive long after the question that followed
-        # it; its own timestamp says it was sent before that question existed. Clocks differ a
-        # little, and stand-in channels send odd timestamps, hence the margins.
-        sent = turn.context.activity.timestamp
-        if not isinstance(sent, datetime):
-            return False
-        sent_at = (sent if sent.tzinfo else sent.replace(tzinfo=UTC)).timestamp()
-        return (
-            abs(float(received) - sent_at) < RESEND_HORIZON_SECONDS
-            and sent_at < float(asked["at"]) - CLOCK_SKEW_SECONDS
-        )
+        # By its own timestamp it was sent before that question existed (clocks differ a little,
+        # hence the margin): a resend that arrives long after, with no live delay to go by yet.
+        return sent[1] is not None and sent[1] < at - CLOCK_SKEW_SECONDS
+
+    @staticmethod
+    def _sent_at(turn: Turn) -> tuple[float, float | None] | None:
+        """When the child sent this message, on this server's clock, and by the activity's own
+        timestamp. The first is that timestamp moved by the least delay this chat's messages
+        have had (the channel's clock may differ from ours; a resend's delay is large, so the
+        least is a live one's), or the time it arrived when the channel sends no usable one."""
+        received = turn.context.turn_state.get(RECEIVED_AT)
+        stamp = turn.context.activity.timestamp
+        if not isinstance(stamp, datetime):
+            return None if received is None else (float(received), None)
+        sent = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+        if received is None:
+            return sent, sent
+        delay = float(received) - sent
+        if abs(delay) > RESEND_HORIZON_SECONDS:
+            return float(received), None  # a stand-in channel's odd timestamp
+        delays = [d for d in turn.profile.get("delays", []) if isinstance(d, (int, float))]
+        turn.profile["delays"] = [*delays[-(DELAYS_KEPT - 1) :], round(delay, 3)]
+        return sent + min([*delays, delay]), sent
 
     async def _burst(self, turn: Turn, text: str) -> None:
         """Adds the message to the written answer just given, or says it was not taken."""
@@ -656,8 +673,10 @@ class AskDialog(Dialog):
             return Dialog.end_of_turn
         elif ctl == "language" and state["qid"] != "language" and not state.get("nested"):
             state["pending"] = "language"
+            # Another device's language is its own, for its own messages: never the review's.
             return await dc.begin_dialog(
-                ASK, {"qid": "language", "nested": True, "store": bool(turn.review)}
+                ASK,
+                {"qid": "language", "nested": True, "store": bool(turn.review) and turn.trusted},
             )
         elif ctl == "restart" and not turn.trusted:
             await turn.say("limited_no_change")
@@ -692,6 +711,10 @@ class AskDialog(Dialog):
 
     async def _store(self, turn: Turn, state: dict[str, Any], kind: str, value: Any) -> None:
         if turn.review is None:
+            return
+        if not turn.trusted and (state["key"] in turn.answers or state.get("qid") == "language"):
+            # Another device only adds answers: what the child answered stays theirs.
+            log.info("another device's answer to an answered question not stored")
             return
         saved = await turn.services.repos.answers.save(
             review_id=turn.review.id or 0,

@@ -216,7 +216,12 @@ class Consultation:
             user_id=act.from_property.id if act.from_property else "",
             conversation_id=act.conversation.id,
             conversation_reference=_reference_without_names(act),
+            max_devices=services.code_devices_allowed,
         )
+        if link is None:
+            # Not a wrong code, so not counted as one: the IRO can give a new code.
+            await turn.say("code_too_many_devices")
+            return await step.replace_dialog(LINK, {"again": True})
         # A worry written before the code: the IRO hears of it now, with the review.
         for alert in await repos.alerts.link_to_review(
             channel_id=act.channel_id or "",

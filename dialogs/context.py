@@ -39,7 +39,7 @@ class Notifier(Protocol):
 
     async def alert_group(self, *, lead_id: int, alert_ids: list[int]) -> None: ...
 
-    async def alert_digest(self, *, alert_ids: list[int]) -> None: ...
+    async def alert_digest(self, *, alert_ids: list[int], waited: timedelta) -> None: ...
 
     async def note(self, *, alert_id: int, linked_later: bool = False) -> None: ...
 
@@ -75,8 +75,12 @@ class Services:
     code_attempts_per_user_per_day: int = 12
     code_guesses_per_hour: int = 100
     code_slow_lane: timedelta = timedelta(seconds=10)
+    # Chats one code can open (the child's own and a few more: a carer's, a social worker's).
+    code_devices_allowed: int = 3
     alert_group_window: timedelta = timedelta(minutes=10)
     duty_alerts_per_hour: int = 10
+    # No alert held for the duty team's digest waits longer than this.
+    alert_max_hold: timedelta = timedelta(minutes=15)
     burst_window: timedelta = timedelta(seconds=1.5)
     # When someone will be in touch after a worry, as the help tells the child: a key of
     # messages.safeguarding_when_<...> ("today", "one_day", "two_days").
@@ -239,6 +243,7 @@ class Turn:
             uasc=bool(self.review and self.review.is_uasc),
             answers={k: Given(a.kind, a.value) for k, a in self.answers.items()},
             locale=self.locale,
+            own_device=self.trusted,
         )
 
     def now(self) -> datetime:

@@ -34,6 +34,8 @@ class Facts:
     uasc: bool
     answers: Mapping[str, Given]
     locale: str = "en"
+    # The child's own device (the first to enter the code), not another holding it.
+    own_device: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,11 @@ def visible_options(question: Question, facts: Facts) -> list[Option]:
 def steps(content: Content, facts: Facts) -> list[Step]:
     """Every step the child should be asked now, in order."""
     out: list[Step] = []
-    qs = [q for q in content.questions if holds(q.when, facts)]
+    qs = [
+        q
+        for q in content.questions
+        if holds(q.when, facts) and (facts.own_device or not q.own_device_only)
+    ]
     i = 0
     while i < len(qs):
         q = qs[i]

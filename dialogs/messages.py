@@ -108,6 +108,7 @@ MESSAGE_IDS: tuple[str, ...] = (
     "code_paused",
     "code_busy",
     "code_used_up",
+    "code_too_many_devices",
     "linked",
     "linked_place",
     "linked_again",

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
+from dialogs.alert_routing import route
 from dialogs.answer_form import is_answer_form, is_number_form, waiting
 from dialogs.ask import choices_for
 from dialogs.context import PROFILE, SCREENED, Screened, Services, Turn
@@ -355,30 +356,6 @@ async def _store(
         else:
             await route(services, alert, turn.now())
     return alert
-
-
-async def route(services: Services, alert: SafeguardingAlert, now: datetime) -> None:
-    """Emails the alert at once, unless it only repeats what this chat raised in the last few
-    minutes (it then goes in one follow-up when those minutes are up), or the duty team has
-    had as many alerts from chats with no review this hour as it should get (it then goes in
-    the next digest). Either way it is stored now, and the child already has the help."""
-    repos = services.repos
-    found = await repos.alerts.lead_in_chat(
-        channel_id=alert.channel_id,
-        conversation_id=alert.conversation_id,
-        since=now - services.alert_group_window,
-        not_id=alert.id or 0,
-    )
-    if found is not None and set(alert.categories) <= found[1]:
-        await repos.alerts.hold(alert_id=alert.id or 0, merged_into=found[0].id)
-        return
-    if alert.review_id is None:
-        sent = await repos.outbox.duty_only_alerts_since(since=now - timedelta(hours=1))
-        if sent >= services.duty_alerts_per_hour:
-            log.warning("alert held for the next digest", extra={"alert_id": alert.id})
-            await repos.alerts.hold(alert_id=alert.id or 0, merged_into=None)
-            return
-    await services.notifier.alert(alert_id=alert.id or 0)
 
 
 # --- the chat's recent words and state -----------------------------------------------------------

@@ -189,6 +189,9 @@ class Question(_Strict):
     # action box shows anyway: a short one the screen is only unsure of is taken as the answer,
     # with no gentle check. A clear worry is always acted on.
     names_people: bool = False
+    # Asked only on the child's own device (the first to enter the code): another device holding
+    # the code may be an adult's, and these answers speak for the child (an interpreter).
+    own_device_only: bool = False
     # A one-tap answer offered beside the typing: "review_name" is the name on the review.
     suggest: Literal["review_name"] | None = None
     # Where its answer sits in the list the child checks: about_me, meeting or talk.

@@ -137,7 +137,10 @@ class LinkRepository:
         user_id: str,
         conversation_id: str,
         conversation_reference: dict[str, Any],
-    ) -> ChannelLink:
+        max_devices: int | None = None,
+    ) -> ChannelLink | None:
+        """Links this chat to the review; None when the code already opened `max_devices`
+        chats that are still open (a code is no master key for unlimited chats)."""
         async with self._db.session() as s:
             res = await s.exec(
                 select(ChannelLink).where(
@@ -147,6 +150,18 @@ class LinkRepository:
                 )
             )
             link = res.first()
+            new = link is None or link.review_id != review_id or link.revoked_at is not None
+            if new and max_devices is not None:
+                opened = await s.exec(
+                    select(func.count())
+                    .select_from(ChannelLink)
+                    .where(
+                        ChannelLink.review_id == review_id,
+                        col(ChannelLink.revoked_at).is_(None),
+                    )
+                )
+                if int(opened.one()) >= max_devices:
+                    return None
             if link is None or link.review_id != review_id or link.revoked_at is not None:
                 # The child's own device is the first to link (or the first since the IRO
                 # gave a new code); any other can only add answers, and the own one is told.
@@ -591,12 +606,29 @@ class AlertRepository:
     ) -> tuple[SafeguardingAlert, set[str]] | None:
         """The latest alert since `since` in this chat that others may be grouped under, with
         the categories its group has raised so far."""
+        return await self._lead(
+            SafeguardingAlert.channel_id == channel_id,
+            SafeguardingAlert.conversation_id == conversation_id,
+            since=since,
+            not_id=not_id,
+        )
+
+    async def lead_for_review(
+        self, *, review_id: int, since: datetime, not_id: int
+    ) -> tuple[SafeguardingAlert, set[str]] | None:
+        """The same, across every chat linked to one review (one code, several devices)."""
+        return await self._lead(
+            SafeguardingAlert.review_id == review_id, since=since, not_id=not_id
+        )
+
+    async def _lead(
+        self, *where: Any, since: datetime, not_id: int
+    ) -> tuple[SafeguardingAlert, set[str]] | None:
         async with self._db.session() as s:
             res = await s.exec(
                 select(SafeguardingAlert)
                 .where(
-                    SafeguardingAlert.channel_id == channel_id,
-                    SafeguardingAlert.conversation_id == conversation_id,
+                    *where,
                     col(SafeguardingAlert.merged_into).is_(None),
                     SafeguardingAlert.email == "own",
                     SafeguardingAlert.tier == "clear",
@@ -634,6 +666,29 @@ class AlertRepository:
                 select(SafeguardingAlert)
                 .where(SafeguardingAlert.email == "held")
                 .order_by(col(SafeguardingAlert.id))
+            )
+            return list(res.all())
+
+    async def since(self, *, since: datetime) -> list[SafeguardingAlert]:
+        """Every alert raised since `since`, oldest first."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(col(SafeguardingAlert.created_at) >= since)
+                .order_by(col(SafeguardingAlert.id))
+            )
+            return list(res.all())
+
+    async def held_for_duty(self) -> list[SafeguardingAlert]:
+        """Alerts waiting for the duty team's next digest, oldest first."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(
+                    SafeguardingAlert.email == "held",
+                    col(SafeguardingAlert.merged_into).is_(None),
+                )
+                .order_by(col(SafeguardingAlert.created_at), col(SafeguardingAlert.id))
             )
             return list(res.all())
 

@@ -38,6 +38,7 @@ from storage.content import load_content  # noqa: E402
 from storage.crypto import Keyring, new_key_entry  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repositories import Repositories  # noqa: E402
+from tests import measure_screen  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
 from tests.chat import Chat  # noqa: E402
@@ -369,6 +370,7 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}, {cores} cores")
     asyncio.run(connector_creation())
     matcher_figures()
+    measure_screen.main()
     asyncio.run(turns_per_second())
     asyncio.run(big_message_turns())
     asyncio.run(persona_figures())

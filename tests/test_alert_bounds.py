@@ -7,6 +7,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 from bot.app import release_held_alerts
+from tests.alert_flood import flood
 from tests.consult import said_in_any_band, wait_for_eml
 
 
@@ -80,3 +81,74 @@ async def test_the_duty_team_gets_a_bounded_number_of_emails_and_then_a_digest(
     assert "3 safeguarding alert(s)" in digest
     for n in range(limit, limit + 3):
         assert f"my stepdad hurts me {n}" in digest and f"young-{n}" in digest
+
+
+# --- on time: no alert waits past the hold limit, and none overtakes another --------------------
+
+
+async def test_a_flood_from_throwaway_chats_never_holds_a_real_childs_alert_past_the_limit(
+    new_chat, parts
+):
+    """Twenty disclosures an hour from chats that never enter a code, for three simulated
+    hours, against a limit of ten emails an hour: before, a real child's held alert was still
+    unsent after three hours."""
+    limit = parts.services.alert_max_hold.total_seconds()
+
+    got = await flood(parts, new_chat, hours=3, per_hour=20)
+
+    assert len(got.raised) > 60 and got.real
+    assert set(got.emailed) == set(got.raised), "every alert is emailed"
+    assert max(got.delays(real_only=True)) <= limit
+    assert max(got.delays()) <= limit
+    # First in, first out: no alert is emailed before one raised earlier.
+    order = sorted(got.raised, key=lambda i: got.raised[i])
+    times = [got.emailed[i] for i in order]
+    assert times == sorted(times)
+    for ids in got.digests:
+        assert ids == sorted(ids)
+
+
+async def test_one_code_in_several_chats_is_one_email_and_one_follow_up(
+    new_chat, new_review, parts, settings
+):
+    review, code = await new_review()
+    chats = []
+    for n in range(parts.services.code_devices_allowed):
+        chat = new_chat("webchat", user_id=f"device-{n}")
+        await chat.start()
+        await chat.say(code)
+        chats.append(chat)
+    for n, chat in enumerate(chats):
+        await chat.say(f"he hits me every night {n}")
+
+    await wait_for_eml(settings.outbox_dir)
+    urgent = [m for m in await parts.repos.outbox.list() if m.urgent]
+    assert len(urgent) == 1, [m.subject for m in urgent]
+    later = parts.services.clock() + timedelta(minutes=11)
+    parts.services.clock = lambda: later
+    assert await release_held_alerts(parts) == len(chats) - 1
+    [_, follow_up] = await wait_for_eml(settings.outbox_dir, count=2)
+    text = body(follow_up)
+    for chat in chats[1:]:
+        assert chat.conversation_id in text  # each chat named, so each can be found
+    # Every disclosure is stored.
+    assert len(await parts.repos.alerts.for_review(review_id=review.id)) == len(chats)
+
+
+async def test_a_code_opens_only_so_many_chats(new_chat, new_review, parts):
+    review, code = await new_review()
+    for n in range(parts.services.code_devices_allowed):
+        chat = new_chat("webchat", user_id=f"device-{n}")
+        await chat.start()
+        await chat.say(code)
+    one_more = new_chat("webchat", user_id="device-extra")
+    await one_more.start()
+
+    reply = await one_more.say(code)
+
+    assert said_in_any_band(parts, reply, "messages.code_too_many_devices"), reply
+    assert len(await parts.repos.links.for_review(review_id=review.id)) == (
+        parts.services.code_devices_allowed
+    )
+    # Not counted as a wrong code: the same chat is not paused for it.
+    assert not said_in_any_band(parts, reply, "messages.code_wrong")

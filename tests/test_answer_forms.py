@@ -156,6 +156,16 @@ def test_labels_yes_no_and_controls_are_never_a_worry(content: Content, screen: 
     assert checked > 1000
 
 
+@pytest.mark.parametrize(
+    ("qid", "typed"),
+    [("pronouns", "they/them pls"), ("when", "3 and 5 please"), ("talk_to_iro", "yes thanks")],
+)
+def test_a_polite_word_beside_an_answer_keeps_it_an_answer(content, screen, qid, typed):
+    turn = turn_for(content, screen, "en", 15, qid)
+    assert is_answer_form(turn, typed)
+    assert heard(turn, typed, screen.assess(typed)).tier is None
+
+
 def test_a_worry_that_holds_a_label_is_still_heard(content: Content, screen: Screen):
     """Exact forms only: a label inside a sentence is not an answer form."""
     turn = turn_for(content, screen, "en", 15, "where")

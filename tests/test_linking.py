@@ -272,3 +272,39 @@ async def test_a_child_with_the_right_code_gets_in_first_time_while_codes_are_gu
     busy = [a for a in answers if said(parts, a, "messages.code_busy")]
     assert len(wrong) == bound + 1
     assert len(busy) == len(answers) - len(wrong)
+
+
+async def test_a_second_device_changes_nothing_of_the_childs(new_chat, new_review, parts):
+    """Issue 15: with only the code, a second device typed "language" then "Albanian": the
+    review's language became Albanian and the interpreter question was recorded from it."""
+    review, code = await new_review(is_uasc=True)
+    phone = new_chat("msteams")
+    await phone.start()
+    await phone.say(code)
+    await phone.pick("English")
+    await phone.say("Sam")
+    laptop = new_chat("webchat", user_id="someone-with-the-code")
+    await laptop.start()
+    await laptop.say(code)
+
+    await laptop.say("language")
+    reply = await laptop.say("Shqip")
+
+    # The laptop speaks Albanian now, for its own messages ...
+    assert said(parts, reply, "messages.language_changed", "sq"), reply
+    # ... but the child's answers, their language included, are the child's.
+    stored = await answers_of(parts, review.id)
+    assert stored["language"] == ("choice", "en")
+    assert stored["name"] == ("text", "Sam")
+    # The laptop is never asked about an interpreter, however long it answers.
+    for _ in range(40):
+        if said(parts, laptop.said, "messages.limited_done", "sq"):
+            break
+        waiting = await waiting_key(parts, laptop)
+        assert not (waiting or "").startswith("interpreter"), waiting
+        await laptop.say(QUICK.get(waiting or "", "skip"))
+    assert not any(k.startswith("interpreter") for k in await answers_of(parts, review.id))
+    # The child's own device is still in English.
+    reply = await phone.say("skip")
+    assert not said(parts, reply, "messages.language_changed", "sq")
+    assert said(parts, reply, "messages.other_device_linked"), reply

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot.app import Parts, housekeeping
 from tests.consult import (
     answer_until,
@@ -226,6 +228,39 @@ def reading_time(parts: Parts) -> Callable[[float], None]:
         offset["s"] += seconds
 
     return wait
+
+
+def stamped(chat: Any, text: str, at: datetime) -> dict[str, Any]:
+    """An activity as a channel sends it, with the moment the child sent it."""
+    act = chat.activity(text=text)
+    act["timestamp"] = at.isoformat()
+    return act
+
+
+@pytest.mark.parametrize("crash", [False, True])
+async def test_a_quick_follow_up_is_filed_the_same_with_or_without_a_crash(
+    linked_chat, parts, crash
+):
+    """Issue 15: "Sam", then 0.3 s later "and my nan calls me Sammy": added to the name without
+    a crash; after a crash and the channel's resend (same id, body and timestamp, arriving long
+    after), it was refused against the next question and dropped."""
+    review, chat = await linked_chat("webchat")
+    await chat.say("English")
+    wait = reading_time(parts)
+    wait(5)
+    at = parts.services.clock()
+    await chat.post(stamped(chat, "Sam", at))
+    follow_up = stamped(chat, "and my nan calls me Sammy", at + timedelta(seconds=0.3))
+    if crash:
+        fail_once(parts)
+        await chat.post(follow_up)  # lost: the process died before it committed
+        wait(30)  # the channel resends it when the server is back
+
+    await chat.post(follow_up)
+
+    stored = await answers_of(parts, review.id)
+    assert stored["name"] == ("text", "Sam\nand my nan calls me Sammy")
+    assert "pronouns" not in stored
 
 
 async def test_two_quick_messages_make_one_answer(new_chat, linked_chat, parts):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -138,6 +138,12 @@ class OutboxNotifier:
         words = "\n".join(
             f"[{a.created_at.astimezone(self.tz):%H:%M}]"
             + (" (after the help)" if a.tier == "after" else "")
+            # One code used in several chats: each named, so each can be found.
+            + (
+                f" (in another chat: {a.channel_id} conversation {a.conversation_id})"
+                if a.conversation_id != lead.conversation_id
+                else ""
+            )
             + f" {a.message}"
             for a in alerts
         )
@@ -193,8 +199,9 @@ class OutboxNotifier:
         )
         self.repos.db.after_commit(self.worker.wake)
 
-    async def alert_digest(self, *, alert_ids: list[int]) -> None:
-        """One email to the duty team for the alerts held back by its hourly limit."""
+    async def alert_digest(self, *, alert_ids: list[int], waited: timedelta) -> None:
+        """One email to the duty team for the alerts held back by its hourly limit, oldest
+        first; `waited`: how long the oldest of them was held."""
         content = self.content_source.current()
         sections = []
         for alert_id in alert_ids:
@@ -208,6 +215,7 @@ class OutboxNotifier:
             f"{len(alert_ids)} safeguarding alert(s) from chats with no review yet were held "
             "back, because more arrived within an hour than the limit for separate emails "
             "(MYREVIEW_DUTY_ALERTS_PER_HOUR). Each young person was given the help at once. "
+            f"The oldest was held for {int(waited.total_seconds() // 60)} minute(s). "
             "Here they are, oldest first."
         )
         await self.repos.outbox.enqueue(
