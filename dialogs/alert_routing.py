@@ -43,17 +43,34 @@ async def route(services: Services, alert: SafeguardingAlert, now: datetime) -> 
     if found is not None and set(alert.categories) <= found[1]:
         await repos.alerts.hold(alert_id=alert.id or 0, merged_into=found[0].id)
         return
-    if alert.review_id is None:
-        sent = await repos.outbox.duty_only_alerts_since(since=now - timedelta(hours=1))
-        waiting = await repos.alerts.held_for_duty()
-        if sent >= services.duty_alerts_per_hour or waiting:
-            # Held ones go first: this one joins the end of the queue.
-            log.warning("alert held for the next digest", extra={"alert_id": alert.id})
-            await repos.alerts.hold(alert_id=alert.id or 0, merged_into=None)
-            if sent < services.duty_alerts_per_hour:
-                await _send_digest(services, [*waiting, alert], now)
-            return
+    if alert.review_id is None and await _queued_for_duty(services, alert, now):
+        return
     await services.notifier.alert(alert_id=alert.id or 0)
+
+
+async def route_note(services: Services, alert: SafeguardingAlert, now: datetime) -> None:
+    """A note on a message the screen was unsure of: to the IRO at once; before a code is
+    entered, to the duty team within the same hourly limit as alerts (a flood of unsure words
+    from throwaway chats is no more emails than a flood of worries)."""
+    if alert.review_id is None and await _queued_for_duty(services, alert, now):
+        return
+    await services.notifier.note(alert_id=alert.id or 0)
+
+
+async def _queued_for_duty(services: Services, alert: SafeguardingAlert, now: datetime) -> bool:
+    """Holds an alert for the duty team's next digest when the hour's limit is reached or
+    others are already waiting (held ones go first: this one joins the end of the queue), and
+    sends the digest at once if the hour has room. Whether it was held."""
+    repos = services.repos
+    sent = await repos.outbox.duty_only_alerts_since(since=now - timedelta(hours=1))
+    waiting = await repos.alerts.held_for_duty()
+    if sent < services.duty_alerts_per_hour and not waiting:
+        return False
+    log.warning("alert held for the next digest", extra={"alert_id": alert.id})
+    await repos.alerts.hold(alert_id=alert.id or 0, merged_into=None)
+    if sent < services.duty_alerts_per_hour:
+        await _send_digest(services, [*waiting, alert], now)
+    return True
 
 
 async def release_held(services: Services, now: datetime) -> int:

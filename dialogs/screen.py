@@ -28,7 +28,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
-from dialogs.alert_routing import route
+from dialogs.alert_routing import route, route_note
 from dialogs.answer_form import is_answer_form, is_number_form, waiting
 from dialogs.ask import choices_for
 from dialogs.context import PROFILE, SCREENED, Screened, Services, Turn
@@ -352,7 +352,7 @@ async def _store(
         if tier == "after":
             await services.repos.alerts.hold(alert_id=alert.id or 0, merged_into=merged_into)
         elif tier == "unsure":
-            await services.notifier.note(alert_id=alert.id or 0)
+            await route_note(services, alert, turn.now())
         else:
             await route(services, alert, turn.now())
     return alert

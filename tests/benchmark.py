@@ -38,7 +38,7 @@ from storage.content import load_content  # noqa: E402
 from storage.crypto import Keyring, new_key_entry  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repositories import Repositories  # noqa: E402
-from tests import measure_screen  # noqa: E402
+from tests import alert_flood, measure_screen  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
 from tests.chat import Chat  # noqa: E402
@@ -73,6 +73,32 @@ async def linked_teams_chat() -> AsyncIterator[tuple[TestClient, Chat]]:
         await chat.say(code)
         await chat.pick("English")
         yield client, chat
+
+
+async def alert_flood_figures() -> None:
+    """Issue 15: how long alerts wait under a sustained flood from throwaway chats (30 an hour
+    for three simulated hours against a limit of 10 emails an hour)."""
+    async with new_chat("webchat") as (client, chat, _):
+        parts = client.app[PARTS]
+
+        def make(channel_id: str = "webchat", **kw: Any) -> Chat:
+            return Chat(client, chat.connector, chat.service_url, channel_id=channel_id, **kw)
+
+        got = await alert_flood.flood(parts, make, hours=3, per_hour=30)
+        for name, delays in (
+            ("every alert", got.delays()),
+            ("real children", got.delays(real_only=True)),
+        ):
+            q = (
+                statistics.quantiles(delays, n=100, method="inclusive")
+                if len(delays) > 1
+                else delays * 99
+            )
+            print(
+                f"alert delay under a flood ({len(delays)} {name}): p50 {q[49] / 60:.1f} min, "
+                f"p95 {q[94] / 60:.1f} min, max {max(delays) / 60:.1f} min "
+                f"(limit {parts.services.alert_max_hold.total_seconds() / 60:.0f} min)"
+            )
 
 
 async def turns_per_second() -> None:
@@ -371,6 +397,7 @@ def main() -> None:
     asyncio.run(connector_creation())
     matcher_figures()
     measure_screen.main()
+    asyncio.run(alert_flood_figures())
     asyncio.run(turns_per_second())
     asyncio.run(big_message_turns())
     asyncio.run(persona_figures())

@@ -296,6 +296,19 @@ async def test_an_unsure_message_before_the_code_goes_to_the_duty_team(
     assert note.recipients == [settings.duty_email]
 
 
+async def test_unsure_notes_before_the_code_share_the_duty_teams_hourly_limit(
+    new_chat, parts, unsure_words
+):
+    parts.services.duty_alerts_per_hour = 2
+    for n in range(5):
+        chat = new_chat("msteams", user_id=f"unsure-{n}")
+        await chat.start()
+        await chat.say(unsure_words)
+
+    assert len(await parts.repos.outbox.list(kind="note")) == 2
+    assert len(await parts.repos.alerts.held_for_duty()) == 3  # in the next digest
+
+
 async def test_an_unsure_note_before_the_code_reaches_the_iro_once_they_link(
     new_chat, new_review, parts, settings, unsure_words
 ):
