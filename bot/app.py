@@ -27,6 +27,7 @@ from bot.delivery.outbox import (
     forget_emails,
 )
 from bot.delivery.summary import check_templates
+from bot.delivery.translator import AzureTranslator, NoTranslator
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings, UnsafeSetup
 from bot.state import SqlStorage
@@ -74,6 +75,18 @@ def build_transport(settings: Settings) -> Transport:
             timeout=settings.smtp_timeout_seconds,
         )
     return FileTransport(settings.outbox_dir)
+
+
+def build_translator(settings: Settings) -> AzureTranslator | NoTranslator:
+    key = settings.translator_key.get_secret_value()
+    if not key:
+        return NoTranslator()
+    return AzureTranslator(
+        endpoint=settings.translator_endpoint,
+        key=key,
+        region=settings.translator_region,
+        timeout=settings.translator_timeout_seconds,
+    )
 
 
 def secure_var_dir(settings: Settings) -> None:
@@ -135,6 +148,7 @@ def build_parts(settings: Settings) -> Parts:
         burst_window=timedelta(seconds=settings.burst_window_seconds),
         advocacy_contact=settings.advocacy_contact,
         alert_contact_within=settings.alert_contact_within,
+        translator=build_translator(settings),
     )
     # A missing or unreadable safeguarding model must stop the start, too.
     screen = services.matcher(content_source.current())
@@ -350,5 +364,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    close = getattr(parts.services.translator, "close", None)
+    if close is not None:
+        await close()
     await parts.db.dispose()
     parts.adapter.close()  # its connector thread pool

@@ -227,6 +227,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = 20.0
     mail_from: str = "MyReview <myreview@localhost>"
+    # Azure AI Translator (v3 REST API), for English renderings of what a child wrote in another
+    # language in the alerts. Off while the key is empty.
+    translator_key: SecretStr = SecretStr("")
+    translator_region: str = ""
+    translator_endpoint: str = "https://api.cognitive.microsofttranslator.com"
+    translator_timeout_seconds: float = Field(default=3.0, gt=0, le=10)
     duty_email: str = "duty-team@localhost"
     outbox_poll_seconds: float = 5.0
     outbox_max_attempts: int = 12

@@ -44,6 +44,21 @@ class Notifier(Protocol):
     async def note(self, *, alert_id: int, linked_later: bool = False) -> None: ...
 
 
+class Translator(Protocol):
+    """English renderings of a child's words for the adults (bot/delivery/translator.py)."""
+
+    enabled: bool
+
+    async def to_english(self, text: str, *, source: str | None = None) -> str | None: ...
+
+
+class _NoTranslation:
+    enabled = False
+
+    async def to_english(self, text: str, *, source: str | None = None) -> str | None:
+        return None
+
+
 class InviteCodes:
     """Makes invite codes and their keyed hashes; the code itself is never stored."""
 
@@ -87,6 +102,8 @@ class Services:
     alert_contact_within: str = "one_day"
     # The council's advocacy service, as a child can reach it ("Coram Voice: 0808 800 5792").
     advocacy_contact: str = ""
+    # Off unless a translation service is set up.
+    translator: Translator = field(default_factory=_NoTranslation)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
     _matchers: dict[str, Screen] = field(default_factory=dict)
 

@@ -42,6 +42,7 @@ from dialogs.render import (
     text_message,
 )
 from dialogs.safeguarding_model import Assessment, Screen
+from storage.content import FALLBACK_LOCALE
 from storage.models import SafeguardingAlert, SafeguardingAlertBase
 
 log = logging.getLogger(__name__)
@@ -332,6 +333,10 @@ async def _store(
 ) -> SafeguardingAlert | None:
     """Commits the alert on its own and routes it; None for a resend already stored."""
     act = turn.context.activity
+    # Before the transaction, not inside it: a slow service must not hold the database.
+    translation = None
+    if turn.locale != FALLBACK_LOCALE and services.translator.enabled:
+        translation = await services.translator.to_english(said, source=turn.locale)
     async with services.repos.db.unit_of_work():
         alert, new = await services.repos.alerts.create_once(
             data=SafeguardingAlertBase(
@@ -346,6 +351,7 @@ async def _store(
             review_id=turn.review.id if turn.review else None,
             message=said,
             activity_id=act.id or None,
+            translation=translation,
         )
         if not new:
             return alert

@@ -220,6 +220,11 @@ class SafeguardingAlert(SafeguardingAlertBase, table=True):
     review_id: int | None = Field(default=None, foreign_key="review.id", index=True)
     # The child's words: the responsible adults need them to act.
     message: str = Field(sa_column=Column(SealedText("safeguardingalert.message"), nullable=False))
+    # The words in English, by machine, when the chat was in another language and a translation
+    # service is set up (sealed like the words themselves).
+    translation: str | None = Field(
+        default=None, sa_column=Column(SealedText("safeguardingalert.translation"), nullable=True)
+    )
     created_at: datetime = _utc(default_factory=utcnow)
     # Repeats in one chat within minutes, and more alerts from chats with no review than the
     # duty team should get in an hour, are held (email "held") and go out together in one

@@ -561,6 +561,7 @@ class AlertRepository:
         review_id: int | None,
         message: str,
         activity_id: str | None,
+        translation: str | None = None,
     ) -> tuple[SafeguardingAlert, bool]:
         """The alert for this message, made now (True) or when the channel first sent it."""
         async with self._db.session() as s:
@@ -576,7 +577,12 @@ class AlertRepository:
                     return found, False
             alert = SafeguardingAlert.model_validate(
                 data,
-                update={"review_id": review_id, "message": message, "activity_id": activity_id},
+                update={
+                    "review_id": review_id,
+                    "message": message,
+                    "activity_id": activity_id,
+                    "translation": translation,
+                },
             )
             s.add(alert)
             await s.flush()

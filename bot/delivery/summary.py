@@ -443,14 +443,17 @@ def alert_data(
         # "clear" (urgent), "unsure" (a note: the screen was not sure), as the child was told.
         "tier": alert.tier,
         "not_english": not_english,
-        # The first line of an alert the duty team may not be able to read. No translation
-        # service is set up yet (the languages issue), so it says what to do today.
+        # The first line of an alert the duty team may not be able to read: what to do today.
         "language_line": (
-            f"Written in {language}. Not translated: book an interpreter or a speaker of "
+            None
+            if not not_english
+            else f"Written in {language}. An English machine translation is below: check "
+            f"anything you act on with an interpreter or a speaker of {language}."
+            if alert.translation
+            else f"Written in {language}. Not translated: book an interpreter or a speaker of "
             f"{language} to read it today."
-        )
-        if not_english
-        else None,
+        ),
+        "translation": alert.translation,
         "at": alert.created_at.astimezone(tz).strftime("%A %-d %B %Y at %H:%M"),
         "channel": alert.channel_id,
         "child": {
@@ -504,6 +507,11 @@ def plain_alert(data: dict[str, Any], *, held: bool = False) -> str:
             "",
             "Their words:",
             continued(shown(str(data["message"]))),
+            *(
+                ["In English (machine translation):", continued(shown(str(data["translation"])))]
+                if data.get("translation")
+                else []
+            ),
             "",
             f"They were given Childline (0800 1111) and 999, and told that {data['told']} "
             "would be told.",
