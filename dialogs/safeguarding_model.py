@@ -65,10 +65,16 @@ LONG_STEP = 16
 _SENTENCE_END = re.compile(r"[.!?;\n\u061f\u06d4\u3002]+")
 # The share of ordinary sentences, in each language, that the thresholds may flag on validation.
 FALSE_ALARM_BUDGET = 0.02
-# The share that the lower, "unsure" thresholds may reach (the clear tier's included): those
-# messages get a gentle check ("Is something making you feel unsafe?"), not an alarm, so more
-# can be asked; but a check on every other ordinary sentence would be nagging.
-UNSURE_BUDGET = 0.08
+# The share of ordinary sentences that the lower, "unsure" thresholds may add to the clear tier's:
+# those messages get a gentle check ("Is something making you feel unsafe?"), not an alarm, so
+# more can be asked; but a check on every other ordinary sentence would be nagging.
+UNSURE_BUDGET = 0.06
+# A phrase matched where the model scores every category below this is heard as unsure (a gentle
+# check and a note to the IRO), not clear: chosen on the development rounds (1-5 and the phrase
+# lists' own corpora), where it moved 5 of 14 ordinary sentences that trip a phrase (a rugby
+# bruise, a school trip, self-harm long over) out of the urgent tier and none of 401
+# disclosures that trip one (the lowest of those scored 0.24).
+PHRASE_DOUBT = 0.23
 FOLDS = 5
 REPEATS = 3
 # Beside one model per category, one of every disclosure against ordinary sentences: it pools
@@ -221,6 +227,11 @@ class ScreenModel:
         # One logistic model per category, each against ordinary sentences only.
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
+    def most_likely(self, text: str) -> float:
+        """The highest probability of any category (the pooled one included) for `text`."""
+        p = self.probabilities(text)
+        return float(p.max()) if len(p) else 0.0
+
     def scores(self, text: str) -> dict[str, float]:
         p = self.probabilities(text)
         return {c: float(p[i]) for i, c in enumerate(self.classes)}
@@ -337,6 +348,11 @@ class Screen:
             # control word, is the bot's own wording, not the child's.
             return Assessment(found, [])
         clear, unsure = self.model.assess(text)
+        if found and not clear and self.model.most_likely(text) < PHRASE_DOUBT:
+            # The words of a phrase, but nothing like a disclosure around them ("bruised from
+            # rugby but we won", "we learnt about county lines in pshe"): heard, and asked about
+            # gently, not an alarm.
+            return Assessment([], found)
         if found or clear:
             return Assessment(found + [c for c in clear if c not in found], [])
         return Assessment([], unsure)
@@ -445,9 +461,9 @@ def choose_thresholds(
 ) -> dict[str, float]:
     """One threshold per category. All start closed; step by step, the category whose next
     lower threshold catches the most disclosures (each language counting equally) per ordinary
-    sentence newly flagged is lowered, as long as no language's ordinary sentences are flagged
-    more than `budget` of the time, the phrase layer's false alarms included. From `start`
-    (and `phrase_hits` then holding what those flag), it lowers them further."""
+    sentence newly flagged is lowered, as long as the model adds no more than `budget` of any
+    language's ordinary sentences to those the phrases flag already. From `start` (and
+    `phrase_hits` then holding what those flag), it lowers them further."""
     locales = sorted({e.locale for e in examples})
     is_pos = np.array([e.category != ORDINARY for e in examples])
     loc = np.array([locales.index(e.locale) for e in examples])
@@ -459,9 +475,12 @@ def choose_thresholds(
     pos_n = np.bincount(loc[is_pos], minlength=len(locales)).astype(float)
     neg_n = np.bincount(loc[~is_pos & counted], minlength=len(locales)).astype(float)
     weight = np.where(is_pos, 1.0 / np.maximum(pos_n[loc], 1), 0.0)
-    allowed = np.floor(budget * neg_n)
     flagged = np.array(phrase_hits, dtype=bool)
     fa = np.bincount(loc[~is_pos & counted & flagged], minlength=len(locales)).astype(float)
+    # The budget is what the model may add to what is flagged already (the phrases, or the clear
+    # tier when choosing the unsure one): the examples hold ordinary sentences written to trip
+    # the phrases, so a budget that counted those would leave the model nothing.
+    allowed = np.floor(budget * neg_n) + fa
     cats = [c for c in classes if c != ORDINARY]
     col = {c: list(classes).index(c) for c in cats}
     thresholds = {c: (start or {}).get(c, 1.01) for c in cats}

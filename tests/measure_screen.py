@@ -10,6 +10,7 @@ of round 5: disclosures told over 2-4 messages, and ordinary sequences of the sa
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -27,7 +28,11 @@ ROUNDS = {
     "round 3": sets.heldout_v3,
     "round 4": sets.heldout_v4,
     "round 5": sets.heldout_v5,
+    "round 6": sets.heldout_v6,
 }
+SEQUENCES = {"round 5": sets.sequences_v5, "round 6": sets.sequences_v6}
+# The round frozen last: read once, for a release; `--dev` leaves it out.
+NEWEST = "round 6"
 
 
 def rate(hits: int, total: int) -> str:
@@ -35,13 +40,13 @@ def rate(hits: int, total: int) -> str:
 
 
 def main() -> None:
-    # `--dev`: the rounds already reported only (1-4), to compare changes without reading the
+    # `--dev`: the rounds already reported only (1-5), to compare changes without reading the
     # newest round more than once.
     dev = "--dev" in sys.argv[1:]
     screen = Screen.for_content(load_content(ROOT / "content"))
     print(f"model {screen.model.meta['version']}")
     for name, read in ROUNDS.items():
-        if dev and name == "round 5":
+        if dev and name == NEWEST:
             continue
         for locale in sets.LOCALES:
             pos, neg = read(locale, "disclosures"), read(locale, "ordinary")
@@ -59,11 +64,13 @@ def main() -> None:
                 f"(unsure only {either - clear}); ordinary: phrases {rate(phrases_fa, len(neg))}, "
                 f"false alarms {rate(fa, len(neg))}, gentle checks {rate(checks, len(neg))}"
             )
-    for locale in sets.LOCALES if not dev else ():
-        pos = [sets.tier_of_sequence(screen, s) for s in sets.sequences_v5(locale, "disclosure")]
-        neg = [sets.tier_of_sequence(screen, s) for s in sets.sequences_v5(locale, "ordinary")]
+    for (name, read), locale in itertools.product(SEQUENCES.items(), sets.LOCALES):
+        if dev and name == NEWEST:
+            continue
+        pos = [sets.tier_of_sequence(screen, s) for s in read(locale, "disclosure")]
+        neg = [sets.tier_of_sequence(screen, s) for s in read(locale, "ordinary")]
         print(
-            f"round 5 sequences {locale}: heard {rate(sum(t is not None for t in pos), len(pos))} "
+            f"{name} sequences {locale}: heard {rate(sum(t is not None for t in pos), len(pos))} "
             f"(clear {sum(t == 'clear' for t in pos)}); ordinary: false alarms "
             f"{rate(sum(t == 'clear' for t in neg), len(neg))}, gentle checks "
             f"{rate(sum(t == 'unsure' for t in neg), len(neg))}"

@@ -9,6 +9,8 @@
   helper who saw no project file at all, frozen unread before the training it measures.
 - `heldout_v4`: tests/data/heldout-v4/*.txt, a fourth blind round, the same way, frozen unread
   before the last training (examples *-l, *-m).
+- `heldout_v6`, `sequences_v6`: a sixth round, the same way, frozen unread after round 5 was
+  reported (2026-12-07), for the next release of the screen.
 - `heldout_v5`: tests/data/heldout-v5/*.txt, a fifth blind round (2026-12-07, issue 14), larger
   in Arabic and Albanian (100 + 100 each), frozen unread before the training it measures; and
   `sequences_v5`: disclosures told over 2-4 messages, none alarming alone, and ordinary
@@ -76,7 +78,20 @@ def heldout_v5(locale: str, kind: str) -> list[str]:
 
 def sequences_v5(locale: str, kind: str) -> list[list[str]]:
     """kind: "disclosure" or "ordinary"; each a list of messages sent one after another."""
-    text = (DATA / "heldout-v5" / f"sequences_{kind}_{locale}.jsonl").read_text(encoding="utf-8")
+    return _sequences("heldout-v5", locale, kind)
+
+
+def heldout_v6(locale: str, kind: str) -> list[str]:
+    text = (DATA / "heldout-v6" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def sequences_v6(locale: str, kind: str) -> list[list[str]]:
+    return _sequences("heldout-v6", locale, kind)
+
+
+def _sequences(folder: str, locale: str, kind: str) -> list[list[str]]:
+    text = (DATA / folder / f"sequences_{kind}_{locale}.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

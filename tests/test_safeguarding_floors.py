@@ -20,31 +20,38 @@ from tests import screening_sets as sets
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# Issue 14 (2026-12-07): the screen answers in tiers. "Clear" (phrases, or the model at its
-# threshold, chosen so that at most 2% of ordinary sentences in each language are flagged on
-# validation) gives the help and an urgent alert; "unsure" (lower thresholds, at most 8%) a
-# gentle check and a note to the IRO. So an adult reads a disclosure in either tier, and a
-# false alarm is an urgent one. The fifth blind round (tests/data/heldout-v5/, 100 + 100 in each
-# language, and sequences of 2-4 messages) was frozen unread before the training and measured
-# once with the committed model 8c33a3fea215 (examples *-n added):
-#   en: clear 86/100, clear or unsure 96/100; false alarms 7/100 (5 of them the phrases'),
-#       gentle checks 6/100
-#   ar: clear 72/100, clear or unsure 90/100; false alarms 3/100, gentle checks 7/100
-#   sq: clear 67/100, clear or unsure 93/100; false alarms 0/100, gentle checks 5/100
-#   sequences: heard en 47/50, ar 35/40, sq 34/40; ordinary sequences flagged urgently en 4/50,
-#   ar 4/40, sq 1/40 (and gently checked en 9/50, ar 5/40, sq 8/40)
-# The same model on rounds 1-4 (development sets by then): tests/measure_screen.py prints them
-# all. Floors: a sentence below each figure; ceilings a sentence above.
+# Issue 14 (2026-12-07): the screen answers in tiers. "Clear" (a phrase, or the model at its
+# threshold: it may add 2% of each language's ordinary training sentences on validation to what
+# the phrases flag) gives the help and an urgent alert; "unsure" (lower thresholds, 6% more; or a
+# phrase where the model sees nothing like a disclosure) a gentle check and a note to the IRO.
+# An adult reads a disclosure in either tier; a false alarm here is an urgent one.
+#
+# Round 5 (tests/data/heldout-v5/), frozen before the training with examples *-n, measured once
+# with model 8c33a3fea215: en clear 86/100, heard 96/100, false alarms 7/100; ar 72, 90, 3; sq
+# 67, 93, 0; sequences heard en 47/50, ar 35/40, sq 34/40, ordinary sequences flagged en 4/50,
+# ar 4/40, sq 1/40. Examples *-o were then written from what round 5's false alarms were like,
+# so round 5 became a development set, and round 6 (tests/data/heldout-v6/), frozen before
+# that, was measured once with the committed model 3c0f7541ff68: en clear 92/100, heard
+# 99/100, false alarms 2/100; ar 69, 81, 3; sq 80, 91, 2; sequences heard en 46/50, ar 35/40,
+# sq 37/40, ordinary sequences flagged urgently en 21/50 (twins of the disclosures whose
+# first message alone reads as one: "i gave my phone away"), ar 1/40, sq 2/40.
+# `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
+# ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
 FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "round 1": {"en": (0.82, 0.96, 0.04), "ar": (0.82, 0.88, 0.02), "sq": (0.88, 0.96, 0.04)},
-    "round 2": {"en": (0.81, 0.95, 0.03), "ar": (0.71, 0.82, 0.09), "sq": (0.68, 0.93, 0.06)},
-    "round 3": {"en": (0.80, 0.94, 0.01), "ar": (0.70, 0.86, 0.05), "sq": (0.70, 0.91, 0.04)},
-    "round 4": {"en": (0.79, 0.96, 0.03), "ar": (0.70, 0.98, 0.04), "sq": (0.66, 0.90, 0.02)},
-    "round 5": {"en": (0.85, 0.95, 0.08), "ar": (0.71, 0.89, 0.04), "sq": (0.66, 0.92, 0.01)},
+    "round 1": {"en": (0.86, 0.95, 0.04), "ar": (0.84, 0.90, 0.04), "sq": (0.88, 0.94, 0.02)},
+    "round 2": {"en": (0.83, 0.93, 0.03), "ar": (0.82, 0.86, 0.12), "sq": (0.80, 0.91, 0.06)},
+    "round 3": {"en": (0.84, 0.92, 0.01), "ar": (0.75, 0.80, 0.05), "sq": (0.71, 0.91, 0.05)},
+    "round 4": {"en": (0.86, 0.94, 0.03), "ar": (0.78, 0.95, 0.04), "sq": (0.80, 0.91, 0.04)},
+    "round 5": {"en": (0.85, 0.94, 0.08), "ar": (0.75, 0.89, 0.03), "sq": (0.73, 0.90, 0.03)},
+    "round 6": {"en": (0.91, 0.98, 0.03), "ar": (0.68, 0.80, 0.04), "sq": (0.79, 0.90, 0.03)},
 }
-# Round 5's sequences: (heard at least, ordinary sequences flagged urgently at most).
-SEQUENCE_FLOORS = {"en": (0.92, 0.10), "ar": (0.85, 0.125), "sq": (0.82, 0.05)}
+# Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
+SEQUENCE_FLOORS = {
+    "round 5": {"en": (0.96, 0.08), "ar": (0.85, 0.175), "sq": (0.85, 0.075)},
+    "round 6": {"en": (0.90, 0.44), "ar": (0.85, 0.05), "sq": (0.90, 0.075)},
+}
+SEQUENCES = {"round 5": sets.sequences_v5, "round 6": sets.sequences_v6}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +65,7 @@ ROUNDS = {
     "round 3": sets.heldout_v3,
     "round 4": sets.heldout_v4,
     "round 5": sets.heldout_v5,
+    "round 6": sets.heldout_v6,
 }
 
 
@@ -76,10 +84,12 @@ def test_held_out_recall_and_false_alarms_stay_above_their_floors(screen, round_
 
 
 @pytest.mark.parametrize("locale", sets.LOCALES)
-def test_worries_told_in_pieces_stay_heard(screen, locale):
-    heard_floor, false_alarm_ceiling = SEQUENCE_FLOORS[locale]
-    told = [sets.tier_of_sequence(screen, s) for s in sets.sequences_v5(locale, "disclosure")]
-    ordinary = [sets.tier_of_sequence(screen, s) for s in sets.sequences_v5(locale, "ordinary")]
+@pytest.mark.parametrize("round_", list(SEQUENCES))
+def test_worries_told_in_pieces_stay_heard(screen, round_, locale):
+    heard_floor, false_alarm_ceiling = SEQUENCE_FLOORS[round_][locale]
+    read = SEQUENCES[round_]
+    told = [sets.tier_of_sequence(screen, s) for s in read(locale, "disclosure")]
+    ordinary = [sets.tier_of_sequence(screen, s) for s in read(locale, "ordinary")]
     assert sum(t is not None for t in told) / len(told) >= heard_floor
     assert sum(t == "clear" for t in ordinary) / len(ordinary) <= false_alarm_ceiling
 

@@ -93,7 +93,10 @@ def test_the_scorer_agrees_with_scikit_learn():
 
 
 def test_training_is_reproducible_and_writes_a_loadable_model(tmp_path):
-    examples = load_examples(EXAMPLES)[::4]
+    # A small subset: the point is that the same examples give the same bytes, not the model
+    # itself (the benchmark and `myreview safeguarding train` fit on them all). Twice on all
+    # of them took over two minutes on a busy machine.
+    examples = load_examples(EXAMPLES)[::15]
     phrases = SafeguardingMatcher(load_content(CONTENT).safeguarding)
     one = train(examples, phrase_hits=lambda t: bool(phrases.categories(t)), log=lambda _: None)
     two = train(examples, phrase_hits=lambda t: bool(phrases.categories(t)), log=lambda _: None)
