@@ -22,15 +22,8 @@ from dialogs.safeguarding_model import Screen  # noqa: E402
 from storage.content import load_content  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 
-ROUNDS = {
-    "round 1": sets.heldout,
-    "round 2": sets.heldout_v2,
-    "round 3": sets.heldout_v3,
-    "round 4": sets.heldout_v4,
-    "round 5": sets.heldout_v5,
-    "round 6": sets.heldout_v6,
-}
-SEQUENCES = {"round 5": sets.sequences_v5, "round 6": sets.sequences_v6}
+ROUNDS = sets.ROUNDS
+SEQUENCES = sets.SEQUENCES
 # The round frozen last: read once, for a release; `--dev` leaves it out.
 NEWEST = "round 6"
 

@@ -112,3 +112,18 @@ def tier_of_sequence(screen: Any, messages: Sequence[str]) -> str | None:
 
 def flagged(check: Callable[[str], Sequence[str]], texts: Sequence[str]) -> Rate:
     return Rate(sum(1 for t in texts if check(t)), len(texts))
+
+
+# Every blind round, by name, as measured and floored (tests/measure_screen.py, the floors test).
+ROUNDS: dict[str, Callable[[str, str], list[str]]] = {
+    "round 1": heldout,
+    "round 2": heldout_v2,
+    "round 3": heldout_v3,
+    "round 4": heldout_v4,
+    "round 5": heldout_v5,
+    "round 6": heldout_v6,
+}
+SEQUENCES: dict[str, Callable[[str, str], list[list[str]]]] = {
+    "round 5": sequences_v5,
+    "round 6": sequences_v6,
+}

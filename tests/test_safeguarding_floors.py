@@ -51,7 +51,7 @@ SEQUENCE_FLOORS = {
     "round 5": {"en": (0.96, 0.08), "ar": (0.85, 0.175), "sq": (0.85, 0.075)},
     "round 6": {"en": (0.90, 0.44), "ar": (0.85, 0.05), "sq": (0.90, 0.075)},
 }
-SEQUENCES = {"round 5": sets.sequences_v5, "round 6": sets.sequences_v6}
+SEQUENCES = sets.SEQUENCES
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +59,7 @@ def screen() -> Screen:
     return Screen.for_content(load_content(ROOT / "content"))
 
 
-ROUNDS = {
-    "round 1": sets.heldout,
-    "round 2": sets.heldout_v2,
-    "round 3": sets.heldout_v3,
-    "round 4": sets.heldout_v4,
-    "round 5": sets.heldout_v5,
-    "round 6": sets.heldout_v6,
-}
+ROUNDS = sets.ROUNDS
 
 
 @pytest.mark.parametrize("locale", sets.LOCALES)
