@@ -32,6 +32,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -509,3 +510,80 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
         + [f"not recognised: {w}" for w in tally.unrecognised[:5]]
     )
     assert not problems, "\n".join([figures.line(), *problems, files, *details])
+
+
+@pytest.mark.crash
+@pytest.mark.timeout(120)
+async def test_a_quick_follow_up_resent_after_kill_9_is_filed_as_without_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 15: "Sam", then 0.3 s later "and my nan calls me Sammy". The server is killed
+    before the follow-up lands; the channel resends it (same id, body and timestamp) once the
+    server is back, long after: it still joins the name, as it would have without the crash."""
+    db = tmp_path / "myreview.db"
+    port = free_port()
+    env = server_env(
+        {
+            "MYREVIEW_ENVIRONMENT": "test",
+            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+            "MYREVIEW_PORT": str(port),
+            "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
+            "MYREVIEW_DATA_KEYS": DATA_KEYS,
+            "MYREVIEW_BURST_WINDOW_SECONDS": "1.5",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    [(review_id, code)] = (await create_reviews(env, 1, 7)).values()
+    connector = CrashConnector()
+    bot = BotProcess(ROOT, env, port, tmp_path / "server.log")
+    seq = iter(range(1, 100))
+
+    def activity(service_url: str, text: str | None, at: datetime, **more: Any) -> dict[str, Any]:
+        return {
+            "type": "message",
+            "id": f"quick-{next(seq)}",
+            "channelId": "webchat",
+            "serviceUrl": service_url,
+            "conversation": {"id": "quick-follow-up"},
+            "from": {"id": "child-quick"},
+            "recipient": {"id": "bot"},
+            "timestamp": at.isoformat(),
+            "locale": "en-GB",
+            **({"text": text} if text is not None else {}),
+            **more,
+        }
+
+    async with serving(connector.app) as service_url:
+        try:
+            await bot.start()
+            async with aiohttp.ClientSession() as http:
+
+                async def post(act: dict[str, Any]) -> int:
+                    async with http.post(f"{bot.url}/api/messages", json=act) as resp:
+                        return resp.status
+
+                now = datetime.now(UTC)
+                start = activity(service_url, None, now, type="conversationUpdate")
+                start["membersAdded"] = [{"id": "child-quick"}, {"id": "bot"}]
+                assert await post(start) < 300
+                # The device says English: linked, the name is asked next.
+                assert await post(activity(service_url, code, datetime.now(UTC))) < 300
+                await asyncio.sleep(2)  # reading the question
+                sent = datetime.now(UTC)
+                assert await post(activity(service_url, "Sam", sent)) < 300
+                follow_up = activity(service_url, "and my nan calls me Sammy", sent)
+                follow_up["timestamp"] = (sent + timedelta(seconds=0.3)).isoformat()
+                await bot.kill()  # it dies before the follow-up lands
+                await asyncio.sleep(3)
+                await bot.start()
+                assert await post(follow_up) < 300  # the channel's resend, long after
+            await bot.stop()
+        finally:
+            if bot.proc is not None and bot.proc.returncode is None:
+                bot.proc.kill()
+                await bot.proc.wait()
+    answers, _, _ = read_database(db)
+    stored = {q: json.loads(v) for r, q, _, v in answers if r == review_id}
+    assert stored.get("name") == "Sam\nand my nan calls me Sammy", (stored, bot.log_tail())
+    assert "pronouns" not in stored
