@@ -116,6 +116,15 @@ def to_email(row: OutboxMessage, *, sender: str) -> EmailMessage:
     return msg
 
 
+def _stop_if_cancelled() -> None:
+    """Stops a worker that was cancelled while a database call swallowed the cancel (a session
+    closing on cancellation can): the task still says it is being cancelled, and a shutdown
+    waiting for it would otherwise wait for the next poll, an hour away in a test."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min ... up to an hour between tries."""
     return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
@@ -163,6 +172,7 @@ class OutboxWorker:
         assert self.generation is not None
         sent = 0
         while True:
+            _stop_if_cancelled()
             now = self.clock()
             row = await self.repo.claim_next(
                 now=now, owner=self.owner, generation=self.generation, lease=LEASE
@@ -216,6 +226,7 @@ class OutboxWorker:
                 await self.run_once()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("outbox pass failed")
+            _stop_if_cancelled()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
             # arrives as the wake-up does, and this loop then never stops (a shutdown hung).
             with contextlib.suppress(TimeoutError):
