@@ -190,6 +190,20 @@ def classify(
     return Verdict("unclear")
 
 
+WELCOME_AGAIN_SECONDS = 600
+
+
+def welcome_due(turn: Turn) -> bool:
+    """Whether to say "welcome back" now: once per return, not again within minutes (a reopened
+    chat says it, then the child's "hi" would say it twice)."""
+    now = turn.now().timestamp()
+    last = turn.profile.get("welcomed_at")
+    if isinstance(last, (int, float)) and now - last < WELCOME_AGAIN_SECONDS:
+        return False
+    turn.profile["welcomed_at"] = now
+    return True
+
+
 def glossary_term(turn: Turn, text: str) -> str | None:
     """The word a short question asks the meaning of ("what's an IRO?", "شو يعني مناصر"), as
     the id of its entry under glossary: in content; None for anything else."""
@@ -390,20 +404,24 @@ class AskDialog(Dialog):
             # ("its boring and teachers pick on me"), and is taken as any answer would be.
             turn.profile.pop("after_help")
         paused = bool(turn.profile.pop("paused", False))
+        # "Hi", "pershendetje": coming back, as the bot told them to, not an answer.
+        greets = inc.typed is not None and match_word(
+            inc.typed, turn.content.synonyms("greetings", turn.locale)
+        )
         verdict = classify(
             question,
             state,
             inc,
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
-            paused=paused,
+            paused=paused or greets,
             burst=self._is_burst(turn, state, inc),
             disclosed=said.worry,
             suggestions=self._suggestions(turn, question),
         )
-        if paused:
+        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
             await turn.say("welcome_back")
-        return await self._apply(dc, turn, state, question, verdict, paused=paused)
+        return await self._apply(dc, turn, state, question, verdict, paused=paused or greets)
 
     async def _apply(
         self,
@@ -585,11 +603,17 @@ class AskDialog(Dialog):
             controls.append("skip")
         controls += [*question.controls, "help"]
         options = tuple(choices_for(turn, question))
+        prompt = prompt_for(turn, question, state.get("topic"), state.get("values", {}))
+        stored = turn.answers.get(state["key"]) if state.get("store") else None
+        if stored is not None and stored.kind != "skipped":
+            # Asked again (back, a change, coming back): what they said is there to keep or change.
+            shown = describe(turn, question, stored.kind, stored.value, state["key"])
+            prompt = f"{prompt}\n{turn.t('controls.answered.label', answer=shown)}"
         view = AskView(
             key=state["key"],
             nonce=state["n"],
             type=question.type,
-            prompt=prompt_for(turn, question, state.get("topic"), state.get("values", {})),
+            prompt=prompt,
             options=options,
             controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in controls),
             submit_label=turn.t("controls.submit.label"),

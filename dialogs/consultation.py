@@ -22,7 +22,7 @@ from botbuilder.dialogs import (
 )
 from botbuilder.schema import ActivityTypes
 
-from dialogs.ask import ASK, AskDialog, check_label, describe, prompt_for
+from dialogs.ask import ASK, AskDialog, check_label, describe, prompt_for, welcome_due
 from dialogs.context import Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
@@ -80,7 +80,8 @@ class Consultation:
         if context.activity.type != ActivityTypes.message and dc.active_dialog is not None:
             # The chat was opened again (a reinstall, a reloaded client): show where we are.
             turn = await Turn.load(self.services, context)
-            await turn.say("welcome_back")
+            if welcome_due(turn):
+                await turn.say("welcome_back")
             await dc.reprompt_dialog()
             return
         result = await dc.continue_dialog()
@@ -108,14 +109,16 @@ class Consultation:
             ):
                 await turn.say("limited_done")
                 return await step.end_dialog()
-            await turn.say("welcome_back")
+            if welcome_due(turn):
+                await turn.say("welcome_back")
             return await step.next(None)
         if turn.review.submitted_at is not None:
             if not turn.can_change():
                 await turn.say("edit_closed")
                 return await step.end_dialog()
             return await step.begin_dialog(ASK, {"qid": "welcome_back_sent"})
-        await turn.say("welcome_back")
+        if welcome_due(turn):
+            await turn.say("welcome_back")
         return await step.next(None)
 
     async def start_questions(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -213,6 +213,8 @@ STRINGS: tuple[str, ...] = (
     "choice_no.synonyms",
     # "OK", "ready": after the help, ready for the question rather than answering it.
     "ready.synonyms",
+    # "Hi", "pershendetje": coming back, never an answer.
+    "greetings.synonyms",
 )
 
 CONTRACT = ContentContract(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from tests.chat import suggested_answers
 from tests.conftest import LONDON
-from tests.consult import answer_until, answers_of, text, to_question, waiting_key
+from tests.consult import answer_until, answers_of, said, text, to_question, waiting_key
 
 
 async def test_typed_multi_choice_keeps_every_part_and_says_what_it_understood(linked_chat, parts):
@@ -273,3 +273,61 @@ async def test_an_interpreter_language_is_picked_from_a_list_or_typed(linked_cha
     stored = await answers_of(parts, other.id)
     assert stored["interpreter_language"] == ("choice", "another_language")
     assert stored["interpreter_language_other"] == ("text", "Lingala")
+
+
+# --- coming back (issue 16) --------------------------------------------------------------------
+
+
+async def test_hello_after_closing_the_chat_is_never_an_answer(linked_chat, parts):
+    """She closed the chat without "stop", then came back with the hello the bot itself asks
+    for: it was stored as the answer to the question waiting."""
+    review, chat = await linked_chat("msteams", language_hint="sq")
+    await chat.say("Ana")  # the name; the pronouns question waits
+    await to_question(chat, "who_there", parts, review.id)
+
+    reply = await chat.say("pershendetje")
+
+    assert "who_there" not in await answers_of(parts, review.id)
+    assert said(parts, reply, "messages.welcome_back", "sq"), reply
+    assert said(parts, reply, "questions.who_there.prompt", "sq", band="13+")
+
+
+async def test_welcome_back_is_said_once_when_the_chat_is_reopened_and_they_say_hi(
+    linked_chat, parts
+):
+    review, chat = await linked_chat("msteams")
+    await to_question(chat, "who_there", parts, review.id)
+    reopened = chat.activity(type="conversationUpdate")
+    reopened["membersAdded"] = [{"id": chat.user_id}]
+    await chat.post(reopened)
+    first = chat.said
+
+    reply = await chat.say("hi")
+
+    assert said(parts, first, "messages.welcome_back")
+    assert not said(parts, reply, "messages.welcome_back"), reply
+    assert said(parts, reply, "questions.who_there.prompt", band="13+")
+    assert "who_there" not in await answers_of(parts, review.id)
+
+
+async def test_back_shows_what_was_stored(linked_chat, parts):
+    review, chat = await linked_chat("msteams")
+    await to_question(chat, "who_there", parts, review.id)
+    await chat.say("my nan and my carer")
+
+    reply = await chat.say("back")
+
+    assert said(parts, reply, "questions.who_there.prompt", band="13+")
+    assert text(parts, "controls.answered.label", answer="my nan and my carer") in reply
+
+
+async def test_hi_at_the_code_question_is_not_a_wrong_code(new_chat, new_review, parts):
+    review, code = await new_review()
+    chat = new_chat("msteams")
+    await chat.start()
+
+    reply = await chat.say("hi")
+
+    assert not said(parts, reply, "messages.code_wrong")
+    assert not said(parts, reply, "messages.welcome_back")
+    assert said(parts, await chat.say(code), "messages.linked")
