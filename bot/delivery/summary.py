@@ -180,7 +180,10 @@ def summary_data(
     def label(qid: str, oid: str) -> str:
         if content.question(qid).type == "language":
             return _english_name(content, oid)
-        return content.text(f"questions.{qid}.options.{oid}.label", en)
+        # A label may name the chat's language ("Yes, in {language}"): in English here.
+        return content.text(
+            f"questions.{qid}.options.{oid}.label", en, language=_english_name(content, chat_locale)
+        )
 
     def shown(a: Answer) -> str:
         # Only choices need their question; a picture noted on a choice question is stored
@@ -562,7 +565,7 @@ def sample_data(content: Content, tz: ZoneInfo) -> list[tuple[str, dict[str, Any
         next((code for code in content.locales if code != FALLBACK_LOCALE), FALLBACK_LOCALE),
     )
     at = datetime(2026, 12, 8, 10, tzinfo=UTC)
-    full = _sample_review(at, first_name="Sam", age=14, is_uasc=True)
+    full = _sample_review(at, first_name="Sam", age=14, is_uasc=True, place="Oak House family hub")
     preferred = _sample_review(at, first_name="Sam", age=9, preferred_name="Sammy")
     plain = _sample_review(at, first_name="Sam", age=9)
 
