@@ -252,6 +252,25 @@ def server_env(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def bot_env(
+    tmp_path: Path, *, port: int, root: Path, data_keys: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a `myreview serve` on its own SQLite file under `tmp_path`, listening
+    on `port`, with the checkout at `root` and these data keys; `settings` adds MYREVIEW_* (by
+    their names without the prefix, in lower case: smtp_port="2525")."""
+    values = {
+        "MYREVIEW_ENVIRONMENT": "test",
+        "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'myreview.db'}",
+        "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+        "MYREVIEW_PORT": str(port),
+        "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
+        "MYREVIEW_DATA_KEYS": data_keys,
+        "PYTHONPATH": str(root),
+    }
+    values.update({f"MYREVIEW_{k.upper()}": v for k, v in settings.items()})
+    return server_env(values)
+
+
 # --- the mail server ---------------------------------------------------------------------------
 
 

@@ -49,9 +49,9 @@ from tests.crashchannel import (
     Tally,
     Typed,
     Words,
+    bot_env,
     free_port,
     parse_mark,
-    server_env,
     serving,
 )
 
@@ -386,21 +386,16 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
     db = tmp_path / "myreview.db"
     port = free_port()
     sink = MailSink(delay=SINK_DELAY)
-    env = server_env(
-        {
-            "MYREVIEW_ENVIRONMENT": "test",
-            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
-            "MYREVIEW_PORT": str(port),
-            "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
-            "MYREVIEW_DATA_KEYS": DATA_KEYS,
-            "MYREVIEW_OUTBOX_POLL_SECONDS": "0.2",
-            "MYREVIEW_SMTP_HOST": "127.0.0.1",
-            "MYREVIEW_SMTP_PORT": str(sink.port),
-            "MYREVIEW_SMTP_STARTTLS": "false",
-            "MYREVIEW_BURST_WINDOW_SECONDS": "0",
-            "PYTHONPATH": str(ROOT),
-        }
+    env = bot_env(
+        tmp_path,
+        port=port,
+        root=ROOT,
+        data_keys=DATA_KEYS,
+        outbox_poll_seconds="0.2",
+        smtp_host="127.0.0.1",
+        smtp_port=str(sink.port),
+        smtp_starttls="false",
+        burst_window_seconds="0",
     )
     words = Words(yaml.safe_load((ROOT / "content/locales/en.yaml").read_text()))
     reviews = await create_reviews(env, CHILDREN, seed)
@@ -522,18 +517,7 @@ async def test_a_quick_follow_up_resent_after_kill_9_is_filed_as_without_it(
     server is back, long after: it still joins the name, as it would have without the crash."""
     db = tmp_path / "myreview.db"
     port = free_port()
-    env = server_env(
-        {
-            "MYREVIEW_ENVIRONMENT": "test",
-            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
-            "MYREVIEW_PORT": str(port),
-            "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
-            "MYREVIEW_DATA_KEYS": DATA_KEYS,
-            "MYREVIEW_BURST_WINDOW_SECONDS": "1.5",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
+    env = bot_env(tmp_path, port=port, root=ROOT, data_keys=DATA_KEYS, burst_window_seconds="1.5")
     [(review_id, code)] = (await create_reviews(env, 1, 7)).values()
     connector = CrashConnector()
     bot = BotProcess(ROOT, env, port, tmp_path / "server.log")

@@ -40,7 +40,7 @@ from storage.crypto import Keyring, new_key_entry
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxMessageCreate
 from storage.repositories import Repositories
-from tests.crashchannel import BotProcess, MailSink, free_port, server_env
+from tests.crashchannel import BotProcess, MailSink, bot_env, free_port
 
 SENDER = "MyReview <myreview@council.example>"
 
@@ -682,20 +682,15 @@ async def test_kill_9_while_sending_an_alert_sends_it_again_at_once_and_nothing_
     sink.start()
     db = tmp_path / "myreview.db"
     port = free_port()
-    env = server_env(
-        {
-            "MYREVIEW_ENVIRONMENT": "test",
-            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
-            "MYREVIEW_PORT": str(port),
-            "MYREVIEW_SECRET_KEY": "crash-test-secret-key-0123456789",
-            "MYREVIEW_DATA_KEYS": CRASH_KEYS,
-            "MYREVIEW_SMTP_HOST": "127.0.0.1",
-            "MYREVIEW_SMTP_PORT": str(sink.port),
-            "MYREVIEW_SMTP_STARTTLS": "false",
-            "MYREVIEW_OUTBOX_POLL_SECONDS": "0.2",
-            "PYTHONPATH": str(CRASH_ROOT),
-        }
+    env = bot_env(
+        tmp_path,
+        port=port,
+        root=CRASH_ROOT,
+        data_keys=CRASH_KEYS,
+        smtp_host="127.0.0.1",
+        smtp_port=str(sink.port),
+        smtp_starttls="false",
+        outbox_poll_seconds="0.2",
     )
     bot = BotProcess(CRASH_ROOT, env, port, tmp_path / "server.log")
     summaries: list[str] = []
