@@ -37,12 +37,13 @@ from dialogs.render import (
     AskView,
     Control,
     answered_card,
+    numbers_shown,
     offer_next,
     question_activity,
     text_message,
     updated_card_activity,
 )
-from storage.content import Question
+from storage.content import MEANINGS, Question
 
 log = logging.getLogger(__name__)
 ASK = "ask"
@@ -128,6 +129,8 @@ def classify(
     burst: bool,
     disclosed: bool = False,
     suggestions: Sequence[str] = (),
+    meanings: Mapping[str, frozenset[str]] | None = None,
+    negations: frozenset[str] = frozenset(),
 ) -> Verdict:
     """The same question, state and input always give the same verdict; nothing is stored."""
     p = inc.payload or {}
@@ -160,14 +163,18 @@ def classify(
         exact = [c.id for c in choices if said and said in c.words()]
         answer = ("choice", exact[0]) if len(exact) == 1 else None
     if answer is None and inc.text and short and question.type == "multi":
-        found, rest = match_parts(inc.text, choices)
+        found, rest = match_parts(inc.text, choices, negations)
         if found and not (len(rest) == 1 and typed_control(rest[0])):
             ids = {c.id for c in choices}
             if rest and SOMETHING_ELSE in ids and SOMETHING_ELSE not in found:
                 found = [c.id for c in choices if c.id in {*found, SOMETHING_ELSE}]
             return Verdict("answer", answer=("choices", found), rest=", ".join(rest) or None)
+    if answer is None and inc.text and short and meanings:
+        # "whatever", "idk", "nah" (the whole message): what it means, not what it says;
+        # before labels inside a sentence, or "not sure" would be "sure", a yes.
+        answer = _by_meaning(question, inc.text, choices, meanings, stored=bool(state.get("store")))
     if answer is None and inc.text and short and question.type != "text":
-        answer = _from_text(question, inc.text, choices)
+        answer = _from_text(question, inc.text, choices, negations)
     if answer is None and inc.text:
         typed = typed_control(inc.text)
         if typed is not None:
@@ -255,12 +262,53 @@ def _from_payload(
     return _typed_answer(question, picked)
 
 
-def _from_text(question: Question, text: str, choices: list[Choice]) -> tuple[str, Any] | None:
+def _from_text(
+    question: Question, text: str, choices: list[Choice], negations: frozenset[str]
+) -> tuple[str, Any] | None:
     if question.type == "multi":
-        many = match_many(text, choices)
+        many = match_many(text, choices, negations)
         return _typed_answer(question, many) if many else None
-    one = match_one(text, choices)
+    one = match_one(text, choices, negations)
     return _typed_answer(question, [one]) if one else None
+
+
+# The meanings a yes/no question keeps as such ("not sure", "don't mind"); a "nothing" there is
+# left to the yes/no words.
+SHRUGS = ("not_sure", "any")
+
+
+def meanings_for(turn: Turn) -> dict[str, frozenset[str]]:
+    """Each meaning's words in the child's language and English, normalised."""
+    return {
+        m: frozenset(
+            n for w in turn.content.synonyms(f"meanings.{m}", turn.locale) if (n := normalize(w))
+        )
+        for m in MEANINGS
+    }
+
+
+def _by_meaning(
+    question: Question,
+    text: str,
+    choices: list[Choice],
+    meanings: Mapping[str, frozenset[str]],
+    *,
+    stored: bool,
+) -> tuple[str, Any] | None:
+    """The option a shrug or a "nothing" picks (`means:` in content); on a stored yes/no
+    question, "not sure" or "don't mind" as such. A written answer's options count even where
+    not shown: "nah" to who should not come is "No one" on every path."""
+    said = normalize(text)
+    shown = {c.id for c in choices}
+    for meaning in (m for m in MEANINGS if said in meanings.get(m, ())):
+        for option in question.options:
+            if meaning in option.means and (question.type == "text" or option.id in shown):
+                if question.type == "text":
+                    return ("choice", option.id)
+                return _typed_answer(question, [option.id])
+        if question.type == "yesno" and stored and meaning in SHRUGS:
+            return ("unsure", meaning)
+    return None
 
 
 def _typed_answer(question: Question, ids: list[str]) -> tuple[str, Any] | None:
@@ -307,6 +355,8 @@ def describe(turn: Turn, question: Question, kind: str, value: Any, key: str | N
     that named no option, when `key` is given)."""
     if kind == "skipped":
         return turn.msg("answer_skipped")
+    if kind == "unsure":
+        return turn.msg(f"answer_{value}")
     if kind == "media":
         return turn.msg(f"answer_{value}")
     if kind == "text":
@@ -418,6 +468,10 @@ class AskDialog(Dialog):
             burst=self._is_burst(turn, state, inc),
             disclosed=said.worry,
             suggestions=self._suggestions(turn, question),
+            meanings=meanings_for(turn),
+            negations=frozenset(
+                normalize(w) for w in turn.content.synonyms("negations", turn.locale)
+            ),
         )
         if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
             await turn.say("welcome_back")
@@ -453,12 +507,7 @@ class AskDialog(Dialog):
             if verdict.kind == "media" and verdict.media:
                 await self._note_media(turn, state, verdict.media)
             elif verdict.kind == "unclear" and not screened(turn.context).worry and not paused:
-                sorry = {"multi": "not_understood_multi", "yesno": "not_understood_yesno"}
-                await turn.say(
-                    sorry.get(question.type, "not_understood")
-                    if question.type != "text"
-                    else "empty_text"
-                )
+                await turn.say(self._sorry(turn, question))
             if screened(turn.context).worry and state["qid"] != CODE:
                 # A worry, not an answer: the help stays last; asked again when they are ready.
                 turn.profile["after_help"] = "seen"
@@ -492,6 +541,20 @@ class AskDialog(Dialog):
         await self._mark_card_answered(turn, state, question, kind, value)
         self._moved_on(turn, state, question, kind)
         return await dc.end_dialog({"kind": kind, "value": value})
+
+    @staticmethod
+    def _sorry(turn: Turn, question: Question) -> str:
+        """What to say to an answer not understood: "type its number" only where the question
+        on screen shows numbers."""
+        if question.type == "text":
+            return "empty_text"
+        if question.type == "yesno":
+            return "not_understood_yesno"
+        asked = turn.profile.get("asked")
+        numbers = not isinstance(asked, dict) or asked.get("numbers", True)
+        if question.type == "multi":
+            return "not_understood_multi" if numbers else "not_understood_multi_tap"
+        return "not_understood" if numbers else "not_understood_tap"
 
     def _moved_on(self, turn: Turn, state: dict[str, Any], question: Question, kind: str) -> None:
         """Remembers, for the next question asked in this turn, what was just answered."""
@@ -637,6 +700,7 @@ class AskDialog(Dialog):
             "qid": question.id,
             "n": state["n"],
             "at": turn.now().timestamp(),
+            "numbers": numbers_shown(view, turn.context.activity.channel_id or ""),
             # Only an answer given in this same turn makes this "the next question".
             "after": after if isinstance(after, dict) and after.get("t") == this_turn else None,
         }
@@ -768,7 +832,11 @@ class AskDialog(Dialog):
         changed = turn.profile.get("locale") != locale
         turn.profile["locale"] = locale
         turn.profile["language_chosen"] = True
-        if changed:
+        if changed and turn.review is None:
+            # Before the code, all they have read is the welcome and the safety rule in a
+            # language they may not read: those first, in theirs, before anything else.
+            await turn.say("welcome", "welcome_rules")
+        elif changed:
             await turn.say("language_changed")
 
     async def _mark_card_answered(

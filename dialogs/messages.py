@@ -122,6 +122,8 @@ MESSAGE_IDS: tuple[str, ...] = (
     "not_understood",
     "not_understood_multi",
     "not_understood_yesno",
+    "not_understood_tap",
+    "not_understood_multi_tap",
     "too_long",
     "empty_text",
     "media_picture",
@@ -141,6 +143,8 @@ MESSAGE_IDS: tuple[str, ...] = (
     "restart_cancelled",
     "check_intro",
     "answer_skipped",
+    "answer_not_sure",
+    "answer_any",
     "answer_picture",
     "answer_voice",
     "answer_file",
@@ -215,6 +219,12 @@ STRINGS: tuple[str, ...] = (
     "ready.synonyms",
     # "Hi", "pershendetje": coming back, never an answer.
     "greetings.synonyms",
+    # "idk", "whatever", "nah": what a shrug or a no means, whatever the question.
+    "meanings.not_sure.synonyms",
+    "meanings.any.synonyms",
+    "meanings.nothing.synonyms",
+    # "not", "dont": a label just after one is not chosen ("i dont want to speak for myself").
+    "negations.synonyms",
 )
 
 CONTRACT = ContentContract(

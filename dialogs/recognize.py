@@ -13,7 +13,11 @@ from rapidfuzz.distance import Levenshtein
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")  # harakat, dagger alef, tatweel
 _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
-_SPLIT = re.compile(r"\s*(?:,|،|;|/|&|\+|\band\b|\bdhe\b|\be\b|\bو)\s*")
+# What joins the parts of a pick-more-than-one answer as children type it ("after school n
+# weekends", "family + hobbies", "1 or 3", "مدرسة و عائلة", "shkolla dhe familja").
+_SPLIT = re.compile(
+    r"\s*(?:,|،|;|/|&|\+|\band\b|\bn\b|\bor\b|\bplus\b|\bdhe\b|\bedhe\b|\bose\b|\be\b|\bو|\bأو\b|\bاو\b)\s*"
+)
 
 
 def normalize(text: str) -> str:
@@ -49,8 +53,11 @@ def _number(text: str, count: int) -> int | None:
     return None
 
 
-def match_one(text: str, choices: Sequence[Choice]) -> str | None:
-    """The option a typed answer means, or None when it is unclear."""
+def match_one(
+    text: str, choices: Sequence[Choice], negations: frozenset[str] = frozenset()
+) -> str | None:
+    """The option a typed answer means, or None when it is unclear. `negations`: words that,
+    just before a label inside a sentence, turn it round ("not sure" is not "sure")."""
     idx = _number(text, len(choices))
     if idx is not None:
         return choices[idx].id
@@ -63,6 +70,11 @@ def match_one(text: str, choices: Sequence[Choice]) -> str | None:
     # "I'd like to come and speak for myself": a label or synonym inside a longer sentence.
     padded = f" {norm} "
     inside = {c.id for c in choices for w in c.words() if len(w) > 2 and f" {w} " in padded}
+    negated = any(
+        _negated(padded, w, negations) for c in choices for w in c.words() if f" {w} " in padded
+    )
+    if negated:
+        return None
     if len(inside) == 1:
         return inside.pop()
     if inside:
@@ -70,6 +82,11 @@ def match_one(text: str, choices: Sequence[Choice]) -> str | None:
     # "hobbys", "skool", "weeknd": a slip of a letter or two in a label or another word for it.
     near = {c.id for c in choices for w in c.words() if _near(norm, w)}
     return near.pop() if len(near) == 1 else None
+
+
+def _negated(padded: str, word: str, negations: frozenset[str]) -> bool:
+    before = padded.split(f" {word} ", 1)[0].split()
+    return any(" ".join(before[-n:]) in negations for n in (1, 2) if len(before) >= n)
 
 
 def _near(said: str, word: str) -> bool:
@@ -80,14 +97,18 @@ def _near(said: str, word: str) -> bool:
     return Levenshtein.distance(said, word, score_cutoff=2) <= (1 if len(word) < 7 else 2)
 
 
-def match_many(text: str, choices: Sequence[Choice]) -> list[str] | None:
+def match_many(
+    text: str, choices: Sequence[Choice], negations: frozenset[str] = frozenset()
+) -> list[str] | None:
     """Options for a pick-more-than-one question: "1, 3", "2 and 4" or labels; None unless
     every part is understood."""
-    found, rest = match_parts(text, choices)
+    found, rest = match_parts(text, choices, negations)
     return found if found and not rest else None
 
 
-def match_parts(text: str, choices: Sequence[Choice]) -> tuple[list[str], list[str]]:
+def match_parts(
+    text: str, choices: Sequence[Choice], negations: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
     """The options named in a typed pick-more-than-one answer ("after school and weekends",
     "family and hobbys", "1, 3"), in the question's order, and the parts that name none, as
     typed."""
@@ -100,12 +121,12 @@ def match_parts(text: str, choices: Sequence[Choice]) -> tuple[list[str], list[s
     exact = [c.id for c in choices if norm in c.words()]
     if len(exact) == 1 or len(parts) <= 1:
         # A label that has "and" in it ("Family and friends time") is one option.
-        whole = exact[0] if len(exact) == 1 else match_one(text, choices)
+        whole = exact[0] if len(exact) == 1 else match_one(text, choices, negations)
         return ([whole], []) if whole is not None else ([], [text.strip()] if norm else [])
     found: list[str] = []
     rest: list[str] = []
     for part in parts:
-        cid = match_one(part, choices)
+        cid = match_one(part, choices, negations)
         if cid is None:
             rest.append(part)
         elif cid not in found:

@@ -156,6 +156,16 @@ def answers_activity(
     return activity
 
 
+def numbers_shown(view: AskView, channel_id: str) -> bool:
+    """Whether the question as sent on this channel shows its options numbered (so that a
+    reprompt may say "type its number"); Teams' cards and Web Chat's buttons show none."""
+    if channel_id in CARD_CHANNELS:
+        return False
+    if channel_id in SUGGESTION_CHANNELS:
+        return view.type == "multi" or (view.is_choice and _too_wide(view))
+    return True
+
+
 def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
     if channel_id in CARD_CHANNELS:
         # One choice is one tap: a button per option. Several keep ticks and an OK.

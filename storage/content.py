@@ -152,12 +152,20 @@ class Condition(_Strict):
         return [self, *(p for c in self.any_ or [] for p in c.parts())]
 
 
+# What a child's shrug or "no" means, whatever the question: see Option.means.
+Meaning = Literal["not_sure", "any", "nothing"]
+MEANINGS: tuple[str, ...] = ("not_sure", "any", "nothing")
+
+
 class Option(_Strict):
     id: str
     when: Condition | None = None
     participation: str | None = None
     # A picture for the option on the easy path (age band with `easy: true`), before its label.
     emoji: str | None = Field(default=None, max_length=8)
+    # What else picks this option when typed as the whole answer: "whatever", "idk", "nah"
+    # (the words are `meanings.<meaning>.synonyms` in each locale).
+    means: list[Meaning] = []
 
     @field_validator("participation")
     @classmethod

@@ -242,7 +242,13 @@ class Run:
         locale = self.locale()
         not_understood = [
             self.content.text(f"messages.{k}", locale, None).split(".")[0]
-            for k in ("not_understood", "not_understood_multi", "not_understood_yesno")
+            for k in (
+                "not_understood",
+                "not_understood_multi",
+                "not_understood_yesno",
+                "not_understood_tap",
+                "not_understood_multi_tap",
+            )
         ]
         if any(n in text for n in not_understood):
             self.figures.not_understood += 1

@@ -72,7 +72,7 @@ async def test_anything_else_re_asks_kindly_with_the_options(linked_chat, parts)
     assert said(parts, transcript, "messages.not_understood")
     await chat.say("3")
     await chat.say("3")  # take part: with an advocate
-    transcript = await chat.say("maybe")
+    transcript = await chat.say("purple")
     assert said(parts, transcript, "messages.not_understood_yesno")
     stored = await answers_of(parts, review.id)
     assert stored["pronouns"] == ("choice", "they_them")

@@ -54,7 +54,7 @@ def test_every_message_the_code_says_is_listed():
         for call in re.findall(r"(?:say|msg)\(([^)]*)\)", source):
             used.update(re.findall(r'"([a-z_]+)"', call))
     used.update(f"media_{m}" for m in ("picture", "voice", "file"))
-    used.update(f"answer_{m}" for m in ("picture", "voice", "file", "skipped"))
+    used.update(f"answer_{m}" for m in ("picture", "voice", "file", "skipped", "not_sure", "any"))
     assert used - set(MESSAGE_IDS) == set()
     assert len(set(MESSAGE_IDS)) == len(MESSAGE_IDS), "a message is listed twice"
     # Both ways: a listed message nobody says is a leftover that content would have to keep.

@@ -39,6 +39,7 @@ from markupsafe import Markup
 
 from dialogs.display import continued, shown
 from dialogs.flow import Facts, Given, age_on, steps
+from dialogs.recognize import normalize
 from storage.content import FALLBACK_LOCALE, SAFEGUARDING_CATEGORIES, Content, ContentError
 from storage.models import Answer, Review, SafeguardingAlert
 
@@ -147,7 +148,8 @@ def _band(content: Content, review: Review, tz: ZoneInfo) -> str:
 
 
 # Answers that say "nobody" or "nothing", which need no action.
-_NOTHING = {"no", "nope", "nah", "none", "nobody", "no one", "noone", "nothing", "n/a", "na", "-"}
+# A yes/no question answered "idk" or "whatever" (dialogs/ask.py `_by_meaning`).
+UNSURE = {"not_sure": "Not sure yet", "any": "They don't mind"}
 
 
 def summary_data(
@@ -197,6 +199,8 @@ def summary_data(
             )
         if a.kind == "yesno":
             return "Yes" if a.value else "No"
+        if a.kind == "unsure":
+            return UNSURE.get(str(a.value), "Not sure")
         if a.kind == "choice":
             return label(qid, a.value)
         if a.kind == "choices":
@@ -368,12 +372,14 @@ def _interpreter_wishes(answers: Mapping[str, Answer], text_of: Any) -> str:
     return out + "".join(f"; {w}" for w in wishes)
 
 
-def _said_something(answer: Answer | None) -> str | None:
-    """A written answer that is more than "no" or "nobody"."""
+def _said_something(content: Content, answer: Answer | None) -> str | None:
+    """A written answer that is more than "no" or "nobody", in the language it was written in
+    (answers stored before such words picked an option)."""
     if answer is None or answer.kind != "text":
         return None
     text = str(answer.value).strip()
-    return None if text.casefold().strip(" .!") in _NOTHING else text
+    nothing = {normalize(w) for w in content.synonyms("meanings.nothing", answer.locale)}
+    return None if not normalize(text) or normalize(text) in nothing else text
 
 
 def _actions(
@@ -411,6 +417,8 @@ def _actions(
         out.append("Arrange an advocate: they asked for one.")
     if yes("talk_to_iro"):
         out.append("Talk to them on their own before the review: they asked to.")
+    elif (talk := answers.get("talk_to_iro")) is not None and talk.kind == "unsure":
+        out.append("Ask whether they want to talk to you on their own: they were not sure.")
     language = _interpreter(content, answers, chat_locale, text_of)
     if language:
         out.append(f"Book an interpreter: {language}{_interpreter_wishes(answers, text_of)}.")
@@ -418,7 +426,7 @@ def _actions(
         ("who_not_there", "Do not invite"),
         ("not_discussed", "Do not discuss"),
     ):
-        said = _said_something(answers.get(qid))
+        said = _said_something(content, answers.get(qid))
         if said is None:
             continue
         private = answers[qid].visibility == "iro"
