@@ -122,12 +122,14 @@ def build_parts(settings: Settings) -> Parts:
         max_attempts=settings.outbox_max_attempts,
         owner=settings.instance_name,
     )
+    translator = build_translator(settings)
     notifier = OutboxNotifier(
         repos=repos,
         content_source=content_source,
         worker=worker,
         duty_email=settings.duty_email,
         timezone=tz,
+        translator=translator,
     )
     services = Services(
         content_source=content_source,
@@ -148,7 +150,7 @@ def build_parts(settings: Settings) -> Parts:
         burst_window=timedelta(seconds=settings.burst_window_seconds),
         advocacy_contact=settings.advocacy_contact,
         alert_contact_within=settings.alert_contact_within,
-        translator=build_translator(settings),
+        translator=translator,
     )
     # A missing or unreadable safeguarding model must stop the start, too.
     screen = services.matcher(content_source.current())

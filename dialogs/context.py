@@ -51,12 +51,21 @@ class Translator(Protocol):
 
     async def to_english(self, text: str, *, source: str | None = None) -> str | None: ...
 
+    async def many_to_english(
+        self, texts: list[str], *, source: str | None = None
+    ) -> list[str | None]: ...
+
 
 class _NoTranslation:
     enabled = False
 
     async def to_english(self, text: str, *, source: str | None = None) -> str | None:
         return None
+
+    async def many_to_english(
+        self, texts: list[str], *, source: str | None = None
+    ) -> list[str | None]:
+        return [None] * len(texts)
 
 
 class InviteCodes:

@@ -336,7 +336,7 @@ async def test_webchat_arabic_pause_restart_and_change(
     assert "أحب السباحة كثيرا" in text
     assert "أحب الرسم" not in text
     assert "Language used in the chat: Arabic" in text
-    assert "written in Arabic" in text
+    assert "in Arabic: not translated" in text
     assert en.option("where", "online") in text  # choices in English for the IRO
 
 

@@ -199,16 +199,20 @@ async def test_other_kinds_of_answer_are_shown_plainly(setup: Setup) -> None:
     assert "I like maths" in row.text_body
 
 
-async def test_free_text_in_arabic_is_marked_for_an_interpreter(setup: Setup) -> None:
+async def test_free_text_in_arabic_is_marked_for_an_interpreter_once(setup: Setup) -> None:
     row = await setup.send(await arabic_consultation(setup))
 
-    arabic = line_with(row.text_body, ARABIC_WORDS)
-    assert "Arabic" in arabic and "interpreter may be needed" in arabic
-    english = line_with(row.text_body, "I like maths")
-    assert "interpreter" not in english
+    # One line at the top says how many answers are in Arabic and who should read them ...
+    top = line_with(row.text_body, "written answer")
+    assert "2 written answers in Arabic: not translated" in top
+    assert "someone who speaks Arabic" in top
+    assert row.text_body.count("not translated") == 1
+    # ... and each such answer is marked, briefly.
+    assert "[Arabic]" in line_with(row.text_body, ARABIC_WORDS)
+    assert "Arabic" not in line_with(row.text_body, "I like maths")
     assert row.html_body is not None
-    html_arabic = line_with(row.html_body, ARABIC_WORDS)
-    assert "written in Arabic" in html_arabic and "interpreter may be needed" in html_arabic
+    assert "(Arabic)" in line_with(row.html_body, ARABIC_WORDS)
+    assert row.html_body.count("not translated") == 1
 
 
 async def test_answers_just_for_the_iro_are_in_their_own_section(setup: Setup) -> None:
@@ -396,6 +400,11 @@ async def test_an_update_lists_what_changed_first(setup: Setup) -> None:
     changed = second.text_body.split("WHAT CHANGED SINCE THE LAST SUMMARY", 1)[1]
     changed = changed.split("\n\n", 1)[0]
     assert setup.en("questions.when.options.weekend.label") in changed
+    # Old and new, so the IRO need not find the first email.
+    when = line_with(changed, setup.en("questions.when.summary"))
+    assert " → " + setup.en("questions.when.options.weekend.label") in when
+    assert setup.en("questions.when.options.after_school.label") in when.split(" → ")[0]
+    assert "(first sent on " in line_with(second.text_body, "Sent to ")
     # A changed answer kept for the IRO alone is pointed to, not quoted, near the top.
     assert "maths is hard now" not in changed and "Just for the IRO" in changed
     assert "maths is hard now" in second.text_body.split("== Just for the IRO")[1]

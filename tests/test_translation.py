@@ -122,3 +122,34 @@ async def test_an_english_chat_is_not_sent_for_translation(linked_chat, settings
     _, text = body(mail)
     assert "Written in" not in text
     assert fake.calls == []
+
+
+async def test_the_summary_shows_each_arabic_answer_with_its_english(
+    linked_chat, parts, settings, fake_translator
+):
+    from tests.consult import QUICK, answer_until, text, waiting_key
+
+    fake, _ = fake_translator
+    review, chat = await linked_chat("msteams", language_hint="ar", age=15)
+    await chat.say("سارة")
+    await answer_until(chat, parts, "not_discussed")
+    await chat.say("الواجبات المدرسية")  # homework
+    for _ in range(30):
+        waiting = await waiting_key(parts, chat)
+        if waiting == "send_confirm":
+            break
+        await chat.say(QUICK.get(waiting or "", "skip"))
+    await chat.pick(text(parts, "questions.send_confirm.options.send.label", "ar"))
+
+    mails = await wait_for_eml(settings.outbox_dir)
+    _, summary = body(mails[-1])
+    assert "الواجبات المدرسية" in summary  # their words, and beside them the English
+    assert "English (machine translation): [in English] الواجبات المدرسية" in summary
+    assert "written answers in Arabic: each shown with an English machine translation" in summary
+    assert "not translated" not in summary
+    # The action box too: what not to discuss, in English, by machine.
+    assert "Do not discuss: الواجبات المدرسية (in English, by machine: [in English]" in summary
+    # One request for the whole summary's Arabic (the name and the answer), from Arabic.
+    [call] = [c for c in fake.calls if len(c["body"]) > 1]
+    assert call["query"]["from"] == "ar"
+    assert {"Text": "الواجبات المدرسية"} in call["body"]

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.summary import Templates, alert_data, plain_alert, summary_data
-from storage.content import ContentSource
-from storage.models import OutboxMessageCreate
+from dialogs.context import Translator
+from storage.content import FALLBACK_LOCALE, ContentSource
+from storage.models import Answer, OutboxMessageCreate
 from storage.repositories import Repositories
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,14 @@ class OutboxNotifier:
         worker: OutboxWorker,
         duty_email: str,
         timezone: ZoneInfo,
+        translator: Translator | None = None,
     ) -> None:
         self.repos = repos
         self.content_source = content_source
         self.worker = worker
         self.duty_email = duty_email
         self.tz = timezone
+        self.translator = translator
         self._templates: dict[str, Templates] = {}
 
     def _templates_for(self, version: str | None) -> Templates:
@@ -61,15 +65,18 @@ class OutboxNotifier:
         content = self.content_source.version(review.content_version)
         answers = await self.repos.answers.all_for(review_id=review_id)
         alerts = await self.repos.alerts.for_review(review_id=review_id)
+        first = review.submitted_at or review.created_at
         data = summary_data(
             content=content,
             review=review,
             answers=answers,
             tz=self.tz,
             updated=updated,
-            sent_at=review.submitted_at or review.created_at,
+            sent_at=utcnow() if updated else first,
+            first_sent_at=first,
             alerts=alerts,
             previous=review.sent_answers if updated else None,
+            translations=await self._translations(answers),
         )
         await self.repos.reviews.remember_sent(review_id=review_id, answers=data["snapshot"])
         templates = self._templates_for(review.content_version)
@@ -90,6 +97,23 @@ class OutboxNotifier:
         )
         # Waking the worker before the turn commits would have it look before the row exists.
         self.repos.db.after_commit(self.worker.wake)
+
+    async def _translations(self, answers: dict[str, Answer]) -> dict[str, str]:
+        """Written answers not in English, in English by machine: one request per language,
+        and none at all without a translator (the summary then says who should read them)."""
+        if self.translator is None or not self.translator.enabled:
+            return {}
+        by_language: dict[str, list[str]] = {}
+        for key, a in answers.items():
+            if a.kind == "text" and a.locale != FALLBACK_LOCALE and str(a.value).strip():
+                by_language.setdefault(a.locale, []).append(key)
+        found: dict[str, str] = {}
+        for locale, keys in sorted(by_language.items()):
+            english = await self.translator.many_to_english(
+                [str(answers[k].value) for k in keys], source=locale
+            )
+            found.update({k: e for k, e in zip(keys, english, strict=True) if e})
+        return found
 
     async def alert(self, *, alert_id: int, linked_later: bool = False) -> None:
         """Queues the alert email: to the IRO and the duty team, or the duty team alone before

@@ -126,6 +126,7 @@ class Row:
     own_words: bool = False
     language: str | None = None  # named when not English
     interpreter: bool = False
+    english: str | None = None  # a machine translation, where a translator is set up
     practical: bool = False  # for organising the meeting: the IRO acts on it
 
 
@@ -162,9 +163,12 @@ def summary_data(
     sent_at: datetime,
     alerts: list[SafeguardingAlert] | None = None,
     previous: Mapping[str, str] | None = None,
+    first_sent_at: datetime | None = None,
+    translations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the summary templates show. `previous`: each answer as the last summary showed
-    it (an update lists what changed first); the result's "snapshot" is this one's."""
+    it (an update lists what changed first, old and new); the result's "snapshot" is this
+    one's. `translations`: written answers in English, by answer key (machine translation)."""
     en = FALLBACK_LOCALE
     chat_language = answers.get("language")
     chat_locale = (
@@ -235,6 +239,7 @@ def summary_data(
         if a.kind == "text" and a.locale != en:
             row.language = _english_name(content, a.locale)
             row.interpreter = True
+            row.english = (translations or {}).get(s.key)
         media = answers.get(f"media.{s.key}")
         if media is not None:
             row.answer += " " + shown(media)
@@ -245,11 +250,16 @@ def summary_data(
             q_title = f"{topic}: {q_title}"
         if previous is not None and previous.get(s.key) != row.answer:
             private = a.kind == "text" and a.visibility == "iro"
+            before = previous.get(s.key)
             changed.append(
                 dataclasses.replace(
                     row,
                     question=q_title,
-                    answer="changed: see 'Just for the IRO' below" if private else row.answer,
+                    answer="changed: see 'Just for the IRO' below"
+                    if private
+                    else f"{before} → {row.answer}"
+                    if before is not None
+                    else f"(new) {row.answer}",
                 )
             )
         snapshot[s.key] = row.answer
@@ -279,8 +289,11 @@ def summary_data(
     )
     if previous is not None:
         gone = [k for k in previous if k not in snapshot and k.split(".")[0] in content.by_id]
+        # Not what it was: a removed answer may have been for the IRO alone.
         changed += [Row(_title(content, k), "(removed)") for k in gone]
     day = review.review_at.astimezone(tz)
+    written = [r for sec in sections for r in sec.rows] + iro_only
+    languages = sorted({r.language for r in written if r.language})
     locale_meta = content.locales[chat_locale].meta if chat_locale in content.locales else None
     return {
         "updated": updated,
@@ -295,7 +308,22 @@ def summary_data(
             if a.tier == "clear"
         ],
         "sent_at": sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
-        "actions": _actions(content, answers, alerts or [], tz, chat_locale, text_of),
+        "first_sent_at": first_sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M")
+        if updated and first_sent_at is not None
+        else None,
+        # Once, at the top: which answers are in which language, and whether they are in
+        # English below (machine translation) or need a speaker to read them.
+        "written_in": [
+            {
+                "language": lang,
+                "count": sum(r.language == lang for r in written),
+                "translated": all(r.english for r in written if r.language == lang),
+            }
+            for lang in languages
+        ],
+        "actions": _actions(
+            content, answers, alerts or [], tz, chat_locale, text_of, translations or {}
+        ),
         "changed": changed,
         "snapshot": snapshot,
         "draft_translation": bool(locale_meta and locale_meta.status != "reviewed"),
@@ -311,6 +339,7 @@ def summary_data(
             "pronouns": pronoun_text,
             "words": text_of("my_words"),
             "age_band": facts.band,
+            "age": age_on(review.date_of_birth, review.age, day.date()),
             "uasc": review.is_uasc,
         },
         "review": {
@@ -389,6 +418,7 @@ def _actions(
     tz: ZoneInfo,
     chat_locale: str,
     text_of: Any,
+    translations: Mapping[str, str],
 ) -> list[str]:
     """What the IRO must do or know before the review, one line each, in English. Words the
     child kept for the IRO alone are pointed to, not quoted: this box heads the summary."""
@@ -430,7 +460,8 @@ def _actions(
         if said is None:
             continue
         private = answers[qid].visibility == "iro"
-        out.append(f"{what}: " + ("see 'Just for the IRO' below." if private else said))
+        english = f" (in English, by machine: {translations[qid]})" if qid in translations else ""
+        out.append(f"{what}: " + ("see 'Just for the IRO' below." if private else said + english))
     # A one-tap "it's not good" (the easy path) says something is wrong, not what: ask them.
     not_good = [
         content.text(f"questions.topics.options.{key.split('.', 1)[1]}.label", FALLBACK_LOCALE)

@@ -24,6 +24,11 @@ class NoTranslator:
     async def to_english(self, text: str, *, source: str | None = None) -> str | None:
         return None
 
+    async def many_to_english(
+        self, texts: list[str], *, source: str | None = None
+    ) -> list[str | None]:
+        return [None] * len(texts)
+
     async def close(self) -> None:
         return None
 
@@ -46,6 +51,15 @@ class AzureTranslator:
         self._session: aiohttp.ClientSession | None = None
 
     async def to_english(self, text: str, *, source: str | None = None) -> str | None:
+        return (await self.many_to_english([text], source=source))[0]
+
+    async def many_to_english(
+        self, texts: list[str], *, source: str | None = None
+    ) -> list[str | None]:
+        """One request for them all (a summary's written answers), in order; all None when
+        the service fails."""
+        if not texts:
+            return []
         params = {"api-version": API_VERSION, "to": "en"}
         if source and source != "en":
             params["from"] = source
@@ -53,13 +67,19 @@ class AzureTranslator:
             if self._session is None or self._session.closed:
                 self._session = aiohttp.ClientSession(timeout=self._timeout)
             async with self._session.post(
-                self._url, params=params, headers=self._headers, json=[{"Text": text}]
+                self._url,
+                params=params,
+                headers=self._headers,
+                json=[{"Text": text} for text in texts],
             ) as resp:
                 if resp.status != 200:
                     log.warning("translation refused", extra={"status": resp.status})
-                    return None
+                    return [None] * len(texts)
                 body: Any = await resp.json(content_type=None)
-            return str(body[0]["translations"][0]["text"])
+            found = [str(item["translations"][0]["text"]) for item in body]
+            if len(found) != len(texts):
+                raise ValueError("one translation per text expected")
+            return list(found)
         except (
             aiohttp.ClientError,
             TimeoutError,
@@ -69,7 +89,7 @@ class AzureTranslator:
             TypeError,
         ) as exc:
             log.warning("translation failed", extra={"error": type(exc).__name__})
-            return None
+            return [None] * len(texts)
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
