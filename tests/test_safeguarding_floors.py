@@ -35,21 +35,33 @@ ROOT = Path(__file__).resolve().parent.parent
 # 99/100, false alarms 2/100; ar 69, 81, 3; sq 80, 91, 2; sequences heard en 46/50, ar 35/40,
 # sq 37/40, ordinary sequences flagged urgently en 21/50 (twins of the disclosures whose
 # first message alone reads as one: "i gave my phone away"), ar 1/40, sq 2/40.
+# Round 6's ordinary sequences then showed the model alarming at short mid-conversation
+# fragments; examples *-p were written for that (so round 6 became a development set), the false
+# alarm budget lowered to 1.5%, and round 7 (tests/data/heldout-v7/), frozen unread before, was
+# measured once with model a8d2a64fea2b: en clear 89/100, heard 99/100, false alarms 1/100; ar
+# 80, 95, 2; sq 71, 92, 5; sequences heard en 46/50, ar 33/40, sq 33/40, ordinary sequences
+# flagged urgently en 3/50, ar 1/40, sq 1/40. The floors of every round are this model's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
 FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "round 1": {"en": (0.86, 0.95, 0.04), "ar": (0.84, 0.90, 0.04), "sq": (0.88, 0.94, 0.02)},
-    "round 2": {"en": (0.83, 0.93, 0.03), "ar": (0.82, 0.86, 0.12), "sq": (0.80, 0.91, 0.06)},
-    "round 3": {"en": (0.84, 0.92, 0.01), "ar": (0.75, 0.80, 0.05), "sq": (0.71, 0.91, 0.05)},
-    "round 4": {"en": (0.86, 0.94, 0.03), "ar": (0.78, 0.95, 0.04), "sq": (0.80, 0.91, 0.04)},
-    "round 5": {"en": (0.85, 0.94, 0.08), "ar": (0.75, 0.89, 0.03), "sq": (0.73, 0.90, 0.03)},
-    "round 6": {"en": (0.91, 0.98, 0.03), "ar": (0.68, 0.80, 0.04), "sq": (0.79, 0.90, 0.03)},
+    "round 1": {"en": (0.85, 0.95, 0.056), "ar": (0.82, 0.92, 0.02), "sq": (0.86, 0.94, 0.02)},
+    "round 2": {
+        "en": (0.822, 0.922, 0.029),
+        "ar": (0.844, 0.867, 0.114),
+        "sq": (0.756, 0.889, 0.057),
+    },
+    "round 3": {"en": (0.84, 0.9, 0.01), "ar": (0.683, 0.8, 0.05), "sq": (0.683, 0.833, 0.05)},
+    "round 4": {"en": (0.87, 0.95, 0.02), "ar": (0.767, 0.967, 0.017), "sq": (0.733, 0.95, 0.017)},
+    "round 5": {"en": (0.83, 0.93, 0.07), "ar": (0.76, 0.89, 0.03), "sq": (0.69, 0.88, 0.03)},
+    "round 6": {"en": (0.85, 0.96, 0.03), "ar": (0.68, 0.84, 0.02), "sq": (0.74, 0.92, 0.05)},
+    "round 7": {"en": (0.88, 0.98, 0.02), "ar": (0.79, 0.94, 0.03), "sq": (0.7, 0.91, 0.06)},
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS = {
-    "round 5": {"en": (0.96, 0.08), "ar": (0.85, 0.175), "sq": (0.85, 0.075)},
-    "round 6": {"en": (0.90, 0.44), "ar": (0.85, 0.05), "sq": (0.90, 0.075)},
+    "round 5": {"en": (0.88, 0.06), "ar": (0.85, 0.175), "sq": (0.775, 0.075)},
+    "round 6": {"en": (0.88, 0.26), "ar": (0.85, 0.075), "sq": (0.9, 0.075)},
+    "round 7": {"en": (0.9, 0.08), "ar": (0.8, 0.05), "sq": (0.8, 0.05)},
 }
 SEQUENCES = sets.SEQUENCES
 
