@@ -72,6 +72,9 @@ def holds(cond: Condition | None, facts: Facts) -> bool:
         return False
     if cond.answer is not None:
         given = facts.answers.get(cond.answer.question)
+        if cond.answer.none_of is not None:
+            # Not answered (or skipped) is none of them.
+            return given is None or not set(given.chosen()) & set(cond.answer.none_of)
         if given is None:
             return False
         if cond.answer.any_of is not None:

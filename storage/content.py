@@ -127,12 +127,16 @@ class _Strict(BaseModel):
 class AnswerCondition(_Strict):
     question: str
     any_of: list[str] | None = None
+    none_of: list[str] | None = None
     is_: bool | None = Field(default=None, alias="is")
 
     @model_validator(mode="after")
     def _one_test(self) -> AnswerCondition:
-        if (self.any_of is None) == (self.is_ is None):
-            raise ValueError("give exactly one of 'any_of: [option ids]' or 'is: true/false'")
+        if sum(t is not None for t in (self.any_of, self.none_of, self.is_)) != 1:
+            raise ValueError(
+                "give exactly one of 'any_of: [option ids]', 'none_of: [option ids]' "
+                "or 'is: true/false'"
+            )
         return self
 
 
@@ -746,7 +750,7 @@ def _check_condition(
                 f"'{cond.answer.question}' must be a question asked before '{q.id}'",
             )
         opts = {o.id for o in target.options}
-        bad = set(cond.answer.any_of or []) - opts
+        bad = (set(cond.answer.any_of or []) | set(cond.answer.none_of or [])) - opts
         if bad:
             raise _fail(cpath, lines, cloc, f"'{target.id}' has no options {sorted(bad)}")
 
