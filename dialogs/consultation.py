@@ -26,7 +26,7 @@ from dialogs.ask import ASK, AskDialog, check_label, describe, prompt_for, welco
 from dialogs.context import Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
-from dialogs.recognize import compact_code, normalize
+from dialogs.recognize import Choice, compact_code, match_one, normalize
 from dialogs.render import answers_activity
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class Consultation:
             await turn.say("no_thanks")
             return await step.end_dialog()
         if choice == "change":
+            step.values["change"] = True  # straight to "which one?", not "ready to send?"
             return await step.next(None)
         return await step.begin_dialog(QUESTIONS, {"mode": "flow"})
 
@@ -139,7 +140,7 @@ class Consultation:
         if not turn.trusted:
             await turn.say("limited_done")
             return await step.end_dialog()
-        return await step.begin_dialog(CHECK)
+        return await step.begin_dialog(CHECK, {"change": bool(step.values.get("change"))})
 
     async def send(self, step: WaterfallStepContext) -> DialogTurnResult:
         """Stores the send and queues the summary (marked updated after the first); ends."""
@@ -412,6 +413,9 @@ class Consultation:
                     ASK, {"qid": "send_confirm", "before": listed.serialize()}
                 )
             await step.context.send_activity(listed)
+            if opts.get("change"):
+                # They came back to change something: which one, under the list.
+                return await step.next({"value": "change"})
         return await step.begin_dialog(ASK, {"qid": "send_confirm"})
 
     async def check_choice(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -426,11 +430,17 @@ class Consultation:
         """Asks again the answer with that number (storing the new one), or asks for a number."""
         turn = await self.turn(step)
         rows = self._answer_rows(turn)
-        digits = normalize(str(step.result.get("value", "")))
-        if not digits.isdigit() or not 1 <= int(digits) <= len(rows):
+        typed = str(step.result.get("value", ""))
+        digits = normalize(typed)
+        if digits.isdigit() and 1 <= int(digits) <= len(rows):
+            key: str | None = rows[int(digits) - 1][0]
+        else:
+            # "when", "where", "school": the name it has in the list.
+            key = match_one(typed, [Choice(k, label) for k, label, _ in rows])
+        if key is None:
             await turn.say("which_answer_wrong", max=len(rows))
             return await step.replace_dialog(CHECK, {"which": True})
-        step.values["changed"] = rows[int(digits) - 1][0]
+        step.values["changed"] = key
         return await step.begin_dialog(QUESTIONS, {"key": step.values["changed"], "mode": "edit"})
 
     async def check_again(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import Parts
-from tests.consult import QUICK, answers_of, text, to_question, waiting_key
+from tests.consult import QUICK, answers_of, said, text, to_question, waiting_key
 
 
 async def keys_asked_until_the_end(chat, parts: Parts, answers: dict[str, str]) -> list[str]:
@@ -31,3 +31,27 @@ async def test_the_advocate_question_is_asked_otherwise(linked_chat, parts: Part
     await to_question(chat, "take_part", parts, review.id)
     await chat.say(text(parts, "questions.take_part.options.speak_myself.label"))
     assert "advocate" in await keys_asked_until_the_end(chat, parts, {})
+
+
+async def test_change_after_sending_goes_straight_to_which_and_takes_a_name(
+    linked_chat, parts: Parts
+):
+    review, chat = await linked_chat("sms", age=14)
+    await to_question(chat, "where", parts, review.id)
+    await chat.say(text(parts, "questions.where.options.school.label"))
+    await keys_asked_until_the_end(chat, parts, {})
+    await chat.say(text(parts, "questions.send_confirm.options.send.label"))
+    assert said(parts, chat.said, "messages.sent")
+
+    await chat.say("hi")
+    reply = await chat.say(text(parts, "questions.welcome_back_sent.options.change.label"))
+    # The list, then "which one?", not "Ready to send?" first.
+    assert said(parts, reply, "questions.which_answer.prompt")
+    assert not said(parts, reply, "questions.send_confirm.prompt")
+    # Its name in the list works as well as its number, and what was stored is shown.
+    reply = await chat.say(text(parts, "questions.where.check").lower())
+    assert said(parts, reply, "questions.where.prompt")
+    assert text(parts, "questions.where.options.school.label") in reply
+    assert said(parts, reply, "controls.answered.label")
+    await chat.say(text(parts, "questions.where.options.online.label"))
+    assert (await answers_of(parts, review.id))["where"] == ("choice", "online")
