@@ -494,7 +494,12 @@ class AskDialog(Dialog):
             await turn.say("stale_card")
             return Dialog.end_of_turn
         if verdict.kind == "burst" and verdict.text is not None:
-            await self._burst(turn, verdict.text)
+            if not await self._burst(turn, verdict.text):
+                # Not taken: say which question it came in under, and show that question again
+                # so that it is the last thing on screen.
+                label = check_label(turn, question, state.get("topic"))
+                await turn.say("burst_next", question=label)
+                await self._ask(turn, state, intro=False)
             return Dialog.end_of_turn
         if verdict.kind == "none_ticked":
             # The card is still there, ticks and all: say so, and send no second one.
@@ -603,8 +608,8 @@ class AskDialog(Dialog):
         turn.profile["delays"] = [*delays[-(DELAYS_KEPT - 1) :], round(delay, 3)]
         return sent + min([*delays, delay]), sent
 
-    async def _burst(self, turn: Turn, text: str) -> None:
-        """Adds the message to the written answer just given, or says it was not taken."""
+    async def _burst(self, turn: Turn, text: str) -> bool:
+        """Adds the message to the written answer just given; False when it cannot be."""
         after = (turn.profile.get("asked") or {}).get("after") or {}
         previous = turn.answers.get(str(after.get("key")))
         if after.get("stored") and after.get("kind") == "text" and previous is not None:
@@ -612,8 +617,8 @@ class AskDialog(Dialog):
             if previous.kind == "text" and len(combined) <= self._max_length(turn, after):
                 await self._store(turn, {"key": after["key"]}, "text", combined)
                 await turn.say("burst_added")
-                return
-        await turn.say("burst_next")
+                return True
+        return False
 
     @staticmethod
     def _max_length(turn: Turn, after: dict[str, Any]) -> int:

@@ -182,10 +182,7 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
             activity = text_message(
                 _numbered(view, with_controls=False), rtl=view.rtl, channel=channel_id
             )
-            numbers = [
-                CardAction(type=ActionTypes.im_back, title=str(n), value=str(n))
-                for n in range(1, len(view.options) + 1)
-            ]
+            numbers = [_choice_action(view, c, str(n)) for n, c in enumerate(view.options, 1)]
             activity.suggested_actions = SuggestedActions(actions=numbers + _controls_actions(view))
         else:
             prompt = (
@@ -300,13 +297,29 @@ def _number(n: int, label: str) -> str:
     return f"{n}.\u00a0{label}"
 
 
-def _choice_action(view: AskView, choice: Choice) -> CardAction:
-    return CardAction(type=ActionTypes.im_back, title=choice.label, value=choice.label)
+def _choice_action(view: AskView, choice: Choice, title: str | None = None) -> CardAction:
+    """A button that carries its question and option (messageBack): a tap is never read as
+    typing, however quickly it follows the question, and an old one is known as old."""
+    shown = title or choice.label
+    return CardAction(
+        type=ActionTypes.message_back,
+        title=shown,
+        text=shown,
+        display_text=shown,
+        value=view.payload(opt=choice.id),
+    )
 
 
 def _controls_actions(view: AskView) -> list[CardAction]:
     return [
-        CardAction(type=ActionTypes.im_back, title=c.label, value=c.label) for c in view.controls
+        CardAction(
+            type=ActionTypes.message_back,
+            title=c.label,
+            text=c.label,
+            display_text=c.label,
+            value=view.payload(ctl=c.id),
+        )
+        for c in view.controls
     ]
 
 

@@ -711,7 +711,16 @@ def _missing_english(
     guess = _guess(parts[depth], list(dict.fromkeys(present)), expected, exact=exact)
     loc = (*parent, guess) if guess is not None else tuple(parent)
     # A key left empty ("ready: {}") has no strings under it, but its own line is the place.
-    line = (enlines.line((parts[0],)) if not parent else None) or enlines.line(loc)
+    # So does a key whose map is there but empty ("any: {}" under meanings:).
+    empty = next(
+        (
+            enlines.by_path[tuple(parts[:d])]
+            for d in range(len(parts) - 1, depth, -1)
+            if tuple(parts[:d]) in enlines.by_path
+        ),
+        None,
+    )
+    line = empty or (enlines.line((parts[0],)) if not parent else None) or enlines.line(loc)
     where = f"{en.path}, line {line}" if line else str(en.path)
     message = f"{where}: '{needed}' is missing. Add it: English is complete."
     if needed in code_keys:

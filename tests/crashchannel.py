@@ -493,6 +493,8 @@ class Shown:
     help: bool
     card: dict[str, Any] | None  # a card with a q/n payload, where the channel draws one
     buttons: dict[str, str]  # suggested actions: title -> the text tapping it sends
+    # messageBack buttons: title -> the value tapping it sends beside the text
+    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -608,9 +610,19 @@ class Child:
             return None
         card = question_of(reply)
         actions = (reply.body.get("suggestedActions") or {}).get("actions") or []
-        buttons = {str(a.get("title")): str(a.get("value") or a.get("title")) for a in actions}
+        buttons = {
+            str(a.get("title")): str(
+                a.get("text") if a.get("type") == "messageBack" else a.get("value") or a["title"]
+            )
+            for a in actions
+        }
+        payloads = {
+            str(a.get("title")): dict(a["value"])
+            for a in actions
+            if a.get("type") == "messageBack" and isinstance(a.get("value"), dict)
+        }
         if card is not None:
-            return Shown(reply, key_of(card)[0], is_help(card), card, buttons)
+            return Shown(reply, key_of(card)[0], is_help(card), card, buttons, payloads)
         if not buttons:
             return None
         text = str(reply.body.get("text") or "")
@@ -623,7 +635,7 @@ class Child:
             text = NUMBERED.sub("", text).strip()
         help = self.words.controls.get("repeat") in buttons
         key = None if help else self.words.question(text)
-        return Shown(reply, key, help, None, buttons)
+        return Shown(reply, key, help, None, buttons, payloads)
 
     def _current(self) -> Shown | None:
         for reply in reversed(self.conv.replies):
@@ -728,7 +740,7 @@ class Child:
         """Submits a card with its choices ticked, or taps the button (Web Chat sends its
         title as text)."""
         if shown.card is None:
-            return self._activity(text=shown.buttons[picked[0]])
+            return self._tap(shown, picked[0])
         buttons = one_tap(shown.card)
         if buttons:
             return self._activity(value=dict(buttons[picked[0]]), replyToId=shown.reply.body["id"])
@@ -750,7 +762,15 @@ class Child:
                     value=dict(a["data"]), replyToId=shown.reply.body["id"], seq=seq
                 )
         label = self.words.controls[ctl]
-        return self._activity(text=shown.buttons.get(label, label), seq=seq)
+        if label in shown.buttons:
+            return self._tap(shown, label, seq=seq)
+        return self._activity(text=label, seq=seq)
+
+    def _tap(self, shown: Shown, title: str, *, seq: int | None = None) -> dict[str, Any]:
+        """A suggested action tapped: its text, and its value where it carries one."""
+        if title in shown.payloads:
+            return self._activity(text=shown.buttons[title], value=shown.payloads[title], seq=seq)
+        return self._activity(text=shown.buttons[title], seq=seq)
 
     # --- one activity, to its reply ---
 

@@ -163,7 +163,13 @@ def _mutations() -> list[pytest.param]:
         out.append((f"typed-{cid}", Mutation(ENGLISH, drop_synonyms("controls", cid), names)))
     for key in STRINGS:
         root, _, field = key.partition(".")
-        change = drop_synonyms(root) if field == "synonyms" else rename_top_level_field(root, field)
+        sub, _, nested = field.partition(".")
+        if nested == "synonyms":  # meanings.not_sure.synonyms: a list under a section
+            change = drop_synonyms(root, sub)
+        elif field == "synonyms":
+            change = drop_synonyms(root)
+        else:
+            change = rename_top_level_field(root, field)
         out.append((f"string-{key}", Mutation(ENGLISH, change, f"'{key}'")))
     return [pytest.param(m, id=name) for name, m in out]
 

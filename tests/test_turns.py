@@ -20,6 +20,7 @@ from tests.consult import (
     answers_of,
     said,
     said_in_any_band,
+    text,
     to_question,
     wait_for_eml,
 )
@@ -290,7 +291,13 @@ async def test_a_quick_message_after_a_choice_is_not_taken_as_the_next_answer(li
     stored = await answers_of(parts, review.id)
     assert stored["talk_to_iro"] == ("yesno", True)
     assert "where" not in stored
-    assert said(parts, chat.said, "messages.burst_next")
+    reply = chat.said
+    # It says which question the message came in under, and asks it again, last.
+    assert said(parts, reply, "messages.burst_next")
+    assert f"“{text(parts, 'questions.where.check')}”" in reply
+    assert reply.index(f"“{text(parts, 'questions.where.check')}”") < reply.index(
+        text(parts, "questions.where.prompt")
+    )
 
 
 async def test_a_quick_tap_on_the_new_questions_button_answers_it(linked_chat, parts):
