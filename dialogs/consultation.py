@@ -22,7 +22,15 @@ from botbuilder.dialogs import (
 )
 from botbuilder.schema import ActivityTypes
 
-from dialogs.ask import ASK, AskDialog, check_label, describe, prompt_for, welcome_due
+from dialogs.ask import (
+    ASK,
+    AskDialog,
+    check_label,
+    describe,
+    meanings_for,
+    prompt_for,
+    welcome_due,
+)
 from dialogs.context import Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
@@ -477,8 +485,15 @@ class Consultation:
     # --- who may hear the child's own words -----------------------------------------------------
 
     def _unshared(self, turn: Turn) -> list[str]:
+        """Written answers not yet shared or kept, worth asking about: "no", "nah", "idk"
+        typed where no option means them say nothing to read out."""
         keys = {s.key for s in steps(turn.content, turn.facts())}
         practical = {q.id for q in turn.content.questions if q.practical}
+        nothing = set().union(*meanings_for(turn).values()) | {
+            normalize(w)
+            for key in ("choice_yes", "choice_no")
+            for w in turn.content.synonyms(key, turn.locale)
+        }
         return [
             k
             for k, a in turn.answers.items()
@@ -486,6 +501,7 @@ class Consultation:
             and a.kind == "text"
             and not a.visibility
             and k.split(".")[0] not in practical
+            and normalize(str(a.value)) not in nothing
         ]
 
     async def ask_share_all(self, step: WaterfallStepContext) -> DialogTurnResult:

@@ -172,9 +172,9 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
         activity = MessageFactory.attachment(_card(view, one_tap=view.type != "multi"))
     elif channel_id in SUGGESTION_CHANNELS:
         if view.type == "multi":
-            # Numbered, so that typing "1, 3" works where a card submit does not arrive.
-            activity = MessageFactory.attachment(_card(view, with_controls=False, numbered=True))
-            activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
+            # Numbered, so that typing "1, 3" works where a card submit does not arrive; Back,
+            # Skip and Help on the card beside OK (Web Chat may show no buttons under a card).
+            activity = MessageFactory.attachment(_card(view, numbered=True))
         elif view.is_choice and _too_wide(view):
             # Web Chat lays suggested actions out in one sideways row: long options would be
             # scrolled out of sight. So every option is listed, numbered, and the buttons are

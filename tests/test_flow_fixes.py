@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import Parts
-from tests.consult import QUICK, answers_of, said, text, to_question, waiting_key
+from tests.consult import QUICK, answer_until, answers_of, said, text, to_question, waiting_key
 
 
 async def keys_asked_until_the_end(chat, parts: Parts, answers: dict[str, str]) -> list[str]:
@@ -55,3 +55,20 @@ async def test_change_after_sending_goes_straight_to_which_and_takes_a_name(
     assert said(parts, reply, "controls.answered.label")
     await chat.say(text(parts, "questions.where.options.online.label"))
     assert (await answers_of(parts, review.id))["where"] == ("choice", "online")
+
+
+async def test_only_words_worth_sharing_are_asked_about(linked_chat, parts: Parts):
+    review, chat = await linked_chat("sms", age=14)
+    await to_question(chat, "topics", parts, review.id)
+    await chat.say(text(parts, "questions.topics.options.education.label"))
+    await answer_until(chat, parts, "topic_say.education")
+    await chat.say("maths is hard")
+    await answer_until(chat, parts, "anything_else")
+    await chat.say("nah")  # nothing to read out
+    await answer_until(chat, parts, "share_all")
+    await chat.say(text(parts, "questions.share_all.options.choose.label"))
+    assert "“maths is hard”" in chat.said
+    await chat.say(text(parts, "questions.share_one.options.everyone.label"))
+    # Not asked whether "nah" may be read out: straight on to the check.
+    assert "“nah”" not in chat.said
+    assert await waiting_key(parts, chat) == "send_confirm"
