@@ -36,10 +36,11 @@ from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
 from dialogs.safeguarding_model import training_set
-from storage.content import FileContentSource
+from storage.content import Content, ContentError, FileContentSource
 from storage.crypto import load_keyring, missing_keys_error
 from storage.db import Database, private_dir
 from storage.repositories import Repositories
+from storage.translations import gaps
 
 log = logging.getLogger(__name__)
 # Held alerts are looked at this often: a follow-up is at most this late.
@@ -75,6 +76,26 @@ def build_transport(settings: Settings) -> Transport:
             timeout=settings.smtp_timeout_seconds,
         )
     return FileTransport(settings.outbox_dir)
+
+
+def check_translations(content: Content, english_allowed: bool) -> None:
+    """Logs each language's missing and stale wording (`myreview content check` lists it);
+    refuses to start on missing wording where the council does not allow English for it."""
+    for locale, found in gaps(content).items():
+        if not found:
+            continue
+        log.warning(
+            "wording not translated",
+            extra={"locale": locale, "missing": len(found.missing), "stale": len(found.stale)},
+        )
+        if found.missing and not english_allowed:
+            path = content.directory / "locales" / f"{locale}.yaml"
+            raise ContentError(
+                f"{path}: no wording yet for {', '.join(found.missing[:5])}"
+                + (f" and {len(found.missing) - 5} more" if len(found.missing) > 5 else "")
+                + ". Translate it (`myreview content check` lists it all), or set "
+                "MYREVIEW_ENGLISH_WHERE_UNTRANSLATED=true to show the English with a note."
+            )
 
 
 def build_translator(settings: Settings) -> AzureTranslator | NoTranslator:
@@ -159,6 +180,7 @@ def build_parts(settings: Settings) -> Parts:
             "the safeguarding model was trained on other examples than content/safeguarding/"
             "examples holds: run `myreview safeguarding train` and commit the result"
         )
+    check_translations(content_source.current(), settings.english_where_untranslated)
     bot = MyReviewBot(services, Consultation(services))
     auth = ConfigurationBotFrameworkAuthentication(
         SimpleNamespace(

@@ -237,6 +237,20 @@ def main(argv: list[str] | None = None) -> None:
     check = guard.add_parser("check", help="show what the screen makes of a message")
     check.add_argument("text")
     check.add_argument("--content-dir", type=Path, default=Path("content"))
+    wording = sub.add_parser("content", help="the wording officers edit").add_subparsers(
+        dest="action", required=True
+    )
+    content_check = wording.add_parser(
+        "check",
+        help="validate content and list, per language, wording missing or older than the English",
+    )
+    content_check.add_argument("--content-dir", type=Path, default=Path("content"))
+    marked = wording.add_parser(
+        "translated", help="record that a language's wording is up to date with today's English"
+    )
+    marked.add_argument("--locale", required=True)
+    marked.add_argument("--key", action="append", help="only these keys (repeat); default all")
+    marked.add_argument("--content-dir", type=Path, default=Path("content"))
     args = parser.parse_args(argv)
 
     if args.command == "keys" and args.action == "new":
@@ -246,6 +260,13 @@ def main(argv: list[str] | None = None) -> None:
         # Needs no settings or secrets: it reads and writes content only.
         try:
             safeguarding_command(args.action, args.content_dir, getattr(args, "text", ""))
+        except ContentError as exc:
+            raise SystemExit(f"Content is not valid:\n{exc}") from exc
+        return
+
+    if args.command == "content":
+        try:
+            content_command(args.action, args.content_dir, args)
         except ContentError as exc:
             raise SystemExit(f"Content is not valid:\n{exc}") from exc
         return
@@ -344,6 +365,45 @@ def _confirm_purge(review_id: int) -> None:
         answer = ""
     if answer.strip().lower() != "yes":
         raise SystemExit("Nothing deleted.")
+
+
+def content_command(action: str, content_dir: Path, args: argparse.Namespace) -> None:
+    """`check`: exits 1 when wording is missing or stale, listing each key with its English;
+    `translated`: records today's English for a language."""
+    from storage.content import load_content
+    from storage.translations import gaps, mark_translated
+
+    content = load_content(content_dir)
+    if action == "translated":
+        try:
+            count = mark_translated(content, args.locale, args.key)
+        except KeyError:
+            raise SystemExit(
+                f"No language '{args.locale}' besides English in {content_dir}."
+            ) from None
+        print(f"{args.locale}: {count} keys marked up to date with today's English.")
+        return
+    print(f"Content is valid ({content_dir}).")
+    found = gaps(content)
+    english = content.locales["en"]
+    for locale, g in found.items():
+        name = content.locales[locale].meta.english_name
+        if not g:
+            print(f"{name} ({locale}): up to date.")
+            continue
+        print(
+            f"{name} ({locale}): {len(g.missing)} missing, {len(g.stale)} older than the English."
+        )
+        for label, keys in (("missing", g.missing), ("English changed", g.stale)):
+            for key in keys:
+                now = english.strings.get(key, english.strings.get(f"{key}.any", ""))
+                print(f"  {label}: {key} (English now: {str(now)[:70]!r})")
+    if any(found.values()):
+        print(
+            "Until translated, the chat shows the English there, with a note (README: Content). "
+            "After translating, run `myreview content translated --locale <code>`."
+        )
+        raise SystemExit(1)
 
 
 def safeguarding_command(action: str, content_dir: Path, text: str) -> None:

@@ -271,6 +271,9 @@ class Settings(BaseSettings):
     advocacy_contact: str = Field(default="", max_length=120)
     log_level: str = "INFO"
     # What is kept, and for how long: the council's decision (README "Retention").
+    # Wording added in English but not yet in a chat language: shown in English with a note in
+    # the child's language (true), or the app refuses to start until it is translated (false).
+    english_where_untranslated: bool = True
     retention_days: int = Field(default=90, ge=1)
     eml_keep_days: int = Field(default=7, ge=0)
 

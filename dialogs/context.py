@@ -20,6 +20,7 @@ from dialogs.safeguarding_model import Screen
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
 from storage.models import Answer, ChannelLink, Review
 from storage.repositories import Repositories
+from storage.translations import is_translated
 
 # Crockford-style: no 0/O, 1/I/L, or U, so a code read aloud or handwritten survives.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -337,7 +338,13 @@ class Turn:
         return format_time(at.astimezone(self.services.timezone), "HH:mm", locale=self.locale)
 
     def t(self, key: str, **extra: Any) -> str:
-        return self.content.text(key, self.locale, self.band, **{**self.values(), **extra})
+        said = self.content.text(key, self.locale, self.band, **{**self.values(), **extra})
+        if _read_as_a_sentence(key) and not is_translated(self.content, key, self.locale):
+            # Wording added in English and not yet translated (`myreview content check`): the
+            # English, and a word in their language that it is not their language.
+            note = self.content.text(f"messages.{NOT_TRANSLATED}", self.locale, self.band)
+            said = f"{said}\n{note}"
+        return said
 
     def msg(self, key: str, **extra: Any) -> str:
         return self.t(f"messages.{key}", **extra)
@@ -347,6 +354,14 @@ class Turn:
 
         for key in keys:
             await self.context.send_activity(text_message(self.msg(key, **extra), self))
+
+
+NOT_TRANSLATED = "not_translated_yet"
+
+
+def _read_as_a_sentence(key: str) -> bool:
+    """Messages, prompts, help: not a button's label, which stays as it is."""
+    return key.startswith("messages.") or key.endswith((".prompt", ".intro", ".help", ".answer"))
 
 
 def _initial_locale(services: Services, context: TurnContext) -> str:

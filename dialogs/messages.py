@@ -142,6 +142,7 @@ MESSAGE_IDS: tuple[str, ...] = (
     "restarted",
     "restart_cancelled",
     "check_intro",
+    "not_translated_yet",
     "answer_skipped",
     "answer_not_sure",
     "answer_any",

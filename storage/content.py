@@ -439,6 +439,8 @@ class Content:
     templates_dir: Path
     # The phrase lists are above; the trained model and its examples are read from here.
     safeguarding_dir: Path
+    # The folder it was read from (storage/translations.py keeps its record there).
+    directory: Path = Path("content")
     by_id: Mapping[str, Question] = field(default_factory=dict)
     # Each band and the bands it falls back to, in order (set from age_bands).
     chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, init=False)
@@ -970,6 +972,7 @@ def load_content(
         locales=locales,
         safeguarding=safeguarding,
         templates_dir=directory / "templates",
+        directory=directory,
         safeguarding_dir=directory / "safeguarding",
         by_id={q.id: q for q in cfile.questions},
     )
