@@ -50,7 +50,9 @@ ASK = "ask"
 # Controls that make sense from any card, however old; back and skip belong to one question.
 GLOBAL_CONTROLS = ("help", "language", "pause", "restart", "talk", "repeat")
 STEP_CONTROLS = ("back", "skip")
-HELP_MENU = ("repeat", "language", "pause", "restart", "talk")
+# "Start again" last, away from "Carry on" (a slip there would cost every answer), and not on
+# the easy path at all, where typing "start again" still works.
+HELP_MENU = ("repeat", "talk", "language", "pause", "restart")
 # No option label or control word is this long: a longer message is not read as one, which
 # keeps a 256 KB message from costing seconds of recognition.
 RECOGNISED_CHARS = 300
@@ -794,7 +796,11 @@ class AskDialog(Dialog):
             type="text",
             prompt="\n\n".join(lines),
             options=(),
-            controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in HELP_MENU),
+            controls=tuple(
+                Control(c, turn.t(f"controls.{c}.label"))
+                for c in HELP_MENU
+                if not (turn.easy and c == "restart")
+            ),
             submit_label=turn.t("controls.submit.label"),
             rtl=turn.content.direction(turn.locale) == "rtl",
         )
