@@ -18,9 +18,11 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/myreview serve
 
-# Debian's Chromium and the Agents Playground, for the end-to-end browser test.
+# Debian's Chromium, an emoji font (a headless browser has none: the easy path's pictures and
+# the screenshots would be empty boxes) and the Agents Playground, for the browser tests.
 browser-deps: node_modules/.package-lock.json
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; }
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -131,6 +131,27 @@ async def new_code(settings: Settings, review_id: int) -> tuple[Review, str, int
         parts.adapter.close()
 
 
+async def demo_code(settings: Settings) -> tuple[Review, str, bool]:
+    """The demo review from an earlier `make demo`, with a new code (the old one cannot be
+    shown again: only its hash is kept), or a new demo review; and whether it was kept."""
+    data = demo_review(settings)
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        async with parts.db.unit_of_work():
+            found = await parts.repos.reviews.open_for_iro(
+                iro_email=data.iro_email, after=parts.services.clock()
+            )
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+    if found is None or found.id is None:
+        review, code = await add_review(settings, data)
+        return review, code, False
+    review, code, _ = await new_code(settings, found.id)
+    return review, code, True
+
+
 async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, str]:
     """Create a review and its one-time invite code (shown once, stored only as a hash)."""
     parts = build_parts(settings)
@@ -284,8 +305,9 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_migrate(settings))
             print("Database is up to date.")
         elif args.command == "demo":
-            review_row, code = asyncio.run(add_review(settings, demo_review(settings)))
-            print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) created.")
+            review_row, code, reused = asyncio.run(demo_code(settings))
+            how = "kept (answers and all), with a new code" if reused else "created"
+            print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) {how}.")
             print(f"Invite code: {code}")
             print(PLAYGROUND_HINT.format(port=settings.port))
             print(f"The IRO's emails land in {settings.outbox_dir}/ as .eml files.", flush=True)

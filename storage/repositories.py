@@ -71,6 +71,20 @@ class ReviewRepository:
             res = await s.exec(select(Review).where(Review.invite_code_hash == invite_code_hash))
             return res.first()
 
+    async def open_for_iro(self, *, iro_email: str, after: datetime) -> Review | None:
+        """The latest review of this IRO still to come and not yet sent (the demo's own)."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Review)
+                .where(
+                    Review.iro_email == iro_email,
+                    col(Review.review_at) > after,
+                    col(Review.submitted_at).is_(None),
+                )
+                .order_by(col(Review.id).desc())
+            )
+            return res.first()
+
     async def new_code(
         self, *, review_id: int, invite_code_hash: str, invite_expires_at: datetime
     ) -> Review:

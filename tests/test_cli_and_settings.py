@@ -362,3 +362,51 @@ def test_purge_without_a_terminal_asks_for_yes_and_deletes_nothing(tmp_path):
     assert done.returncode != 0
     assert "--yes" in done.stderr and "Nothing deleted" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+async def test_make_demo_twice_keeps_its_demo_review_with_a_new_code(tmp_path):
+    import asyncio
+    import os
+    import re
+    import socket
+    import sys
+
+    async def demo() -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {
+            **os.environ,
+            "MYREVIEW_PORT": str(port),
+            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
+            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'myreview.db'}",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "demo",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out = b""
+        try:
+            assert proc.stdout is not None
+            while b"listening" not in out:
+                line = await asyncio.wait_for(proc.stdout.readline(), 60)
+                assert line, out.decode()
+                out += line
+        finally:
+            proc.kill()
+            await proc.wait()
+        return out.decode()
+
+    first, second = await demo(), await demo()
+    made = re.search(r"Demo review (\d+) for Sam \(IRO Jo Demo\) created\.", first)
+    kept = re.search(r"Demo review (\d+) for Sam \(IRO Jo Demo\) kept", second)
+    assert made and kept and made.group(1) == kept.group(1), (first, second)
+    codes = [re.search(r"Invite code: (\S+)", out).group(1) for out in (first, second)]  # type: ignore[union-attr]
+    assert codes[0] != codes[1]
