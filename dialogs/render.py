@@ -131,27 +131,35 @@ def answers_activity(
 ) -> Activity:
     """The numbered "check your answers" list, in sections (a heading where one starts): a
     card where cards render, else plain text."""
-    if channel_id in CARD_CHANNELS or channel_id in SUGGESTION_CHANNELS:
+    # From the question to its answer, the way the line reads.
+    arrow = "←" if rtl else "→"
+    # Web Chat draws cards in the page's direction (see question_activity): right to left, the
+    # list is text.
+    card = channel_id in CARD_CHANNELS or (channel_id in SUGGESTION_CHANNELS and not rtl)
+    if card:
         body: list[dict[str, Any]] = [_text_block(intro)]
         for n, (heading, question, answer) in enumerate(rows, 1):
             if heading:
                 body.append(_text_block(heading, weight="Bolder", size="Medium", spacing="Large"))
             # Bold, so that "21. " is not taken as a Markdown list and its number hidden.
             body.append(_text_block(f"**{n}.** {question}", spacing="Small"))
-            body.append(_text_block(f"→ {answer}", spacing="None"))
-        card = {
-            "type": "AdaptiveCard",
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "version": CARD_VERSION,
-            "rtl": rtl,
-            "body": body,
-        }
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+            body.append(_text_block(f"{arrow} {answer}", spacing="None"))
+        activity = MessageFactory.attachment(
+            CardFactory.adaptive_card(
+                {
+                    "type": "AdaptiveCard",
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "version": CARD_VERSION,
+                    "rtl": rtl,
+                    "body": body,
+                }
+            )
+        )
     else:
         lines = [intro]
         for n, (heading, q, a) in enumerate(rows, 1):
-            lines.append((f"{heading}\n" if heading else "") + f"{n}. {q}\n→ {a}")
-        activity = text_message("\n\n".join(lines), rtl=rtl)
+            lines.append((f"{heading}\n" if heading else "") + f"{n}. {q}\n{arrow} {a}")
+        activity = text_message("\n\n".join(lines), rtl=rtl, channel=channel_id)
     activity.locale = locale
     return activity
 
@@ -171,7 +179,16 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
         # One choice is one tap: a button per option. Several keep ticks and an OK.
         activity = MessageFactory.attachment(_card(view, one_tap=view.type != "multi"))
     elif channel_id in SUGGESTION_CHANNELS:
-        if view.type == "multi":
+        if view.type == "multi" and view.rtl:
+            # Web Chat lays every card out in the page's direction, whatever the card says
+            # (its renderer sets each container's `rtl` from the page): an Arabic card in an
+            # English page reads left to right. Text can be isolated right to left: the options
+            # listed and numbered, picked by typing their numbers ("١، ٣").
+            activity = text_message(
+                _numbered(view, with_controls=False), rtl=True, channel=channel_id
+            )
+            activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
+        elif view.type == "multi":
             # Numbered, so that typing "1, 3" works where a card submit does not arrive; Back,
             # Skip and Help on the card beside OK (Web Chat may show no buttons under a card).
             activity = MessageFactory.attachment(_card(view, numbered=True))

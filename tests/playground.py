@@ -277,7 +277,9 @@ class Playground:
         if shown is not None:
             return int(shown)
         text = await bubble.inner_text()
-        found = re.search(rf"(?m)^(\d+)\.[^\n]*\s*→ {re.escape(words)}", text)
+        for mark in ("\u2067", "\u2069"):  # the isolates of right-to-left lines
+            text = text.replace(mark, "")
+        found = re.search(rf"(?m)(\d+)\.[^\n→←]*\s*[→←] {re.escape(words)}", text)
         assert found, f"no number beside {words!r} in:\n{text}"
         return int(found.group(1))
 
@@ -337,6 +339,33 @@ class Playground:
         assert not missing, f"not on screen: {missing}"
         return [float(e) for e in edges]
 
+    async def right_edges_within(self, line: str, parts: Sequence[str]) -> list[float]:
+        """Like right_edges, but each part is looked for inside `line` (one line of the last
+        bot message holding it), so parts that occur on other lines too are told apart."""
+        bubble = self.bot_messages.filter(has_text=line).last
+        edges = await bubble.evaluate(
+            """(el, [line, parts]) => {
+                const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    const at = node.data.indexOf(line);
+                    if (at < 0) continue;
+                    return parts.map(part => {
+                        const i = node.data.indexOf(part, at);
+                        if (i < 0 || i + part.length > at + line.length) return null;
+                        const range = document.createRange();
+                        range.setStart(node, i);
+                        range.setEnd(node, i + part.length);
+                        return range.getBoundingClientRect().right;
+                    });
+                }
+                return parts.map(() => null);
+            }""",
+            [line, list(parts)],
+        )
+        missing = [p for p, e in zip(parts, edges, strict=True) if e is None]
+        assert not missing, f"not on screen in {line!r}: {missing}"
+        return [float(e) for e in edges]
+
     def last_card(self) -> Any:
         return self.page.locator(CARD).last
 
@@ -348,6 +377,23 @@ class Playground:
                 .map(i => ((i.labels && i.labels[0]) || i.parentElement).innerText.trim())"""
         )
         return [str(label).replace("\u00a0", " ") for label in labels]
+
+    async def ticks_on_the_right(self) -> bool:
+        """Every tick box of the last card is to the right of its label, as a right-to-left
+        reader expects."""
+        return bool(
+            await self.last_card().evaluate(
+                """card => [...card.querySelectorAll('input[type=checkbox], input[type=radio]')]
+                    .every(i => {
+                        const label = (i.labels && i.labels[0]) || i.parentElement;
+                        const box = i.getBoundingClientRect();
+                        const range = document.createRange();
+                        range.selectNodeContents(label);
+                        const text = range.getBoundingClientRect();
+                        return box.left >= text.left + text.width / 2;
+                    })"""
+            )
+        )
 
     async def suggestions_fit_across(self) -> bool:
         """Every suggested-action button is inside the window: none scrolled out of sight."""

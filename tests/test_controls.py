@@ -222,7 +222,7 @@ async def test_carry_on_under_the_help_asks_again_and_is_not_an_answer(new_chat,
     await answer_until(chat, parts, "who_there")
     await chat.say("help")
 
-    said = await chat.tap(text(parts, "controls.repeat.label"))
+    said = await chat.tap(text(parts, "controls.repeat.label", band="easy"))
 
     assert text(parts, "questions.who_there.prompt") in said
     assert "who_there" not in await answers_of(parts, review.id)

@@ -294,12 +294,15 @@ async def test_webchat_arabic_pause_restart_and_change(
     await assert_help_reads_right_to_left(ui, ar, review)
 
     await ui.tap_suggested("4", expect=ar.q("when"))  # online
-    # The multi-choice card numbers its options 1, 2, 3... (once, every one showed "1."), all
-    # in view, and typing the numbers shown picks those options.
-    labels = await ui.choice_labels()
+    # Pick-more-than-one in Arabic on Web Chat: a numbered list that reads right to left (Web
+    # Chat draws a card left to right in an English page, whatever the card says), each number
+    # at the right of its option; typing the numbers shown picks those options.
     options = content.question("when").options
-    assert labels == [f"{n}. {ar.option('when', o.id)}" for n, o in enumerate(options, 1)]
-    assert await ui.options_fit_across()
+    first = ar.option("when", options[0].id)
+    lines = await ui.lines_of(first)
+    assert lines[1:] == [f"{n}. {ar.option('when', o.id)}" for n, o in enumerate(options, 1)]
+    number, label = await ui.right_edges_within(f"1. {first}", ["1.", first])
+    assert number > label, "the Arabic options do not read right to left"
     await ui.type("٢، ٤", expect=[ar.msg("got_it"), ar.q("who_there")])
     await ui.type("أمي بالتبني ومعلمتي", expect=ar.q("who_not_there"))
     await ui.tap_suggested(skip, expect=[ar.msg("skipped"), ar.q("topics")])
@@ -315,6 +318,10 @@ async def test_webchat_arabic_pause_restart_and_change(
     # Yes, it may be read out.
     check = await ui.tap_suggested("1", expect=[ar.msg("check_intro"), ar.q("send_confirm")])
     assert "أحب الرسم" in check
+    # The list reads right to left: each answer's arrow points from its question, leftwards,
+    # and stands at the right of the answer.
+    arrow, answer = await ui.right_edges_within("← أحب الرسم", ["←", "أحب الرسم"])
+    assert arrow > answer, "the Arabic check list does not read right to left"
 
     # Change one answer: the one about hobbies, found by its number in the list.
     number = await ui.number_shown_for("أحب الرسم")
@@ -357,3 +364,6 @@ async def test_teams_arabic_help_keeps_its_lines_and_reads_right_to_left(
 
     await assert_help_reads_right_to_left(ui, ar, review)
     await ui.screenshot(tmp_path / "teams_arabic_help.png")
+    # Teams draws the question cards (one tap, pick more than one, the check list) in the
+    # direction the card gives: right to left in Arabic.
+    assert await ui.last_card().get_attribute("dir") == "rtl"
