@@ -341,8 +341,8 @@ async def _store(
         alert, new = await services.repos.alerts.create_once(
             data=SafeguardingAlertBase(
                 categories=categories,
-                channel_id=act.channel_id or "",
-                conversation_id=act.conversation.id if act.conversation else "",
+                channel_id=(act.channel_id or "")[:64],
+                conversation_id=(act.conversation.id or "")[:512] if act.conversation else "",
                 locale=turn.locale,
                 question_id=_waiting_for(turn),
                 tier=tier,
@@ -431,10 +431,14 @@ def _who(act: Activity) -> dict[str, str | None]:
     data = act.channel_data if isinstance(act.channel_data, dict) else {}
     if not tenant and isinstance(data.get("tenant"), dict):
         tenant = data["tenant"].get("id")
+    # Clipped to what the columns hold: a channel (or anyone posting) may send any length,
+    # and the alert must be stored whatever it sends.
     return {
-        "user_id": (sender.id or None) if sender else None,
+        "user_id": str(sender.id)[:256] if sender and sender.id else None,
         "tenant_id": str(tenant)[:64] if tenant else None,
-        "aad_object_id": (sender.aad_object_id or None) if sender else None,
+        "aad_object_id": str(sender.aad_object_id)[:64]
+        if sender and sender.aad_object_id
+        else None,
     }
 
 

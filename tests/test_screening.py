@@ -251,3 +251,14 @@ async def test_a_disclosure_resent_while_the_connector_is_down_gives_one_alert_a
     assert chat.replies == []
     assert len(await parts.repos.alerts.for_review(review_id=review.id)) == 1
     assert len(await parts.repos.outbox.list(review_id=review.id, kind="alert")) == 1
+
+
+async def test_a_worry_is_stored_whatever_length_of_ids_the_channel_sends(linked_chat, parts):
+    # Found by the fuzz test: an Entra object id longer than the column stopped the alert.
+    review, chat = await linked_chat("msteams")
+    activity = chat.activity(text="i want to kill myself")
+    activity["from"]["aadObjectId"] = "\u202e" * 300
+    await chat.post(activity)
+    [alert] = await parts.repos.alerts.for_review(review_id=review.id)
+    assert alert.aad_object_id == "\u202e" * 64
+    assert "0800 1111" in chat.said
