@@ -228,6 +228,12 @@ def glossary_term(turn: Turn, text: str) -> str | None:
     starts = any(padded.startswith(f" {normalize(w)} ") for w in asks if normalize(w))
     if not (starts or text.rstrip().endswith(("?", "؟"))):
         return None
+    if turn.review is not None and turn.review.iro_name:
+        # "who is pat lee", "who's pat?": their IRO, by name.
+        full = normalize(turn.review.iro_name)
+        names = {full, full.split()[0]} if full else set()
+        if any(len(n) >= 2 and f" {n} " in padded for n in names):
+            return "iro_person"
     english = turn.content.locales["en"].strings
     terms = [
         k.split(".")[1] for k in english if k.startswith("glossary.") and k.endswith(".answer")

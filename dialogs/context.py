@@ -337,8 +337,18 @@ class Turn:
     def time_words(self, at: datetime) -> str:
         return format_time(at.astimezone(self.services.timezone), "HH:mm", locale=self.locale)
 
+    @property
+    def form(self) -> str | None:
+        """How to address the child where a language must choose (Arabic): from the pronouns
+        they gave (she: f, he: m); else the plain, neutral-where-possible wording."""
+        given = self.answers.get("pronouns")
+        value = given.value if given is not None and given.kind == "choice" else None
+        return {"she_her": "f", "he_him": "m"}.get(str(value))
+
     def t(self, key: str, **extra: Any) -> str:
-        said = self.content.text(key, self.locale, self.band, **{**self.values(), **extra})
+        said = self.content.text(
+            key, self.locale, self.band, form=self.form, **{**self.values(), **extra}
+        )
         if _read_as_a_sentence(key) and not is_translated(self.content, key, self.locale):
             # Wording added in English and not yet translated (`myreview content check`): the
             # English, and a word in their language that it is not their language.

@@ -15,7 +15,11 @@ from storage.content import ContentContract, QuestionNeed
 FLOW_QUESTIONS: dict[str, QuestionNeed] = {
     "language": QuestionNeed("language", "its answer is the chat's language"),
     "name": QuestionNeed("text", "the bot calls the child by it, and the IRO's summary shows it"),
-    "pronouns": QuestionNeed("single", "the IRO's summary shows it as their pronouns"),
+    "pronouns": QuestionNeed(
+        "single",
+        "the IRO's summary shows it as their pronouns; Arabic addresses a girl or a boy by it",
+        options=("she_her", "he_him"),
+    ),
     "pronouns_other": QuestionNeed(
         "text", "the IRO's summary shows it as their pronouns, in their own words"
     ),

@@ -34,6 +34,10 @@ SAFEGUARDING_CATEGORIES = (
 MAX_TEXT = 1000
 # In a locale, wording given per age band may give `any:` for the bands not named.
 ANY_BAND = "any"
+# Wording addressed to a girl (f) or a boy (m), where a language must say which (Arabic):
+# `prompt: {any: "...", f: "..."}`, or per band `easy_f:`. Without one, the plain wording, which
+# should be neutral where the language allows.
+FORMS = ("f", "m")
 # Matching ignores spaces, so a shorter phrase turns up inside ordinary words.
 MIN_PHRASE_LETTERS = 6
 
@@ -445,12 +449,17 @@ class Content:
     # Each band and the bands it falls back to, in order (set from age_bands).
     chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, init=False)
 
-    def raw(self, key: str, locale: str, band: str | None = None) -> Any:
-        """The string or list at `key`, in `locale` if it has it, else English; the band's own
-        wording first, then the wording of the band it falls back to."""
+    def raw(self, key: str, locale: str, band: str | None = None, form: str | None = None) -> Any:
+        """The string or list at `key`, in `locale` if it has it, else English; wording in the
+        child's form (f, m) first, then the band's own wording, then the wording of the band
+        it falls back to."""
         chain = self.band_chain(band)
         for loc in (locale, FALLBACK_LOCALE):
             strings = self.locales[loc].strings if loc in self.locales else {}
+            if form in FORMS:
+                for variant in (*(f"{b}_{form}" for b in chain), form):
+                    if f"{key}.{variant}" in strings:
+                        return strings[f"{key}.{variant}"]
             for b in chain:
                 if f"{key}.{b}" in strings:
                     return strings[f"{key}.{b}"]
@@ -477,8 +486,16 @@ class Content:
     def is_easy(self, band: str) -> bool:
         return any(b.id == band and b.easy for b in self.age_bands)
 
-    def text(self, key: str, locale: str, band: str | None = None, **values: Any) -> str:
-        value = self.raw(key, locale, band)
+    def text(
+        self,
+        key: str,
+        locale: str,
+        band: str | None = None,
+        *,
+        form: str | None = None,
+        **values: Any,
+    ) -> str:
+        value = self.raw(key, locale, band, form)
         if isinstance(value, list):
             raise KeyError(f"{key} is a list, not a string")
         return str(value).format_map(_SafeFormat(values))
@@ -882,7 +899,8 @@ def load_content(
 
     def _base(k: str) -> str:
         head, _, last = k.rpartition(".")
-        return head if last in band_ids else k
+        variant = last[:-2] if last.endswith(("_f", "_m")) else last
+        return head if variant in band_ids or last in FORMS else k
 
     # Wording given per band, with no plain version, must reach every band through its
     # fall-backs (an easy prompt alone would leave the other bands with none).

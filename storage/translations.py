@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.content import FALLBACK_LOCALE, Content
+from storage.content import FALLBACK_LOCALE, FORMS, Content
 
 RECORD = "translated-from.json"
 # Wording for staff only (the IRO's summary is in English): never translated.
@@ -42,7 +42,8 @@ def _base_keys(content: Content, strings: Mapping[str, Any]) -> dict[str, dict[s
         if key.endswith(".synonyms") or key.endswith(STAFF_ONLY):
             continue  # other words for a thing, not a translation of it
         base, _, last = key.rpartition(".")
-        if base and last in bands:
+        variant = last[:-2] if last.endswith(("_f", "_m")) else last
+        if base and (variant in bands or last in FORMS):
             out.setdefault(base, {})[last] = value
         else:
             out.setdefault(key, {})[""] = value

@@ -248,9 +248,7 @@ UNKNOWN = [
     pytest.param(
         Mutation(
             CONSULTATION,
-            set_in_line(
-                "options: [send, change, not_yet]", "options: [send, change, not_yet, maybe]"
-            ),
+            set_in_line('{id: not_yet, emoji: "⏳"}]', '{id: not_yet, emoji: "⏳"}, maybe]'),
             "does not know option 'maybe' in system question 'send_confirm'",
         ),
         id="extra-option",
@@ -298,7 +296,7 @@ UNKNOWN = [
     pytest.param(
         Mutation(
             CONSULTATION,
-            set_in_block("send_confirm", "[send,", "[{id: send, when: {uasc: true}},"),
+            set_in_block("send_confirm", "[{id: send,", "[{id: send, when: {uasc: true},"),
             "option 'send' in system question 'send_confirm' to be offered always",
         ),
         id="hidden-option",

@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import Parts
 from bot.delivery.summary import summary_data
-from tests.consult import answer_until, answers_of, content_of, said, to_question
+from tests.consult import answer_until, answers_of, content_of, said, text, to_question
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -129,3 +129,14 @@ async def test_a_label_after_not_is_not_chosen(linked_chat, parts: Parts) -> Non
     assert "take_part" not in await answers_of(parts, review.id)
     await chat.say("read out")
     assert (await answers_of(parts, review.id))["take_part"] == ("choice", "written_views")
+
+
+@pytest.mark.parametrize("asked", ["who is jo smith", "whos jo?", "Who is Jo Smith?"])
+async def test_who_is_their_iro_is_answered_at_any_question(linked_chat, parts: Parts, asked):
+    review, chat = await linked_chat("msteams", age=14)
+    await to_question(chat, "talk_to_iro", parts, review.id)
+    reply = await chat.say(asked)
+    assert text(parts, "glossary.iro_person.answer", iro=review.iro_name) in reply
+    assert not said(parts, reply, "messages.not_understood_yesno")
+    assert said(parts, reply, "questions.talk_to_iro.prompt")  # asked again, where it was
+    assert "talk_to_iro" not in await answers_of(parts, review.id)
