@@ -329,15 +329,23 @@ async def _answers_db_bytes(value: object, keys: str, path: Path) -> int:
 
 
 async def persona_figures() -> None:
-    from tests.personas import PERSONAS, run_persona
+    from tests.consult import answers_of
+    from tests.personas import PERSONAS, as_meant, run_persona
 
     for persona in PERSONAS:
         async with new_chat(persona.channel, **persona.review_fields()) as (client, chat, code):
-            figures = await run_persona(persona, client.app[PARTS], chat, code)
+            parts = client.app[PARTS]
+            figures = await run_persona(persona, parts, chat, code)
+            review = await parts.repos.reviews.by_code_hash(
+                invite_code_hash=parts.services.codes.hash(code)
+            )
+            assert review is not None and review.id is not None
+            ok, total, _ = as_meant(persona, await answers_of(parts, review.id))
         limit = f"limit {persona.max_prompts} prompts" + (
             f", {persona.max_words} words" if persona.max_words else ""
         )
-        print(f"consultation, {persona.name}: {figures.line()} ({limit})")
+        meant = f"; typed answers stored as meant {ok}/{total}" if total else ""
+        print(f"consultation, {persona.name}: {figures.line()} ({limit}){meant}")
 
 
 async def sealing_figures() -> None:

@@ -41,6 +41,8 @@ class Persona:
     # The easy path: no prompt longer than this, and nothing typed but the invite code.
     max_prompt_words: int | None = None
     max_typed: int | None = None
+    # What the child meant by answers typed loosely ("whatever", "لا"): (kind, value) stored.
+    meant: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def review_fields(self) -> dict[str, Any]:
         """What their review says of them (for `review add`)."""
@@ -196,7 +198,114 @@ SIXTEEN_ARABIC = Persona(
     max_words=None,
 )
 
-PERSONAS = (TWELVE_TEAMS, NINE_WEBCHAT, SIXTEEN_ARABIC, EIGHT_EASY, FOURTEEN_EASY_READ)
+# Issue 16: a 15-year-old typing everything in Arabic on Web Chat, as she would say it.
+FIFTEEN_ARABIC_TYPING = Persona(
+    name="15, Arabic, Web Chat, typing",
+    channel="webchat",
+    age=15,
+    device_locale="ar-SA",
+    language_hint="ar",
+    first_name="Rana",
+    answers={
+        "language": "العربية",
+        "name": "رنا",
+        "pronouns": "هي",
+        "take_part": "ما بعرف",
+        "talk_to_iro": "لا",
+        "where": "المدرسة",
+        "when": "بعد المدرسة و نهاية الاسبوع",
+        "who_there": "مرشدتي",
+        "who_not_there": "لا",
+        "topics": "١، ٥",
+        "topic_say": "بدي اعرف شو رح يصير بالمدرسة الجديدة",
+        "not_discussed": "ما في",
+        "interpreter": "لا",
+        "advocate": "مش فارقة",
+        "who_helped": "لا",
+        "share_all": "الكل",
+        "send_confirm": "ارسال",
+    },
+    meant={
+        "pronouns": ("choice", "she_her"),
+        "take_part": ("choice", "not_sure"),
+        "talk_to_iro": ("yesno", False),
+        "where": ("choice", "school"),
+        "when": ("choices", ["after_school", "weekend"]),
+        "who_not_there": ("choice", "no_one"),
+        "topics": ("choices", ["where_i_live", "hobbies"]),
+        "not_discussed": ("choice", "nothing"),
+        "interpreter": ("choice", "no"),
+        "advocate": ("unsure", "any"),
+        "who_helped": ("choice", "no_one"),
+    },
+    max_prompts=22,
+    max_words=None,
+)
+
+# Issue 16: a 13-year-old on Teams who types as little as possible.
+THIRTEEN_TERSE = Persona(
+    name="13, Teams, terse typing",
+    channel="msteams",
+    age=13,
+    device_locale="en-GB",
+    first_name="Rio",
+    answers={
+        "language": "english",
+        "name": "rio",
+        "pronouns": "he",
+        "take_part": "idk",
+        "talk_to_iro": "nah",
+        "where": "skool",
+        "when": "after skool n weekends",
+        "who_there": "whoever",
+        "who_not_there": "nobody",
+        "topics": "hobbies + school",
+        "topic_say": "its ok",
+        "not_discussed": "nah",
+        "advocate": "whatever",
+        "my_words": "nah",
+        "proud": "idk",
+        "anything_else": "nope",
+        "who_helped": "nah",
+        "share_all": "yeah",
+        "send_confirm": "send",
+    },
+    meant={
+        "pronouns": ("choice", "he_him"),
+        "take_part": ("choice", "not_sure"),
+        "talk_to_iro": ("yesno", False),
+        "where": ("choice", "school"),
+        "when": ("choices", ["after_school", "weekend"]),
+        "who_not_there": ("choice", "no_one"),
+        "topics": ("choices", ["education", "hobbies"]),
+        "not_discussed": ("choice", "nothing"),
+        "advocate": ("unsure", "any"),
+        "who_helped": ("choice", "no_one"),
+    },
+    max_prompts=22,
+    max_words=None,
+)
+
+PERSONAS = (
+    TWELVE_TEAMS,
+    NINE_WEBCHAT,
+    SIXTEEN_ARABIC,
+    EIGHT_EASY,
+    FOURTEEN_EASY_READ,
+    FIFTEEN_ARABIC_TYPING,
+    THIRTEEN_TERSE,
+)
+
+
+def as_meant(persona: Persona, stored: dict[str, tuple[str, Any]]) -> tuple[int, int, list[str]]:
+    """How many of the persona's loosely typed answers were stored as meant, of how many, and
+    the ones that were not (question: stored)."""
+    wrong = [
+        f"{qid}: {stored.get(qid)} (meant {want})"
+        for qid, want in persona.meant.items()
+        if tuple(stored.get(qid) or ()) != want
+    ]
+    return len(persona.meant) - len(wrong), len(persona.meant), wrong
 
 
 @dataclass
@@ -249,6 +358,7 @@ class Run:
                 "not_understood_tap",
                 "not_understood_multi_tap",
             )
+            if self.content.has(f"messages.{k}", "en")
         ]
         if any(n in text for n in not_understood):
             self.figures.not_understood += 1
@@ -293,7 +403,9 @@ class Run:
             await self.say(plan)
         else:
             await self._pick(plan, question)
-        return qid in ("send_confirm", "review_choice") and "send" in plan if plan else False
+        if qid not in ("send_confirm", "review_choice") or not plan:
+            return False
+        return isinstance(plan, str) or "send" in plan  # typed: the send word in their language
 
     def _ids(self) -> set[str]:
         return set(self.content.by_id) | set(self.content.system_questions)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.personas import PERSONAS, Persona, run_persona
+from tests.consult import answers_of
+from tests.personas import PERSONAS, Persona, as_meant, run_persona
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=[p.name for p in PERSONAS])
@@ -22,6 +23,9 @@ async def test_each_young_person_reaches_send_within_their_limits(
     print(f"{persona.name}: {figures.line()}\n  asked: {', '.join(figures.asked)}")
     stored = await parts.repos.reviews.get(review_id=review.id)
     assert stored is not None and stored.submitted_at is not None, "the answers were sent"
+    # What the IRO reads is what they meant ("idk" is not sure, "لا" is no, not the word).
+    _, _, wrong = as_meant(persona, await answers_of(parts, review.id))
+    assert wrong == [], "\n---\n".join(figures.transcript)
     assert figures.prompts <= persona.max_prompts, figures.asked
     if persona.max_words is not None:
         assert figures.words <= persona.max_words
