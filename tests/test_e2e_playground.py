@@ -347,6 +347,40 @@ async def test_webchat_arabic_pause_restart_and_change(
     assert en.option("where", "online") in text  # choices in English for the IRO
 
 
+async def test_webchat_language_before_the_code_says_the_rules_in_it_first(
+    e2e_settings, content, bot, page, playground
+):
+    review, code = await add_review(e2e_settings, review_data(first_name="Rana"))
+    server = await playground("webchat")
+    ui = Playground(page, "webchat")
+
+    def said(key: str, locale: str) -> str:
+        """Before the code the bot speaks easy read: the longest piece without placeholders."""
+        text = content.text(key, locale, "easy")
+        return max((p.strip() for p in re.split(r"\{[a-z_]+\}", text)), key=len)
+
+    await ui.open(server.url, expect=[said("messages.welcome_rules", "en")])
+    await ui.type("language", expect=said("questions.language.prompt", "en"))
+    # Arabic, before the code: the welcome and the safety rule at once, in Arabic, and the
+    # code asked for in Arabic; each line right to left.
+    reply = await ui.tap_suggested(
+        "العربية",
+        expect=[
+            said("messages.welcome", "ar"),
+            said("messages.welcome_rules", "ar"),
+            said("questions.invite_code.prompt", "ar"),
+        ],
+    )
+    assert reply.index(said("messages.welcome_rules", "ar")) < reply.index(
+        said("questions.invite_code.prompt", "ar")
+    )
+    rules = said("messages.welcome_rules", "ar")
+    first, last = rules.split()[0], rules.split()[-1]
+    right_of_first, right_of_last = await ui.right_edges_within(rules, [first, last])
+    assert right_of_first > right_of_last, "the Arabic safety rule does not read right to left"
+    await ui.type(code, expect=Words(content, "ar").q("name"))  # in Arabic, for her age now
+
+
 async def test_teams_arabic_help_keeps_its_lines_and_reads_right_to_left(
     e2e_settings, content, bot, page, playground, tmp_path
 ):
