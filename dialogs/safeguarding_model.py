@@ -426,7 +426,9 @@ def _categories(examples: Sequence[Example]) -> list[str]:
     return [c for c in SAFEGUARDING_CATEGORIES if c in present] + [ANY]
 
 
-def out_of_fold(examples: Sequence[Example]) -> tuple[list[str], np.ndarray]:
+def out_of_fold(
+    examples: Sequence[Example], *, repeats: int = REPEATS
+) -> tuple[list[str], np.ndarray]:
     """Each example's score per category from models that never saw it (stratified folds by
     language and category): the validation split the thresholds are chosen on."""
     from sklearn.model_selection import StratifiedKFold
@@ -438,7 +440,7 @@ def out_of_fold(examples: Sequence[Example]) -> tuple[list[str], np.ndarray]:
     proba = np.zeros((len(examples), len(categories)))
     # Repeated with other shuffles and averaged: one split's luck moved recall by up to 8
     # points between retrains; averaged scores give thresholds that hold steadier.
-    for r in range(REPEATS):
+    for r in range(repeats):
         folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED + r).split(texts, strata)
         for fit_rows, test_rows in folds:
             vec = _vectorizer()
@@ -446,7 +448,7 @@ def out_of_fold(examples: Sequence[Example]) -> tuple[list[str], np.ndarray]:
             models = _fit_per_category(x, [labels[i] for i in fit_rows], categories)
             xt = vec.transform(texts[test_rows])
             for j, lr in enumerate(models):
-                proba[test_rows, j] += lr.predict_proba(xt)[:, 1] / REPEATS
+                proba[test_rows, j] += lr.predict_proba(xt)[:, 1] / repeats
     return categories, proba
 
 
@@ -547,12 +549,14 @@ def train(
     *,
     phrase_hits: Callable[[str], bool],
     log: Callable[[str], None] = print,
+    repeats: int = REPEATS,
 ) -> Trained:
-    """Validates on out-of-fold predictions, chooses the thresholds there, then fits on all."""
+    """Validates on out-of-fold predictions, chooses the thresholds there, then fits on all.
+    `repeats`: fewer shuffles, for a test that checks the artefact rather than the model."""
     import sklearn
 
-    log(f"{len(examples)} examples; cross-validating in {FOLDS} folds, {REPEATS} times...")
-    classes, proba = out_of_fold(examples)
+    log(f"{len(examples)} examples; cross-validating in {FOLDS} folds, {repeats} times...")
+    classes, proba = out_of_fold(examples, repeats=repeats)
     hits = [phrase_hits(e.text) for e in examples]
     thresholds = choose_thresholds(examples, classes, proba, hits)
     col = {c: classes.index(c) for c in thresholds}
@@ -598,7 +602,7 @@ def train(
         "settings": {
             "C": C,
             "folds": FOLDS,
-            "repeats": REPEATS,
+            "repeats": repeats,
             "seed": SEED,
             "budget": FALSE_ALARM_BUDGET,
             "unsure_budget": UNSURE_BUDGET,
