@@ -276,7 +276,8 @@ class Consultation:
             facts = turn.facts()
             keys = [s.key for s in steps(turn.content, facts)]
             done = sum(1 for k in keys if k in turn.answers)
-            await turn.say("linked_other_device", done=done, total=len(keys))
+            counted = turn.content.plural("questions", len(keys), turn.locale)
+            await turn.say("linked_other_device", done=done, questions=counted)
         else:
             again = turn.answers.keys() - {"language"}
             first = "linked_place" if review.place else "linked"

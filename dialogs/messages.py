@@ -230,6 +230,9 @@ STRINGS: tuple[str, ...] = (
     "meanings.nothing.synonyms",
     # "not", "dont": a label just after one is not chosen ("i dont want to speak for myself").
     "negations.synonyms",
+    # "1 question", "3 questions": counted nouns, by the language's plural rules.
+    "plurals.questions.one",
+    "plurals.questions.other",
 )
 
 CONTRACT = ContentContract(

@@ -38,6 +38,8 @@ ANY_BAND = "any"
 # `prompt: {any: "...", f: "..."}`, or per band `easy_f:`. Without one, the plain wording, which
 # should be neutral where the language allows.
 FORMS = ("f", "m")
+# The plural categories of CLDR: a language gives the forms it has (`plurals.<word>.<form>`).
+PLURAL_FORMS = ("zero", "one", "two", "few", "many", "other")
 # Matching ignores spaces, so a shorter phrase turns up inside ordinary words.
 MIN_PHRASE_LETTERS = 6
 
@@ -500,6 +502,23 @@ class Content:
             raise KeyError(f"{key} is a list, not a string")
         return str(value).format_map(_SafeFormat(values))
 
+    def plural(self, word: str, n: int, locale: str) -> str:
+        """ "3 questions", "سؤالان": `plurals.<word>.<category>` in the locale, the category
+        by the CLDR rules for that language (Babel): one, two, few, many, zero, other."""
+        from babel import Locale as CldrLocale
+
+        try:
+            category = CldrLocale.parse(locale).plural_form(n)
+        except (ValueError, LookupError):
+            category = "other"
+        for loc in dict.fromkeys((locale, FALLBACK_LOCALE)):
+            strings = self.locales[loc].strings if loc in self.locales else {}
+            for form in dict.fromkeys((category, "other")):
+                key = f"plurals.{word}.{form}"
+                if key in strings and (loc == locale or form == "other" or category == "one"):
+                    return str(strings[key]).format_map(_SafeFormat({"n": n}))
+        raise KeyError(f"plurals.{word}")
+
     def synonyms(self, key: str, locale: str) -> list[str]:
         """Synonyms in the child's language, plus English ones: children mix languages."""
         out: list[str] = []
@@ -900,6 +919,8 @@ def load_content(
     def _base(k: str) -> str:
         head, _, last = k.rpartition(".")
         variant = last[:-2] if last.endswith(("_f", "_m")) else last
+        if k.startswith("plurals.") and last in PLURAL_FORMS:
+            return head
         return head if variant in band_ids or last in FORMS else k
 
     # Wording given per band, with no plain version, must reach every band through its
@@ -911,7 +932,9 @@ def load_content(
             if _base(k) != k:
                 varied.setdefault(_base(k), set()).add(k.rpartition(".")[2])
         for base, given in varied.items():
-            if base in banded.strings or (loc_code != FALLBACK_LOCALE and base in en.strings):
+            if base.startswith("plurals.") or base in banded.strings:
+                continue  # plural forms are not bands
+            if loc_code != FALLBACK_LOCALE and base in en.strings:
                 continue
             for band_id in (b.id for b in cfile.age_bands):
                 b: str | None = band_id

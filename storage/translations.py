@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.content import FALLBACK_LOCALE, FORMS, Content
+from storage.content import PLURAL_FORMS as PLURALS
 
 RECORD = "translated-from.json"
 # Wording for staff only (the IRO's summary is in English): never translated.
@@ -43,7 +44,9 @@ def _base_keys(content: Content, strings: Mapping[str, Any]) -> dict[str, dict[s
             continue  # other words for a thing, not a translation of it
         base, _, last = key.rpartition(".")
         variant = last[:-2] if last.endswith(("_f", "_m")) else last
-        if base and (variant in bands or last in FORMS):
+        if base and (
+            variant in bands or last in FORMS or (key.startswith("plurals.") and last in PLURALS)
+        ):
             out.setdefault(base, {})[last] = value
         else:
             out.setdefault(key, {})[""] = value

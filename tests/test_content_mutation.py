@@ -120,6 +120,16 @@ def rename_top_level_field(root: str, field: str) -> Callable[[list[str]], int]:
     return change
 
 
+def rename_nested_field(section: str, key: str, field: str) -> Callable[[list[str]], int]:
+    """`plurals:` / `  questions: {one: ...}`: the field inside a one-line map in a section."""
+
+    def change(lines: list[str]) -> int:
+        i = _key_line(lines, section, key)
+        return _replace(lines, i, re.compile(rf"\b{field}:"), f"{field}_renamed:")
+
+    return change
+
+
 def drop_synonyms(root: str, key: str | None = None) -> Callable[[list[str]], int]:
     """A list key cannot be renamed without another check catching it first; dropping it is the
     silent failure: typing the word would stop working."""
@@ -166,6 +176,8 @@ def _mutations() -> list[pytest.param]:
         sub, _, nested = field.partition(".")
         if nested == "synonyms":  # meanings.not_sure.synonyms: a list under a section
             change = drop_synonyms(root, sub)
+        elif nested:  # plurals.questions.one: a field of a map under a section
+            change = rename_nested_field(root, sub, nested)
         elif field == "synonyms":
             change = drop_synonyms(root)
         else:

@@ -36,3 +36,20 @@ async def test_a_language_chosen_before_the_code_says_the_rules_in_it_first(
     # Said once: not again after the code.
     assert not said_in_any_band(parts, linked, "messages.welcome_rules", locale)
     assert not said_in_any_band(parts, linked, "messages.welcome_rules", "en")
+
+
+@pytest.mark.parametrize(
+    ("locale", "n", "said"),
+    [
+        ("en", 1, "1 question"),
+        ("en", 17, "17 questions"),
+        ("ar", 1, "سؤال واحد"),
+        ("ar", 2, "سؤالين"),
+        ("ar", 3, "3 أسئلة"),
+        ("ar", 11, "11 سؤالًا"),
+        ("ar", 100, "100 سؤال"),
+        ("sq", 1, "1 pyetje"),
+    ],
+)
+def test_counted_words_follow_each_languages_plural_rules(parts: Parts, locale, n, said):
+    assert content_of(parts).plural("questions", n, locale) == said
