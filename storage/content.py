@@ -1004,6 +1004,22 @@ def load_content(
                         "('ran off' is inside 'a veteran officer'). Add a few words of context.",
                     )
         safeguarding[sfile.locale] = sfile
+    for code, locale in locales.items():
+        # A chat language without its own phrases and examples would be screened only by the
+        # English ones: a child's worry in it missed. Refused, naming what to add.
+        if code not in safeguarding:
+            raise ContentError(
+                f"{locale.path}: the chat can be in {locale.meta.english_name}, but "
+                f"{directory / 'safeguarding' / f'{code}.yaml'} is missing. Add the phrases "
+                "that tell of a worry in that language (copy en.yaml's layout) before offering it."
+            )
+        examples = directory / "safeguarding" / "examples"
+        if examples.is_dir() and not any(examples.glob(f"{code}-*.tsv")):
+            raise ContentError(
+                f"{locale.path}: the chat can be in {locale.meta.english_name}, but "
+                f"{examples} has no {code}-*.tsv. Add examples in that language and run "
+                "`myreview safeguarding train` before offering it."
+            )
 
     return Content(
         version=cfile.version,

@@ -13,6 +13,14 @@ from bot.app import Parts
 from storage.content import Content
 
 
+def chat_languages() -> tuple[str, ...]:
+    """Every language the chat is offered in, as content/ has it (a language added there is
+    tested without editing a list here)."""
+    from storage.content import load_content
+
+    return tuple(sorted(load_content(Path(__file__).resolve().parent.parent / "content").locales))
+
+
 def content_of(parts: Parts) -> Content:
     return parts.services.content_source.current()
 

@@ -7,7 +7,7 @@ import pytest
 
 from dialogs.safeguarding import SafeguardingMatcher, compact
 from storage.content import load_content
-from tests.consult import answers_of, said, said_in_any_band, wait_for_eml
+from tests.consult import answers_of, chat_languages, said, said_in_any_band, wait_for_eml
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def matcher() -> SafeguardingMatcher:
     return SafeguardingMatcher(load_content(ROOT / "content").safeguarding)
 
 
-@pytest.mark.parametrize("locale", ["en", "ar", "sq"])
+@pytest.mark.parametrize("locale", chat_languages())
 def test_every_disclosure_in_the_corpus_is_flagged(matcher, locale):
     corpus = lines(f"safeguarding_disclosures_{locale}.txt")
     assert len(corpus) >= (40 if locale == "en" else 15)
@@ -34,7 +34,7 @@ def test_every_disclosure_in_the_corpus_is_flagged(matcher, locale):
     assert missed == []
 
 
-@pytest.mark.parametrize("locale", ["en", "ar", "sq"])
+@pytest.mark.parametrize("locale", chat_languages())
 def test_ordinary_answers_are_rarely_flagged(matcher, locale):
     # The measured rate is reported by tests/benchmark.py; here a ceiling guards regressions.
     corpus = lines(f"ordinary_sentences_{locale}.txt")

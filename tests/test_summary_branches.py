@@ -15,6 +15,7 @@ import pytest
 from bot.delivery.summary import Templates, _sample_answers, _sample_review, summary_data
 from storage.content import Content, load_content
 from storage.models import Answer
+from tests.consult import chat_languages
 
 ROOT = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -60,7 +61,7 @@ def test_every_option_of_every_question_renders_filled_in_every_language(content
     assert checked > 100
 
 
-@pytest.mark.parametrize("locale", ["en", "ar", "sq"])
+@pytest.mark.parametrize("locale", chat_languages())
 def test_the_plain_text_keeps_its_lines(content, locale):
     plain, _ = renders(content, locale, _sample_answers(content, locale))
     lines = plain.splitlines()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import create_app
-from storage.content import ContentError
+from storage.content import ContentError, load_content
 from tests.conftest import make_settings
 from tests.consult import text
 
@@ -100,3 +100,17 @@ def test_a_council_that_allows_no_english_is_told_what_to_translate(
     with pytest.raises(ContentError) as raised:
         create_app(settings)
     assert "ar.yaml: no wording yet for messages.welcome_rules" in str(raised.value)
+
+
+@pytest.mark.parametrize("missing", ["phrases", "examples"])
+def test_a_chat_language_without_its_safeguarding_words_stops_the_start(tmp_path, missing):
+    copy = copy_content(tmp_path, "no-albanian-screen")
+    if missing == "phrases":
+        (copy / "safeguarding" / "sq.yaml").unlink()
+    else:
+        for path in (copy / "safeguarding" / "examples").glob("sq-*.tsv"):
+            path.unlink()
+    with pytest.raises(ContentError) as raised:
+        load_content(copy)
+    assert "sq.yaml: the chat can be in Albanian" in str(raised.value)
+    assert ("sq.yaml is missing" if missing == "phrases" else "no sq-*.tsv") in str(raised.value)
