@@ -75,6 +75,10 @@ UNSURE_BUDGET = 0.06
 # bruise, a school trip, self-harm long over) out of the urgent tier and none of 401
 # disclosures that trip one (the lowest of those scored 0.24).
 PHRASE_DOUBT = 0.23
+# Phrases of these kinds are always acted on, whatever the model makes of the words around
+# them: a child who writes "i cant go on anymore" gets the help at once (model 7d05 scored it
+# 0.22, and the doubt rule had moved it to a gentle check).
+NEVER_DOUBTED = frozenset({"suicide", "immediate_danger"})
 FOLDS = 5
 REPEATS = 3
 # Beside one model per category, one of every disclosure against ordinary sentences: it pools
@@ -348,7 +352,12 @@ class Screen:
             # control word, is the bot's own wording, not the child's.
             return Assessment(found, [])
         clear, unsure = self.model.assess(text)
-        if found and not clear and self.model.most_likely(text) < PHRASE_DOUBT:
+        if (
+            found
+            and not clear
+            and not set(found) & NEVER_DOUBTED
+            and self.model.most_likely(text) < PHRASE_DOUBT
+        ):
             # The words of a phrase, but nothing like a disclosure around them ("bruised from
             # rugby but we won", "we learnt about county lines in pshe"): heard, and asked about
             # gently, not an alarm.

@@ -99,6 +99,15 @@ def sequences_v7(locale: str, kind: str) -> list[list[str]]:
     return _sequences("heldout-v7", locale, kind)
 
 
+def heldout_v8(locale: str, kind: str) -> list[str]:
+    text = (DATA / "heldout-v8" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def sequences_v8(locale: str, kind: str) -> list[list[str]]:
+    return _sequences("heldout-v8", locale, kind)
+
+
 def _sequences(folder: str, locale: str, kind: str) -> list[list[str]]:
     text = (DATA / folder / f"sequences_{kind}_{locale}.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -132,9 +141,11 @@ ROUNDS: dict[str, Callable[[str, str], list[str]]] = {
     "round 5": heldout_v5,
     "round 6": heldout_v6,
     "round 7": heldout_v7,
+    "round 8": heldout_v8,
 }
 SEQUENCES: dict[str, Callable[[str, str], list[list[str]]]] = {
     "round 5": sequences_v5,
     "round 6": sequences_v6,
     "round 7": sequences_v7,
+    "round 8": sequences_v8,
 }

@@ -40,28 +40,37 @@ ROOT = Path(__file__).resolve().parent.parent
 # alarm budget lowered to 1.5%, and round 7 (tests/data/heldout-v7/), frozen unread before, was
 # measured once with model a8d2a64fea2b: en clear 89/100, heard 99/100, false alarms 1/100; ar
 # 80, 95, 2; sq 71, 92, 5; sequences heard en 46/50, ar 33/40, sq 33/40, ordinary sequences
-# flagged urgently en 3/50, ar 1/40, sq 1/40. The floors of every round are this model's.
+# flagged urgently en 3/50, ar 1/40, sq 1/40. Examples *-q were then written from round 7's
+# figures (Albanian and Arabic disclosures, told in pieces too; Albanian hard ordinary
+# sentences), so round 7 became a development set, and round 8 (tests/data/heldout-v8/), frozen
+# unread before, was measured once with model 7d05174fcbb9: en clear 81/100, heard 93/100,
+# false alarms 4/100; ar 59, 89, 1; sq 68, 89, 0; sequences heard en 42/50, ar 34/40, sq 34/40,
+# ordinary sequences flagged urgently en 0/50, ar 0/40, sq 1/40. Then suicide and immediate
+# danger phrases were exempted from the phrase-doubt rule ("i cant go on anymore" had become a
+# gentle check); round 8's figures did not move. The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
 FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "round 1": {"en": (0.85, 0.95, 0.056), "ar": (0.82, 0.92, 0.02), "sq": (0.86, 0.94, 0.02)},
+    "round 1": {"en": (0.844, 0.944, 0.031), "ar": (0.82, 0.9, 0.06), "sq": (0.92, 0.94, 0.02)},
     "round 2": {
-        "en": (0.822, 0.922, 0.029),
-        "ar": (0.844, 0.867, 0.114),
-        "sq": (0.756, 0.889, 0.057),
+        "en": (0.856, 0.922, 0.043),
+        "ar": (0.867, 0.867, 0.114),
+        "sq": (0.733, 0.889, 0.086),
     },
-    "round 3": {"en": (0.84, 0.9, 0.01), "ar": (0.683, 0.8, 0.05), "sq": (0.683, 0.833, 0.05)},
-    "round 4": {"en": (0.87, 0.95, 0.02), "ar": (0.767, 0.967, 0.017), "sq": (0.733, 0.95, 0.017)},
-    "round 5": {"en": (0.83, 0.93, 0.07), "ar": (0.76, 0.89, 0.03), "sq": (0.69, 0.88, 0.03)},
-    "round 6": {"en": (0.85, 0.96, 0.03), "ar": (0.68, 0.84, 0.02), "sq": (0.74, 0.92, 0.05)},
-    "round 7": {"en": (0.88, 0.98, 0.02), "ar": (0.79, 0.94, 0.03), "sq": (0.7, 0.91, 0.06)},
+    "round 3": {"en": (0.79, 0.88, 0.01), "ar": (0.717, 0.85, 0.05), "sq": (0.733, 0.9, 0.05)},
+    "round 4": {"en": (0.85, 0.93, 0.02), "ar": (0.767, 0.967, 0.033), "sq": (0.733, 0.9, 0.017)},
+    "round 5": {"en": (0.83, 0.94, 0.07), "ar": (0.8, 0.93, 0.02), "sq": (0.71, 0.92, 0.04)},
+    "round 6": {"en": (0.84, 0.96, 0.02), "ar": (0.72, 0.85, 0.03), "sq": (0.79, 0.91, 0.05)},
+    "round 7": {"en": (0.93, 0.97, 0.03), "ar": (0.82, 0.97, 0.02), "sq": (0.8, 0.94, 0.04)},
+    "round 8": {"en": (0.8, 0.92, 0.05), "ar": (0.58, 0.88, 0.02), "sq": (0.67, 0.88, 0.01)},
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS = {
-    "round 5": {"en": (0.88, 0.06), "ar": (0.85, 0.175), "sq": (0.775, 0.075)},
-    "round 6": {"en": (0.88, 0.26), "ar": (0.85, 0.075), "sq": (0.9, 0.075)},
-    "round 7": {"en": (0.9, 0.08), "ar": (0.8, 0.05), "sq": (0.8, 0.05)},
+    "round 5": {"en": (0.86, 0.06), "ar": (0.85, 0.175), "sq": (0.75, 0.05)},
+    "round 6": {"en": (0.88, 0.24), "ar": (0.85, 0.025), "sq": (0.925, 0.125)},
+    "round 7": {"en": (0.84, 0.08), "ar": (0.85, 0.05), "sq": (0.9, 0.025)},
+    "round 8": {"en": (0.82, 0.02), "ar": (0.825, 0.025), "sq": (0.825, 0.05)},
 }
 SEQUENCES = sets.SEQUENCES
 
