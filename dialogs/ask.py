@@ -11,6 +11,7 @@ has already happened in front of the dialogs (dialogs/screen.py).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -356,6 +357,8 @@ def choices_for(turn: Turn, question: Question) -> list[Choice]:
 
 
 OTHER = "other"
+# The words a child typed for a choice, where they say more than its label (`<key>.said`).
+SAID = "said"
 
 
 def describe(turn: Turn, question: Question, kind: str, value: Any, key: str | None = None) -> str:
@@ -538,11 +541,8 @@ class AskDialog(Dialog):
                 if verdict.rest:
                     await self._store(turn, other, "text", verdict.rest)
                 elif other["key"] in turn.answers:
-                    await turn.services.repos.answers.delete(
-                        review_id=turn.review.id or 0 if turn.review else 0,
-                        question_ids=[other["key"]],
-                    )
-                    turn.answers.pop(other["key"], None)
+                    await self._forget(turn, other["key"])
+            await self._keep_their_words(turn, state, question, kind, value)
         if kind == "choices" and Incoming.of(turn.context).typed:
             # Typing is read, not tapped: say back what was understood, so it can be fixed.
             understood = describe(turn, question, kind, value, state["key"])
@@ -568,6 +568,36 @@ class AskDialog(Dialog):
         if question.type == "multi":
             return "not_understood_multi" if numbers else "not_understood_multi_tap"
         return "not_understood" if numbers else "not_understood_tap"
+
+    async def _keep_their_words(
+        self, turn: Turn, state: dict[str, Any], question: Question, kind: str, value: Any
+    ) -> None:
+        """Typed words read as a choice ("after skool n weekends", "whatever"): kept beside it
+        (`<key>.said`), so the IRO sees what they meant and what they wrote. Not a number, a
+        label or yes/no as shown: those say nothing more."""
+        typed = Incoming.of(turn.context).typed
+        key = f"{state['key']}.{SAID}"
+        if kind in ("choice", "choices", "yesno", "unsure") and typed and state.get("store"):
+            said = normalize(typed)
+            chosen = [value] if kind == "choice" else value if kind == "choices" else []
+            shown = {
+                w
+                for c in choices_for(turn, question)
+                if c.id in chosen or kind == "yesno"
+                for w in c.words()
+            }
+            shrugs = set().union(*meanings_for(turn).values())  # "whatever" says no more
+            if said and not re.fullmatch(r"[\d\s]+", said) and said not in shown | shrugs:
+                await self._store(turn, {"key": key}, "text", typed)
+                return
+        if key in turn.answers:
+            await self._forget(turn, key)
+
+    async def _forget(self, turn: Turn, key: str) -> None:
+        await turn.services.repos.answers.delete(
+            review_id=turn.review.id or 0 if turn.review else 0, question_ids=[key]
+        )
+        turn.answers.pop(key, None)
 
     def _moved_on(self, turn: Turn, state: dict[str, Any], question: Question, kind: str) -> None:
         """Remembers, for the next question asked in this turn, what was just answered."""

@@ -22,6 +22,23 @@ async def test_parts_joined_by_n_are_all_kept_misspelt_or_not(linked_chat, parts
     stored = await answers_of(parts, review.id)
     assert stored["when"] == ("choices", ["after_school", "weekend"])
     assert "when.other" not in stored  # nothing dropped into "their words" either
+    # The IRO reads what they meant, and what they wrote beside it.
+    assert stored["when.said"] == ("text", "after skool n weekends")
+    rows = await parts.repos.answers.all_for(review_id=review.id)
+    data = summary_data(
+        content=content_of(parts),
+        review=review,
+        answers=rows,
+        tz=LONDON,
+        updated=False,
+        sent_at=datetime.now(UTC),
+    )
+    [when] = [r.answer for s in data["sections"] for r in s.rows if r.question.startswith("When")]
+    assert when.endswith("(they typed “after skool n weekends”)"), when
+    # Typed just as shown, or a shrug that picked its option, adds nothing beside it.
+    await chat.say("back")
+    await chat.say("2, 4")
+    assert "when.said" not in await answers_of(parts, review.id)
 
 
 @pytest.mark.parametrize(

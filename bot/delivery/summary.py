@@ -246,6 +246,9 @@ def summary_data(
         other = answers.get(f"{s.key}.other")  # typed words that named no option
         if a.kind == "choices" and other is not None and other.kind == "text":
             row.answer += f"; in their words: “{other.value}”"
+        typed = answers.get(f"{s.key}.said")  # what they typed, where it says more
+        if a.kind != "text" and typed is not None and typed.kind == "text":
+            row.answer += f" (they typed “{typed.value}”)"
         if topic is not None:
             q_title = f"{topic}: {q_title}"
         if previous is not None and previous.get(s.key) != row.answer:
