@@ -34,6 +34,7 @@ from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
 from dialogs.render import (
     CARD_CHANNELS,
+    CHANGE,
     CHOICE_INPUT,
     AskView,
     Control,
@@ -437,6 +438,12 @@ class AskDialog(Dialog):
         state = dc.active_dialog.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
+        tapped = (inc.payload or {}).get(CHANGE)
+        if isinstance(tapped, str) and state["qid"] in ("send_confirm", "which_answer"):
+            # An answer tapped in the check list above: change that one.
+            if state["qid"] == "which_answer":
+                return await dc.end_dialog({"kind": "text", "value": tapped})
+            return await dc.end_dialog({"kind": "choice", "value": "change", "key": tapped})
         said = screened(dc.context)
         if said.handled:
             # The screen answered this message itself (the gentle check's answer, a word about

@@ -415,6 +415,7 @@ class Consultation:
                 step.context.activity.channel_id or "",
                 turn.locale,
                 turn.content.direction(turn.locale) == "rtl",
+                keys=[key for key, _, _ in rows],
             )
             if screened(step.context).worry:
                 # Help for a worry stays last on screen: the list comes with the question.
@@ -433,6 +434,9 @@ class Consultation:
         choice = step.result.get("value")
         if choice != "change":
             return await step.end_dialog({"value": choice})
+        if step.result.get("key"):
+            # An answer tapped in the list: that one, with no "which one?".
+            return await step.next({"value": step.result["key"]})
         return await step.begin_dialog(ASK, {"qid": "which_answer"})
 
     async def change_answer(self, step: WaterfallStepContext) -> DialogTurnResult:
@@ -443,6 +447,8 @@ class Consultation:
         digits = normalize(typed)
         if digits.isdigit() and 1 <= int(digits) <= len(rows):
             key: str | None = rows[int(digits) - 1][0]
+        elif typed in {k for k, _, _ in rows}:
+            key = typed  # tapped in the list
         else:
             # "when", "where", "school": the name it has in the list.
             key = match_one(typed, [Choice(k, label) for k, label, _ in rows])

@@ -43,6 +43,8 @@ CHOICE_INPUT = "choice"
 CARD_CHANNELS = {"msteams"}
 SUGGESTION_CHANNELS = {"webchat", "directline", "emulator"}
 CARD_VERSION = "1.5"
+# The payload of an answer tapped in the check list: the key of the answer to change.
+CHANGE = "change"
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,11 @@ def answers_activity(
     channel_id: str,
     locale: str,
     rtl: bool,
+    keys: list[str] | None = None,
 ) -> Activity:
     """The numbered "check your answers" list, in sections (a heading where one starts): a
-    card where cards render, else plain text."""
+    card where cards render, each answer tapped to change it (`keys`, in order), else plain
+    text."""
     # From the question to its answer, the way the line reads.
     arrow = "←" if rtl else "→"
     # Web Chat draws cards in the page's direction (see question_activity): right to left, the
@@ -142,8 +146,21 @@ def answers_activity(
             if heading:
                 body.append(_text_block(heading, weight="Bolder", size="Medium", spacing="Large"))
             # Bold, so that "21. " is not taken as a Markdown list and its number hidden.
-            body.append(_text_block(f"**{n}.** {question}", spacing="Small"))
-            body.append(_text_block(f"{arrow} {answer}", spacing="None"))
+            row = [
+                _text_block(f"**{n}.** {question}", spacing="Small"),
+                _text_block(f"{arrow} {answer}", spacing="None"),
+            ]
+            if keys is None:
+                body += row
+                continue
+            # The whole answer is a button: tapped, it is asked again to change.
+            body.append(
+                {
+                    "type": "Container",
+                    "items": row,
+                    "selectAction": {"type": "Action.Submit", "data": {CHANGE: keys[n - 1]}},
+                }
+            )
         activity = MessageFactory.attachment(
             CardFactory.adaptive_card(
                 {

@@ -35,12 +35,21 @@ LINK_ESCAPED = r"\[click here\](http://evil.example) \*\*now\*\*"
 
 
 def blocks(activity: dict[str, Any]) -> list[str]:
-    """The text blocks of a card, as the card's JSON carries them (Markdown and all)."""
+    """The text blocks of a card, as the card's JSON carries them (Markdown and all), those
+    inside containers too (each answer of the check list is one, to tap)."""
+
+    def walk(items: list[dict[str, Any]]) -> list[str]:
+        found: list[str] = []
+        for b in items:
+            if b.get("type") == "TextBlock":
+                found.append(b["text"])
+            found += walk(b.get("items") or [])
+        return found
+
     return [
-        b["text"]
+        text
         for att in activity.get("attachments") or []
-        for b in (att.get("content") or {}).get("body", [])
-        if b.get("type") == "TextBlock"
+        for text in walk((att.get("content") or {}).get("body", []))
     ]
 
 

@@ -72,3 +72,27 @@ async def test_only_words_worth_sharing_are_asked_about(linked_chat, parts: Part
     # Not asked whether "nah" may be read out: straight on to the check.
     assert "“nah”" not in chat.said
     assert await waiting_key(parts, chat) == "send_confirm"
+
+
+async def test_an_answer_tapped_in_the_check_list_is_asked_again(linked_chat, parts: Parts):
+    review, chat = await linked_chat("msteams", age=14)
+    await to_question(chat, "where", parts, review.id)
+    await chat.say(text(parts, "questions.where.options.school.label"))
+    await keys_asked_until_the_end(chat, parts, {})
+    # The list is a card whose answers are buttons: tapping "Where" changes that one.
+    intro = text(parts, "messages.check_intro")
+    card = next(
+        att["content"]
+        for a in chat.replies
+        for att in a.get("attachments") or []
+        if intro in str(att["content"]["body"][0].get("text"))
+    )
+    taps = [b["selectAction"]["data"] for b in card["body"] if b.get("type") == "Container"]
+    assert {"change": "where"} in taps
+    reply = await chat.say("", value={"change": "where"})
+    assert said(parts, reply, "questions.where.prompt")
+    assert said(parts, reply, "controls.answered.label")
+    assert not said(parts, reply, "questions.which_answer.prompt")
+    await chat.say(text(parts, "questions.where.options.online.label"))
+    assert (await answers_of(parts, review.id))["where"] == ("choice", "online")
+    assert said(parts, chat.said, "messages.answer_changed")
