@@ -56,9 +56,18 @@ def words(activity: dict[str, Any]) -> str:
     """Everything a person would read in one bot message: text and card text blocks. (On
     Teams lines are sent a blank line apart, which Teams shows as one break: read as one.)"""
     parts = [re.sub(r"\n\n+", "\n", activity.get("text") or "")]
+
+    def blocks(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A container's own blocks where it stands (each answer of the check list is one).
+        return [
+            x
+            for b in items
+            for x in ([b] if b.get("type") != "Container" else blocks(b.get("items") or []))
+        ]
+
     for att in activity.get("attachments") or []:
         content = att.get("content") or {}
-        for block in content.get("body", []):
+        for block in blocks(content.get("body", [])):
             if block.get("type") == "TextBlock":
                 parts.append(block.get("text", ""))
             if block.get("type") == "ActionSet":
