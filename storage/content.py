@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import string
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -802,6 +803,22 @@ def _check_condition(
             raise _fail(cpath, lines, cloc, f"'{target.id}' has no options {sorted(bad)}")
 
 
+# The last few contents read, by folder and the state of its files: reading and checking takes
+# about 0.2 s, and a content is immutable, so the same files give the same object (every test
+# builds an app; a running bot reloads only when a file changed).
+_LOADED: OrderedDict[tuple[Any, ...], tuple[ContentContract | None, Content]] = OrderedDict()
+LOADED_KEPT = 4
+
+
+def _files_state(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            found.append((str(path.relative_to(directory)), st.st_mtime_ns, st.st_size))
+    return tuple(found)
+
+
 def load_content(
     directory: Path,
     *,
@@ -809,7 +826,28 @@ def load_content(
     required_messages: Iterable[str] = (),
 ) -> Content:
     """Read and validate content/, and check it against what the code relies on (`required`).
-    Raises ContentError naming the file, line and fix."""
+    Raises ContentError naming the file, line and fix. The same files, unchanged, give the
+    same (immutable) Content."""
+    directory = Path(directory)
+    messages = tuple(required_messages)
+    key = (str(directory.resolve()), messages, _files_state(directory))
+    hit = _LOADED.get(key)
+    if hit is not None and hit[0] is required:
+        _LOADED.move_to_end(key)
+        return hit[1]
+    content = _load_content(directory, required=required, required_messages=messages)
+    _LOADED[key] = (required, content)
+    while len(_LOADED) > LOADED_KEPT:
+        _LOADED.popitem(last=False)
+    return content
+
+
+def _load_content(
+    directory: Path,
+    *,
+    required: ContentContract | None,
+    required_messages: Iterable[str],
+) -> Content:
     directory = Path(directory)
     # `required_messages` is the older, messages-only form of the contract; callers that still
     # pass it keep their check.

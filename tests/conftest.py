@@ -37,8 +37,40 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file at the newest schema, made once: each test starts from a copy, a fresh
+    database of its own, without running every migration again (about 0.25 s a test). The
+    migration tests start from empty files of their own."""
+    import asyncio
+
+    from storage.crypto import Keyring, new_key_entry
+    from storage.db import Database
+
+    path = tmp_path_factory.mktemp("template") / "myreview.db"
+
+    async def migrate() -> None:
+        db = Database(f"sqlite+aiosqlite:///{path}", keys=Keyring.parse(new_key_entry("t")))
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+def fresh_database(template: Path, tmp_path: Path) -> None:
+    """The template's copy where make_settings(tmp_path) puts the test's database."""
+    import shutil
+
+    target = tmp_path / "myreview.db"
+    if not target.exists():
+        shutil.copyfile(template, target)
+        target.chmod(0o600)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, migrated_database: Path) -> Settings:
+    fresh_database(migrated_database, tmp_path)
     return make_settings(tmp_path)
 
 
