@@ -1,7 +1,8 @@
-"""The crash test: the real server as a subprocess, 50 young people answering at once over HTTP,
-`kill -9` three times at random moments and twice more while the summaries go out to a real
-SMTP server (aiosmtpd), a restart on the same database each time, and every unanswered activity
-resent by its channel with the same id and body.
+"""The crash test: the real server as a subprocess, young people answering at once over HTTP,
+`kill -9` at random moments, a restart on the same database each time, and every unanswered
+activity resent by its channel with the same id and body. Two runs, each under 30 s: 15 young
+people with three kills while they answer, and 15 with two kills while their summaries go out
+to a real SMTP server (aiosmtpd).
 
 It asserts, reading the SQLite file itself afterwards:
 - every answer the bot acknowledged (replied to) is stored under the question the child was
@@ -15,10 +16,8 @@ It asserts, reading the SQLite file itself afterwards:
 Run it alone with `pytest -s -p no:cacheprovider tests/test_crash.py` to see the figures.
 CRASH_ROOT=<checkout> runs another checkout's server (e.g. a worktree of an older commit);
 CRASH_SEED repeats a run's choices and kill points (the timing still varies); CRASH_CHILDREN
-changes the number of young people, CRASH_WEBCHAT how many of them use Web Chat;
-CRASH_TRANSCRIPTS=1 writes every conversation to transcripts.txt (always done on failure);
-CRASH_KILLS=0 gives a run without crashes to compare; CRASH_DELIVERY_KILLS sets the kills while
-mail goes out.
+changes the number of young people in both runs (a fifth of them on Web Chat);
+CRASH_TRANSCRIPTS=1 writes every conversation to transcripts.txt (always done on failure).
 """
 
 from __future__ import annotations
@@ -56,10 +55,28 @@ from tests.crashchannel import (
 )
 
 ROOT = Path(os.environ.get("CRASH_ROOT") or Path(__file__).resolve().parent.parent).resolve()
-CHILDREN = int(os.environ.get("CRASH_CHILDREN", "50"))
-# Some of them on Web Chat: questions as text and buttons, no payload to say which is which.
-WEBCHAT = int(os.environ.get("CRASH_WEBCHAT", "10"))
-KILLS = int(os.environ.get("CRASH_KILLS", "3"))
+CHILDREN = os.environ.get("CRASH_CHILDREN")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One run: how many young people (some of them on Web Chat: questions as text and
+    buttons, no payload to say which is which), and how many kills while they answer and while
+    their summaries go out."""
+
+    children: int
+    kills: int
+    delivery_kills: int
+
+    @property
+    def webchat(self) -> int:
+        return self.children // 5
+
+    @classmethod
+    def of(cls, children: int, kills: int, delivery_kills: int) -> Plan:
+        return cls(int(CHILDREN) if CHILDREN else children, kills, delivery_kills)
+
+
 # Each kill comes once the children together have sent this share of the activities a run
 # takes (about 17 each since the consultation was shortened, resends aside): early, when many
 # are at the code or the first questions; midway; late, when some are checking and sending.
@@ -67,7 +84,6 @@ KILL_WINDOWS = ((0.04, 0.15), (0.30, 0.50), (0.60, 0.85))
 # Kills while the summaries go out: each once this share of the children's summaries reached
 # the mail server, a moment after the next one arrives (in the server's hands, being marked
 # sent, or the next being claimed).
-DELIVERY_KILLS = int(os.environ.get("CRASH_DELIVERY_KILLS", "2"))
 DELIVERY_SHARES = (0.25, 0.55)
 # The mail server takes its time over each message, as a real one does.
 SINK_DELAY = 0.03
@@ -166,10 +182,11 @@ async def crash_during(
     rng: random.Random,
     children_done: asyncio.Future[Any],
     lock: asyncio.Lock,
+    plan: Plan,
 ) -> None:
     """Kills the server at random points of the run and starts it again on the same files."""
-    expected = CHILDREN * ACTIVITIES_PER_CHILD
-    for lo, hi in KILL_WINDOWS[:KILLS]:
+    expected = plan.children * ACTIVITIES_PER_CHILD
+    for lo, hi in KILL_WINDOWS[: plan.kills]:
         target = expected * rng.uniform(lo, hi)
         while tally.activities < target:
             if children_done.done():
@@ -180,12 +197,12 @@ async def crash_during(
 
 
 async def crash_during_delivery(
-    bot: BotProcess, sink: MailSink, rng: random.Random, lock: asyncio.Lock
+    bot: BotProcess, sink: MailSink, rng: random.Random, lock: asyncio.Lock, plan: Plan
 ) -> int:
     """Kills the server while summaries go out to the mail server; returns how many kills."""
     kills = 0
-    for share in DELIVERY_SHARES[:DELIVERY_KILLS]:
-        while len(sink.mails) < CHILDREN * share:
+    for share in DELIVERY_SHARES[: plan.delivery_kills]:
+        while len(sink.mails) < plan.children * share:
             await asyncio.sleep(0.01)
         arrived = len(sink.mails)
         while len(sink.mails) == arrived:
@@ -203,13 +220,14 @@ async def consult_and_crash(
     rng: random.Random,
     sink: MailSink,
     db: Path,
+    plan: Plan,
 ) -> int:
     """All the children at once, while the server is killed and restarted under them, and
     while their summaries go out; returns the kills during delivery."""
     lock = asyncio.Lock()
     runs = asyncio.gather(*(c.run() for c in children))
-    crashes = asyncio.create_task(crash_during(bot, tally, rng, runs, lock))
-    delivery = asyncio.create_task(crash_during_delivery(bot, sink, rng, lock))
+    crashes = asyncio.create_task(crash_during(bot, tally, rng, runs, lock, plan))
+    delivery = asyncio.create_task(crash_during_delivery(bot, sink, rng, lock, plan))
     both: set[asyncio.Future[Any]] = {runs, crashes}
     try:
         # A server that does not come back fails the test at once, with its log.
@@ -222,7 +240,7 @@ async def consult_and_crash(
         await asyncio.wait_for(crashes, RESTART_WAIT)
         # Every summary at the mail server, the kills during delivery done on the way.
         for _ in range(int(MAIL_WAIT / 0.05)):
-            if delivery.done() and summaries_delivered(db, sink):
+            if delivery.done() and summaries_delivered(db, sink, plan.children):
                 break
             if delivery.done():
                 delivery.result()
@@ -243,9 +261,9 @@ def summary_ids(db: Path) -> set[str]:
         con.close()
 
 
-def summaries_delivered(db: Path, sink: MailSink) -> bool:
+def summaries_delivered(db: Path, sink: MailSink, children: int) -> bool:
     ids = summary_ids(db)
-    return len(ids) >= CHILDREN and ids <= set(sink.counts())
+    return len(ids) >= children and ids <= set(sink.counts())
 
 
 @dataclass
@@ -379,7 +397,14 @@ def assess(
 
 @pytest.mark.crash
 @pytest.mark.timeout(240)
-async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "plan",
+    [
+        pytest.param(Plan.of(15, kills=3, delivery_kills=0), id="while-they-answer"),
+        pytest.param(Plan.of(15, kills=0, delivery_kills=2), id="while-mail-goes-out"),
+    ],
+)
+async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path, plan: Plan) -> None:
     started = time.monotonic()
     seed = int(os.environ.get("CRASH_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
@@ -398,7 +423,7 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
         burst_window_seconds="0",
     )
     words = Words(yaml.safe_load((ROOT / "content/locales/en.yaml").read_text()))
-    reviews = await create_reviews(env, CHILDREN, seed)
+    reviews = await create_reviews(env, plan.children, seed)
 
     tally = Tally()
     connector = CrashConnector(latency=CONNECTOR_LATENCY, seed=seed)
@@ -424,11 +449,11 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
                         words=words,
                         deadline=time.monotonic() + RUN_SECONDS,
                         seed=seed + i,
-                        channel_id="webchat" if i >= CHILDREN - WEBCHAT else "msteams",
+                        channel_id="webchat" if i >= plan.children - plan.webchat else "msteams",
                     )
                     for i, (_, code) in reviews.items()
                 ]
-                delivery_kills = await consult_and_crash(children, bot, tally, rng, sink, db)
+                delivery_kills = await consult_and_crash(children, bot, tally, rng, sink, db, plan)
             await bot.stop()
         finally:
             if bot.proc is not None and bot.proc.returncode is None:
@@ -440,8 +465,8 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
     mails = sink.counts()
     log = bot.log_path.read_text(errors="replace")
     figures = Figures(
-        children=CHILDREN,
-        webchat=WEBCHAT,
+        children=plan.children,
+        webchat=plan.webchat,
         kills=bot.kills,
         activities=tally.activities,
         resends=tally.resends,
@@ -464,14 +489,15 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
     )
     print(f"\ncrash test: {figures.line()}")
     problems = []
-    if figures.kills != KILLS + DELIVERY_KILLS or delivery_kills != DELIVERY_KILLS:
+    if figures.kills != plan.kills + plan.delivery_kills or delivery_kills != plan.delivery_kills:
         problems.append(
-            f"only {figures.kills} of {KILLS} + {DELIVERY_KILLS} kills happened during the run"
+            f"only {figures.kills} of {plan.kills} + {plan.delivery_kills} kills happened during"
+            " the run"
             f" ({delivery_kills} while mail went out)"
         )
-    if figures.summaries_at_mail_server != CHILDREN:
+    if figures.summaries_at_mail_server != plan.children:
         problems.append(
-            f"{CHILDREN - figures.summaries_at_mail_server} summaries not at the mail server "
+            f"{plan.children - figures.summaries_at_mail_server} summaries not at the mail server "
             f"{MAIL_WAIT:.0f} s after the last child finished"
         )
     if figures.delivered_twice > figures.kills:
@@ -485,8 +511,8 @@ async def test_kill_9_loses_misfiles_and_strands_nothing(tmp_path: Path) -> None
         problems.append(f"{figures.lost} acknowledged answers not stored as acknowledged")
     if figures.unanswered_retries:
         problems.append(f"{figures.unanswered_retries} resent activities got no reply")
-    if figures.finished != CHILDREN:
-        problems.append(f"{CHILDREN - figures.finished} consultations did not finish")
+    if figures.finished != plan.children:
+        problems.append(f"{plan.children - figures.finished} consultations did not finish")
     if figures.summaries_not_one:
         problems.append(f"{figures.summaries_not_one} reviews without exactly one summary")
     files = f"server log: {bot.log_path}"
