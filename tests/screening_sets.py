@@ -56,61 +56,28 @@ def heldout(locale: str, kind: str) -> list[str]:
     return [row.split("\t", 1)[1] for row in rows if row.strip()]
 
 
-def heldout_v2(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v2" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def _lines(folder: str) -> Callable[[str, str], list[str]]:
+    """Rounds 2 on: `<kind>_<locale>.txt` in `folder`, one message a line."""
+
+    def read(locale: str, kind: str) -> list[str]:
+        text = (DATA / folder / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    return read
 
 
-def heldout_v3(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v3" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def _sequences(folder: str) -> Callable[[str, str], list[list[str]]]:
+    """Rounds 5 on: `sequences_<kind>_<locale>.jsonl` ("disclosure" or "ordinary"), each line
+    the messages one child sends one after another."""
+
+    def read(locale: str, kind: str) -> list[list[str]]:
+        text = (DATA / folder / f"sequences_{kind}_{locale}.jsonl").read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    return read
 
 
-def heldout_v4(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v4" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def heldout_v5(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v5" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def sequences_v5(locale: str, kind: str) -> list[list[str]]:
-    """kind: "disclosure" or "ordinary"; each a list of messages sent one after another."""
-    return _sequences("heldout-v5", locale, kind)
-
-
-def heldout_v6(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v6" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def sequences_v6(locale: str, kind: str) -> list[list[str]]:
-    return _sequences("heldout-v6", locale, kind)
-
-
-def heldout_v7(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v7" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def sequences_v7(locale: str, kind: str) -> list[list[str]]:
-    return _sequences("heldout-v7", locale, kind)
-
-
-def heldout_v8(locale: str, kind: str) -> list[str]:
-    text = (DATA / "heldout-v8" / f"{kind}_{locale}.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def sequences_v8(locale: str, kind: str) -> list[list[str]]:
-    return _sequences("heldout-v8", locale, kind)
-
-
-def _sequences(folder: str, locale: str, kind: str) -> list[list[str]]:
-    text = (DATA / folder / f"sequences_{kind}_{locale}.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+heldout_v2, heldout_v3, heldout_v4 = (_lines(f"heldout-v{n}") for n in (2, 3, 4))
 
 
 def tier_of_sequence(screen: Any, messages: Sequence[str]) -> str | None:
@@ -138,14 +105,8 @@ ROUNDS: dict[str, Callable[[str, str], list[str]]] = {
     "round 2": heldout_v2,
     "round 3": heldout_v3,
     "round 4": heldout_v4,
-    "round 5": heldout_v5,
-    "round 6": heldout_v6,
-    "round 7": heldout_v7,
-    "round 8": heldout_v8,
+    **{f"round {n}": _lines(f"heldout-v{n}") for n in range(5, 9)},
 }
 SEQUENCES: dict[str, Callable[[str, str], list[list[str]]]] = {
-    "round 5": sequences_v5,
-    "round 6": sequences_v6,
-    "round 7": sequences_v7,
-    "round 8": sequences_v8,
+    f"round {n}": _sequences(f"heldout-v{n}") for n in range(5, 9)
 }

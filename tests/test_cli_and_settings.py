@@ -295,8 +295,9 @@ def test_production_refuses_a_var_folder_others_can_read(tmp_path):
     assert (var.stat().st_mode & 0o777) == 0o700
 
 
-async def test_make_demo_leaves_only_owner_only_files(tmp_path):
-    # `make demo` runs `myreview demo`: the real command, as a subprocess, in a fresh folder.
+async def run_demo(folder: Path) -> str:
+    """`make demo` runs `myreview demo`: the real command, as a subprocess, in `folder`, until
+    it listens; what it printed by then."""
     import asyncio
     import os
     import socket
@@ -308,34 +309,40 @@ async def test_make_demo_leaves_only_owner_only_files(tmp_path):
     env = {
         **os.environ,
         "MYREVIEW_PORT": str(port),
-        "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
-        "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'myreview.db'}",
+        "MYREVIEW_VAR_DIR": str(folder / "var"),
+        "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'var' / 'myreview.db'}",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
         "demo",
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        cwd=folder,
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    out = b""
     try:
         assert proc.stdout is not None
-        out = b""
         while b"listening" not in out:
             line = await asyncio.wait_for(proc.stdout.readline(), 60)
             assert line, out.decode()
             out += line
-        var = tmp_path / "var"
-        for path in (var, *var.rglob("*")):
-            mode = stat.S_IMODE(path.stat().st_mode)
-            assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
-        assert (var / "myreview.db").exists()
     finally:
         proc.kill()
         await proc.wait()
+    return out.decode()
+
+
+async def test_make_demo_leaves_only_owner_only_files(tmp_path):
+    await run_demo(tmp_path)
+    var = tmp_path / "var"
+    for path in (var, *var.rglob("*")):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+    assert (var / "myreview.db").exists()
 
 
 def test_purge_without_a_terminal_asks_for_yes_and_deletes_nothing(tmp_path):
@@ -365,48 +372,11 @@ def test_purge_without_a_terminal_asks_for_yes_and_deletes_nothing(tmp_path):
 
 
 async def test_make_demo_twice_keeps_its_demo_review_with_a_new_code(tmp_path):
-    import asyncio
-    import os
     import re
-    import socket
-    import sys
 
-    async def demo() -> str:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {
-            **os.environ,
-            "MYREVIEW_PORT": str(port),
-            "MYREVIEW_VAR_DIR": str(tmp_path / "var"),
-            "MYREVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'myreview.db'}",
-            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "demo",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out = b""
-        try:
-            assert proc.stdout is not None
-            while b"listening" not in out:
-                line = await asyncio.wait_for(proc.stdout.readline(), 60)
-                assert line, out.decode()
-                out += line
-        finally:
-            proc.kill()
-            await proc.wait()
-        return out.decode()
-
-    first, second = await demo(), await demo()
+    first, second = await run_demo(tmp_path), await run_demo(tmp_path)
     made = re.search(r"Demo review (\d+) for Sam \(IRO Jo Demo\) created\.", first)
     kept = re.search(r"Demo review (\d+) for Sam \(IRO Jo Demo\) kept", second)
     assert made and kept and made.group(1) == kept.group(1), (first, second)
-    codes = [re.search(r"Invite code: (\S+)", out).group(1) for out in (first, second)]  # type: ignore[union-attr]
-    assert codes[0] != codes[1]
+    codes = [re.findall(r"Invite code: (\S+)", out) for out in (first, second)]
+    assert len(codes[0]) == len(codes[1]) == 1 and codes[0] != codes[1]

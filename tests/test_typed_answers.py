@@ -15,6 +15,18 @@ from tests.consult import answer_until, answers_of, content_of, said, text, to_q
 LONDON = ZoneInfo("Europe/London")
 
 
+async def what_the_iro_reads(parts: Parts, review) -> dict:
+    """The summary as it would be sent now, from what is stored."""
+    return summary_data(
+        content=content_of(parts),
+        review=review,
+        answers=await parts.repos.answers.all_for(review_id=review.id),
+        tz=LONDON,
+        updated=False,
+        sent_at=datetime.now(UTC),
+    )
+
+
 async def test_parts_joined_by_n_are_all_kept_misspelt_or_not(linked_chat, parts: Parts) -> None:
     review, chat = await linked_chat("msteams", age=14)
     await to_question(chat, "when", parts, review.id)
@@ -24,15 +36,7 @@ async def test_parts_joined_by_n_are_all_kept_misspelt_or_not(linked_chat, parts
     assert "when.other" not in stored  # nothing dropped into "their words" either
     # The IRO reads what they meant, and what they wrote beside it.
     assert stored["when.said"] == ("text", "after skool n weekends")
-    rows = await parts.repos.answers.all_for(review_id=review.id)
-    data = summary_data(
-        content=content_of(parts),
-        review=review,
-        answers=rows,
-        tz=LONDON,
-        updated=False,
-        sent_at=datetime.now(UTC),
-    )
+    data = await what_the_iro_reads(parts, review)
     [when] = [r.answer for s in data["sections"] for r in s.rows if r.question.startswith("When")]
     assert when.endswith("(they typed “after skool n weekends”)"), when
     # Typed just as shown, or a shrug that picked its option, adds nothing beside it.
@@ -83,15 +87,7 @@ async def test_no_in_their_language_is_never_an_action(
     await chat.say(no)
     stored = await answers_of(parts, review.id)
     assert stored["not_discussed"] == ("choice", "nothing")
-    rows = await parts.repos.answers.all_for(review_id=review.id)
-    data = summary_data(
-        content=content_of(parts),
-        review=review,
-        answers=rows,
-        tz=LONDON,
-        updated=False,
-        sent_at=datetime.now(UTC),
-    )
+    data = await what_the_iro_reads(parts, review)
     assert not [a for a in data["actions"] if a.startswith("Do not discuss")]
     shown = [r.answer for s in data["sections"] for r in s.rows if "discuss" in r.question.lower()]
     assert shown == ["Nothing"], data["sections"]
@@ -102,15 +98,7 @@ async def test_an_unsure_yes_no_asks_the_iro_to_check(linked_chat, parts: Parts)
     await to_question(chat, "talk_to_iro", parts, review.id)
     await chat.say("not sure")
     assert (await answers_of(parts, review.id))["talk_to_iro"] == ("unsure", "not_sure")
-    rows = await parts.repos.answers.all_for(review_id=review.id)
-    data = summary_data(
-        content=content_of(parts),
-        review=review,
-        answers=rows,
-        tz=LONDON,
-        updated=False,
-        sent_at=datetime.now(UTC),
-    )
+    data = await what_the_iro_reads(parts, review)
     assert any("they were not sure" in a for a in data["actions"])
     assert any(r.answer == "Not sure yet" for s in data["sections"] for r in s.rows)
 
