@@ -115,13 +115,10 @@ class Services:
     # Off unless a translation service is set up.
     translator: Translator = field(default_factory=_NoTranslation)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
-    _matchers: dict[str, Screen] = field(default_factory=dict)
-
     def matcher(self, content: Content) -> Screen:
-        """The safeguarding screen for this content: phrases and the trained model."""
-        if content.version not in self._matchers:
-            self._matchers[content.version] = Screen.for_content(content)
-        return self._matchers[content.version]
+        """The safeguarding screen for this content: phrases and the trained model (built once
+        per content, by Screen.for_content)."""
+        return Screen.for_content(content)
 
 
 PROFILE = "profile"

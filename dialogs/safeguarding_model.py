@@ -313,7 +313,7 @@ class ScreenModel:
 # Screens built, by the content they were built for (kept alive beside it, so an id is never
 # reused while its entry stands).
 _SCREENS: dict[int, tuple[Content, Screen]] = {}
-SCREENS_KEPT = 4
+SCREENS_KEPT = 8
 
 
 class Screen:
