@@ -96,3 +96,18 @@ async def test_an_answer_tapped_in_the_check_list_is_asked_again(linked_chat, pa
     await chat.say(text(parts, "questions.where.options.online.label"))
     assert (await answers_of(parts, review.id))["where"] == ("choice", "online")
     assert said(parts, chat.said, "messages.answer_changed")
+
+
+async def test_a_tap_naming_no_answer_in_the_list_asks_which_kindly(linked_chat, parts: Parts):
+    # An old card, or a client making its own payloads: a key that is not in the list.
+    review, chat = await linked_chat("msteams", age=14)
+    await to_question(chat, "where", parts, review.id)
+    await chat.say(text(parts, "questions.where.options.school.label"))
+    await keys_asked_until_the_end(chat, parts, {})
+    before = await answers_of(parts, review.id)
+    reply = await chat.say("", value={"change": "no_such_answer"})
+    assert said(parts, reply, "messages.which_answer_wrong")
+    assert chat.last_status < 500
+    reply = await chat.say("", value={"change": 5})  # not even a key
+    assert chat.last_status < 500 and reply
+    assert await answers_of(parts, review.id) == before
