@@ -115,6 +115,7 @@ class Services:
     # Off unless a translation service is set up.
     translator: Translator = field(default_factory=_NoTranslation)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(ZoneInfo("UTC")))
+
     def matcher(self, content: Content) -> Screen:
         """The safeguarding screen for this content: phrases and the trained model (built once
         per content, by Screen.for_content)."""
