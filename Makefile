@@ -12,14 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-demo: $(STAMP)
+# The chat page (/chat) serves Web Chat's bundle from node_modules: npm installs it.
+demo: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/myreview demo
 
-serve: $(STAMP)
+serve: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/myreview serve
 
 # Debian's Chromium, an emoji font (a headless browser has none: the easy path's pictures and
-# the screenshots would be empty boxes) and the Agents Playground, for the browser tests.
+# the screenshots would be empty boxes), the Agents Playground, axe-core and the Direct Line
+# client, for the browser tests.
 browser-deps: node_modules/.package-lock.json
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; }
