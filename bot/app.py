@@ -17,6 +17,7 @@ from aiohttp import web
 from botbuilder.core import ConversationState, TurnContext
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
+from bot import web_door
 from bot.adapter import MyReviewAdapter
 from bot.delivery.notifier import OutboxNotifier
 from bot.delivery.outbox import (
@@ -28,6 +29,7 @@ from bot.delivery.outbox import (
 )
 from bot.delivery.summary import check_templates
 from bot.delivery.translator import AzureTranslator, NoTranslator
+from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings, UnsafeSetup
 from bot.state import SqlStorage
@@ -60,6 +62,7 @@ class Parts:
     adapter: MyReviewAdapter
     bot: MyReviewBot
     worker: OutboxWorker
+    web: DirectLine
 
 
 PARTS = web.AppKey("parts", Parts)
@@ -199,7 +202,8 @@ def build_parts(settings: Settings) -> Parts:
         log.error("unhandled turn error", exc_info=error)
 
     adapter.on_turn_error = on_error
-    return Parts(settings, db, repos, services, adapter, bot, worker)
+    web = DirectLine(settings, repos.web, bot)
+    return Parts(settings, db, repos, services, adapter, bot, worker, web)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -226,6 +230,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    web_door.add_routes(app, settings)
+    parts.web.add_routes(app)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app
@@ -379,6 +385,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(parts.worker.run_forever(), name="outbox"),
         asyncio.create_task(_housekeeping_forever(parts), name="housekeeping"),
         asyncio.create_task(_release_forever(parts), name="held alerts"),
+        asyncio.create_task(parts.web.run_forever(), name="web door"),
     ]
     log.info("started", extra={"transport": parts.worker.transport.name})
     yield

@@ -269,6 +269,21 @@ class Settings(BaseSettings):
     burst_window_seconds: float = Field(default=1.5, ge=0, le=30)
     # The local advocacy service, shown under "talk to someone" ("Coram Voice: 0808 800 5792").
     advocacy_contact: str = Field(default="", max_length=120)
+    # The web door (/chat and its Direct Line channel, bot/directline.py). A page's token lasts
+    # this long; the page refreshes it while open.
+    web_token_minutes: int = Field(default=30, ge=5, le=60)
+    # New web chats: per client address an hour (a children's home shares one address), and
+    # across the service a minute. Chats already open are never held back by these.
+    web_chats_per_address_per_hour: int = Field(default=20, ge=1)
+    web_chats_per_minute: int = Field(default=120, ge=1)
+    # Web chat messages, which quote the child, are forgotten this long after the page got them;
+    # a web chat quiet this long is forgotten whole (the child opens the link again).
+    web_keep_delivered_minutes: int = Field(default=10, ge=1, le=1440)
+    web_chat_idle_hours: int = Field(default=2, ge=1, le=72)
+    # Behind a reverse proxy that sets X-Forwarded-For and X-Forwarded-Proto (Azure App Service,
+    # nginx): the client's address and https are read from them. Never set it otherwise: anyone
+    # could then claim any address.
+    web_behind_proxy: bool = False
     log_level: str = "INFO"
     # What is kept, and for how long: the council's decision (README "Retention").
     # Wording added in English but not yet in a chat language: shown in English with a note in
@@ -276,6 +291,14 @@ class Settings(BaseSettings):
     english_where_untranslated: bool = True
     retention_days: int = Field(default=90, ge=1)
     eml_keep_days: int = Field(default=7, ge=0)
+    # The chat page (/chat, bot/web_door.py): the council's name, colour and logo (a PNG, JPEG,
+    # WebP or SVG file; empty: none), and the neutral site "Leave quickly" opens in its place.
+    council_name: str = Field(default="My Review", min_length=1, max_length=80)
+    council_colour: str = Field(default="#1d4f91", pattern=r"^#[0-9a-fA-F]{6}$")
+    council_logo: str = ""
+    leave_quickly_url: str = Field(
+        default="https://www.bbc.co.uk/weather", pattern=r"^https?://[^\s<>\"']+$", max_length=500
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

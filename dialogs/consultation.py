@@ -31,7 +31,7 @@ from dialogs.ask import (
     prompt_for,
     welcome_due,
 )
-from dialogs.context import Services, Turn, screened
+from dialogs.context import REOPENING_CHANNELS, Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.recognize import Choice, compact_code, match_one, normalize
@@ -76,8 +76,12 @@ class Consultation:
     async def run(self, context: TurnContext) -> None:
         dc = await self.dialogs.create_context(context)
         turn = await Turn.load(self.services, context)
-        if turn.profile.pop("device_closed", False):
-            await turn.say("device_closed")
+        closed = turn.profile.pop("device_closed", False)
+        if closed:
+            if closed == "reopened":
+                await turn.say("web_chat_reopened")
+            else:
+                await turn.say("device_closed")
             await dc.cancel_all_dialogs()
             await dc.begin_dialog(CONSULTATION)
             return
@@ -229,6 +233,7 @@ class Consultation:
             conversation_id=act.conversation.id,
             conversation_reference=_reference_without_names(act),
             max_devices=services.code_devices_allowed,
+            reopens=act.channel_id in REOPENING_CHANNELS,
         )
         if link is None:
             # Not a wrong code, so not counted as one: the IRO can give a new code.

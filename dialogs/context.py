@@ -165,6 +165,9 @@ RECEIVED_AT = "myreview.received_at"
 # Replies are held back until the turn commits, so a reply has no channel id yet when a dialog
 # wants to remember it; it gets this stand-in, resolved through the stored delivery later.
 HELD_PREFIX = "held:"
+# Channels whose chats end when the page closes (the web door, bot/directline.py): the child
+# comes back with the code, and that chat takes the place of the one before.
+REOPENING_CHANNELS = frozenset({"web"})
 
 
 def held_id(activity_id: str, index: int) -> str:
@@ -221,9 +224,11 @@ class Turn:
                 or link.revoked_at is not None
                 or link.review_id != profile["review_id"]
             ):
-                # The IRO gave a new code, which closes every device linked before it.
+                # The IRO gave a new code, which closes every device linked before it; or the
+                # child opened the web door again, and that chat took this one's place.
                 profile.pop("review_id")
-                profile["device_closed"] = True
+                reopened = link is not None and link.closed_because == "reopened"
+                profile["device_closed"] = "reopened" if reopened else True
                 link = None
             else:
                 review = await services.repos.reviews.get(review_id=profile["review_id"])

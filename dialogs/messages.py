@@ -121,6 +121,7 @@ MESSAGE_IDS: tuple[str, ...] = (
     "limited_no_change",
     "other_device_linked",
     "device_closed",
+    "web_chat_reopened",
     "help",
     "stale_card",
     "not_understood",

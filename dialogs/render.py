@@ -1,7 +1,8 @@
 """How a question looks on each channel. Every button carries an id payload, never its label.
 
 msteams: Adaptive Cards 1.5 (Input.ChoiceSet; multi-select where needed).
-webchat, directline, emulator: suggested actions for one choice; an Adaptive Card for several.
+webchat, directline, emulator, web (the web door): suggested actions for one choice; an Adaptive
+Card for several.
 anything else: a numbered list. Typing an answer works everywhere.
 
 Card text is Markdown, and so is message text on Teams and Web Chat (both lay plain text out
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 CHOICE_INPUT = "choice"
 CARD_CHANNELS = {"msteams"}
-SUGGESTION_CHANNELS = {"webchat", "directline", "emulator"}
+SUGGESTION_CHANNELS = {"webchat", "directline", "emulator", "web"}
 CARD_VERSION = "1.5"
 # The payload of an answer tapped in the check list: the key of the answer to change.
 CHANGE = "change"

@@ -114,6 +114,9 @@ class ChannelLink(ChannelLinkBase, table=True):
     # (README "A second device"). A new code from the IRO closes every earlier device.
     trusted: bool = True
     revoked_at: datetime | None = _utc(default=None)
+    # Why it was closed: "reopened" when the child opened the web door again with the code
+    # (that chat took this one's place); otherwise a new code.
+    closed_because: str | None = Field(default=None, max_length=16)
     # Set on the child's own device when another links, so it is told on its next turn.
     other_device_at: datetime | None = _utc(default=None)
 
@@ -278,3 +281,48 @@ class OutboxLessee(SQLModel, table=True):
     owner: str = Field(primary_key=True, max_length=200)
     generation: int = 0
     started_at: datetime = _utc(default_factory=utcnow)
+
+
+# --- The web door (bot/directline.py): MyReview's own Direct Line channel ------------------------
+
+
+class WebConversation(SQLModel, table=True):
+    """A chat opened from the web door. The page keeps nothing; this row and its activities
+    are forgotten soon after the chat goes quiet."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    # Given by the server and carried in the token: a page cannot speak as someone else.
+    user_id: str = Field(max_length=64)
+    locale: str | None = Field(default=None, max_length=16)
+    created_at: datetime = _utc(default_factory=utcnow)
+    last_seen_at: datetime = _utc(default_factory=utcnow, index=True)
+    # Tokens of an older generation are refused once refreshed (after a short grace).
+    token_generation: int = 0
+    refreshed_at: datetime | None = _utc(default=None)
+    started: bool = False
+    # The highest watermark the page has been sent (stream) or has named (polling).
+    delivered_upto: int = 0
+
+
+class WebActivity(SQLModel, table=True):
+    """The channel's queue: the child's activities (echoed, as Direct Line does, so the page
+    marks them sent) and the bot's replies. `seq` is the watermark."""
+
+    # Watermarks must only grow: SQLite would otherwise reuse the numbers of deleted rows, and
+    # a page holding a higher watermark would never see the new ones.
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "dedupe_key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(max_length=64, index=True)
+    activity_id: str = Field(max_length=200)
+    # A reply sent again after a crash has the same key, so the page never shows it twice.
+    dedupe_key: str = Field(max_length=260)
+    from_bot: bool = True
+    # It quotes the child and carries the questions about them: sealed like other replies.
+    body: dict[str, Any] = Field(sa_column=Column(SealedJSON("webactivity.body"), nullable=False))
+    created_at: datetime = _utc(default_factory=utcnow, index=True)
+    # A child's activity whose turn has not finished: run again after a crash.
+    pending: bool = False

@@ -33,8 +33,11 @@ from storage.models import (
     ReviewCreate,
     SafeguardingAlert,
     SafeguardingAlertBase,
+    WebActivity,
+    WebConversation,
 )
 from storage.types import utcnow
+from storage.web_door import WebDoorRepository
 
 
 class ReviewRepository:
@@ -152,10 +155,25 @@ class LinkRepository:
         conversation_id: str,
         conversation_reference: dict[str, Any],
         max_devices: int | None = None,
+        reopens: bool = False,
     ) -> ChannelLink | None:
         """Links this chat to the review; None when the code already opened `max_devices`
-        chats that are still open (a code is no master key for unlimited chats)."""
+        chats that are still open (a code is no master key for unlimited chats). A chat that
+        `reopens` (the web door, whose chats end with the page) takes the place of the
+        review's earlier chats on the same channel: they close, and it is the child's own
+        device if the one it replaces was."""
         async with self._db.session() as s:
+            if reopens:
+                await s.exec(
+                    update(ChannelLink)
+                    .where(
+                        col(ChannelLink.review_id) == review_id,
+                        col(ChannelLink.channel_id) == channel_id,
+                        col(ChannelLink.conversation_id) != conversation_id,
+                        col(ChannelLink.revoked_at).is_(None),
+                    )
+                    .values(revoked_at=utcnow(), closed_because="reopened")
+                )
             res = await s.exec(
                 select(ChannelLink).where(
                     ChannelLink.channel_id == channel_id,
@@ -968,6 +986,12 @@ class PrivacyRepository:
                 "processedactivity": await rows(
                     ProcessedActivity, col(ProcessedActivity.conversation_id).in_(conversations)
                 ),
+                "webconversation": await rows(
+                    WebConversation, col(WebConversation.id).in_(conversations)
+                ),
+                "webactivity": await rows(
+                    WebActivity, col(WebActivity.conversation_id).in_(conversations)
+                ),
             }
 
     async def email_ids(self, *, review_id: int) -> list[int]:
@@ -1029,6 +1053,14 @@ class PrivacyRepository:
                     delete(ProcessedActivity).where(
                         col(ProcessedActivity.conversation_id).in_(conversations)
                     ),
+                ),
+                (
+                    "webactivity",
+                    delete(WebActivity).where(col(WebActivity.conversation_id).in_(conversations)),
+                ),
+                (
+                    "webconversation",
+                    delete(WebConversation).where(col(WebConversation.id).in_(conversations)),
                 ),
                 ("channellink", delete(ChannelLink).where(col(ChannelLink.review_id) == review_id)),
                 ("review", delete(Review).where(col(Review.id) == review_id)),
@@ -1194,3 +1226,4 @@ class Repositories:
         self.alerts = AlertRepository(db)
         self.outbox = OutboxRepository(db)
         self.sealed = SealedFieldsRepository(db)
+        self.web = WebDoorRepository(db)

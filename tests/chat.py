@@ -231,3 +231,72 @@ class Chat:
 
     def dump(self) -> str:
         return json.dumps(self.replies, indent=1, ensure_ascii=False)
+
+
+class WebChat(Chat):
+    """A young person at the web door (/chat): the calls the page's Direct Line client makes,
+    reading replies by polling with the watermark (the stream is tested on its own)."""
+
+    BASE = "/v3/directline"
+
+    def __init__(self, client: TestClient, *, locale: str | None = None) -> None:
+        super().__init__(client, None, "", channel_id="web")  # type: ignore[arg-type]
+        self.locale = locale
+        self.token = ""
+        self.stream_url = ""
+        self.watermark = ""
+        self.everything: list[dict[str, Any]] = []  # the page's whole history, the child's too
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def start(self) -> str:
+        body = {"locale": self.locale} if self.locale else None
+        resp = await self.client.post(f"{self.BASE}/tokens/generate", json=body)
+        assert resp.status == 200, await resp.text()
+        made = await resp.json()
+        self.token, self.conversation_id = made["token"], made["conversationId"]
+        resp = await self.client.post(f"{self.BASE}/conversations", headers=self.auth)
+        assert resp.status in (200, 201), await resp.text()
+        self.stream_url = (await resp.json())["streamUrl"]
+        await self.fetch()
+        return self.said
+
+    async def post(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
+        resp = await self.client.post(
+            f"{self.BASE}/conversations/{self.conversation_id}/activities",
+            json=activity,
+            headers=self.auth,
+        )
+        self.last_status = resp.status
+        assert resp.status < 500, await resp.text()
+        await self.fetch()
+        return self.replies
+
+    async def fetch(self) -> list[dict[str, Any]]:
+        """What the page has not seen yet; the bot's part of it becomes `replies`."""
+        resp = await self.client.get(
+            f"{self.BASE}/conversations/{self.conversation_id}/activities",
+            params={"watermark": self.watermark} if self.watermark else None,
+            headers=self.auth,
+        )
+        assert resp.status == 200, await resp.text()
+        got = await resp.json()
+        self.watermark = got["watermark"]
+        self.everything += got["activities"]
+        self.replies = [a for a in got["activities"] if a["from"].get("role") == "bot"]
+        return got["activities"]
+
+    def activity(self, **kw: Any) -> dict[str, Any]:
+        """A message as Web Chat posts it: the server fills in ids, who sent it, and where."""
+        act: dict[str, Any] = {
+            "type": kw.get("type", "message"),
+            "channelData": {"clientActivityID": f"client-{next(_ids)}"},
+        }
+        for field in ("text", "value", "locale", "attachments"):
+            if kw.get(field) is not None:
+                act[field] = kw[field]
+        if self.locale and "locale" not in act:
+            act["locale"] = self.locale
+        return act
