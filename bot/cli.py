@@ -193,6 +193,7 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
+        access_log_class=logs.AccessLogger,
         print=lambda _: print(listening, flush=True),
     )
 
