@@ -25,7 +25,7 @@ from storage.models import Review, ReviewCreate
 from storage.repositories import Resealed
 
 PLAYGROUND_HINT = (
-    "Open it in the Microsoft 365 Agents Playground:\n"
+    "To try it in Teams, open it in the Microsoft 365 Agents Playground:\n"
     "  TEAMSAPPTESTER_BROWSER=none npx --yes @microsoft/m365agentsplayground start "
     "-e http://localhost:{port}/api/messages -c msteams -p 56150\n"
     "  then browse to http://localhost:56150"
@@ -172,6 +172,14 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
         parts.adapter.close()
 
 
+def chat_link(settings: Settings, code: str, language: str | None = None) -> str:
+    """The link a young person opens on their phone: the code in the fragment, which the page
+    takes out of the address bar and never sends in a URL."""
+    base = settings.public_url.rstrip("/") or f"http://localhost:{settings.port}"
+    query = f"?lang={language}" if language else ""
+    return f"{base}/chat{query}#{code}"
+
+
 def demo_review(settings: Settings) -> ReviewCreate:
     tz = ZoneInfo(settings.timezone)
     when = datetime.combine(date.today() + timedelta(days=14), time(10, 0), tz)
@@ -308,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "demo":
             review_row, code, reused = asyncio.run(demo_code(settings))
             how = "kept (answers and all), with a new code" if reused else "created"
+            print(f"Open {chat_link(settings, code)} to chat as a young person.")
             print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) {how}.")
             print(f"Invite code: {code}")
             print(PLAYGROUND_HINT.format(port=settings.port))
@@ -337,6 +346,9 @@ def main(argv: list[str] | None = None) -> None:
             review_row, code = asyncio.run(add_review(settings, data))
             print(f"Review {review_row.id} created for {review_row.first_name}.")
             print(f"Invite code: {code}")
+            print(
+                f"Link for the young person: {chat_link(settings, code, review_row.language_hint)}"
+            )
             last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
             print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
             if review_row.place:
@@ -346,6 +358,9 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "review" and args.action == "new-code":
             review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
             print(f"New invite code for review {review_row.id}: {code}")
+            print(
+                f"Link for the young person: {chat_link(settings, code, review_row.language_hint)}"
+            )
             print(
                 f"The old code no longer works, and {closed} device(s) linked with it are closed."
                 " The first device to enter this code can see and change the answers."

@@ -269,6 +269,9 @@ class Settings(BaseSettings):
     burst_window_seconds: float = Field(default=1.5, ge=0, le=30)
     # The local advocacy service, shown under "talk to someone" ("Coram Voice: 0808 800 5792").
     advocacy_contact: str = Field(default="", max_length=120)
+    # Where young people reach MyReview (https://myreview.council.gov.uk): the start of the chat
+    # links the CLI prints. Empty: http://localhost:<port>.
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/?#]+/?)?$", max_length=200)
     # The web door (/chat and its Direct Line channel, bot/directline.py). A page's token lasts
     # this long; the page refreshes it while open.
     web_token_minutes: int = Field(default=30, ge=5, le=60)

@@ -43,6 +43,9 @@ def test_review_add_prints_a_one_time_code(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert re.search(r"Invite code: ([2-9A-HJKMNP-TV-Z]{3}-){2}[2-9A-HJKMNP-TV-Z]{3}\n", out)
     assert "11 December 2030" in out  # valid until the end of the day after the review
+    code = re.search(r"Invite code: (\S+)", out).group(1)
+    # The link opens the chat in Arabic, the review's language, with the code kept off the server.
+    assert f"Link for the young person: http://localhost:3978/chat?lang=ar#{code}\n" in out
     assert "review is at: Oak House family hub" in out
     assert "easy path" in out
 
@@ -380,3 +383,8 @@ async def test_make_demo_twice_keeps_its_demo_review_with_a_new_code(tmp_path):
     assert made and kept and made.group(1) == kept.group(1), (first, second)
     codes = [re.findall(r"Invite code: (\S+)", out) for out in (first, second)]
     assert len(codes[0]) == len(codes[1]) == 1 and codes[0] != codes[1]
+    # The first thing it says: the link a young person opens, with the code in the fragment.
+    link = re.fullmatch(
+        r"Open http://localhost:\d+/chat#(\S+) to chat as a young person\.", second.splitlines()[0]
+    )
+    assert link and link.group(1) == codes[1][0], second
