@@ -8,7 +8,9 @@
 5. What the consultation asks of issue 7's three young people, from hello to Send.
 6. Sealing at rest: the cost of sealing a value, per turn, the size it adds, and the time to
    rotate the key of 10,000 answers.
-7. Peak memory of the process.
+7. The web door: replies per second at 20 concurrent chats through its Direct Line channel,
+   against the same chats through the Bot Framework protocol, in the same run.
+8. Peak memory of the process.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from storage.repositories import Repositories  # noqa: E402
 from tests import alert_flood, measure_screen  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
-from tests.chat import Chat  # noqa: E402
+from tests.chat import Chat, WebChat  # noqa: E402
 from tests.conftest import make_settings, review_data  # noqa: E402
 
 TURNS = 300
@@ -120,6 +122,46 @@ async def turns_per_second() -> None:
         f"p95 {latencies[int(TURNS * 0.95)] * 1000:.1f}, max {latencies[-1] * 1000:.1f}"
     )
     print(f"  connector clients built for {TURNS} turns: {connectors}")
+
+
+WEB_CHATS = 20
+WEB_TURNS = 15
+
+
+async def web_door_throughput() -> None:
+    """Issue 19: 20 children at once, each linking and then answering back and forth, through
+    the web door's Direct Line channel (post, then read after the watermark, as the page's
+    client does when polling) and through the Bot Framework protocol (Web Chat on Azure)."""
+    for door in ("Direct Line (web door)", "Bot Framework protocol"):
+        async with new_chat("webchat") as (client, first, _):
+            parts = client.app[PARTS]
+            settings = parts.settings
+            codes = [(await add_review(settings, review_data()))[1] for _ in range(WEB_CHATS)]
+            if door.startswith("Direct"):
+                chats: list[Chat] = [WebChat(client) for _ in codes]
+            else:
+                chats = [
+                    Chat(client, first.connector, first.service_url, channel_id="webchat")
+                    for _ in codes
+                ]
+            replies = 0
+
+            async def child(chat: Chat, code: str) -> None:
+                nonlocal replies
+                await chat.start()
+                await chat.say(code)
+                await chat.say("English")
+                for i in range(WEB_TURNS):
+                    await chat.say(f"Name {i}" if i % 2 == 0 else "back")
+                    replies += len(chat.replies)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(child(c, k) for c, k in zip(chats, codes, strict=True)))
+            elapsed = time.perf_counter() - started
+        print(
+            f"{door}: {WEB_CHATS} chats at once, {WEB_CHATS * (WEB_TURNS + 3)} turns in "
+            f"{elapsed:.1f} s; {replies} replies to the answers = {replies / elapsed:.0f}/s"
+        )
 
 
 async def connector_creation() -> None:
@@ -410,6 +452,7 @@ def main() -> None:
     asyncio.run(big_message_turns())
     asyncio.run(persona_figures())
     asyncio.run(sealing_figures())
+    asyncio.run(web_door_throughput())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of this process: {peak:.0f} MiB")
 
