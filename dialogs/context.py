@@ -16,7 +16,7 @@ from botbuilder.core import ConversationState, TurnContext
 from botbuilder.schema import Activity
 
 from dialogs.display import child_text
-from dialogs.flow import Facts, Given, age_on
+from dialogs.flow import Facts, band_for, facts_for
 from dialogs.render import AskView, Control, question_activity, text_message
 from dialogs.safeguarding_model import Screen
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
@@ -254,21 +254,18 @@ class Turn:
 
     @property
     def band(self) -> str:
-        age = None
-        if self.review is not None:
-            on = self.review.review_at.astimezone(self.services.timezone).date()
-            age = age_on(self.review.date_of_birth, self.review.age, on)
-        return self.content.band_for_age(age, easy_read=bool(self.review and self.review.easy_read))
+        return band_for(self.content, self.review, self.services.timezone)
 
     @property
     def easy(self) -> bool:
         return self.content.is_easy(self.band)
 
     def facts(self) -> Facts:
-        return Facts(
-            band=self.band,
-            uasc=bool(self.review and self.review.is_uasc),
-            answers={k: Given(a.kind, a.value) for k, a in self.answers.items()},
+        return facts_for(
+            self.content,
+            self.review,
+            self.answers,
+            tz=self.services.timezone,
             locale=self.locale,
             own_device=self.trusted,
         )
