@@ -27,7 +27,7 @@ from bot.delivery.outbox import (
     Transport,
     forget_emails,
 )
-from bot.delivery.summary import check_templates
+from bot.delivery.templating import check_templates
 from bot.delivery.translator import AzureTranslator, NoTranslator
 from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered

@@ -50,8 +50,8 @@ from botbuilder.schema import Activity, ActivityTypes, ConversationReference, Re
 from bot import door
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings
+from storage.repositories.web_door import Queued, WebDoorRepository
 from storage.types import utcnow
-from storage.web_door import Queued, WebDoorRepository
 
 log = logging.getLogger(__name__)
 

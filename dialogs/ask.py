@@ -40,9 +40,7 @@ from dialogs.render import (
     Control,
     answered_card,
     numbers_shown,
-    offer_next,
     question_activity,
-    text_message,
     updated_card_activity,
 )
 from storage.content import MEANINGS, Question
@@ -454,7 +452,7 @@ class AskDialog(Dialog):
         term = glossary_term(turn, inc.typed) if inc.typed and not said.worry else None
         if term is not None and "paused" not in turn.profile:
             # "What's an IRO?": answered in a line, and the question stays where it was.
-            await turn.context.send_activity(text_message(turn.t(f"glossary.{term}.answer"), turn))
+            await turn.context.send_activity(turn.message(turn.t(f"glossary.{term}.answer")))
             await self._ask(turn, state, intro=False)
             return Dialog.end_of_turn
         after_help = turn.profile.get("after_help")
@@ -706,9 +704,7 @@ class AskDialog(Dialog):
             # for a worry had to stay the last thing on screen.
             await turn.context.send_activity(Activity().deserialize(before))
         if intro and turn.content.has(f"questions.{question.id}.intro", "en"):
-            await turn.context.send_activity(
-                text_message(turn.t(f"questions.{question.id}.intro"), turn)
-            )
+            await turn.context.send_activity(turn.message(turn.t(f"questions.{question.id}.intro")))
         controls = []
         if state.get("can_back"):
             controls.append("back")
@@ -803,7 +799,7 @@ class AskDialog(Dialog):
                 await turn.say("talk_to_advocacy", advocacy=turn.services.advocacy_contact)
             if turn.profile.get("after_help"):
                 # Tapped under the help: the help's buttons again, not the next question.
-                await offer_next(turn, turn.msg("carry_on"))
+                await turn.offer_next(turn.msg("carry_on"))
                 return Dialog.end_of_turn
         elif ctl == "pause":
             turn.profile["paused"] = True

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from botbuilder.core import ConversationState, TurnContext
+from botbuilder.schema import Activity
 
 from dialogs.display import child_text
-from dialogs.flow import Facts, Given, age_on
+from dialogs.flow import Facts, band_for, facts_for
+from dialogs.render import AskView, Control, question_activity, text_message
 from dialogs.safeguarding_model import Screen
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
 from storage.models import Answer, ChannelLink, Review
@@ -257,21 +259,18 @@ class Turn:
 
     @property
     def band(self) -> str:
-        age = None
-        if self.review is not None:
-            on = self.review.review_at.astimezone(self.services.timezone).date()
-            age = age_on(self.review.date_of_birth, self.review.age, on)
-        return self.content.band_for_age(age, easy_read=bool(self.review and self.review.easy_read))
+        return band_for(self.content, self.review, self.services.timezone)
 
     @property
     def easy(self) -> bool:
         return self.content.is_easy(self.band)
 
     def facts(self) -> Facts:
-        return Facts(
-            band=self.band,
-            uasc=bool(self.review and self.review.is_uasc),
-            answers={k: Given(a.kind, a.value) for k, a in self.answers.items()},
+        return facts_for(
+            self.content,
+            self.review,
+            self.answers,
+            tz=self.services.timezone,
             locale=self.locale,
             own_device=self.trusted,
         )
@@ -362,11 +361,36 @@ class Turn:
     def msg(self, key: str, **extra: Any) -> str:
         return self.t(f"messages.{key}", **extra)
 
-    async def say(self, *keys: str, **extra: Any) -> None:
-        from dialogs.render import text_message  # render depends on this module
+    @property
+    def rtl(self) -> bool:
+        return self.content.direction(self.locale) == "rtl"
 
+    def message(self, text: str) -> Activity:
+        """Words as this chat shows them: its channel's format, its language's direction."""
+        return text_message(
+            text, rtl=self.rtl, channel=self.context.activity.channel_id, locale=self.locale
+        )
+
+    async def say(self, *keys: str, **extra: Any) -> None:
         for key in keys:
-            await self.context.send_activity(text_message(self.msg(key, **extra), self))
+            await self.context.send_activity(self.message(self.msg(key, **extra)))
+
+    async def offer_next(self, text: str) -> None:
+        """A message with the two buttons that belong under the safeguarding help: carry on,
+        and talk to someone now."""
+        view = AskView(
+            key="help",
+            nonce=0,
+            type="text",
+            prompt=text,
+            options=(),
+            controls=tuple(Control(c, self.t(f"controls.{c}.label")) for c in ("repeat", "talk")),
+            submit_label=self.t("controls.submit.label"),
+            rtl=self.rtl,
+        )
+        await self.context.send_activity(
+            question_activity(view, self.context.activity.channel_id or "", self.locale)
+        )
 
 
 NOT_TRANSLATED = "not_translated_yet"

@@ -10,7 +10,7 @@ So the dialogs insert a child's words with `child_text`: made safe (`shown`) and
 marks go no further than dialogs/render.py, which escapes the marked words' Markdown in card
 text (`card_text`) and only drops the marks in plain text (`plain_text`): the content's own
 Markdown keeps working, and what the child reads is their words, unchanged. Emails use `shown`
-and `continued` (bot/delivery/summary.py). Pure functions; no botbuilder.
+and `continued` (bot/delivery/templating.py). Pure functions; no botbuilder.
 """
 
 from __future__ import annotations

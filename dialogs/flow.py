@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from storage.content import Condition, Content, Option, Question
+from storage.models import Answer, Review
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,37 @@ def age_on(dob: date | None, age: int | None, on: date) -> int | None:
         return age
     years = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
     return years
+
+
+def age_at_review(review: Review, tz: ZoneInfo) -> int | None:
+    """The child's age on the day of the review, where the service is."""
+    return age_on(review.date_of_birth, review.age, review.review_at.astimezone(tz).date())
+
+
+def band_for(content: Content, review: Review | None, tz: ZoneInfo) -> str:
+    """The age band a review is asked in (a chat with no review yet has no age)."""
+    age = age_at_review(review, tz) if review is not None else None
+    return content.band_for_age(age, easy_read=bool(review and review.easy_read))
+
+
+def facts_for(
+    content: Content,
+    review: Review | None,
+    answers: Mapping[str, Answer],
+    *,
+    tz: ZoneInfo,
+    locale: str,
+    own_device: bool = True,
+) -> Facts:
+    """The facts conditions see, the same for the chat that asks and the summary that reports
+    what was asked."""
+    return Facts(
+        band=band_for(content, review, tz),
+        uasc=bool(review and review.is_uasc),
+        answers={k: Given(a.kind, a.value) for k, a in answers.items()},
+        locale=locale,
+        own_device=own_device,
+    )
 
 
 def holds(cond: Condition | None, facts: Facts) -> bool:

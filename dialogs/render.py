@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import (
@@ -36,9 +36,6 @@ from botbuilder.schema import (
 
 from dialogs.display import card_text, plain_text
 from dialogs.recognize import Choice
-
-if TYPE_CHECKING:
-    from dialogs.context import Turn
 
 CHOICE_INPUT = "choice"
 CARD_CHANNELS = {"msteams"}
@@ -88,11 +85,8 @@ def isolate_rtl(text: str) -> str:
 
 
 def text_message(
-    text: str, turn: Turn | None = None, *, rtl: bool = False, channel: str | None = None
+    text: str, *, rtl: bool = False, channel: str | None = None, locale: str | None = None
 ) -> Activity:
-    if turn is not None:
-        rtl = rtl or turn.content.direction(turn.locale) == "rtl"
-        channel = turn.context.activity.channel_id
     # The child's words in it were neutralised when inserted: the only bidi controls left are
     # the content's and this isolation.
     markdown = channel in CARD_CHANNELS or channel in SUGGESTION_CHANNELS
@@ -102,27 +96,9 @@ def text_message(
     text = re.sub(r"\n+", "\n\n", card_text(text)) if markdown else plain_text(text)
     activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
     activity.text_format = TextFormatTypes.markdown if markdown else TextFormatTypes.plain
-    if turn is not None:
-        activity.locale = turn.locale
+    if locale is not None:
+        activity.locale = locale
     return activity
-
-
-async def offer_next(turn: Turn, text: str) -> None:
-    """A message with the two buttons that belong under the safeguarding help: carry on, and
-    talk to someone now."""
-    view = AskView(
-        key="help",
-        nonce=0,
-        type="text",
-        prompt=text,
-        options=(),
-        controls=tuple(Control(c, turn.t(f"controls.{c}.label")) for c in ("repeat", "talk")),
-        submit_label=turn.t("controls.submit.label"),
-        rtl=turn.content.direction(turn.locale) == "rtl",
-    )
-    await turn.context.send_activity(
-        question_activity(view, turn.context.activity.channel_id or "", turn.locale)
-    )
 
 
 def answers_activity(

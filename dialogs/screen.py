@@ -37,9 +37,7 @@ from dialogs.render import (
     CHOICE_INPUT,
     AskView,
     Control,
-    offer_next,
     question_activity,
-    text_message,
 )
 from dialogs.safeguarding_model import Assessment, Screen
 from storage.content import FALLBACK_LOCALE
@@ -220,7 +218,7 @@ async def help_block(turn: Turn) -> None:
     when = WHEN[turn.services.alert_contact_within]
     await turn.say("safeguarding_thanks", "safeguarding_help")
     tell = "safeguarding_tell_iro" if turn.review else "safeguarding_tell_duty"
-    await turn.context.send_activity(text_message(f"{turn.msg(tell)}\n{turn.msg(when)}", turn))
+    await turn.context.send_activity(turn.message(f"{turn.msg(tell)}\n{turn.msg(when)}"))
     await _say_and_offer(turn, "carry_on")
 
 
@@ -316,7 +314,7 @@ async def _keep_with(services: Services, turn: Turn, lead: dict[str, Any], text:
 
 
 async def _say_and_offer(turn: Turn, key: str) -> None:
-    await offer_next(turn, turn.msg(key))
+    await turn.offer_next(turn.msg(key))
 
 
 # --- storing and routing -------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.delivery.summary import Templates, _sample_answers, _sample_review, summary_data
+from bot.delivery.samples import _sample_answers, _sample_review
+from bot.delivery.summary import summary_data
+from bot.delivery.templating import Templates
 from storage.content import Content, load_content
 from storage.models import Answer
 from tests.consult import chat_languages

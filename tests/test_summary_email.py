@@ -20,7 +20,8 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from bot.delivery.notifier import OutboxNotifier
 from bot.delivery.outbox import FileTransport, OutboxWorker
-from bot.delivery.summary import Row, Templates, summary_data
+from bot.delivery.summary import Row, summary_data
+from bot.delivery.templating import Templates
 from bot.settings import REPO_ROOT
 from dialogs.messages import MESSAGE_IDS
 from storage.content import Content, FileContentSource

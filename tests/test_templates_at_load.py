@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_parts
-from bot.delivery.summary import TEMPLATES, check_templates
+from bot.delivery.templating import TEMPLATES, check_templates
 from dialogs.messages import CONTRACT
 from storage.content import Content, ContentError, load_content
 from tests.conftest import make_settings

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.delivery.alert import alert_data, plain_alert, plain_subject
 from bot.delivery.outbox import OutboxWorker
-from bot.delivery.summary import Templates, alert_data, plain_alert, summary_data
+from bot.delivery.summary import summary_data
+from bot.delivery.templating import Templates
 from dialogs.context import Translator
 from storage.content import FALLBACK_LOCALE, ContentSource
 from storage.models import Answer, OutboxMessageCreate
@@ -18,19 +20,18 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 
-def _render_alert(templates: Templates, data: dict[str, Any]) -> tuple[str, str | None]:
-    """The alert's text and HTML, or the plain built-in alert if the template fails: the alert
-    must go whatever an edit did to its template."""
+def _render_alert(templates: Templates, data: dict[str, Any]) -> tuple[str, str, str | None]:
+    """The alert's subject, text and HTML, or the plain built-in alert if a template fails: the
+    alert must go whatever an edit did to its templates."""
     try:
-        return templates.render("alert.txt", **data), templates.render("alert.html", **data)
+        return (
+            templates.subject("alert_subject.txt", **data),
+            templates.render("alert.txt", **data),
+            templates.render("alert.html", **data),
+        )
     except Exception:
         log.exception("alert template failed; the plain alert goes instead")
-        return plain_alert(data), None
-
-
-def _written_in(data: dict[str, Any]) -> str:
-    """Said in the subject when the child wrote in another language than English."""
-    return f" (written in {data['language']})" if data.get("not_english") else ""
+        return plain_subject(data), plain_alert(data), None
 
 
 class OutboxNotifier:
@@ -80,16 +81,12 @@ class OutboxNotifier:
         )
         await self.repos.reviews.remember_sent(review_id=review_id, answers=data["snapshot"])
         templates = self._templates_for(review.content_version)
-        day = review.review_at.astimezone(self.tz).strftime("%-d %B %Y")
-        subject = f"My Review: {review.first_name}'s views for the review on {day}"
-        # A line break typed into a name cannot go in a mail header; it would stop the email.
-        subject = " ".join(subject.split())
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="summary",
                 idempotency_key=f"summary:{review_id}:{review.summary_sends}",
                 recipients=[review.iro_email],
-                subject=("[Updated] " if updated else "") + subject,
+                subject=templates.subject("summary_subject.txt", **data),
                 text_body=templates.render("summary.txt", **data),
                 html_body=templates.render("summary.html", **data),
             ),
@@ -129,14 +126,18 @@ class OutboxNotifier:
             if review
             else (self.content_source.current())
         )
-        data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
+        data = alert_data(
+            content=content,
+            alert=alert,
+            review=review,
+            tz=self.tz,
+            linked_later=linked_later and review is not None,
+        )
         templates = self._templates_for(review.content_version if review else None)
         recipients = [review.iro_email, self.duty_email] if review else [self.duty_email]
-        subject = "URGENT: safeguarding concern raised in a MyReview chat" + _written_in(data)
         if linked_later and review is not None:
             recipients = [review.iro_email]
-            subject += " (raised before the young person entered their code)"
-        text_body, html_body = _render_alert(templates, data)
+        subject, text_body, html_body = _render_alert(templates, data)
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="alert",
@@ -172,9 +173,9 @@ class OutboxNotifier:
             for a in alerts
         )
         group = lead.model_copy(update={"message": words, "created_at": alerts[0].created_at})
-        data = alert_data(content=content, alert=group, review=review, tz=self.tz)
+        data = alert_data(content=content, alert=group, review=review, tz=self.tz, more=len(alerts))
         templates = self._templates_for(version)
-        text_body, html_body = _render_alert(templates, data)
+        subject, text_body, html_body = _render_alert(templates, data)
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="alert",
@@ -185,10 +186,7 @@ class OutboxNotifier:
                         [review.iro_email, self.duty_email] if review else [self.duty_email]
                     )
                 ),
-                subject=(
-                    f"URGENT: {len(alerts)} more message(s) in a MyReview chat already "
-                    f"reported (alert {lead_id})" + _written_in(data)
-                ),
+                subject=subject,
                 text_body=text_body,
                 html_body=html_body,
                 urgent=True,
@@ -207,15 +205,16 @@ class OutboxNotifier:
         )
         version = review.content_version if review else None
         content = self.content_source.version(version) if version else self.content_source.current()
-        data = alert_data(content=content, alert=alert, review=review, tz=self.tz)
-        text_body, html_body = _render_alert(self._templates_for(version), data)
+        data = alert_data(
+            content=content, alert=alert, review=review, tz=self.tz, linked_later=linked_later
+        )
+        subject, text_body, html_body = _render_alert(self._templates_for(version), data)
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(
                 kind="note",
                 idempotency_key=f"alert:{alert_id}" + (":linked" if linked_later else ""),
                 recipients=[review.iro_email] if review else [self.duty_email],
-                subject="MyReview: please check a message a young person wrote (not urgent)"
-                + _written_in(data),
+                subject=subject,
                 text_body=text_body,
                 html_body=html_body,
             ),

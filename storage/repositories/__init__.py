@@ -1,0 +1,64 @@
+"""Every query the app makes.
+
+Each method runs in `Database.session()`: committed on its own, or, inside a chat turn's unit of
+work, together with everything else the turn wrote. So methods flush, never commit, and never
+rely on catching an IntegrityError (that would roll back the whole turn): conflicts are
+handled with ON CONFLICT or looked up first.
+
+One module per aggregate; this package hands them over together (`Repositories`).
+"""
+
+from __future__ import annotations
+
+from storage.db import Database
+from storage.repositories.activities import ActivityLogRepository, Delivered, SeenActivity
+from storage.repositories.alerts import AlertRepository
+from storage.repositories.answers import AnswerRepository
+from storage.repositories.bot_state import BotStateRepository, EtagMismatch, StoredState
+from storage.repositories.code_attempts import CodeAttemptRepository
+from storage.repositories.links import LinkRepository
+from storage.repositories.outbox import OutboxRepository
+from storage.repositories.privacy import NO_CHILD_DATA, PrivacyRepository
+from storage.repositories.reviews import ReviewRepository
+from storage.repositories.sealed import Resealed, SealedFieldsRepository, sealed_columns
+from storage.repositories.web_door import WebDoorRepository
+
+__all__ = [
+    "ActivityLogRepository",
+    "AlertRepository",
+    "AnswerRepository",
+    "BotStateRepository",
+    "CodeAttemptRepository",
+    "Delivered",
+    "EtagMismatch",
+    "LinkRepository",
+    "NO_CHILD_DATA",
+    "OutboxRepository",
+    "PrivacyRepository",
+    "Repositories",
+    "Resealed",
+    "ReviewRepository",
+    "SealedFieldsRepository",
+    "SeenActivity",
+    "StoredState",
+    "WebDoorRepository",
+    "sealed_columns",
+]
+
+
+class Repositories:
+    """The repositories over one database, handed to the bot and the delivery worker."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.reviews = ReviewRepository(db)
+        self.links = LinkRepository(db)
+        self.answers = AnswerRepository(db)
+        self.code_attempts = CodeAttemptRepository(db)
+        self.activities = ActivityLogRepository(db)
+        self.bot_state = BotStateRepository(db)
+        self.privacy = PrivacyRepository(db)
+        self.alerts = AlertRepository(db)
+        self.outbox = OutboxRepository(db)
+        self.sealed = SealedFieldsRepository(db)
+        self.web = WebDoorRepository(db)

@@ -1,0 +1,76 @@
+"""A review's answers: saved, read, marked for the IRO alone, and cleared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import Answer
+from storage.types import utcnow
+
+
+class AnswerRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save(
+        self, *, review_id: int, question_id: str, kind: str, value: Any, locale: str
+    ) -> Answer:
+        """Insert or replace one answer. A changed free text needs its visibility asked again."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Answer).where(
+                    Answer.review_id == review_id, Answer.question_id == question_id
+                )
+            )
+            answer = res.first()
+            if answer is None:
+                answer = Answer(review_id=review_id, question_id=question_id, kind=kind)
+            elif answer.kind != kind or answer.value != value:
+                answer.visibility = None
+            answer.kind = kind
+            answer.value = value
+            answer.locale = locale
+            answer.updated_at = utcnow()
+            s.add(answer)
+            await s.flush()
+            return answer
+
+    async def all_for(self, *, review_id: int) -> dict[str, Answer]:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Answer).where(Answer.review_id == review_id).order_by(col(Answer.id))
+            )
+            return {a.question_id: a for a in res.all()}
+
+    async def set_visibility(
+        self, *, review_id: int, question_ids: Iterable[str], visibility: str
+    ) -> None:
+        ids = list(question_ids)
+        if not ids:
+            return
+        async with self._db.session() as s:
+            await s.exec(
+                update(Answer)
+                .where(col(Answer.review_id) == review_id, col(Answer.question_id).in_(ids))
+                .values(visibility=visibility)
+            )
+
+    async def delete(self, *, review_id: int, question_ids: Iterable[str]) -> None:
+        ids = list(question_ids)
+        if not ids:
+            return
+        async with self._db.session() as s:
+            await s.exec(
+                delete(Answer).where(
+                    col(Answer.review_id) == review_id, col(Answer.question_id).in_(ids)
+                )
+            )
+
+    async def clear(self, *, review_id: int) -> None:
+        async with self._db.session() as s:
+            await s.exec(delete(Answer).where(col(Answer.review_id) == review_id))

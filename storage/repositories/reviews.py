@@ -1,0 +1,118 @@
+"""Reviews: made by staff, found by their invite code, their codes renewed, their summaries
+marked sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import (
+    OutboxMessage,
+    Review,
+    ReviewCreate,
+)
+
+
+class ReviewRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        data: ReviewCreate,
+        invite_code_hash: str,
+        invite_expires_at: datetime,
+        content_version: str,
+    ) -> Review:
+        review = Review.model_validate(
+            data,
+            update={
+                "invite_code_hash": invite_code_hash,
+                "invite_expires_at": invite_expires_at,
+                "content_version": content_version,
+            },
+        )
+        async with self._db.session() as s:
+            s.add(review)
+            await s.flush()
+        return review
+
+    async def get(self, *, review_id: int) -> Review | None:
+        async with self._db.session() as s:
+            return await s.get(Review, review_id)
+
+    async def by_code_hash(self, *, invite_code_hash: str) -> Review | None:
+        async with self._db.session() as s:
+            res = await s.exec(select(Review).where(Review.invite_code_hash == invite_code_hash))
+            return res.first()
+
+    async def open_for_iro(self, *, iro_email: str, after: datetime) -> Review | None:
+        """The latest review of this IRO still to come and not yet sent (the demo's own)."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Review)
+                .where(
+                    Review.iro_email == iro_email,
+                    col(Review.review_at) > after,
+                    col(Review.submitted_at).is_(None),
+                )
+                .order_by(col(Review.id).desc())
+            )
+            return res.first()
+
+    async def new_code(
+        self, *, review_id: int, invite_code_hash: str, invite_expires_at: datetime
+    ) -> Review:
+        """Replaces the invite code: the old one stops working."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                raise LookupError(review_id)
+            review.invite_code_hash = invite_code_hash
+            review.invite_expires_at = invite_expires_at
+            s.add(review)
+            await s.flush()
+            return review
+
+    async def remember_sent(self, *, review_id: int, answers: dict[str, str]) -> None:
+        """Each answer as the summary just queued shows it."""
+        async with self._db.session() as s:
+            await s.exec(
+                update(Review).where(col(Review.id) == review_id).values(sent_answers=answers)
+            )
+
+    async def mark_submitted(self, *, review_id: int, at: datetime) -> Review:
+        """Record a send; the first sets submitted_at, each one counts."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                raise LookupError(review_id)
+            review.submitted_at = review.submitted_at or at
+            review.summary_sends += 1
+            s.add(review)
+            await s.flush()
+            return review
+
+    async def sent_without_summary(self, *, since: datetime) -> list[Review]:
+        """Reviews marked sent (since a time) whose latest summary is not in the outbox."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(Review).where(
+                    col(Review.submitted_at).is_not(None), col(Review.review_at) >= since
+                )
+            )
+            reviews = list(res.all())
+            if not reviews:
+                return []
+            keys = {f"summary:{r.id}:{r.summary_sends}": r for r in reviews}
+            found = await s.exec(
+                select(OutboxMessage.idempotency_key).where(
+                    col(OutboxMessage.idempotency_key).in_(list(keys))
+                )
+            )
+            queued = set(found.all())
+            return [r for k, r in keys.items() if k not in queued]
