@@ -236,8 +236,11 @@
       chat.removeChild(chat.firstChild);
     }
     notice('loading');
+    // The page's language goes with it: the welcome, before the child says anything, is in it.
     fetch('/v3/directline/tokens/generate', {
       method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ locale: root.lang }),
       credentials: 'omit',
       cache: 'no-store',
       referrerPolicy: 'no-referrer'
