@@ -27,6 +27,7 @@ from playwright.async_api import async_playwright, expect
 
 from bot.cli import add_review
 from bot.settings import REPO_ROOT, Settings
+from bot.web_door import contrast
 from storage.content import Content, load_content
 from storage.crypto import new_key_entry
 from tests.conftest import review_data
@@ -40,6 +41,11 @@ PHONE = {"width": 360, "height": 740}
 BUNDLE = REPO_ROOT / "node_modules" / "botframework-webchat" / "dist" / "webchat.js"
 AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 NEUTRAL = "https://www.bbc.co.uk/weather"  # the default: answered by the browser, in the test
+# A 1 x 1 PNG, as a council's logo.
+TINY_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 # What the page shows, as Web Chat draws it (4.18; the send box is a text area that wraps).
 PAGE = {
     "input": '[data-id="webchat-sendbox-input"]',
@@ -353,6 +359,64 @@ async def test_the_page_speaks_the_childs_language(
     assert f'<html lang="{lang}" dir="{direction}"' in html
     assert f">{content.text('page.leave', lang)}</a>" in html
     assert f"<title>{content.text('page.title', lang)}</title>" in html
+
+
+async def test_the_councils_name_colour_and_logo_are_on_the_page(tmp_path, browser):
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(base64.b64decode(TINY_PNG))
+    # A pale yellow: the bar's text is dark on it, and buttons use a darker shade on white.
+    council = start_door(
+        tmp_path / "council",
+        council_name="Northshire Council",
+        council_colour="#FFDD00",
+        council_logo=str(logo),
+        leave_quickly_url="https://www.metoffice.gov.uk/",
+    )
+    try:
+        _, _, body = await get(f"{council.url}/chat")
+        html = body.decode()
+        assert '<h1 class="council">Northshire Council</h1>' in html
+        assert "--brand: #ffdd00; --on-brand: #111111;" in html
+        accent = re.search(r"--accent: (#[0-9a-f]{6})", html).group(1)  # type: ignore[union-attr]
+        assert contrast(accent, "#ffffff") >= 4.5
+        assert 'href="https://www.metoffice.gov.uk/"' in html
+        src = re.search(r'<img class="logo" src="([^"]+)" alt="">', html)
+        assert src
+        status, headers, served = await get(council.url + src.group(1))
+        assert (status, headers["Content-Type"], served) == (200, "image/png", logo.read_bytes())
+        # In the browser: the logo shows, and nothing breaks the page's policy.
+        phone = await open_phone(browser, tmp_path)
+        try:
+            await phone.page.goto(f"{council.url}/chat")
+            await expect(phone.page.locator("img.logo")).to_be_visible()
+            width = await phone.page.locator("img.logo").evaluate("img => img.naturalWidth")
+            assert width == 1
+            assert phone.violations == []
+        finally:
+            await phone.context.close()
+    finally:
+        council.stop()
+
+
+def test_a_logo_that_is_not_there_stops_the_start_saying_which_setting(tmp_path):
+    env = bot_env(
+        tmp_path,
+        port=free_port(),
+        root=REPO_ROOT,
+        data_keys=new_key_entry(),
+        council_logo=str(tmp_path / "missing.png"),
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "MYREVIEW_COUNCIL_LOGO: there is no file at" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 # --- in the browser --------------------------------------------------------------------------
