@@ -114,6 +114,14 @@ class Door:
         return review, code
 
 
+def require_page_deps() -> None:
+    """Fail (never skip) without the browser, Web Chat's bundle or axe-core."""
+    require_browser_deps()
+    missing = [str(p) for p in (BUNDLE, AXE) if not p.exists()]
+    if missing:
+        pytest.fail(f"Missing {', '.join(missing)}: run `make browser-deps`", pytrace=False)
+
+
 def start_door(tmp: Path, **settings: str) -> Door:
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -133,7 +141,7 @@ def start_door(tmp: Path, **settings: str) -> Door:
 def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
     """The server as a council runs it: every setting at its default but one. Every page here
     comes from one address, as a children's home's would: it may start more chats an hour."""
-    require_browser_deps()
+    require_page_deps()
     server = start_door(tmp_path_factory.mktemp("door"), web_chats_per_address_per_hour="500")
     try:
         yield server
@@ -145,7 +153,7 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
 def quick_door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
     """The same, for a browser that answers the moment a question shows: faster than any child
     could read it, which the bot would otherwise take as part of the answer before."""
-    require_browser_deps()
+    require_page_deps()
     server = start_door(
         tmp_path_factory.mktemp("quick-door"),
         burst_window_seconds="0",
@@ -224,7 +232,7 @@ class OnThePage(Playground):
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    require_browser_deps()
+    require_page_deps()
     async with async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
