@@ -890,3 +890,28 @@ async def test_a_child_pauses_closes_the_page_and_carries_on_from_the_link_later
         await again.choose(en.option("take_part", "written_views"), expect=en.q("talk_to_iro"))
     finally:
         await later.context.close()
+
+
+async def test_the_page_carries_on_when_the_server_is_killed_and_started_again(
+    content, browser, tmp_path
+):
+    en = Words(content, "en")
+    server = start_door(
+        tmp_path / "killed", burst_window_seconds="0", web_chats_per_address_per_hour="500"
+    )
+    phone = await open_phone(browser, tmp_path)
+    try:
+        _, code = await server.new_review(first_name="Sam")
+        ui = phone.ui()
+        await ui.open(f"{server.url}/chat#{code}", expect=en.q("name"))
+        # kill -9, as a crash would, then the same server again (a redeploy): same database.
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait(10)
+        server.start()
+        # The same page, not reloaded: the child's next tap is answered there.
+        await ui.tap_suggested("Sam", expect=en.q("pronouns"))
+        await phone.page.screenshot(path=str(tmp_path / "after-restart.png"))
+    finally:
+        await phone.context.close()
+        server.stop()
