@@ -29,7 +29,7 @@ from botbuilder.schema import Activity, ChannelAccount, SignInConstants
 
 from bot.held import HeldContext, deliver, from_stored
 from dialogs.consultation import Consultation
-from dialogs.context import RECEIVED_AT, Services, Turn
+from dialogs.context import Services, TurnFacts
 from dialogs.render import text_message
 from dialogs.screen import screen
 from storage.content import FALLBACK_LOCALE
@@ -65,7 +65,7 @@ class MyReviewBot(ActivityHandler):
             if act.id and await self._replayed(turn_context, conversation_id, act.id):
                 return
             held = HeldContext(turn_context)
-            held.turn_state[RECEIVED_AT] = received
+            TurnFacts.of(held).received_at = received
             safety_replies = 0
             marks, self._delivered = self._delivered, []
             try:
@@ -203,8 +203,8 @@ class MyReviewBot(ActivityHandler):
             log.exception("could not send the error message")
 
     def _sorry_words(self, context: TurnContext) -> str:
-        turn = context.turn_state.get(Turn.CACHE)
-        if isinstance(turn, Turn):
+        turn = TurnFacts.of(context).turn
+        if turn is not None:
             try:
                 return turn.msg("error")
             except Exception:  # noqa: BLE001 - the plainest words are better than none

@@ -23,9 +23,9 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from dialogs.context import (
     HELD_PREFIX,
-    RECEIVED_AT,
     Services,
     Turn,
+    TurnFacts,
     parse_held_id,
     screened,
 )
@@ -120,6 +120,190 @@ class Verdict:
     rest: str | None = None
 
 
+@dataclass(frozen=True)
+class Case:
+    """One message at one question: everything a rule may look at."""
+
+    question: Question
+    state: Mapping[str, Any]
+    inc: Incoming
+    choices: list[Choice]
+    typed_control: Callable[[str], str | None]
+    paused: bool
+    burst: bool
+    disclosed: bool
+    suggestions: Sequence[str]
+    meanings: Mapping[str, frozenset[str]] | None
+    negations: frozenset[str]
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return self.inc.payload or {}
+
+    @property
+    def short_text(self) -> str | None:
+        """What was typed, if short enough to be read as a label, number or control word."""
+        text = self.inc.text
+        return text if text and len(text) <= RECOGNISED_CHARS else None
+
+    def answered(self, answer: tuple[str, Any]) -> Verdict:
+        if self.disclosed and answer[0] == "text" and not self.question.takes_disclosures:
+            # A worry typed at the name or code question is not a name or a wrong code: the
+            # alert keeps it, and the question is asked again after the help.
+            return Verdict("unclear")
+        return Verdict("answer", answer=answer)
+
+
+Rule = Callable[[Case], "Verdict | None"]
+
+
+def paused_greets(case: Case) -> Verdict | None:
+    """They were told "just say hi": what they type now greets, it does not answer."""
+    return Verdict("greet") if case.paused and not case.inc.payload else None
+
+
+def _tapped_control(case: Case) -> str | None:
+    ctl = case.payload.get("ctl")
+    return ctl if ctl in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
+
+
+def old_card(case: Case) -> Verdict | None:
+    """A tap on a card of an earlier question (or an earlier asking of this one) answers
+    nothing; help, language and the like still work from any card."""
+    p, state = case.payload, case.state
+    stale = "q" in p and (p.get("q") != state["key"] or p.get("n") != state["n"])
+    return Verdict("stale") if stale and _tapped_control(case) not in GLOBAL_CONTROLS else None
+
+
+def control_tapped(case: Case) -> Verdict | None:
+    ctl = _tapped_control(case)
+    return Verdict("control", control=ctl) if ctl is not None else None
+
+
+def typed_too_soon(case: Case) -> Verdict | None:
+    """Typed before the question could be read. A label of the new question is a button tapped
+    on it (Web Chat sends the label as text), so only other text counts."""
+    text = case.inc.text
+    if not case.burst or text is None or _is_a_label(text, case.choices):
+        return None
+    typed = case.typed_control(text)
+    return Verdict("control", control=typed) if typed else Verdict("burst", text=text)
+
+
+def nothing_ticked(case: Case) -> Verdict | None:
+    """OK on a pick-more-than-one card with nothing ticked."""
+    p = case.payload
+    multi = case.question.type == "multi"
+    return (
+        Verdict("none_ticked")
+        if multi and "q" in p and not p.get(CHOICE_INPUT) and not p.get("opt")
+        else None
+    )
+
+
+def option_tapped(case: Case) -> Verdict | None:
+    answer = _from_payload(case.question, case.payload, case.choices) if case.payload else None
+    return case.answered(answer) if answer is not None else None
+
+
+def suggestion_tapped(case: Case) -> Verdict | None:
+    """A one-tap answer offered with a typing question (the name on the review)."""
+    say = case.payload.get("say")
+    if case.question.type == "text" and say in case.suggestions:
+        return case.answered(("text", str(say)))
+    return None
+
+
+def one_tap_label_typed(case: Case) -> Verdict | None:
+    """A one-tap answer to a typing question, tapped on Web Chat (its label comes as text) or
+    typed just so. Anything else typed is the child's own words."""
+    text = case.short_text
+    if text is None or case.question.type != "text" or not case.choices:
+        return None
+    said = normalize(text)
+    exact = [c.id for c in case.choices if said and said in c.words()]
+    return case.answered(("choice", exact[0])) if len(exact) == 1 else None
+
+
+def parts_typed(case: Case) -> Verdict | None:
+    """Several options typed in one message ("my carer and my dog"); what matched none is kept
+    beside them, under "something else" where the question has it."""
+    text = case.short_text
+    if text is None or case.question.type != "multi":
+        return None
+    found, rest = match_parts(text, case.choices, case.negations)
+    if not found or (len(rest) == 1 and case.typed_control(rest[0])):
+        return None
+    ids = {c.id for c in case.choices}
+    if rest and SOMETHING_ELSE in ids and SOMETHING_ELSE not in found:
+        found = [c.id for c in case.choices if c.id in {*found, SOMETHING_ELSE}]
+    return Verdict("answer", answer=("choices", found), rest=", ".join(rest) or None)
+
+
+def meaning_typed(case: Case) -> Verdict | None:
+    """ "whatever", "idk", "nah" (the whole message): what it means, not what it says; before
+    labels inside a sentence, or "not sure" would be "sure", a yes."""
+    text = case.short_text
+    if text is None or not case.meanings:
+        return None
+    stored = bool(case.state.get("store"))
+    answer = _by_meaning(case.question, text, case.choices, case.meanings, stored=stored)
+    return case.answered(answer) if answer is not None else None
+
+
+def label_typed(case: Case) -> Verdict | None:
+    """An option's label, other word or number, typed."""
+    text = case.short_text
+    if text is None or case.question.type == "text":
+        return None
+    answer = _from_text(case.question, text, case.choices, case.negations)
+    return case.answered(answer) if answer is not None else None
+
+
+def control_typed(case: Case) -> Verdict | None:
+    typed = case.typed_control(case.inc.text) if case.inc.text else None
+    return Verdict("control", control=typed) if typed is not None else None
+
+
+def own_words(case: Case) -> Verdict | None:
+    """A typing question's answer: the child's own words (or a picture, where it is stored)."""
+    question, inc = case.question, case.inc
+    if question.type != "text":
+        return None
+    if inc.text is not None and len(inc.text) > question.max_length:
+        return Verdict("too_long")
+    if inc.text is not None:
+        return case.answered(("text", inc.text))
+    if inc.media and case.state.get("store"):
+        return case.answered(("media", inc.media))
+    return None
+
+
+def media_sent(case: Case) -> Verdict | None:
+    return Verdict("media", media=case.inc.media) if case.inc.media else None
+
+
+# Every decision about a message at a question, in order: the first rule with a verdict wins.
+# Taps and states first, then the readings of an answer from the most certain (a tap) to the
+# least (words typed), then what is left.
+RULES: tuple[Rule, ...] = (
+    paused_greets,
+    old_card,
+    control_tapped,
+    typed_too_soon,
+    nothing_ticked,
+    option_tapped,
+    suggestion_tapped,
+    one_tap_label_typed,
+    parts_typed,
+    meaning_typed,
+    label_typed,
+    control_typed,
+    own_words,
+    media_sent,
+)
+
+
 def classify(
     question: Question,
     state: Mapping[str, Any],
@@ -135,67 +319,25 @@ def classify(
     negations: frozenset[str] = frozenset(),
 ) -> Verdict:
     """The same question, state and input always give the same verdict; nothing is stored."""
-    p = inc.payload or {}
     if inc.text is not None and len(inc.text) > RECOGNISED_CHARS:
         typed_control = _no_control
-    if paused and not inc.payload:
-        # They were told "just say hi": what they type now greets, it does not answer.
-        return Verdict("greet")
-    ctl = p.get("ctl") if p.get("ctl") in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
-    stale = "q" in p and (p.get("q") != state["key"] or p.get("n") != state["n"])
-    if stale and ctl not in GLOBAL_CONTROLS:
-        return Verdict("stale")
-    if ctl is not None:
-        return Verdict("control", control=ctl)
-    if burst and inc.text is not None and not _is_a_label(inc.text, choices):
-        # A label of the new question is a button tapped on it (Web Chat sends the label as
-        # text), so only other text counts as typed before the question could be read.
-        typed = typed_control(inc.text)
-        return Verdict("control", control=typed) if typed else Verdict("burst", text=inc.text)
-    if question.type == "multi" and "q" in p and not p.get(CHOICE_INPUT) and not p.get("opt"):
-        return Verdict("none_ticked")  # OK on the card with nothing ticked
-    answer = _from_payload(question, p, choices) if p else None
-    if answer is None and question.type == "text" and p.get("say") in suggestions:
-        answer = ("text", str(p["say"]))  # a one-tap answer offered with it (the review's name)
-    short = inc.text is not None and len(inc.text) <= RECOGNISED_CHARS
-    if answer is None and inc.text and short and question.type == "text" and choices:
-        # A one-tap answer to a typing question, tapped on Web Chat (its label comes as text)
-        # or typed just so. Anything else typed is the child's own words.
-        said = normalize(inc.text)
-        exact = [c.id for c in choices if said and said in c.words()]
-        answer = ("choice", exact[0]) if len(exact) == 1 else None
-    if answer is None and inc.text and short and question.type == "multi":
-        found, rest = match_parts(inc.text, choices, negations)
-        if found and not (len(rest) == 1 and typed_control(rest[0])):
-            ids = {c.id for c in choices}
-            if rest and SOMETHING_ELSE in ids and SOMETHING_ELSE not in found:
-                found = [c.id for c in choices if c.id in {*found, SOMETHING_ELSE}]
-            return Verdict("answer", answer=("choices", found), rest=", ".join(rest) or None)
-    if answer is None and inc.text and short and meanings:
-        # "whatever", "idk", "nah" (the whole message): what it means, not what it says;
-        # before labels inside a sentence, or "not sure" would be "sure", a yes.
-        answer = _by_meaning(question, inc.text, choices, meanings, stored=bool(state.get("store")))
-    if answer is None and inc.text and short and question.type != "text":
-        answer = _from_text(question, inc.text, choices, negations)
-    if answer is None and inc.text:
-        typed = typed_control(inc.text)
-        if typed is not None:
-            return Verdict("control", control=typed)
-    if answer is None and question.type == "text":
-        if inc.text is not None and len(inc.text) > question.max_length:
-            return Verdict("too_long")
-        if inc.text is not None:
-            answer = ("text", inc.text)
-        elif inc.media and state.get("store"):
-            answer = ("media", inc.media)
-    if answer is not None and disclosed and answer[0] == "text" and not question.takes_disclosures:
-        # A worry typed at the name or code question is not a name or a wrong code: the
-        # alert keeps it, and the question is asked again after the help.
-        return Verdict("unclear")
-    if answer is not None:
-        return Verdict("answer", answer=answer)
-    if inc.media:
-        return Verdict("media", media=inc.media)
+    case = Case(
+        question,
+        state,
+        inc,
+        choices,
+        typed_control,
+        paused,
+        burst,
+        disclosed,
+        suggestions,
+        meanings,
+        negations,
+    )
+    for rule in RULES:
+        verdict = rule(case)
+        if verdict is not None:
+            return verdict
     return Verdict("unclear")
 
 
@@ -611,7 +753,7 @@ class AskDialog(Dialog):
             "qid": question.id,
             "kind": kind,
             "stored": bool(state.get("store")) and turn.review is not None,
-            "t": turn.context.turn_state.get(RECEIVED_AT),
+            "t": TurnFacts.of(turn.context).received_at,
         }
 
     def _is_burst(self, turn: Turn, state: dict[str, Any], inc: Incoming) -> bool:
@@ -637,7 +779,7 @@ class AskDialog(Dialog):
         timestamp. The first is that timestamp moved by the least delay this chat's messages
         have had (the channel's clock may differ from ours; a resend's delay is large, so the
         least is a live one's), or the time it arrived when the channel sends no usable one."""
-        received = turn.context.turn_state.get(RECEIVED_AT)
+        received = TurnFacts.of(turn.context).received_at
         stamp = turn.context.activity.timestamp
         if not isinstance(stamp, datetime):
             return None if received is None else (float(received), None)
@@ -740,7 +882,7 @@ class AskDialog(Dialog):
         if sent is not None and sent.id:
             state["card"] = sent.id  # to replace it with the answer, tapped or typed
         after = turn.profile.pop("after", None)
-        this_turn = turn.context.turn_state.get(RECEIVED_AT)
+        this_turn = TurnFacts.of(turn.context).received_at
         turn.profile["asked"] = {
             "key": state["key"],
             "qid": question.id,

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -125,9 +125,6 @@ class Services:
 
 
 PROFILE = "profile"
-# What the safeguarding screen made of this turn's message (a `Screened`), set in front of the
-# dialogs.
-SCREENED = "myreview.screened"
 
 
 @dataclass(frozen=True)
@@ -150,9 +147,30 @@ class Screened:
         return self.tier in ("clear", "unsure")
 
 
+@dataclass
+class TurnFacts:
+    """What is known of this turn outside the dialogs' own state, in one typed record: when it
+    arrived (set by the pipeline), what the screen made of it (set in front of the dialogs), and
+    the loaded `Turn` and its wording values (cached for the turn). It rides in the SDK's
+    turn_state under one key, so nothing else reads or writes string keys there."""
+
+    KEY: ClassVar[str] = "myreview.facts"
+
+    received_at: float | None = None
+    screened: Screened = field(default_factory=Screened)
+    turn: Turn | None = None
+    values: tuple[Any, dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, context: TurnContext) -> TurnFacts:
+        found = context.turn_state.get(cls.KEY)
+        if not isinstance(found, TurnFacts):
+            found = context.turn_state[cls.KEY] = cls()
+        return found
+
+
 def screened(context: TurnContext) -> Screened:
-    found = context.turn_state.get(SCREENED)
-    return found if isinstance(found, Screened) else Screened()
+    return TurnFacts.of(context).screened
 
 
 def flagged(context: TurnContext) -> list[str]:
@@ -162,8 +180,6 @@ def flagged(context: TurnContext) -> list[str]:
     return list(found.categories) if found.tier == "clear" else []
 
 
-# When this turn's activity reached the server (epoch seconds), set by the pipeline.
-RECEIVED_AT = "myreview.received_at"
 # Replies are held back until the turn commits, so a reply has no channel id yet when a dialog
 # wants to remember it; it gets this stand-in, resolved through the stored delivery later.
 HELD_PREFIX = "held:"
@@ -197,17 +213,15 @@ class Turn:
     # This chat's link to the review; a device that is not the child's own only adds answers.
     link: ChannelLink | None = None
 
-    CACHE = "myreview.turn"
-
     @property
     def trusted(self) -> bool:
         return self.link is None or self.link.trusted
 
     @classmethod
     async def load(cls, services: Services, context: TurnContext) -> Turn:
-        cached = context.turn_state.get(cls.CACHE)
-        if cached is not None:
-            return cached
+        facts = TurnFacts.of(context)
+        if facts.turn is not None:
+            return facts.turn
         accessor = services.conversation_state.create_property(PROFILE)
         profile = await accessor.get(context, dict)
         if "locale" not in profile:
@@ -243,7 +257,7 @@ class Turn:
             else services.content_source.current()
         )
         turn = cls(services, context, profile, content, review, answers, link)
-        context.turn_state[cls.CACHE] = turn
+        facts.turn = turn
         return turn
 
     async def reload_answers(self) -> None:
@@ -298,11 +312,11 @@ class Turn:
             chosen.value if chosen else None,
             self.locale,
         )
-        cached = self.context.turn_state.get("myreview.values")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        facts = TurnFacts.of(self.context)
+        if facts.values is not None and facts.values[0] == key:
+            return facts.values[1]
         vals = self._values()
-        self.context.turn_state["myreview.values"] = (key, vals)
+        facts.values = (key, vals)
         return vals
 
     def _values(self) -> dict[str, Any]:
