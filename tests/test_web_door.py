@@ -553,6 +553,25 @@ async def test_leave_quickly_is_the_first_thing_a_keyboard_reaches(door, content
     await phone.page.wait_for_url(NEUTRAL)
 
 
+async def test_without_javascript_the_page_says_so_and_leave_quickly_still_works(
+    door, content, browser, tmp_path
+):
+    phone = await open_phone(browser, tmp_path, java_script_enabled=False)
+    try:
+        # What a browser without scripts shows (Chromium here only stops scripts running, so
+        # the <noscript> part is read from the page as sent).
+        _, _, body = await get(f"{door.url}/chat")
+        noscript = re.search(r"<noscript>(.*?)</noscript>", body.decode(), re.S)
+        assert noscript and content.text("page.noscript", "en") in noscript.group(1)
+        assert ".notice { display: none; }" in noscript.group(1)  # no "getting ready" forever
+        page = phone.page
+        await page.goto(f"{door.url}/chat")
+        await page.get_by_role("link", name=content.text("page.leave", "en")).click()
+        await page.wait_for_url(NEUTRAL)
+    finally:
+        await phone.context.close()
+
+
 async def test_arabic_reads_right_to_left_and_the_chat_speaks_arabic(
     door, content, browser, tmp_path
 ):
