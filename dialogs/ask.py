@@ -616,6 +616,10 @@ class AskDialog(Dialog):
         greets = inc.typed is not None and match_word(
             inc.typed, turn.content.synonyms("greetings", turn.locale)
         )
+        suggestions = self._suggestions(turn, question)
+        # A one-tap answer tapped at once (Web Chat sends its label as text) is a tap, however
+        # quick, not words typed before the question could be read.
+        tapped = inc.text is not None and normalize(inc.text) in {normalize(s) for s in suggestions}
         verdict = classify(
             question,
             state,
@@ -623,9 +627,9 @@ class AskDialog(Dialog):
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
             paused=paused or greets,
-            burst=self._is_burst(turn, state, inc),
+            burst=not tapped and self._is_burst(turn, state, inc),
             disclosed=said.worry,
-            suggestions=self._suggestions(turn, question),
+            suggestions=suggestions,
             meanings=meanings_for(turn),
             negations=frozenset(
                 normalize(w) for w in turn.content.synonyms("negations", turn.locale)
