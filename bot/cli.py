@@ -16,7 +16,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot import logs
-from bot.app import build_parts, create_app, purge
+from bot.app import build_parts, create_app
+from bot.jobs import purge
 from bot.settings import Settings, UnsafeSetup, settings_error
 from storage.content import ContentError
 from storage.crypto import DataKeyError, SealedValueError, new_key_entry
