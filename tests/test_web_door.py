@@ -598,6 +598,11 @@ async def test_arabic_reads_right_to_left_and_the_chat_speaks_arabic(
         assert name_box and leave_box and leave_box["x"] < name_box["x"]
         placeholder = await phone.page.locator(PAGE["input"]).get_attribute("placeholder")
         assert placeholder == content.text("page.type_here", "ar")
+        # What the child typed keeps its own direction: their code, sent from the link, reads
+        # as it was given (it showed "ZEK-7SA-963" for 963-ZEK-7SA on a right-to-left page).
+        mine = phone.page.locator(".webchat__bubble--from-user .webchat__bubble__content").first
+        bidi = await mine.evaluate("el => getComputedStyle(el).unicodeBidi")
+        assert bidi == "plaintext"
     finally:
         await phone.context.close()
 
