@@ -627,7 +627,8 @@ class AskDialog(Dialog):
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
             paused=paused or greets,
-            burst=not tapped and self._is_burst(turn, state, inc),
+            # Asked first: it also keeps this message's delay, which later resends are judged by.
+            burst=self._is_burst(turn, state, inc) and not tapped,
             disclosed=said.worry,
             suggestions=suggestions,
             meanings=meanings_for(turn),
