@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botbuilder.core import TurnContext
-from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnResult
 from botbuilder.schema import Activity, ActivityTypes
 
 from dialogs.context import (
@@ -30,6 +29,7 @@ from dialogs.context import (
     screened,
 )
 from dialogs.display import child_text
+from dialogs.engine import END_OF_TURN, DialogContext, Result
 from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
 from dialogs.render import (
@@ -546,18 +546,17 @@ def check_label(turn: Turn, question: Question, topic: str | None) -> str:
     return turn.t(key, **about)
 
 
-class AskDialog(Dialog):
+class AskDialog:
     """Options: qid, topic, key, store, can_back, silent, intro, values. Ends with
     {"kind", "value"} for an answer or {"control": "back" | "skip"}."""
 
     def __init__(self, services: Services) -> None:
-        super().__init__(ASK)
         self.services = services
 
-    async def begin_dialog(self, dc: DialogContext, options: object = None) -> DialogTurnResult:
+    async def begin(self, dc: DialogContext, options: dict[str, Any] | None = None) -> Result:
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
-        state.update(dict(options or {}))  # type: ignore[call-overload]
+        state = dc.state
+        state.update(dict(options or {}))
         state.setdefault("key", state["qid"])
         turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         state["n"] = turn.profile["asks"]
@@ -568,46 +567,46 @@ class AskDialog(Dialog):
             turn.profile["after_help"] = "unseen"
         elif not state.get("silent"):
             await self._ask(turn, state, intro=state.get("intro", True))
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
-    async def continue_dialog(self, dc: DialogContext) -> DialogTurnResult:
+    async def continue_(self, dc: DialogContext) -> Result:
         """Classifies the message against the question waiting, then acts on the verdict."""
         if dc.context.activity.type != ActivityTypes.message:
-            return Dialog.end_of_turn
+            return END_OF_TURN
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
+        state = dc.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
         tapped = (inc.payload or {}).get(CHANGE)
         if isinstance(tapped, str) and state["qid"] in ("send_confirm", "which_answer"):
             # An answer tapped in the check list above: change that one.
             if state["qid"] == "which_answer":
-                return await dc.end_dialog({"kind": "text", "value": tapped})
-            return await dc.end_dialog({"kind": "choice", "value": "change", "key": tapped})
+                return await dc.end({"kind": "text", "value": tapped})
+            return await dc.end({"kind": "choice", "value": "change", "key": tapped})
         said = screened(dc.context)
         if said.handled:
             # The screen answered this message itself (the gentle check's answer, a word about
             # the worry): it answers no question. The question comes if the screen says so.
             if said.ask:
                 await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         term = glossary_term(turn, inc.typed) if inc.typed and not said.worry else None
         if term is not None and "paused" not in turn.profile:
             # "What's an IRO?": answered in a line, and the question stays where it was.
             await turn.context.send_activity(turn.message(turn.t(f"glossary.{term}.answer")))
             await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         after_help = turn.profile.get("after_help")
         if after_help and not inc.payload:
             if said.worry:
                 # Another worry: the screen has answered it, and still no question.
-                return Dialog.end_of_turn
+                return END_OF_TURN
             if after_help != "seen" or self._ready(turn, inc.text):
                 # "OK", "ready": the question, now (with its intro if they have not seen it).
                 await self._ask(
                     turn, state, intro=after_help != "seen" and state.get("intro", True)
                 )
-                return Dialog.end_of_turn
+                return END_OF_TURN
             # The question was on screen when they wrote the worry: this may well answer it
             # ("its boring and teachers pick on me"), and is taken as any answer would be.
             turn.profile.pop("after_help")
@@ -627,7 +626,8 @@ class AskDialog(Dialog):
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
             paused=paused or greets,
-            burst=not tapped and self._is_burst(turn, state, inc),
+            # Asked first: it also keeps this message's delay, which later resends are judged by.
+            burst=self._is_burst(turn, state, inc) and not tapped,
             disclosed=said.worry,
             suggestions=suggestions,
             meanings=meanings_for(turn),
@@ -648,13 +648,13 @@ class AskDialog(Dialog):
         verdict: Verdict,
         *,
         paused: bool,
-    ) -> DialogTurnResult:
+    ) -> Result:
         """Does what the verdict says; an answer is stored before anything is said back."""
         if verdict.kind == "control" and verdict.control:
             return await self._control(dc, turn, state, question, verdict.control)
         if verdict.kind == "stale":
             await turn.say("stale_card")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "burst" and verdict.text is not None:
             if not await self._burst(turn, verdict.text):
                 # Not taken: say which question it came in under, and show that question again
@@ -662,14 +662,14 @@ class AskDialog(Dialog):
                 label = check_label(turn, question, state.get("topic"))
                 await turn.say("burst_next", question=label)
                 await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "none_ticked":
             # The card is still there, ticks and all: say so, and send no second one.
             await turn.say("none_ticked")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "too_long":
             await turn.say("too_long", max=question.max_length)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.answer is None:
             if verdict.kind == "media" and verdict.media:
                 await self._note_media(turn, state, verdict.media)
@@ -678,9 +678,9 @@ class AskDialog(Dialog):
             if screened(turn.context).worry and state["qid"] != CODE:
                 # A worry, not an answer: the help stays last; asked again when they are ready.
                 turn.profile["after_help"] = "seen"
-                return Dialog.end_of_turn
+                return END_OF_TURN
             await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
 
         kind, value = verdict.answer
         if state.get("store") or question.type == "language":
@@ -704,7 +704,7 @@ class AskDialog(Dialog):
             await turn.say(f"media_{value}")
         await self._mark_card_answered(turn, state, question, kind, value)
         self._moved_on(turn, state, question, kind)
-        return await dc.end_dialog({"kind": kind, "value": value})
+        return await dc.end({"kind": kind, "value": value})
 
     @staticmethod
     def _sorry(turn: Turn, question: Question) -> str:
@@ -816,28 +816,26 @@ class AskDialog(Dialog):
         except KeyError:
             return 0
 
-    async def resume_dialog(
-        self, dc: DialogContext, reason: DialogReason, result: object = None
-    ) -> DialogTurnResult:
+    async def resume(self, dc: DialogContext, result: Any = None) -> Result:
         """Back from a nested ask (change language, or confirm start again)."""
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
+        state = dc.state
         pending = state.pop("pending", None)
         if pending == "restart" and isinstance(result, dict):
             if result.get("value") is True:
                 if turn.review is not None:
                     await turn.services.repos.answers.clear(review_id=turn.review.id or 0)
                     turn.answers = {}
-                await dc.cancel_all_dialogs()
-                return await dc.begin_dialog("consultation", {"restart": True})
+                await dc.cancel_all()
+                return await dc.begin("consultation", {"restart": True})
             await turn.say("restart_cancelled")
         state["n"] = turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         await self._ask(turn, state, intro=False)
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
-    async def reprompt_dialog(self, context: TurnContext, instance: Any) -> None:
-        turn = await Turn.load(self.services, context)
-        await self._ask(turn, instance.state, intro=False)
+    async def reprompt(self, dc: DialogContext) -> None:
+        turn = await Turn.load(self.services, dc.context)
+        await self._ask(turn, dc.state, intro=False)
 
     # --- parts ----------------------------------------------------------------------------
 
@@ -923,10 +921,10 @@ class AskDialog(Dialog):
 
     async def _control(
         self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question, ctl: str
-    ) -> DialogTurnResult:
+    ) -> Result:
         if ctl == "back":
             if state.get("can_back"):
-                return await dc.end_dialog({"control": "back"})
+                return await dc.end({"control": "back"})
             await turn.say("back_at_start" if turn.trusted else "limited_no_change")
         elif ctl == "skip":
             if not question.essential:
@@ -934,11 +932,11 @@ class AskDialog(Dialog):
                     await self._store(turn, state, "skipped", None)
                 await turn.say("skipped")
                 self._moved_on(turn, state, question, "skipped")
-                return await dc.end_dialog({"control": "skip"})
+                return await dc.end({"control": "skip"})
             await turn.say("cannot_skip")
         elif ctl == "help":
             await self._help(turn, state, question)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         elif ctl == "talk":
             await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
             if turn.services.advocacy_contact:
@@ -946,15 +944,15 @@ class AskDialog(Dialog):
             if turn.profile.get("after_help"):
                 # Tapped under the help: the help's buttons again, not the next question.
                 await turn.offer_next(turn.msg("carry_on"))
-                return Dialog.end_of_turn
+                return END_OF_TURN
         elif ctl == "pause":
             turn.profile["paused"] = True
             await turn.say("paused" if turn.review else "paused_unlinked")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         elif ctl == "language" and state["qid"] != "language" and not state.get("nested"):
             state["pending"] = "language"
             # Another device's language is its own, for its own messages: never the review's.
-            return await dc.begin_dialog(
+            return await dc.begin(
                 ASK,
                 {"qid": "language", "nested": True, "store": bool(turn.review) and turn.trusted},
             )
@@ -962,14 +960,14 @@ class AskDialog(Dialog):
             await turn.say("limited_no_change")
         elif ctl == "restart" and not state.get("nested"):
             if turn.review is None:
-                await dc.cancel_all_dialogs()
-                return await dc.begin_dialog("consultation", {"restart": True})
+                await dc.cancel_all()
+                return await dc.begin("consultation", {"restart": True})
             state["pending"] = "restart"
-            return await dc.begin_dialog(
+            return await dc.begin(
                 ASK, {"qid": "restart_confirm", "key": "restart_confirm", "nested": True}
             )
         await self._ask(turn, state, intro=False)
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
     async def _help(self, turn: Turn, state: dict[str, Any], question: Question) -> None:
         key = f"questions.{question.id}.help"
