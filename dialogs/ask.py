@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes
@@ -111,6 +111,11 @@ class Verdict:
         "unclear",
         "greet",
         "none_ticked",
+        "change",
+        "handled",
+        "glossary",
+        "wait",
+        "ask_again",
     ]
     answer: tuple[str, Any] | None = None
     control: str | None = None
@@ -135,6 +140,17 @@ class Case:
     suggestions: Sequence[str]
     meanings: Mapping[str, frozenset[str]] | None
     negations: frozenset[str]
+    # What the chat knows besides the message: the screen's verdict on it (answered by the
+    # screen itself: `handled`, which may `ask` the question now), the glossary term it asks
+    # about, whether the help after a worry is still the last thing on screen ("unseen" or
+    # "seen"), and whether the message only says "ready".
+    handled: bool = False
+    ask_now: bool = False
+    glossary: str | None = None
+    after_help: str | None = None
+    ready: bool = False
+    # The chat was paused ("pause"): a glossary word then greets, as any message does.
+    paused_chat: bool = False
 
     @property
     def payload(self) -> Mapping[str, Any]:
@@ -155,6 +171,40 @@ class Case:
 
 
 Rule = Callable[[Case], "Verdict | None"]
+
+
+def answer_tapped_in_list(case: Case) -> Verdict | None:
+    """An answer tapped in the check list above the question: change that one."""
+    tapped = case.payload.get(CHANGE)
+    if isinstance(tapped, str) and case.state["qid"] in ("send_confirm", "which_answer"):
+        return Verdict("change", text=tapped)
+    return None
+
+
+def answered_by_the_screen(case: Case) -> Verdict | None:
+    """The screen answered this message itself (the gentle check's answer, a word about the
+    worry): it answers no question."""
+    return Verdict("handled") if case.handled else None
+
+
+def asks_what_a_word_means(case: Case) -> Verdict | None:
+    """ "What's an IRO?": answered in a line, and the question stays where it was."""
+    if case.glossary is not None and not case.paused_chat and not case.disclosed:
+        return Verdict("glossary", text=case.glossary)
+    return None
+
+
+def after_the_help(case: Case) -> Verdict | None:
+    """While the help after a worry is the last thing on screen: another worry waits; "OK",
+    "ready" (or anything, before the question was seen) brings the question. Once seen, a
+    message may well answer it ("its boring and teachers pick on me") and goes on."""
+    if not case.after_help or case.inc.payload:
+        return None
+    if case.disclosed:
+        return Verdict("wait")
+    if case.after_help != "seen" or case.ready:
+        return Verdict("ask_again")
+    return None
 
 
 def paused_greets(case: Case) -> Verdict | None:
@@ -283,10 +333,18 @@ def media_sent(case: Case) -> Verdict | None:
     return Verdict("media", media=case.inc.media) if case.inc.media else None
 
 
+# Verdicts about the chat rather than an answer to the question: they leave its pause and the
+# help after a worry as they were.
+ABOUT_THE_CHAT = frozenset({"change", "handled", "glossary", "wait", "ask_again"})
+
 # Every decision about a message at a question, in order: the first rule with a verdict wins.
 # Taps and states first, then the readings of an answer from the most certain (a tap) to the
 # least (words typed), then what is left.
 RULES: tuple[Rule, ...] = (
+    answer_tapped_in_list,
+    answered_by_the_screen,
+    asks_what_a_word_means,
+    after_the_help,
     paused_greets,
     old_card,
     control_tapped,
@@ -317,8 +375,11 @@ def classify(
     suggestions: Sequence[str] = (),
     meanings: Mapping[str, frozenset[str]] | None = None,
     negations: frozenset[str] = frozenset(),
+    **chat: Any,
 ) -> Verdict:
-    """The same question, state and input always give the same verdict; nothing is stored."""
+    """The same question, state and input always give the same verdict; nothing is stored.
+    `chat`: what the chat knows besides the message (Case: handled, ask_now, glossary,
+    after_help, ready, paused_chat)."""
     if inc.text is not None and len(inc.text) > RECOGNISED_CHARS:
         typed_control = _no_control
     case = Case(
@@ -333,6 +394,7 @@ def classify(
         suggestions,
         meanings,
         negations,
+        **chat,
     )
     for rule in RULES:
         verdict = rule(case)
@@ -577,40 +639,9 @@ class AskDialog:
         state = dc.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
-        tapped = (inc.payload or {}).get(CHANGE)
-        if isinstance(tapped, str) and state["qid"] in ("send_confirm", "which_answer"):
-            # An answer tapped in the check list above: change that one.
-            if state["qid"] == "which_answer":
-                return await dc.end({"kind": "text", "value": tapped})
-            return await dc.end({"kind": "choice", "value": "change", "key": tapped})
         said = screened(dc.context)
-        if said.handled:
-            # The screen answered this message itself (the gentle check's answer, a word about
-            # the worry): it answers no question. The question comes if the screen says so.
-            if said.ask:
-                await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
-            return END_OF_TURN
-        term = glossary_term(turn, inc.typed) if inc.typed and not said.worry else None
-        if term is not None and "paused" not in turn.profile:
-            # "What's an IRO?": answered in a line, and the question stays where it was.
-            await turn.context.send_activity(turn.message(turn.t(f"glossary.{term}.answer")))
-            await self._ask(turn, state, intro=False)
-            return END_OF_TURN
+        paused_chat = "paused" in turn.profile
         after_help = turn.profile.get("after_help")
-        if after_help and not inc.payload:
-            if said.worry:
-                # Another worry: the screen has answered it, and still no question.
-                return END_OF_TURN
-            if after_help != "seen" or self._ready(turn, inc.text):
-                # "OK", "ready": the question, now (with its intro if they have not seen it).
-                await self._ask(
-                    turn, state, intro=after_help != "seen" and state.get("intro", True)
-                )
-                return END_OF_TURN
-            # The question was on screen when they wrote the worry: this may well answer it
-            # ("its boring and teachers pick on me"), and is taken as any answer would be.
-            turn.profile.pop("after_help")
-        paused = bool(turn.profile.pop("paused", False))
         # "Hi", "pershendetje": coming back, as the bot told them to, not an answer.
         greets = inc.typed is not None and match_word(
             inc.typed, turn.content.synonyms("greetings", turn.locale)
@@ -625,7 +656,7 @@ class AskDialog:
             inc,
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
-            paused=paused or greets,
+            paused=paused_chat or greets,
             # Asked first: it also keeps this message's delay, which later resends are judged by.
             burst=self._is_burst(turn, state, inc) and not tapped,
             disclosed=said.worry,
@@ -634,10 +665,20 @@ class AskDialog:
             negations=frozenset(
                 normalize(w) for w in turn.content.synonyms("negations", turn.locale)
             ),
+            handled=said.handled,
+            ask_now=said.ask,
+            glossary=glossary_term(turn, inc.typed) if inc.typed else None,
+            after_help=after_help,
+            ready=self._ready(turn, inc.text),
+            paused_chat=paused_chat,
         )
-        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
-            await turn.say("welcome_back")
-        return await self._apply(dc, turn, state, question, verdict, paused=paused or greets)
+        if verdict.kind not in ABOUT_THE_CHAT:
+            # The message is read against the question itself: the pause is over, and the help
+            # after a worry is no longer what it answers.
+            turn.profile.pop("paused", None)
+            if after_help and not inc.payload:
+                turn.profile.pop("after_help", None)
+        return await self._apply(dc, turn, state, question, verdict, paused=paused_chat or greets)
 
     async def _apply(
         self,
@@ -650,6 +691,11 @@ class AskDialog:
         paused: bool,
     ) -> Result:
         """Does what the verdict says; an answer is stored before anything is said back."""
+        about_the_chat = self._about_the_chat.get(verdict.kind)
+        if about_the_chat is not None:
+            return await about_the_chat(self, dc, turn, state, verdict)
+        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
+            await turn.say("welcome_back")
         if verdict.kind == "control" and verdict.control:
             return await self._control(dc, turn, state, question, verdict.control)
         if verdict.kind == "stale":
@@ -705,6 +751,51 @@ class AskDialog:
         await self._mark_card_answered(turn, state, question, kind, value)
         self._moved_on(turn, state, question, kind)
         return await dc.end({"kind": kind, "value": value})
+
+    async def _change_tapped(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """An answer tapped in the check list above: change that one."""
+        if state["qid"] == "which_answer":
+            return await dc.end({"kind": "text", "value": verdict.text})
+        return await dc.end({"kind": "choice", "value": "change", "key": verdict.text})
+
+    async def _handled(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Answered by the screen: the question comes if the screen says so."""
+        if screened(turn.context).ask:
+            await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
+        return END_OF_TURN
+
+    async def _glossary(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        await turn.context.send_activity(turn.message(turn.t(f"glossary.{verdict.text}.answer")))
+        await self._ask(turn, state, intro=False)
+        return END_OF_TURN
+
+    async def _wait(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Another worry after the help: the screen has answered it, and still no question."""
+        return END_OF_TURN
+
+    async def _ask_again(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Ready after the help: the question, now (with its intro if they have not seen it)."""
+        unseen = turn.profile.get("after_help") != "seen"
+        await self._ask(turn, state, intro=unseen and state.get("intro", True))
+        return END_OF_TURN
+
+    _about_the_chat: ClassVar[dict[str, Callable[..., Awaitable[Result]]]] = {
+        "change": _change_tapped,
+        "handled": _handled,
+        "glossary": _glossary,
+        "wait": _wait,
+        "ask_again": _ask_again,
+    }
 
     @staticmethod
     def _sorry(turn: Turn, question: Question) -> str:
