@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from botbuilder.core import ConversationState, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
 from bot import jobs, web_door
@@ -30,7 +30,7 @@ from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.parts import PARTS, Parts
 from bot.settings import Settings, UnsafeSetup
-from bot.state import SqlStorage
+from dialogs.chat_state import ChatStates
 from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
@@ -115,7 +115,6 @@ def build_parts(settings: Settings) -> Parts:
     content_source = FileContentSource(settings.content_dir, required=CONTRACT)
     # A template typo must stop the start, not the first child who sends.
     check_templates(content_source.current(), tz)
-    conversation_state = ConversationState(SqlStorage(repos.bot_state))
     worker = OutboxWorker(
         repo=repos.outbox,
         transport=build_transport(settings),
@@ -138,7 +137,7 @@ def build_parts(settings: Settings) -> Parts:
         repos=repos,
         notifier=notifier,
         codes=InviteCodes(settings.secret_key.get_secret_value()),
-        conversation_state=conversation_state,
+        chats=ChatStates(repos.bot_state),
         timezone=tz,
         code_attempts_allowed=settings.code_attempts_allowed,
         code_window=timedelta(minutes=settings.code_attempt_window_minutes),

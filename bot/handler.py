@@ -76,7 +76,7 @@ class MyReviewBot(ActivityHandler):
                 async with self.services.repos.db.unit_of_work():
                     await self.services.repos.activities.delivered(marks=marks)
                     await super().on_turn(held)
-                    await self.services.conversation_state.save_changes(held)
+                    await self.services.chats.save(held)
                     if act.id:
                         await self.services.repos.activities.record(
                             conversation_id=conversation_id,

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from botbuilder.core import TurnContext
-from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnResult
 from botbuilder.schema import Activity, ActivityTypes
 
 from dialogs.context import (
@@ -30,6 +29,7 @@ from dialogs.context import (
     screened,
 )
 from dialogs.display import child_text
+from dialogs.engine import END_OF_TURN, DialogContext, Result
 from dialogs.flow import visible_options
 from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
 from dialogs.render import (
@@ -111,6 +111,11 @@ class Verdict:
         "unclear",
         "greet",
         "none_ticked",
+        "change",
+        "handled",
+        "glossary",
+        "wait",
+        "ask_again",
     ]
     answer: tuple[str, Any] | None = None
     control: str | None = None
@@ -135,6 +140,17 @@ class Case:
     suggestions: Sequence[str]
     meanings: Mapping[str, frozenset[str]] | None
     negations: frozenset[str]
+    # What the chat knows besides the message: the screen's verdict on it (answered by the
+    # screen itself: `handled`, which may `ask` the question now), the glossary term it asks
+    # about, whether the help after a worry is still the last thing on screen ("unseen" or
+    # "seen"), and whether the message only says "ready".
+    handled: bool = False
+    ask_now: bool = False
+    glossary: str | None = None
+    after_help: str | None = None
+    ready: bool = False
+    # The chat was paused ("pause"): a glossary word then greets, as any message does.
+    paused_chat: bool = False
 
     @property
     def payload(self) -> Mapping[str, Any]:
@@ -155,6 +171,40 @@ class Case:
 
 
 Rule = Callable[[Case], "Verdict | None"]
+
+
+def answer_tapped_in_list(case: Case) -> Verdict | None:
+    """An answer tapped in the check list above the question: change that one."""
+    tapped = case.payload.get(CHANGE)
+    if isinstance(tapped, str) and case.state["qid"] in ("send_confirm", "which_answer"):
+        return Verdict("change", text=tapped)
+    return None
+
+
+def answered_by_the_screen(case: Case) -> Verdict | None:
+    """The screen answered this message itself (the gentle check's answer, a word about the
+    worry): it answers no question."""
+    return Verdict("handled") if case.handled else None
+
+
+def asks_what_a_word_means(case: Case) -> Verdict | None:
+    """ "What's an IRO?": answered in a line, and the question stays where it was."""
+    if case.glossary is not None and not case.paused_chat and not case.disclosed:
+        return Verdict("glossary", text=case.glossary)
+    return None
+
+
+def after_the_help(case: Case) -> Verdict | None:
+    """While the help after a worry is the last thing on screen: another worry waits; "OK",
+    "ready" (or anything, before the question was seen) brings the question. Once seen, a
+    message may well answer it ("its boring and teachers pick on me") and goes on."""
+    if not case.after_help or case.inc.payload:
+        return None
+    if case.disclosed:
+        return Verdict("wait")
+    if case.after_help != "seen" or case.ready:
+        return Verdict("ask_again")
+    return None
 
 
 def paused_greets(case: Case) -> Verdict | None:
@@ -283,10 +333,18 @@ def media_sent(case: Case) -> Verdict | None:
     return Verdict("media", media=case.inc.media) if case.inc.media else None
 
 
+# Verdicts about the chat rather than an answer to the question: they leave its pause and the
+# help after a worry as they were.
+ABOUT_THE_CHAT = frozenset({"change", "handled", "glossary", "wait", "ask_again"})
+
 # Every decision about a message at a question, in order: the first rule with a verdict wins.
 # Taps and states first, then the readings of an answer from the most certain (a tap) to the
 # least (words typed), then what is left.
 RULES: tuple[Rule, ...] = (
+    answer_tapped_in_list,
+    answered_by_the_screen,
+    asks_what_a_word_means,
+    after_the_help,
     paused_greets,
     old_card,
     control_tapped,
@@ -317,8 +375,11 @@ def classify(
     suggestions: Sequence[str] = (),
     meanings: Mapping[str, frozenset[str]] | None = None,
     negations: frozenset[str] = frozenset(),
+    **chat: Any,
 ) -> Verdict:
-    """The same question, state and input always give the same verdict; nothing is stored."""
+    """The same question, state and input always give the same verdict; nothing is stored.
+    `chat`: what the chat knows besides the message (Case: handled, ask_now, glossary,
+    after_help, ready, paused_chat)."""
     if inc.text is not None and len(inc.text) > RECOGNISED_CHARS:
         typed_control = _no_control
     case = Case(
@@ -333,6 +394,7 @@ def classify(
         suggestions,
         meanings,
         negations,
+        **chat,
     )
     for rule in RULES:
         verdict = rule(case)
@@ -546,18 +608,17 @@ def check_label(turn: Turn, question: Question, topic: str | None) -> str:
     return turn.t(key, **about)
 
 
-class AskDialog(Dialog):
+class AskDialog:
     """Options: qid, topic, key, store, can_back, silent, intro, values. Ends with
     {"kind", "value"} for an answer or {"control": "back" | "skip"}."""
 
     def __init__(self, services: Services) -> None:
-        super().__init__(ASK)
         self.services = services
 
-    async def begin_dialog(self, dc: DialogContext, options: object = None) -> DialogTurnResult:
+    async def begin(self, dc: DialogContext, options: dict[str, Any] | None = None) -> Result:
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
-        state.update(dict(options or {}))  # type: ignore[call-overload]
+        state = dc.state
+        state.update(dict(options or {}))
         state.setdefault("key", state["qid"])
         turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         state["n"] = turn.profile["asks"]
@@ -568,50 +629,19 @@ class AskDialog(Dialog):
             turn.profile["after_help"] = "unseen"
         elif not state.get("silent"):
             await self._ask(turn, state, intro=state.get("intro", True))
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
-    async def continue_dialog(self, dc: DialogContext) -> DialogTurnResult:
+    async def continue_(self, dc: DialogContext) -> Result:
         """Classifies the message against the question waiting, then acts on the verdict."""
         if dc.context.activity.type != ActivityTypes.message:
-            return Dialog.end_of_turn
+            return END_OF_TURN
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
+        state = dc.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
-        tapped = (inc.payload or {}).get(CHANGE)
-        if isinstance(tapped, str) and state["qid"] in ("send_confirm", "which_answer"):
-            # An answer tapped in the check list above: change that one.
-            if state["qid"] == "which_answer":
-                return await dc.end_dialog({"kind": "text", "value": tapped})
-            return await dc.end_dialog({"kind": "choice", "value": "change", "key": tapped})
         said = screened(dc.context)
-        if said.handled:
-            # The screen answered this message itself (the gentle check's answer, a word about
-            # the worry): it answers no question. The question comes if the screen says so.
-            if said.ask:
-                await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
-            return Dialog.end_of_turn
-        term = glossary_term(turn, inc.typed) if inc.typed and not said.worry else None
-        if term is not None and "paused" not in turn.profile:
-            # "What's an IRO?": answered in a line, and the question stays where it was.
-            await turn.context.send_activity(turn.message(turn.t(f"glossary.{term}.answer")))
-            await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+        paused_chat = "paused" in turn.profile
         after_help = turn.profile.get("after_help")
-        if after_help and not inc.payload:
-            if said.worry:
-                # Another worry: the screen has answered it, and still no question.
-                return Dialog.end_of_turn
-            if after_help != "seen" or self._ready(turn, inc.text):
-                # "OK", "ready": the question, now (with its intro if they have not seen it).
-                await self._ask(
-                    turn, state, intro=after_help != "seen" and state.get("intro", True)
-                )
-                return Dialog.end_of_turn
-            # The question was on screen when they wrote the worry: this may well answer it
-            # ("its boring and teachers pick on me"), and is taken as any answer would be.
-            turn.profile.pop("after_help")
-        paused = bool(turn.profile.pop("paused", False))
         # "Hi", "pershendetje": coming back, as the bot told them to, not an answer.
         greets = inc.typed is not None and match_word(
             inc.typed, turn.content.synonyms("greetings", turn.locale)
@@ -626,7 +656,7 @@ class AskDialog(Dialog):
             inc,
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
-            paused=paused or greets,
+            paused=paused_chat or greets,
             # Asked first: it also keeps this message's delay, which later resends are judged by.
             burst=self._is_burst(turn, state, inc) and not tapped,
             disclosed=said.worry,
@@ -635,10 +665,20 @@ class AskDialog(Dialog):
             negations=frozenset(
                 normalize(w) for w in turn.content.synonyms("negations", turn.locale)
             ),
+            handled=said.handled,
+            ask_now=said.ask,
+            glossary=glossary_term(turn, inc.typed) if inc.typed else None,
+            after_help=after_help,
+            ready=self._ready(turn, inc.text),
+            paused_chat=paused_chat,
         )
-        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
-            await turn.say("welcome_back")
-        return await self._apply(dc, turn, state, question, verdict, paused=paused or greets)
+        if verdict.kind not in ABOUT_THE_CHAT:
+            # The message is read against the question itself: the pause is over, and the help
+            # after a worry is no longer what it answers.
+            turn.profile.pop("paused", None)
+            if after_help and not inc.payload:
+                turn.profile.pop("after_help", None)
+        return await self._apply(dc, turn, state, question, verdict, paused=paused_chat or greets)
 
     async def _apply(
         self,
@@ -649,13 +689,18 @@ class AskDialog(Dialog):
         verdict: Verdict,
         *,
         paused: bool,
-    ) -> DialogTurnResult:
+    ) -> Result:
         """Does what the verdict says; an answer is stored before anything is said back."""
+        about_the_chat = self._about_the_chat.get(verdict.kind)
+        if about_the_chat is not None:
+            return await about_the_chat(self, dc, turn, state, verdict)
+        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
+            await turn.say("welcome_back")
         if verdict.kind == "control" and verdict.control:
             return await self._control(dc, turn, state, question, verdict.control)
         if verdict.kind == "stale":
             await turn.say("stale_card")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "burst" and verdict.text is not None:
             if not await self._burst(turn, verdict.text):
                 # Not taken: say which question it came in under, and show that question again
@@ -663,14 +708,14 @@ class AskDialog(Dialog):
                 label = check_label(turn, question, state.get("topic"))
                 await turn.say("burst_next", question=label)
                 await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "none_ticked":
             # The card is still there, ticks and all: say so, and send no second one.
             await turn.say("none_ticked")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "too_long":
             await turn.say("too_long", max=question.max_length)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.answer is None:
             if verdict.kind == "media" and verdict.media:
                 await self._note_media(turn, state, verdict.media)
@@ -679,9 +724,9 @@ class AskDialog(Dialog):
             if screened(turn.context).worry and state["qid"] != CODE:
                 # A worry, not an answer: the help stays last; asked again when they are ready.
                 turn.profile["after_help"] = "seen"
-                return Dialog.end_of_turn
+                return END_OF_TURN
             await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
 
         kind, value = verdict.answer
         if state.get("store") or question.type == "language":
@@ -705,7 +750,52 @@ class AskDialog(Dialog):
             await turn.say(f"media_{value}")
         await self._mark_card_answered(turn, state, question, kind, value)
         self._moved_on(turn, state, question, kind)
-        return await dc.end_dialog({"kind": kind, "value": value})
+        return await dc.end({"kind": kind, "value": value})
+
+    async def _change_tapped(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """An answer tapped in the check list above: change that one."""
+        if state["qid"] == "which_answer":
+            return await dc.end({"kind": "text", "value": verdict.text})
+        return await dc.end({"kind": "choice", "value": "change", "key": verdict.text})
+
+    async def _handled(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Answered by the screen: the question comes if the screen says so."""
+        if screened(turn.context).ask:
+            await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
+        return END_OF_TURN
+
+    async def _glossary(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        await turn.context.send_activity(turn.message(turn.t(f"glossary.{verdict.text}.answer")))
+        await self._ask(turn, state, intro=False)
+        return END_OF_TURN
+
+    async def _wait(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Another worry after the help: the screen has answered it, and still no question."""
+        return END_OF_TURN
+
+    async def _ask_again(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Ready after the help: the question, now (with its intro if they have not seen it)."""
+        unseen = turn.profile.get("after_help") != "seen"
+        await self._ask(turn, state, intro=unseen and state.get("intro", True))
+        return END_OF_TURN
+
+    _about_the_chat: ClassVar[dict[str, Callable[..., Awaitable[Result]]]] = {
+        "change": _change_tapped,
+        "handled": _handled,
+        "glossary": _glossary,
+        "wait": _wait,
+        "ask_again": _ask_again,
+    }
 
     @staticmethod
     def _sorry(turn: Turn, question: Question) -> str:
@@ -817,28 +907,26 @@ class AskDialog(Dialog):
         except KeyError:
             return 0
 
-    async def resume_dialog(
-        self, dc: DialogContext, reason: DialogReason, result: object = None
-    ) -> DialogTurnResult:
+    async def resume(self, dc: DialogContext, result: Any = None) -> Result:
         """Back from a nested ask (change language, or confirm start again)."""
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
+        state = dc.state
         pending = state.pop("pending", None)
         if pending == "restart" and isinstance(result, dict):
             if result.get("value") is True:
                 if turn.review is not None:
                     await turn.services.repos.answers.clear(review_id=turn.review.id or 0)
                     turn.answers = {}
-                await dc.cancel_all_dialogs()
-                return await dc.begin_dialog("consultation", {"restart": True})
+                await dc.cancel_all()
+                return await dc.begin("consultation", {"restart": True})
             await turn.say("restart_cancelled")
         state["n"] = turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         await self._ask(turn, state, intro=False)
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
-    async def reprompt_dialog(self, context: TurnContext, instance: Any) -> None:
-        turn = await Turn.load(self.services, context)
-        await self._ask(turn, instance.state, intro=False)
+    async def reprompt(self, dc: DialogContext) -> None:
+        turn = await Turn.load(self.services, dc.context)
+        await self._ask(turn, dc.state, intro=False)
 
     # --- parts ----------------------------------------------------------------------------
 
@@ -924,10 +1012,10 @@ class AskDialog(Dialog):
 
     async def _control(
         self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question, ctl: str
-    ) -> DialogTurnResult:
+    ) -> Result:
         if ctl == "back":
             if state.get("can_back"):
-                return await dc.end_dialog({"control": "back"})
+                return await dc.end({"control": "back"})
             await turn.say("back_at_start" if turn.trusted else "limited_no_change")
         elif ctl == "skip":
             if not question.essential:
@@ -935,11 +1023,11 @@ class AskDialog(Dialog):
                     await self._store(turn, state, "skipped", None)
                 await turn.say("skipped")
                 self._moved_on(turn, state, question, "skipped")
-                return await dc.end_dialog({"control": "skip"})
+                return await dc.end({"control": "skip"})
             await turn.say("cannot_skip")
         elif ctl == "help":
             await self._help(turn, state, question)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         elif ctl == "talk":
             await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
             if turn.services.advocacy_contact:
@@ -947,15 +1035,15 @@ class AskDialog(Dialog):
             if turn.profile.get("after_help"):
                 # Tapped under the help: the help's buttons again, not the next question.
                 await turn.offer_next(turn.msg("carry_on"))
-                return Dialog.end_of_turn
+                return END_OF_TURN
         elif ctl == "pause":
             turn.profile["paused"] = True
             await turn.say("paused" if turn.review else "paused_unlinked")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         elif ctl == "language" and state["qid"] != "language" and not state.get("nested"):
             state["pending"] = "language"
             # Another device's language is its own, for its own messages: never the review's.
-            return await dc.begin_dialog(
+            return await dc.begin(
                 ASK,
                 {"qid": "language", "nested": True, "store": bool(turn.review) and turn.trusted},
             )
@@ -963,14 +1051,14 @@ class AskDialog(Dialog):
             await turn.say("limited_no_change")
         elif ctl == "restart" and not state.get("nested"):
             if turn.review is None:
-                await dc.cancel_all_dialogs()
-                return await dc.begin_dialog("consultation", {"restart": True})
+                await dc.cancel_all()
+                return await dc.begin("consultation", {"restart": True})
             state["pending"] = "restart"
-            return await dc.begin_dialog(
+            return await dc.begin(
                 ASK, {"qid": "restart_confirm", "key": "restart_confirm", "nested": True}
             )
         await self._ask(turn, state, intro=False)
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
     async def _help(self, turn: Turn, state: dict[str, Any], question: Question) -> None:
         key = f"questions.{question.id}.help"

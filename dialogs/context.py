@@ -8,17 +8,19 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from botbuilder.core import ConversationState, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from dialogs.chat_state import ChatStates
 from dialogs.display import child_text
 from dialogs.flow import Facts, band_for, facts_for
 from dialogs.render import AskView, Control, question_activity, text_message
 from dialogs.safeguarding_model import Screen
+from dialogs.turn_facts import Screened, TurnFacts
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
 from storage.models import Answer, ChannelLink, Review
 from storage.repositories import Repositories
@@ -95,7 +97,7 @@ class Services:
     repos: Repositories
     notifier: Notifier
     codes: InviteCodes
-    conversation_state: ConversationState
+    chats: ChatStates
     timezone: ZoneInfo
     code_attempts_allowed: int = 5
     code_window: timedelta = timedelta(minutes=15)
@@ -122,51 +124,6 @@ class Services:
         """The safeguarding screen for this content: phrases and the trained model (built once
         per content, by Screen.for_content)."""
         return Screen.for_content(content)
-
-
-PROFILE = "profile"
-
-
-@dataclass(frozen=True)
-class Screened:
-    """The screen's verdict on this turn's message, for the dialogs behind it.
-
-    tier: "clear" (help given, urgent alert), "unsure" (gentle check asked), "after" (said
-    after the help, kept with the alert), or None. handled: the screen has answered the
-    message itself (the check's answer, a word about the worry), so it answers no question;
-    ask: the question waiting may come now."""
-
-    tier: str | None = None
-    categories: tuple[str, ...] = ()
-    handled: bool = False
-    ask: bool = False
-
-    @property
-    def worry(self) -> bool:
-        """Help or a check is on screen: it stays the last thing there until they reply."""
-        return self.tier in ("clear", "unsure")
-
-
-@dataclass
-class TurnFacts:
-    """What is known of this turn outside the dialogs' own state, in one typed record: when it
-    arrived (set by the pipeline), what the screen made of it (set in front of the dialogs), and
-    the loaded `Turn` and its wording values (cached for the turn). It rides in the SDK's
-    turn_state under one key, so nothing else reads or writes string keys there."""
-
-    KEY: ClassVar[str] = "myreview.facts"
-
-    received_at: float | None = None
-    screened: Screened = field(default_factory=Screened)
-    turn: Turn | None = None
-    values: tuple[Any, dict[str, Any]] | None = None
-
-    @classmethod
-    def of(cls, context: TurnContext) -> TurnFacts:
-        found = context.turn_state.get(cls.KEY)
-        if not isinstance(found, TurnFacts):
-            found = context.turn_state[cls.KEY] = cls()
-        return found
 
 
 def screened(context: TurnContext) -> Screened:
@@ -222,8 +179,7 @@ class Turn:
         facts = TurnFacts.of(context)
         if facts.turn is not None:
             return facts.turn
-        accessor = services.conversation_state.create_property(PROFILE)
-        profile = await accessor.get(context, dict)
+        profile = (await services.chats.load(context)).profile
         if "locale" not in profile:
             profile["locale"] = _initial_locale(services, context)
         review = None

@@ -31,7 +31,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from dialogs.alert_routing import route, route_note
 from dialogs.answer_form import is_answer_form, is_number_form, waiting
 from dialogs.ask import choices_for
-from dialogs.context import PROFILE, Screened, Services, Turn, TurnFacts
+from dialogs.context import Screened, Services, Turn, TurnFacts
 from dialogs.recognize import normalize
 from dialogs.render import (
     CHOICE_INPUT,
@@ -105,7 +105,7 @@ async def _screen(services: Services, context: TurnContext) -> Screened:
         return Screened()
     if text is None and not payload:
         return Screened()
-    profile = await services.conversation_state.create_property(PROFILE).get(context, dict)
+    profile = (await services.chats.load(context)).profile
     now = services.clock()
     matcher = services.matcher(services.content_source.current())
     if profile.get("checking"):

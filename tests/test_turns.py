@@ -31,8 +31,8 @@ DISCLOSURE = "i want to kill myself"
 
 def fail_once(parts: Parts) -> None:
     """The next turn dies after doing its work, just before it commits (a crash would too)."""
-    state = parts.services.conversation_state
-    original = state.save_changes
+    state = parts.services.chats
+    original = state.save
     calls = {"n": 0}
 
     async def failing(*args: Any, **kw: Any) -> None:
@@ -41,7 +41,7 @@ def fail_once(parts: Parts) -> None:
             raise RuntimeError("the process died here")
         await original(*args, **kw)
 
-    state.save_changes = failing  # type: ignore[method-assign]
+    state.save = failing  # type: ignore[method-assign]
 
 
 # --- all or nothing, and the resend ----------------------------------------------------------
