@@ -32,6 +32,7 @@ from bot.delivery.translator import AzureTranslator, NoTranslator
 from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.settings import Settings, UnsafeSetup
+from bot.staff.pages import StaffPages
 from bot.state import SqlStorage
 from dialogs.alert_routing import RELEASE_EVERY, release_held
 from dialogs.consultation import Consultation
@@ -232,6 +233,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     web_door.add_routes(app, settings)
     parts.web.add_routes(app)
+    StaffPages(settings=settings, repos=parts.repos, services=parts.services).add_routes(app)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app
@@ -267,6 +269,12 @@ async def housekeeping(parts: Parts) -> None:
     seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
     codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
     unlinked = await parts.repos.bot_state.forget_unlinked_before(before=now - timedelta(days=7))
+    # Staff sessions past their timeouts (refused anyway), and failed sign-ins over a day old.
+    sessions = await parts.repos.staff.forget_sessions(
+        idle_before=now - timedelta(minutes=parts.settings.staff_idle_minutes),
+        started_before=now - timedelta(hours=parts.settings.staff_session_hours),
+    )
+    await parts.repos.staff.forget_failures_before(before=now - timedelta(days=1))
     # Values under an older data key, or written before encryption, are sealed anew.
     resealed = await parts.repos.sealed.reseal_all()
     retention = timedelta(days=parts.settings.retention_days)
@@ -284,6 +292,7 @@ async def housekeeping(parts: Parts) -> None:
             "activity_ids": seen,
             "code_attempts": codes,
             "unlinked_chats": unlinked,
+            "staff_sessions_ended": sessions,
             "reviews_deleted": purged,
             "unlinked_alerts_deleted": old_alerts,
             "eml_files_deleted": emails,
