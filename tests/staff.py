@@ -1,33 +1,20 @@
-"""Helpers for the staff workspace tests: accounts made straight in the database (with a cheap
-argon2 hasher, so a test signs in in milliseconds), forms read from the pages, signing in."""
+"""Helpers for the staff workspace tests: accounts made straight in the database (with the cheap
+argon2 hasher tests/conftest.py puts in place, so a test signs in in milliseconds), forms read
+from the pages, signing in."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 import pyotp
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher
+from aiohttp.test_utils import TestClient
 
-from bot.app import PARTS, Parts, create_app
+from bot.app import Parts
 from bot.staff import credentials
 from storage.models import StaffMember, StaffMemberCreate
-from tests.conftest import fresh_database, make_settings
 
 PASSWORD = "correct horse battery staple"
-# Real parameters cost ~0.35 s a hash on this machine; the tests' own are argon2id still.
-CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(credentials, "HASHER", CHEAP)
 
 
 async def make_staff(
@@ -46,7 +33,9 @@ async def make_staff(
     secret = pyotp.random_base32() if totp else None
     if password is not None:
         await parts.repos.staff.set_credentials(
-            staff_id=member.id or 0, password_hash=CHEAP.hash(password), totp_secret=secret
+            staff_id=member.id or 0,
+            password_hash=credentials.HASHER.hash(password),
+            totp_secret=secret,
         )
     return member, secret
 
@@ -93,32 +82,3 @@ def staff_cookie(client: Any) -> str | None:
 
 async def audit_rows(parts: Parts, action: str | None = None) -> list[Any]:
     return list(reversed(await parts.repos.audit.recent(limit=1000, action=action)))
-
-
-@pytest.fixture
-async def staff_client(
-    tmp_path: Path, migrated_database: Path
-) -> AsyncIterator[Callable[..., Any]]:
-    """The real app with settings of the test's own: (client, parts)."""
-    made: list[TestClient] = []
-
-    async def make(**overrides: Any) -> tuple[TestClient, Parts]:
-        fresh_database(migrated_database, tmp_path)
-        app = create_app(make_settings(tmp_path, **overrides))
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        made.append(client)
-        return client, app[PARTS]
-
-    yield make
-    for client in made:
-        await client.close()
-
-
-@pytest.fixture
-async def second_browser(client: TestClient) -> AsyncIterator[aiohttp.ClientSession]:
-    """Another browser on the same server, with cookies of its own."""
-    async with aiohttp.ClientSession(
-        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    ) as session:
-        yield session

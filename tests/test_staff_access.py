@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 from tests.consult import wait_for_eml
 from tests.staff import (
     audit_rows,
-    cheap_hasher,  # noqa: F401 - the autouse fixture
     hidden,
     make_staff,
-    second_browser,  # noqa: F401 - a fixture
     sign_in,
     signed_in,
 )

@@ -16,10 +16,8 @@ from bot.staff import credentials
 from tests.staff import (
     PASSWORD,
     audit_rows,
-    cheap_hasher,  # noqa: F401 - the autouse fixture
     hidden,
     sign_in,
-    staff_client,  # noqa: F401 - a fixture
     staff_cookie,
 )
 

@@ -12,7 +12,6 @@ from bot import cli
 from storage.repositories.audit import GENESIS, row_hash
 from tests.staff import (
     audit_rows,
-    cheap_hasher,  # noqa: F401 - the autouse fixture
     make_staff,
     signed_in,
 )

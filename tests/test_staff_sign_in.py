@@ -15,9 +15,6 @@ from tests.conftest import make_settings
 from tests.staff import (
     PASSWORD,
     audit_rows,
-    cheap_hasher,  # noqa: F401 - the autouse fixture
-    second_browser,  # noqa: F401 - a fixture
-    staff_client,  # noqa: F401 - a fixture
     hidden,
     make_staff,
     sign_in,
