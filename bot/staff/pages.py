@@ -69,6 +69,7 @@ NOTICES = {
 BASE32 = re.compile(r"[A-Z2-7]{32}")
 MAX_NOTE = 2000
 
+
 class BadForm(ValueError):
     """A form body that cannot be read (not UTF-8, not a form)."""
 
