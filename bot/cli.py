@@ -217,17 +217,29 @@ async def audit_verify(settings: Settings) -> Verified:
 
 
 async def demo_staff_link(settings: Settings) -> str:
-    """A set-up link for the demo review's IRO, made an account the first time: opening it
-    sets a password and signs them in to see Sam's review."""
+    """A set-up link for the demo review's IRO, whose account is made the first time: opening
+    it sets a password and signs them in to see Sam's review. Each run gives a new link (only
+    a link's hash is kept, as with invite codes)."""
     data = demo_review(settings)
+    parts = build_parts(settings)
     try:
-        _, link = await staff_add(
-            settings,
-            StaffMemberCreate(email=data.iro_email, display_name=data.iro_name, role="iro"),
-        )
-    except SystemExit:
-        _, link = await staff_link(settings, data.iro_email)
-    return link
+        await parts.db.migrate()
+        member = await parts.repos.staff.by_email(email=data.iro_email)
+        if member is None:
+            _, link = await add_staff(
+                parts.repos,
+                settings,
+                data=StaffMemberCreate(
+                    email=data.iro_email, display_name=data.iro_name, role="iro"
+                ),
+                by=None,
+            )
+            return link
+        async with parts.db.unit_of_work():
+            return await new_setup_link(parts.repos, settings, staff_id=member.id or 0, by=None)
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
 
 
 def chat_link(settings: Settings, code: str, language: str | None = None) -> str:
