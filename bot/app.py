@@ -30,6 +30,7 @@ from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.parts import PARTS, Parts
 from bot.settings import Settings, UnsafeSetup
+from bot.staff.pages import StaffPages
 from dialogs.chat_state import ChatStates
 from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
@@ -209,6 +210,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     web_door.add_routes(app, settings)
     parts.web.add_routes(app)
+    StaffPages(settings=settings, repos=parts.repos, services=parts.services).add_routes(app)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app

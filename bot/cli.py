@@ -19,11 +19,12 @@ from bot import logs
 from bot.app import build_parts, create_app
 from bot.jobs import purge
 from bot.settings import Settings, UnsafeSetup, settings_error
+from bot.staff.accounts import add_staff, new_setup_link
 from storage.content import ContentError
 from storage.crypto import DataKeyError, SealedValueError, new_key_entry
 from storage.db import private_dir
-from storage.models import Review, ReviewCreate
-from storage.repositories import Resealed
+from storage.models import STAFF_ROLES, Review, ReviewCreate, StaffMember, StaffMemberCreate
+from storage.repositories import Resealed, StaffExists, Verified
 
 PLAYGROUND_HINT = (
     "To try it in Teams, open it in the Microsoft 365 Agents Playground:\n"
@@ -173,6 +174,75 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
         parts.adapter.close()
 
 
+async def staff_add(settings: Settings, data: StaffMemberCreate) -> tuple[StaffMember, str]:
+    """A staff account and its one-time set-up link (audited as done from the command line)."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        try:
+            return await add_staff(parts.repos, settings, data=data, by=None)
+        except StaffExists:
+            raise SystemExit(
+                f"There is already an account for {data.email}. For a new set-up link (a "
+                f"forgotten password, a new phone): myreview staff link --email {data.email}"
+            ) from None
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def staff_link(settings: Settings, email: str) -> tuple[StaffMember, str]:
+    """A new set-up link for an existing, active account."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        async with parts.db.unit_of_work():
+            member = await parts.repos.staff.by_email(email=email)
+            if member is None or not member.active:
+                raise SystemExit(f"There is no active staff account for {email.strip()}.")
+            link = await new_setup_link(parts.repos, settings, staff_id=member.id or 0, by=None)
+        return member, link
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def audit_verify(settings: Settings) -> Verified:
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        return await parts.repos.audit.verify()
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def demo_staff_link(settings: Settings) -> str:
+    """A set-up link for the demo review's IRO, whose account is made the first time: opening
+    it sets a password and signs them in to see Sam's review. Each run gives a new link (only
+    a link's hash is kept, as with invite codes)."""
+    data = demo_review(settings)
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        member = await parts.repos.staff.by_email(email=data.iro_email)
+        if member is None:
+            _, link = await add_staff(
+                parts.repos,
+                settings,
+                data=StaffMemberCreate(
+                    email=data.iro_email, display_name=data.iro_name, role="iro"
+                ),
+                by=None,
+            )
+            return link
+        async with parts.db.unit_of_work():
+            return await new_setup_link(parts.repos, settings, staff_id=member.id or 0, by=None)
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
 def chat_link(settings: Settings, code: str, language: str | None = None) -> str:
     """The link a young person opens on their phone: the code in the fragment, which the page
     takes out of the address bar and never sends in a URL."""
@@ -248,6 +318,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     export.add_argument("--review-id", type=int, required=True)
     export.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    staff = sub.add_parser("staff", help="staff accounts for /staff").add_subparsers(
+        dest="action", required=True
+    )
+    staff_new = staff.add_parser("add", help="add a member of staff; prints a one-time set-up link")
+    staff_new.add_argument("--email", required=True)
+    staff_new.add_argument("--name", required=True, help="their name as colleagues know it")
+    staff_new.add_argument("--role", required=True, choices=list(STAFF_ROLES))
+    staff_again = staff.add_parser(
+        "link", help="a new set-up link (a forgotten password, a new phone)"
+    )
+    staff_again.add_argument("--email", required=True)
+    audit = sub.add_parser("audit", help="the staff audit trail").add_subparsers(
+        dest="action", required=True
+    )
+    audit.add_parser("verify", help="check no audit row was changed or taken out (exit 1 if so)")
     keys = sub.add_parser("keys", help="the data keys that seal children's words").add_subparsers(
         dest="action", required=True
     )
@@ -317,9 +402,14 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "demo":
             review_row, code, reused = asyncio.run(demo_code(settings))
             how = "kept (answers and all), with a new code" if reused else "created"
+            staff_link_url = asyncio.run(demo_staff_link(settings))
             print(f"Open {chat_link(settings, code)} to chat as a young person.")
             print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) {how}.")
             print(f"Invite code: {code}")
+            print(
+                f"Open {staff_link_url} to sign in as the IRO, Jo Demo (choose a password; "
+                "then see Sam's review at /staff)."
+            )
             print(PLAYGROUND_HINT.format(port=settings.port))
             print(f"The IRO's emails land in {settings.outbox_dir}/ as .eml files.", flush=True)
             serve(settings)
@@ -380,6 +470,32 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"Still to do (written while this ran; run it again): {left}.")
             else:
                 print("Every value is under the current key: older keys can be removed.")
+        elif args.command == "staff" and args.action == "add":
+            try:
+                member_data = StaffMemberCreate.model_validate(
+                    {"email": args.email, "display_name": args.name, "role": args.role}
+                )
+            except ValidationError as exc:
+                problems = "; ".join(
+                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+                )
+                raise SystemExit(f"The staff member is not valid: {problems}") from None
+            member, link = asyncio.run(staff_add(settings, member_data))
+            print(f"Staff member {member.id} added: {member.display_name} ({member.role}).")
+            print(f"Set-up link (works once, for 24 hours; shown once): {link}")
+        elif args.command == "staff" and args.action == "link":
+            member, link = asyncio.run(staff_link(settings, args.email))
+            print(f"Set-up link for {member.display_name} (works once, for 24 hours): {link}")
+            print("Using it sets a new password (and authenticator app) and ends their sessions.")
+        elif args.command == "audit" and args.action == "verify":
+            found = asyncio.run(audit_verify(settings))
+            if not found.ok:
+                print(
+                    f"Audit trail BROKEN at row {found.broken_at}: {found.why}. "
+                    f"{found.rows} row(s) before it are intact."
+                )
+                raise SystemExit(1)
+            print(f"Audit trail intact: {found.rows} row(s); last hash {found.head}.")
         elif args.command == "review" and args.action == "export":
             paths = asyncio.run(export_review(settings, args.review_id, args.out))
             print("Written: " + ", ".join(str(p) for p in paths))

@@ -34,6 +34,12 @@ async def housekeeping(parts: Parts) -> None:
     seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
     codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
     unlinked = await parts.repos.bot_state.forget_unlinked_before(before=now - timedelta(days=7))
+    # Staff sessions past their timeouts (refused anyway), and failed sign-ins over a day old.
+    sessions = await parts.repos.staff.forget_sessions(
+        idle_before=now - timedelta(minutes=parts.settings.staff_idle_minutes),
+        started_before=now - timedelta(hours=parts.settings.staff_session_hours),
+    )
+    await parts.repos.staff.forget_failures_before(before=now - timedelta(days=1))
     # Values under an older data key, or written before encryption, are sealed anew.
     resealed = await parts.repos.sealed.reseal_all()
     retention = timedelta(days=parts.settings.retention_days)
@@ -51,6 +57,7 @@ async def housekeeping(parts: Parts) -> None:
             "activity_ids": seen,
             "code_attempts": codes,
             "unlinked_chats": unlinked,
+            "staff_sessions_ended": sessions,
             "reviews_deleted": purged,
             "unlinked_alerts_deleted": old_alerts,
             "eml_files_deleted": emails,
