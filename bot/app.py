@@ -28,6 +28,7 @@ from bot.delivery.templating import check_templates
 from bot.delivery.translator import AzureTranslator, NoTranslator
 from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
+from bot.invite_card import check_invite_card
 from bot.parts import PARTS, Parts
 from bot.settings import Settings, UnsafeSetup
 from bot.staff.pages import StaffPages
@@ -116,6 +117,7 @@ def build_parts(settings: Settings) -> Parts:
     content_source = FileContentSource(settings.content_dir, required=CONTRACT)
     # A template typo must stop the start, not the first child who sends.
     check_templates(content_source.current(), tz)
+    check_invite_card(settings, content_source.current())
     worker = OutboxWorker(
         repo=repos.outbox,
         transport=build_transport(settings),

@@ -17,10 +17,12 @@ from pydantic import ValidationError
 
 from bot import logs
 from bot.app import build_parts, create_app
+from bot.invite_card import chat_link, invite
 from bot.jobs import purge
 from bot.settings import Settings, UnsafeSetup, settings_error
 from bot.staff.accounts import add_staff, new_setup_link
-from storage.content import ContentError
+from dialogs.messages import CONTRACT
+from storage.content import ContentError, FileContentSource
 from storage.crypto import DataKeyError, SealedValueError, new_key_entry
 from storage.db import private_dir
 from storage.models import STAFF_ROLES, Review, ReviewCreate, StaffMember, StaffMemberCreate
@@ -243,12 +245,18 @@ async def demo_staff_link(settings: Settings) -> str:
         parts.adapter.close()
 
 
-def chat_link(settings: Settings, code: str, language: str | None = None) -> str:
-    """The link a young person opens on their phone: the code in the fragment, which the page
-    takes out of the address bar and never sends in a URL."""
-    base = settings.public_url.rstrip("/") or f"http://localhost:{settings.port}"
-    query = f"?lang={language}" if language else ""
-    return f"{base}/chat{query}#{code}"
+def tell_invite(settings: Settings, review: Review, code: str, card: Path | None) -> None:
+    """Prints the young person's link and the text to forward; writes the card if asked."""
+    content = FileContentSource(settings.content_dir, required=CONTRACT).current()
+    made = invite(settings, content, review, code)
+    print(f"Link for the young person: {made.link}")
+    print(f"Text to forward: {made.forward_text}")
+    if card is not None:
+        # It holds the code: readable by its owner only until they print or send it.
+        card.parent.mkdir(parents=True, exist_ok=True)
+        card.write_text(made.card_html, encoding="utf-8")
+        card.chmod(0o600)
+        print(f"Invite card (to print, or send to the young person): {card}")
 
 
 def demo_review(settings: Settings) -> ReviewCreate:
@@ -304,10 +312,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="ask on the easy path (short questions, pictures, tap to answer), any age",
     )
+    card_help = "also write the invite card (HTML, to print or send) to this file"
+    add.add_argument("--card", type=Path, help=card_help)
     reissue = review.add_parser(
         "new-code", help="give a review a new invite code; closes every device linked before"
     )
     reissue.add_argument("--review-id", type=int, required=True)
+    reissue.add_argument("--card", type=Path, help=card_help)
     purge = review.add_parser(
         "purge", help="delete everything held about a review (a young person's request)"
     )
@@ -437,9 +448,7 @@ def main(argv: list[str] | None = None) -> None:
             review_row, code = asyncio.run(add_review(settings, data))
             print(f"Review {review_row.id} created for {review_row.first_name}.")
             print(f"Invite code: {code}")
-            print(
-                f"Link for the young person: {chat_link(settings, code, review_row.language_hint)}"
-            )
+            tell_invite(settings, review_row, code, args.card)
             last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
             print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
             if review_row.place:
@@ -449,9 +458,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "review" and args.action == "new-code":
             review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
             print(f"New invite code for review {review_row.id}: {code}")
-            print(
-                f"Link for the young person: {chat_link(settings, code, review_row.language_hint)}"
-            )
+            tell_invite(settings, review_row, code, args.card)
             print(
                 f"The old code no longer works, and {closed} device(s) linked with it are closed."
                 " The first device to enter this code can see and change the answers."

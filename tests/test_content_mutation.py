@@ -171,6 +171,7 @@ def _mutations() -> list[pytest.param]:
     for cid in TYPED_CONTROL_IDS:
         names = f"'controls.{cid}.synonyms'"
         out.append((f"typed-{cid}", Mutation(ENGLISH, drop_synonyms("controls", cid), names)))
+    english = (ROOT / "content" / ENGLISH).read_text(encoding="utf-8").splitlines(keepends=True)
     for key in STRINGS:
         root, _, field = key.partition(".")
         sub, _, nested = field.partition(".")
@@ -180,6 +181,8 @@ def _mutations() -> list[pytest.param]:
             change = rename_nested_field(root, sub, nested)
         elif field == "synonyms":
             change = drop_synonyms(root)
+        elif f"{root}:\n" in english:  # card.title: a key of a section, on its own line
+            change = rename_key(root, field)
         else:
             change = rename_top_level_field(root, field)
         out.append((f"string-{key}", Mutation(ENGLISH, change, f"'{key}'")))
