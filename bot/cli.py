@@ -530,12 +530,15 @@ def _confirm_purge(review_id: int) -> None:
 
 
 def content_command(action: str, content_dir: Path, args: argparse.Namespace) -> None:
-    """`check`: exits 1 when wording is missing or stale, listing each key with its English;
-    `translated`: records today's English for a language."""
+    """`check`: exits 1 when content is not valid, listing every problem with its file, line and
+    fix, or when wording is missing or stale, listing each key with its English; `translated`:
+    records today's English for a language."""
+    from dialogs.messages import CONTRACT
     from storage.content import load_content
     from storage.translations import gaps, mark_translated
 
-    content = load_content(content_dir)
+    # Checked against the code as the app checks it at start-up: what passes here starts.
+    content = load_content(content_dir, required=CONTRACT)
     if action == "translated":
         try:
             count = mark_translated(content, args.locale, args.key)
