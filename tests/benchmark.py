@@ -10,7 +10,9 @@
    rotate the key of 10,000 answers.
 7. The web door: replies per second at 20 concurrent chats through its Direct Line channel,
    against the same chats through the Bot Framework protocol, in the same run.
-8. Peak memory of the process.
+8. One full training of the safeguarding model, as `myreview safeguarding train` runs it (the
+   tests train on a sample of a few hundred examples).
+9. Peak memory of the process.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import PARTS, create_app  # noqa: E402
 from bot.cli import add_review  # noqa: E402
-from dialogs.safeguarding_model import Screen  # noqa: E402
+from dialogs.safeguarding import SafeguardingMatcher  # noqa: E402
+from dialogs.safeguarding_model import FOLDS, REPEATS, Screen, train, training_set  # noqa: E402
 from storage.content import load_content  # noqa: E402
 from storage.crypto import Keyring, new_key_entry  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -267,6 +270,32 @@ def matcher_figures() -> None:
     print(f"  check of 256 KB, ms of CPU: {', '.join(cpu)}")
 
 
+def training_figures() -> None:
+    """Every example, three shuffles of five folds: what `myreview safeguarding train` does."""
+    from threadpoolctl import threadpool_info
+
+    content = load_content(ROOT / "content")
+    examples = training_set(content)
+    phrases = SafeguardingMatcher(content.safeguarding)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    trained = train(examples, phrase_hits=lambda t: bool(phrases.categories(t)), log=lambda _: None)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    committed = Screen.for_content(content).model.meta["version"]
+    version = trained.meta["version"]
+    same = "the committed model" if version == committed else f"not the committed {committed}"
+    print(
+        f"training: {len(examples):,} examples, {REPEATS} shuffles of {FOLDS} folds, "
+        f"in {wall:.0f} s ({cpu:.0f} s of CPU, BLAS on {max(blas, default=1)} threads); "
+        f"model {version}, {same}"
+    )
+    for locale, f in trained.meta["validation"]["phrases_and_model"].items():
+        print(
+            f"  validation {locale}: recall {f['recall']:.1%} of {f['disclosures']}, "
+            f"false alarms {f['false_alarms']:.1%} of {f['ordinary']}"
+        )
+
+
 async def _heartbeat(gaps: list[float], stop: asyncio.Event) -> None:
     """Ticks every millisecond; a long gap between ticks is time the event loop was held."""
     last = time.perf_counter()
@@ -453,6 +482,7 @@ def main() -> None:
     asyncio.run(persona_figures())
     asyncio.run(sealing_figures())
     asyncio.run(web_door_throughput())
+    training_figures()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of this process: {peak:.0f} MiB")
 

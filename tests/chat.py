@@ -52,6 +52,106 @@ def message(
     return act
 
 
+# --- reading what the bot sent: the one place that knows how a card is built ------------------
+# (tests/crashchannel.py and tests/personas.py read cards with these too.)
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+# Many options on Web Chat: listed in the text, numbered, the buttons their numbers.
+NUMBERED = re.compile(r"^(\d{1,2})\. (.+)$", re.MULTILINE)
+
+
+def card_of(activity: dict[str, Any]) -> dict[str, Any] | None:
+    """The message's Adaptive Card, if it has one."""
+    for att in activity.get("attachments") or []:
+        if att.get("contentType") == ADAPTIVE_CARD and isinstance(att.get("content"), dict):
+            return att["content"]
+    return None
+
+
+def actions_of(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's own buttons (its submit and the controls), those that send data."""
+    return [a for a in card.get("actions") or [] if isinstance(a.get("data"), dict)]
+
+
+def _set_actions(card: dict[str, Any], sends: str) -> list[dict[str, Any]]:
+    """Buttons in the card's ActionSets whose data has `sends` in it."""
+    return [
+        a
+        for block in card.get("body") or []
+        if block.get("type") == "ActionSet"
+        for a in block.get("actions") or []
+        if isinstance(a.get("data"), dict) and sends in a["data"]
+    ]
+
+
+def option_buttons(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A one-tap card's options: a button each (in an ActionSet), by title, with its data."""
+    return {a["title"]: a["data"] for a in _set_actions(content, "choice")}
+
+
+def one_tap(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The same buttons by option id (Teams: one choice, one tap)."""
+    return {str(a["data"]["choice"]): a["data"] for a in _set_actions(card, "choice")}
+
+
+def suggested_answers(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One-tap answers offered on a question that wants typing (the name on the review)."""
+    return {a["title"]: a["data"] for a in _set_actions(content, "say")}
+
+
+def choice_set(card: dict[str, Any]) -> dict[str, Any] | None:
+    """The card's list of options to tick before its submit button."""
+    return next((b for b in card.get("body") or [] if b.get("type") == "Input.ChoiceSet"), None)
+
+
+def choices_by_title(choices: dict[str, Any]) -> dict[str, str]:
+    """A choice set's options, by title without its number ("1. Home" is "Home")."""
+    return {re.sub(r"^\d+\.\s", "", c["title"]): c["value"] for c in choices["choices"]}
+
+
+def question_card(activity: dict[str, Any]) -> dict[str, Any] | None:
+    """The card of a question (its buttons carry the q/n payload), or None for anything else."""
+    card = card_of(activity)
+    if card is None or not any("q" in a["data"] for a in actions_of(card)):
+        return None
+    return card
+
+
+def question_key(card: dict[str, Any]) -> tuple[str, Any]:
+    """Which question a question card asks, and its nonce."""
+    data = actions_of(card)[0]["data"]
+    return str(data["q"]), data.get("n")
+
+
+def is_help(card: dict[str, Any]) -> bool:
+    """The help card offers "repeat"; no question card does."""
+    return any(a["data"].get("ctl") == "repeat" for a in actions_of(card))
+
+
+def suggested_actions(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buttons under a message (Web Chat's way of offering answers)."""
+    return list((activity.get("suggestedActions") or {}).get("actions") or [])
+
+
+def text_of(activity: dict[str, Any]) -> str:
+    """What a message says, without what it offers: its text and its card's text blocks."""
+    parts = [str(activity.get("text") or "")]
+    for block in (card_of(activity) or {}).get("body") or []:
+        if block.get("type") == "TextBlock":
+            parts.append(str(block.get("text", "")))
+    return "\n".join(parts)
+
+
+def prompt_of(activity: dict[str, Any]) -> str:
+    """The question itself: a card's first line, or the message's first line on Web Chat
+    (options and hints follow it)."""
+    for att in activity.get("attachments") or []:
+        body = (att.get("content") or {}).get("body") or []
+        if body and body[0].get("type") == "TextBlock":
+            return str(body[0].get("text", ""))
+    return str(activity.get("text") or "").split("\n")[0]
+
+
 def words(activity: dict[str, Any]) -> str:
     """Everything a person would read in one bot message: text and card text blocks. (On
     Teams lines are sent a blank line apart, which Teams shows as one break: read as one.)"""
@@ -76,31 +176,8 @@ def words(activity: dict[str, Any]) -> str:
                 # Numbered titles have a no-break space after "1." (dialogs/render.py).
                 parts += [c["title"].replace("\u00a0", " ") for c in block.get("choices", [])]
         parts += [a.get("title", "") for a in content.get("actions", [])]
-    for a in (activity.get("suggestedActions") or {}).get("actions", []):
-        parts.append(a.get("title", ""))
+    parts += [a.get("title", "") for a in suggested_actions(activity)]
     return "\n".join(p for p in parts if p)
-
-
-def option_buttons(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A one-tap card's options: a button each (in an ActionSet), by title, with its data."""
-    return {
-        a["title"]: a["data"]
-        for block in content.get("body", [])
-        if block.get("type") == "ActionSet"
-        for a in block.get("actions", [])
-        if "choice" in (a.get("data") or {})
-    }
-
-
-def suggested_answers(content: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """One-tap answers offered on a question that wants typing (the name on the review)."""
-    return {
-        a["title"]: a["data"]
-        for block in content.get("body", [])
-        if block.get("type") == "ActionSet"
-        for a in block.get("actions", [])
-        if "say" in (a.get("data") or {})
-    }
 
 
 class Chat:
@@ -180,7 +257,7 @@ class Chat:
         """Tappable things of the last question, by title: their payloads."""
         act = self.last_question()
         found: dict[str, dict[str, Any]] = {}
-        for a in (act.get("suggestedActions") or {}).get("actions", []):
+        for a in suggested_actions(act):
             if a.get("type") == "imBack":  # sends its value as typed text
                 found[a["title"]] = {"value": None, "text": a.get("value")}
             else:
@@ -196,11 +273,9 @@ class Chat:
             one_tap = option_buttons(att.get("content") or {})
             if one_tap:
                 return {title: data["choice"] for title, data in one_tap.items()}
-            for block in (att.get("content") or {}).get("body", []):
-                if block.get("type") == "Input.ChoiceSet":
-                    return {
-                        re.sub(r"^\d+\.\s", "", c["title"]): c["value"] for c in block["choices"]
-                    }
+            choices = choice_set(att.get("content") or {})
+            if choices is not None:
+                return choices_by_title(choices)
         return {}
 
     async def tap(self, title: str) -> str:
@@ -222,8 +297,9 @@ class Chat:
             assert len(titles) == 1, f"one tap picks one option, not {titles}"
             await self.post(self.activity(value=buttons[titles[0]], reply_to_id=question.get("id")))
             return self.said
-        choice_set = next(b for b in content["body"] if b.get("type") == "Input.ChoiceSet")
-        values = {re.sub(r"^\d+\.\s", "", c["title"]): c["value"] for c in choice_set["choices"]}
+        choices = choice_set(content)
+        assert choices is not None, f"nothing to pick in: {self.said}"
+        values = choices_by_title(choices)
         submit = next(a for a in content["actions"] if "ctl" not in (a.get("data") or {}))
         data = dict(submit["data"], choice=",".join(values[t] for t in titles))
         await self.post(self.activity(value=data, reply_to_id=question.get("id")))

@@ -30,7 +30,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+from tests.chat import (
+    NUMBERED,
+    actions_of,
+    choice_set,
+    is_help,
+    one_tap,
+    question_card,
+    question_key,
+    suggested_actions,
+    text_of,
+)
+
 # Replies normally arrive before the POST is answered; this is slack for a bot that sends them
 # just after answering the channel.
 LATE_REPLY_GRACE = 1.5
@@ -339,67 +350,6 @@ class MailSink:
         return found
 
 
-# --- reading what the bot said ----------------------------------------------------------------
-
-
-def card_of(activity: dict[str, Any]) -> dict[str, Any] | None:
-    for att in activity.get("attachments") or []:
-        if att.get("contentType") == ADAPTIVE_CARD and isinstance(att.get("content"), dict):
-            return att["content"]
-    return None
-
-
-def actions_of(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a for a in card.get("actions") or [] if isinstance(a.get("data"), dict)]
-
-
-def question_of(reply: Reply) -> dict[str, Any] | None:
-    """The card of a question (it carries the q/n payload), or None for anything else."""
-    if reply.verb != "POST":
-        return None
-    card = card_of(reply.body)
-    if card is None or not any("q" in a["data"] for a in actions_of(card)):
-        return None
-    return card
-
-
-def is_help(card: dict[str, Any]) -> bool:
-    """The help card offers "repeat"; no question card does."""
-    return any(a["data"].get("ctl") == "repeat" for a in actions_of(card))
-
-
-def one_tap(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A card's options as buttons of their own (Teams: one choice, one tap), by option id."""
-    return {
-        str(a["data"]["choice"]): a["data"]
-        for block in card.get("body") or []
-        if block.get("type") == "ActionSet"
-        for a in block.get("actions") or []
-        if isinstance(a.get("data"), dict) and "choice" in a["data"]
-    }
-
-
-NUMBERED = re.compile(r"^(\d{1,2})\. (.+)$", re.MULTILINE)
-
-
-def choice_set(card: dict[str, Any]) -> dict[str, Any] | None:
-    return next((b for b in card.get("body") or [] if b.get("type") == "Input.ChoiceSet"), None)
-
-
-def key_of(card: dict[str, Any]) -> tuple[str, Any]:
-    data = actions_of(card)[0]["data"]
-    return str(data["q"]), data.get("n")
-
-
-def words_of(reply: Reply) -> str:
-    parts = [str(reply.body.get("text") or "")]
-    card = card_of(reply.body)
-    for block in (card or {}).get("body") or []:
-        if block.get("type") == "TextBlock":
-            parts.append(str(block.get("text", "")))
-    return "\n".join(parts)
-
-
 # --- what a young person reads ----------------------------------------------------------------
 
 
@@ -587,7 +537,9 @@ class Child:
                 shown = self._current()
                 if shown is None or shown.key is None and not shown.help:
                     if shown is not None:
-                        self.tally.unrecognised.append(f"c{self.index}: {words_of(shown.reply)}")
+                        self.tally.unrecognised.append(
+                            f"c{self.index}: {text_of(shown.reply.body)}"
+                        )
                     await self._recover("nothing to answer")
                     continue
                 act, expect = self._answer(shown)
@@ -608,8 +560,8 @@ class Child:
     def _shown(self, reply: Reply) -> Shown | None:
         if reply.verb != "POST":
             return None
-        card = question_of(reply)
-        actions = (reply.body.get("suggestedActions") or {}).get("actions") or []
+        card = question_card(reply.body)
+        actions = suggested_actions(reply.body)
         buttons = {
             str(a.get("title")): str(
                 a.get("text") if a.get("type") == "messageBack" else a.get("value") or a["title"]
@@ -622,7 +574,7 @@ class Child:
             if a.get("type") == "messageBack" and isinstance(a.get("value"), dict)
         }
         if card is not None:
-            return Shown(reply, key_of(card)[0], is_help(card), card, buttons, payloads)
+            return Shown(reply, question_key(card)[0], is_help(card), card, buttons, payloads)
         if not buttons:
             return None
         text = str(reply.body.get("text") or "")
@@ -799,7 +751,7 @@ class Child:
 
     def _said_sent(self, replies: list[Reply]) -> bool:
         return any(
-            r.verb == "POST" and any(m in words_of(r) for m in self.words.sent) for r in replies
+            r.verb == "POST" and any(m in text_of(r.body) for m in self.words.sent) for r in replies
         )
 
     async def _exchange(self, act: dict[str, Any], expect: Expect) -> None:
@@ -904,7 +856,7 @@ class Child:
 
     def _said(self, reply: Reply) -> str:
         shown = self._shown(reply)
-        text = " ".join(words_of(reply).split())[:70]
+        text = " ".join(text_of(reply.body).split())[:70]
         if shown is None:
             return text
         return (

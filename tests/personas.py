@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.chat import Chat, option_buttons, suggested_answers, words
+from tests.chat import NUMBERED, Chat, option_buttons, prompt_of, suggested_answers, words
 from tests.consult import content_of, waiting_key
 
 # What to do at a question: tap/pick option ids, or type words. Keys are question ids (the
@@ -373,15 +373,8 @@ class Run:
         self._heard()
 
     def _prompt_words(self) -> int:
-        """Words in the waiting question itself: the card's first line, or the message's first
-        line on Web Chat (options and hints follow it)."""
-        act = self.chat.last_question()
-        for att in act.get("attachments") or []:
-            body = (att.get("content") or {}).get("body") or []
-            if body and body[0].get("type") == "TextBlock":
-                return len(str(body[0].get("text", "")).split())
-        text = str(act.get("text") or "")
-        return len(text.split("\n")[0].split())
+        """Words in the waiting question itself, without its options and hints."""
+        return len(prompt_of(self.chat.last_question()).split())
 
     async def start(self, code: str) -> None:
         await self.chat.start()
@@ -458,9 +451,8 @@ class Run:
                 await self.chat.tap(title)
                 self._heard()
                 return True
-        for line in str(self.chat.last_question().get("text") or "").split("\n"):
-            number, _, rest = line.partition(". ")
-            if number.isdigit() and number in buttons and rest.endswith(label):
+        for number, rest in NUMBERED.findall(str(self.chat.last_question().get("text") or "")):
+            if number in buttons and rest.endswith(label):
                 self.figures.sends += 1
                 await self.chat.tap(number)
                 self._heard()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from bot.app import Parts
-from tests.chat import option_buttons
+from tests.chat import choice_set, option_buttons
 from tests.consult import QUICK, text, waiting_key
 
 
@@ -22,9 +22,9 @@ def titles(chat) -> set[str]:
     for att in chat.last_question().get("attachments") or []:
         content = att.get("content") or {}
         found |= set(option_buttons(content))
-        for block in content.get("body", []):
-            if block.get("type") == "Input.ChoiceSet":
-                found |= {c["title"] for c in block["choices"]}
+        choices = choice_set(content)
+        if choices is not None:
+            found |= {c["title"] for c in choices["choices"]}
     return found
 
 
