@@ -27,7 +27,7 @@ from http import HTTPStatus
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, SignInConstants
 
-from bot.held import HeldContext, deliver, from_stored
+from bot.held import HeldContext, as_activity, deliver, from_stored
 from dialogs.consultation import Consultation
 from dialogs.context import Services, TurnFacts
 from dialogs.render import text_message
@@ -197,7 +197,7 @@ class MyReviewBot(ActivityHandler):
         """Nothing was stored: say sorry, after any safeguarding help (which must still go)."""
         try:
             ops = held.held[:keep]
-            ops.append(("send", text_message(self._sorry_words(context))))
+            ops.append(("send", as_activity(text_message(self._sorry_words(context)))))
             await deliver(context, ops)
         except Exception:
             log.exception("could not send the error message")

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes
-
 from dialogs.context import (
     HELD_PREFIX,
     Services,
@@ -31,6 +28,7 @@ from dialogs.context import (
 from dialogs.display import child_text
 from dialogs.engine import END_OF_TURN, DialogContext, Result
 from dialogs.flow import visible_options
+from dialogs.ports import ChatTurn
 from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
 from dialogs.render import (
     CARD_CHANNELS,
@@ -74,7 +72,7 @@ class Incoming:
     media: str | None
 
     @classmethod
-    def of(cls, context: TurnContext) -> Incoming:
+    def of(cls, context: ChatTurn) -> Incoming:
         act = context.activity
         payload = act.value if isinstance(act.value, dict) else None
         text = act.text.strip() if isinstance(act.text, str) and act.text.strip() else None
@@ -633,7 +631,7 @@ class AskDialog:
 
     async def continue_(self, dc: DialogContext) -> Result:
         """Classifies the message against the question waiting, then acts on the verdict."""
-        if dc.context.activity.type != ActivityTypes.message:
+        if dc.context.activity.type != "message":
             return END_OF_TURN
         turn = await Turn.load(self.services, dc.context)
         state = dc.state
@@ -937,7 +935,7 @@ class AskDialog:
         if before is not None:
             # What belongs above this question (the list of answers), held back while help
             # for a worry had to stay the last thing on screen.
-            await turn.context.send_activity(Activity().deserialize(before))
+            await turn.context.send_activity(before)
         if intro and turn.content.has(f"questions.{question.id}.intro", "en"):
             await turn.context.send_activity(turn.message(turn.t(f"questions.{question.id}.intro")))
         controls = []

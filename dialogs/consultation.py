@@ -11,9 +11,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import ActivityTypes
-
 from dialogs.ask import (
     ASK,
     AskDialog,
@@ -27,6 +24,7 @@ from dialogs.context import REOPENING_CHANNELS, Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.engine import Dialogs, Result, StepContext
 from dialogs.flow import find, first_unanswered, step_after, steps
+from dialogs.ports import ChatTurn, conversation_reference
 from dialogs.recognize import Choice, compact_code, match_one, normalize
 from dialogs.render import answers_activity
 
@@ -66,7 +64,7 @@ class Consultation:
         for dialog_id, waterfall in table.items():
             self.dialogs.add_waterfall(dialog_id, waterfall)
 
-    async def run(self, context: TurnContext) -> None:
+    async def run(self, context: ChatTurn) -> None:
         chat = await self.services.chats.load(context)
         dc = self.dialogs.context(context, chat.stack)
         turn = await Turn.load(self.services, context)
@@ -83,7 +81,7 @@ class Consultation:
             # Said on the child's own device, so they know if it was not them.
             await turn.say("other_device_linked")
             await self.services.repos.links.seen_other_device(link_id=turn.link.id or 0)
-        if context.activity.type != ActivityTypes.message and dc.active is not None:
+        if context.activity.type != "message" and dc.active is not None:
             # The chat was opened again (a reinstall, a reloaded client): show where we are.
             turn = await Turn.load(self.services, context)
             if welcome_due(turn):
@@ -179,8 +177,10 @@ class Consultation:
         services = self.services
         repos, now = services.repos, turn.now()
         act = step.context.activity
-        conv_key = f"{act.channel_id}/{act.conversation.id}"
-        user_key = f"{act.channel_id}/{act.from_property.id if act.from_property else ''}"
+        conversation_id = act.conversation.id if act.conversation else ""
+        user_id = (act.from_property.id if act.from_property else None) or ""
+        conv_key = f"{act.channel_id}/{conversation_id}"
+        user_key = f"{act.channel_id}/{user_id}"
         # Wrong codes are bounded per conversation, per channel user (whatever conversation
         # they use) and across the service (whatever users and channels guessers invent).
         misses = await repos.code_attempts.failures_since(
@@ -223,9 +223,9 @@ class Consultation:
         link = await repos.links.link(
             review_id=review.id or 0,
             channel_id=act.channel_id or "",
-            user_id=act.from_property.id if act.from_property else "",
-            conversation_id=act.conversation.id,
-            conversation_reference=_reference_without_names(act),
+            user_id=user_id,
+            conversation_id=conversation_id,
+            conversation_reference=conversation_reference(act),
             max_devices=services.code_devices_allowed,
             reopens=act.channel_id in REOPENING_CHANNELS,
         )
@@ -236,7 +236,7 @@ class Consultation:
         # A worry written before the code: the IRO hears of it now, with the review.
         for alert in await repos.alerts.link_to_review(
             channel_id=act.channel_id or "",
-            conversation_id=act.conversation.id,
+            conversation_id=conversation_id,
             review_id=review.id or 0,
         ):
             if alert.merged_into is not None:  # repeats are in their group's email
@@ -418,7 +418,7 @@ class Consultation:
             )
             if screened(step.context).worry:
                 # Help for a worry stays last on screen: the list comes with the question.
-                return await step.begin(ASK, {"qid": "send_confirm", "before": listed.serialize()})
+                return await step.begin(ASK, {"qid": "send_confirm", "before": listed})
             await step.context.send_activity(listed)
             if opts.get("change"):
                 # They came back to change something: which one, under the list.
@@ -559,16 +559,6 @@ class Consultation:
             visibility="everyone" if step.result.get("value") == "everyone" else "iro",
         )
         return await step.replace(SHARE_EACH)
-
-
-def _reference_without_names(activity: Any) -> dict[str, Any]:
-    """What a later proactive message needs (ids and the service URL), minus display names:
-    the channel's name for the child is not ours to keep."""
-    ref = TurnContext.get_conversation_reference(activity).serialize()
-    for account in ("user", "bot"):
-        if isinstance(ref.get(account), dict):
-            ref[account].pop("name", None)
-    return ref
 
 
 def _shorten(text: str, limit: int = 300) -> str:

@@ -12,13 +12,12 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity
 
 from dialogs.chat_state import ChatStates
 from dialogs.display import child_text
 from dialogs.flow import Facts, band_for, facts_for
-from dialogs.render import AskView, Control, question_activity, text_message
+from dialogs.ports import ChatTurn
+from dialogs.render import Activity, AskView, Control, question_activity, text_message
 from dialogs.safeguarding_model import Screen
 from dialogs.turn_facts import Screened, TurnFacts
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
@@ -126,11 +125,11 @@ class Services:
         return Screen.for_content(content)
 
 
-def screened(context: TurnContext) -> Screened:
+def screened(context: ChatTurn) -> Screened:
     return TurnFacts.of(context).screened
 
 
-def flagged(context: TurnContext) -> list[str]:
+def flagged(context: ChatTurn) -> list[str]:
     """The categories this turn's screening heard clearly (empty when nothing, or not
     screened)."""
     found = screened(context)
@@ -162,7 +161,7 @@ class Turn:
     """This turn's facts, loaded once: the conversation's profile, review and answers."""
 
     services: Services
-    context: TurnContext
+    context: ChatTurn
     profile: dict[str, Any]
     content: Content
     review: Review | None
@@ -175,7 +174,7 @@ class Turn:
         return self.link is None or self.link.trusted
 
     @classmethod
-    async def load(cls, services: Services, context: TurnContext) -> Turn:
+    async def load(cls, services: Services, context: ChatTurn) -> Turn:
         facts = TurnFacts.of(context)
         if facts.turn is not None:
             return facts.turn
@@ -371,7 +370,7 @@ def _read_as_a_sentence(key: str) -> bool:
     return key.startswith("messages.") or key.endswith((".prompt", ".intro", ".help", ".answer"))
 
 
-def _initial_locale(services: Services, context: TurnContext) -> str:
+def _initial_locale(services: Services, context: ChatTurn) -> str:
     """The chat starts in the language the channel reports, when we have it."""
     content = services.content_source.current()
     reported = (context.activity.locale or "").split("-")[0].lower()

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-if TYPE_CHECKING:
-    from botbuilder.core import TurnContext
+from dialogs.ports import ChatTurn
 
 
 @dataclass(frozen=True)
@@ -64,14 +63,14 @@ class Dialogs:
     def add_prompt(self, dialog_id: str, prompt: Prompt) -> None:
         self.prompts[dialog_id] = prompt
 
-    def context(self, context: TurnContext, stack: list[dict[str, Any]]) -> DialogContext:
+    def context(self, context: ChatTurn, stack: list[dict[str, Any]]) -> DialogContext:
         return DialogContext(self, context, stack)
 
 
 class DialogContext:
     """One turn's view of the chat's dialog stack (a list it changes in place)."""
 
-    def __init__(self, dialogs: Dialogs, context: TurnContext, stack: list[dict[str, Any]]):
+    def __init__(self, dialogs: Dialogs, context: ChatTurn, stack: list[dict[str, Any]]):
         self.dialogs = dialogs
         self.context = context
         self.stack = stack
@@ -159,7 +158,7 @@ class StepContext:
         self.result = result
 
     @property
-    def context(self) -> TurnContext:
+    def context(self) -> ChatTurn:
         return self.dc.context
 
     @property

@@ -25,13 +25,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes
-
 from dialogs.alert_routing import route, route_note
 from dialogs.answer_form import is_answer_form, is_number_form, waiting
 from dialogs.ask import choices_for
 from dialogs.context import Screened, Services, Turn, TurnFacts
+from dialogs.ports import Arrived, ChatTurn
 from dialogs.recognize import normalize
 from dialogs.render import (
     CHOICE_INPUT,
@@ -78,16 +76,16 @@ AFTER_WORRY = {
 }
 
 
-def written(context: TurnContext) -> str | None:
+def written(context: ChatTurn) -> str | None:
     """What the child wrote in this activity, with or without a card's value beside it."""
     act = context.activity
-    if act.type not in (ActivityTypes.message, ActivityTypes.message_update):
+    if act.type not in ("message", "messageUpdate"):
         return None
     text = act.text if isinstance(act.text, str) else ""
     return text.strip() or None
 
 
-async def screen(services: Services, context: TurnContext) -> Screened:
+async def screen(services: Services, context: ChatTurn) -> Screened:
     """Screens what the child wrote and answers as its tier says (module docstring)."""
     result = await _screen(services, context)
     facts = TurnFacts.of(context)
@@ -97,11 +95,11 @@ async def screen(services: Services, context: TurnContext) -> Screened:
     return result
 
 
-async def _screen(services: Services, context: TurnContext) -> Screened:
+async def _screen(services: Services, context: ChatTurn) -> Screened:
     act = context.activity
     text = written(context)
     payload = act.value if isinstance(act.value, dict) else None
-    if act.type not in (ActivityTypes.message, ActivityTypes.message_update):
+    if act.type not in ("message", "messageUpdate"):
         return Screened()
     if text is None and not payload:
         return Screened()
@@ -263,7 +261,7 @@ async def ask_check(turn: Turn) -> None:
 
 async def _check_answered(
     services: Services,
-    context: TurnContext,
+    context: ChatTurn,
     profile: dict[str, Any],
     text: str | None,
     payload: dict[str, Any] | None,
@@ -434,7 +432,7 @@ def _added(turn: Turn) -> str:
     return "safeguarding_added_iro" if turn.review else "safeguarding_added_duty"
 
 
-def _who(act: Activity) -> dict[str, str | None]:
+def _who(act: Arrived) -> dict[str, str | None]:
     """The channel's ids for the young person, so a duty worker can find the chat."""
     sender = act.from_property
     tenant = act.conversation.tenant_id if act.conversation else None
