@@ -7,17 +7,15 @@ import contextlib
 import logging
 import stat
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from botbuilder.core import ConversationState, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 
-from bot import web_door
+from bot import jobs, web_door
 from bot.adapter import MyReviewAdapter
 from bot.delivery.notifier import OutboxNotifier
 from bot.delivery.outbox import (
@@ -25,15 +23,16 @@ from bot.delivery.outbox import (
     OutboxWorker,
     SmtpTransport,
     Transport,
-    forget_emails,
 )
 from bot.delivery.templating import check_templates
 from bot.delivery.translator import AzureTranslator, NoTranslator
 from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
+from bot.invite_card import check_invite_card
+from bot.parts import PARTS, Parts
 from bot.settings import Settings, UnsafeSetup
-from bot.state import SqlStorage
-from dialogs.alert_routing import RELEASE_EVERY, release_held
+from bot.staff.pages import StaffPages
+from dialogs.chat_state import ChatStates
 from dialogs.consultation import Consultation
 from dialogs.context import InviteCodes, Services
 from dialogs.messages import CONTRACT
@@ -46,26 +45,7 @@ from storage.translations import gaps
 
 log = logging.getLogger(__name__)
 # Held alerts are looked at this often: a follow-up is at most this late.
-RELEASE_SECONDS = RELEASE_EVERY.total_seconds()
-HOUSEKEEPING_SECONDS = 3600
 MAX_BODY = 256 * 1024  # Teams caps a message at 100 KB; anything far larger is not a channel
-
-
-@dataclass
-class Parts:
-    """What create_app built, for the CLI and for tests."""
-
-    settings: Settings
-    db: Database
-    repos: Repositories
-    services: Services
-    adapter: MyReviewAdapter
-    bot: MyReviewBot
-    worker: OutboxWorker
-    web: DirectLine
-
-
-PARTS = web.AppKey("parts", Parts)
 
 
 def build_transport(settings: Settings) -> Transport:
@@ -137,7 +117,7 @@ def build_parts(settings: Settings) -> Parts:
     content_source = FileContentSource(settings.content_dir, required=CONTRACT)
     # A template typo must stop the start, not the first child who sends.
     check_templates(content_source.current(), tz)
-    conversation_state = ConversationState(SqlStorage(repos.bot_state))
+    check_invite_card(settings, content_source.current())
     worker = OutboxWorker(
         repo=repos.outbox,
         transport=build_transport(settings),
@@ -160,7 +140,7 @@ def build_parts(settings: Settings) -> Parts:
         repos=repos,
         notifier=notifier,
         codes=InviteCodes(settings.secret_key.get_secret_value()),
-        conversation_state=conversation_state,
+        chats=ChatStates(repos.bot_state),
         timezone=tz,
         code_attempts_allowed=settings.code_attempts_allowed,
         code_window=timedelta(minutes=settings.code_attempt_window_minutes),
@@ -232,6 +212,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     web_door.add_routes(app, settings)
     parts.web.add_routes(app)
+    StaffPages(settings=settings, repos=parts.repos, services=parts.services).add_routes(app)
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_lifecycle)
     return app
@@ -254,122 +235,6 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault(name, value)
 
 
-async def housekeeping(parts: Parts) -> None:
-    """Queue any summary a sent review is missing; forget what is only kept for a while:
-    activity ids seen (channels resend within minutes), wrong-code attempts (they count for a
-    day at most), the state of chats that never linked to a review (a week idle), everything
-    about a review `retention_days` after it (and alerts from chats with no review as long
-    after they were raised), and development .eml files after `eml_keep_days`. Seals anew any
-    value under an older data key. Logs counts."""
-    now = parts.services.clock()
-    requeued = await requeue_missing_summaries(parts)
-    alerts = await requeue_missing_alerts(parts)
-    seen = await parts.repos.activities.forget_before(before=now - timedelta(days=2))
-    codes = await parts.repos.code_attempts.forget_before(before=now - timedelta(days=1))
-    unlinked = await parts.repos.bot_state.forget_unlinked_before(before=now - timedelta(days=7))
-    # Values under an older data key, or written before encryption, are sealed anew.
-    resealed = await parts.repos.sealed.reseal_all()
-    retention = timedelta(days=parts.settings.retention_days)
-    purged = 0
-    for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
-        await purge(parts, review_id)
-        purged += 1
-    old_alerts = await parts.repos.privacy.forget_unlinked_alerts(before=now - retention)
-    emails = forget_eml_files(
-        parts.settings.outbox_dir, before=now - timedelta(days=parts.settings.eml_keep_days)
-    )
-    log.info(
-        "housekeeping",
-        extra={
-            "activity_ids": seen,
-            "code_attempts": codes,
-            "unlinked_chats": unlinked,
-            "reviews_deleted": purged,
-            "unlinked_alerts_deleted": old_alerts,
-            "eml_files_deleted": emails,
-            "summaries_requeued": requeued,
-            "alerts_requeued": alerts,
-            "values_resealed": resealed.resealed,
-        },
-    )
-
-
-async def purge(parts: Parts, review_id: int) -> dict[str, int]:
-    """Deletes everything held about a review: its rows in one transaction, then the .eml
-    files of its emails (development mail), which quote the child."""
-    async with parts.repos.db.unit_of_work():
-        emails = await parts.repos.privacy.email_ids(review_id=review_id)
-        counts = await parts.repos.privacy.purge(review_id=review_id)
-    counts["eml_files"] = forget_emails(parts.settings.outbox_dir, emails)
-    return counts
-
-
-def forget_eml_files(directory: Path, *, before: datetime) -> int:
-    """The .eml files (development mail) written before `before`: they hold children's words."""
-    if not directory.exists():
-        return 0
-    gone = 0
-    for path in directory.glob("*.eml"):
-        with contextlib.suppress(FileNotFoundError):
-            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < before:
-                path.unlink()
-                gone += 1
-    return gone
-
-
-async def release_held_alerts(parts: Parts) -> int:
-    """Sends the held alerts that are due (dialogs/alert_routing.py); how many went."""
-    return await release_held(parts.services, parts.services.clock())
-
-
-async def requeue_missing_alerts(parts: Parts) -> int:
-    """Every alert has its email queued: they commit together, so this finds only what an
-    older version or a restored backup left behind."""
-    since = parts.services.clock() - timedelta(days=7)
-    missing = await parts.repos.alerts.without_email(since=since)
-    for alert in missing:
-        notifier = parts.services.notifier
-        async with parts.repos.db.unit_of_work():
-            if alert.tier == "unsure":
-                await notifier.note(alert_id=alert.id or 0)
-            else:
-                await notifier.alert(alert_id=alert.id or 0)
-        log.warning("alert email was missing and is queued now", extra={"alert_id": alert.id})
-    return len(missing)
-
-
-async def requeue_missing_summaries(parts: Parts) -> int:
-    """A review marked sent always has its summary queued: sending commits both together, so
-    this finds only what an older version or a restored backup left behind."""
-    since = parts.services.clock() - timedelta(days=2)
-    missing = await parts.repos.reviews.sent_without_summary(since=since)
-    for review in missing:
-        async with parts.repos.db.unit_of_work():
-            await parts.services.notifier.summary(
-                review_id=review.id or 0, updated=review.summary_sends > 1
-            )
-        log.warning("summary was missing and is queued now", extra={"review_id": review.id})
-    return len(missing)
-
-
-async def _housekeeping_forever(parts: Parts) -> None:
-    while True:
-        try:
-            await housekeeping(parts)
-        except Exception:  # a missed clean-up is retried next hour
-            log.exception("housekeeping failed")
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-
-
-async def _release_forever(parts: Parts) -> None:
-    while True:
-        await asyncio.sleep(RELEASE_SECONDS)
-        try:
-            await release_held_alerts(parts)
-        except Exception:  # tried again shortly; the alerts stay held, never lost
-            log.exception("releasing held alerts failed")
-
-
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     parts = app[PARTS]
     await parts.db.migrate()
@@ -383,8 +248,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await parts.worker.start()
     tasks = [
         asyncio.create_task(parts.worker.run_forever(), name="outbox"),
-        asyncio.create_task(_housekeeping_forever(parts), name="housekeeping"),
-        asyncio.create_task(_release_forever(parts), name="held alerts"),
+        asyncio.create_task(jobs.housekeeping_forever(parts), name="housekeeping"),
+        asyncio.create_task(jobs.release_forever(parts), name="held alerts"),
         asyncio.create_task(parts.web.run_forever(), name="web door"),
     ]
     log.info("started", extra={"transport": parts.worker.transport.name})

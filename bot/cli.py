@@ -16,13 +16,17 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot import logs
-from bot.app import build_parts, create_app, purge
+from bot.app import build_parts, create_app
+from bot.invite_card import chat_link, invite
+from bot.jobs import purge
 from bot.settings import Settings, UnsafeSetup, settings_error
-from storage.content import ContentError
+from bot.staff.accounts import add_staff, new_setup_link
+from dialogs.messages import CONTRACT
+from storage.content import ContentError, FileContentSource
 from storage.crypto import DataKeyError, SealedValueError, new_key_entry
 from storage.db import private_dir
-from storage.models import Review, ReviewCreate
-from storage.repositories import Resealed
+from storage.models import STAFF_ROLES, Review, ReviewCreate, StaffMember, StaffMemberCreate
+from storage.repositories import Resealed, StaffExists, Verified
 
 PLAYGROUND_HINT = (
     "To try it in Teams, open it in the Microsoft 365 Agents Playground:\n"
@@ -172,12 +176,87 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
         parts.adapter.close()
 
 
-def chat_link(settings: Settings, code: str, language: str | None = None) -> str:
-    """The link a young person opens on their phone: the code in the fragment, which the page
-    takes out of the address bar and never sends in a URL."""
-    base = settings.public_url.rstrip("/") or f"http://localhost:{settings.port}"
-    query = f"?lang={language}" if language else ""
-    return f"{base}/chat{query}#{code}"
+async def staff_add(settings: Settings, data: StaffMemberCreate) -> tuple[StaffMember, str]:
+    """A staff account and its one-time set-up link (audited as done from the command line)."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        try:
+            return await add_staff(parts.repos, settings, data=data, by=None)
+        except StaffExists:
+            raise SystemExit(
+                f"There is already an account for {data.email}. For a new set-up link (a "
+                f"forgotten password, a new phone): myreview staff link --email {data.email}"
+            ) from None
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def staff_link(settings: Settings, email: str) -> tuple[StaffMember, str]:
+    """A new set-up link for an existing, active account."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        async with parts.db.unit_of_work():
+            member = await parts.repos.staff.by_email(email=email)
+            if member is None or not member.active:
+                raise SystemExit(f"There is no active staff account for {email.strip()}.")
+            link = await new_setup_link(parts.repos, settings, staff_id=member.id or 0, by=None)
+        return member, link
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def audit_verify(settings: Settings) -> Verified:
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        return await parts.repos.audit.verify()
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def demo_staff_link(settings: Settings) -> str:
+    """A set-up link for the demo review's IRO, whose account is made the first time: opening
+    it sets a password and signs them in to see Sam's review. Each run gives a new link (only
+    a link's hash is kept, as with invite codes)."""
+    data = demo_review(settings)
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        member = await parts.repos.staff.by_email(email=data.iro_email)
+        if member is None:
+            _, link = await add_staff(
+                parts.repos,
+                settings,
+                data=StaffMemberCreate(
+                    email=data.iro_email, display_name=data.iro_name, role="iro"
+                ),
+                by=None,
+            )
+            return link
+        async with parts.db.unit_of_work():
+            return await new_setup_link(parts.repos, settings, staff_id=member.id or 0, by=None)
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+def tell_invite(settings: Settings, review: Review, code: str, card: Path | None) -> None:
+    """Prints the young person's link and the text to forward; writes the card if asked."""
+    content = FileContentSource(settings.content_dir, required=CONTRACT).current()
+    made = invite(settings, content, review, code)
+    print(f"Link for the young person: {made.link}")
+    print(f"Text to forward: {made.forward_text}")
+    if card is not None:
+        # It holds the code: readable by its owner only until they print or send it.
+        card.parent.mkdir(parents=True, exist_ok=True)
+        card.write_text(made.card_html, encoding="utf-8")
+        card.chmod(0o600)
+        print(f"Invite card (to print, or send to the young person): {card}")
 
 
 def demo_review(settings: Settings) -> ReviewCreate:
@@ -233,10 +312,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="ask on the easy path (short questions, pictures, tap to answer), any age",
     )
+    card_help = "also write the invite card (HTML, to print or send) to this file"
+    add.add_argument("--card", type=Path, help=card_help)
     reissue = review.add_parser(
         "new-code", help="give a review a new invite code; closes every device linked before"
     )
     reissue.add_argument("--review-id", type=int, required=True)
+    reissue.add_argument("--card", type=Path, help=card_help)
     purge = review.add_parser(
         "purge", help="delete everything held about a review (a young person's request)"
     )
@@ -247,6 +329,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     export.add_argument("--review-id", type=int, required=True)
     export.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    staff = sub.add_parser("staff", help="staff accounts for /staff").add_subparsers(
+        dest="action", required=True
+    )
+    staff_new = staff.add_parser("add", help="add a member of staff; prints a one-time set-up link")
+    staff_new.add_argument("--email", required=True)
+    staff_new.add_argument("--name", required=True, help="their name as colleagues know it")
+    staff_new.add_argument("--role", required=True, choices=list(STAFF_ROLES))
+    staff_again = staff.add_parser(
+        "link", help="a new set-up link (a forgotten password, a new phone)"
+    )
+    staff_again.add_argument("--email", required=True)
+    audit = sub.add_parser("audit", help="the staff audit trail").add_subparsers(
+        dest="action", required=True
+    )
+    audit.add_parser("verify", help="check no audit row was changed or taken out (exit 1 if so)")
     keys = sub.add_parser("keys", help="the data keys that seal children's words").add_subparsers(
         dest="action", required=True
     )
@@ -316,9 +413,14 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "demo":
             review_row, code, reused = asyncio.run(demo_code(settings))
             how = "kept (answers and all), with a new code" if reused else "created"
+            staff_link_url = asyncio.run(demo_staff_link(settings))
             print(f"Open {chat_link(settings, code)} to chat as a young person.")
             print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) {how}.")
             print(f"Invite code: {code}")
+            print(
+                f"Open {staff_link_url} to sign in as the IRO, Jo Demo (choose a password; "
+                "then see Sam's review at /staff)."
+            )
             print(PLAYGROUND_HINT.format(port=settings.port))
             print(f"The IRO's emails land in {settings.outbox_dir}/ as .eml files.", flush=True)
             serve(settings)
@@ -346,9 +448,7 @@ def main(argv: list[str] | None = None) -> None:
             review_row, code = asyncio.run(add_review(settings, data))
             print(f"Review {review_row.id} created for {review_row.first_name}.")
             print(f"Invite code: {code}")
-            print(
-                f"Link for the young person: {chat_link(settings, code, review_row.language_hint)}"
-            )
+            tell_invite(settings, review_row, code, args.card)
             last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
             print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
             if review_row.place:
@@ -358,9 +458,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "review" and args.action == "new-code":
             review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
             print(f"New invite code for review {review_row.id}: {code}")
-            print(
-                f"Link for the young person: {chat_link(settings, code, review_row.language_hint)}"
-            )
+            tell_invite(settings, review_row, code, args.card)
             print(
                 f"The old code no longer works, and {closed} device(s) linked with it are closed."
                 " The first device to enter this code can see and change the answers."
@@ -379,6 +477,32 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"Still to do (written while this ran; run it again): {left}.")
             else:
                 print("Every value is under the current key: older keys can be removed.")
+        elif args.command == "staff" and args.action == "add":
+            try:
+                member_data = StaffMemberCreate.model_validate(
+                    {"email": args.email, "display_name": args.name, "role": args.role}
+                )
+            except ValidationError as exc:
+                problems = "; ".join(
+                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+                )
+                raise SystemExit(f"The staff member is not valid: {problems}") from None
+            member, link = asyncio.run(staff_add(settings, member_data))
+            print(f"Staff member {member.id} added: {member.display_name} ({member.role}).")
+            print(f"Set-up link (works once, for 24 hours; shown once): {link}")
+        elif args.command == "staff" and args.action == "link":
+            member, link = asyncio.run(staff_link(settings, args.email))
+            print(f"Set-up link for {member.display_name} (works once, for 24 hours): {link}")
+            print("Using it sets a new password (and authenticator app) and ends their sessions.")
+        elif args.command == "audit" and args.action == "verify":
+            found = asyncio.run(audit_verify(settings))
+            if not found.ok:
+                print(
+                    f"Audit trail BROKEN at row {found.broken_at}: {found.why}. "
+                    f"{found.rows} row(s) before it are intact."
+                )
+                raise SystemExit(1)
+            print(f"Audit trail intact: {found.rows} row(s); last hash {found.head}.")
         elif args.command == "review" and args.action == "export":
             paths = asyncio.run(export_review(settings, args.review_id, args.out))
             print("Written: " + ", ".join(str(p) for p in paths))
@@ -406,12 +530,15 @@ def _confirm_purge(review_id: int) -> None:
 
 
 def content_command(action: str, content_dir: Path, args: argparse.Namespace) -> None:
-    """`check`: exits 1 when wording is missing or stale, listing each key with its English;
-    `translated`: records today's English for a language."""
+    """`check`: exits 1 when content is not valid, listing every problem with its file, line and
+    fix, or when wording is missing or stale, listing each key with its English; `translated`:
+    records today's English for a language."""
+    from dialogs.messages import CONTRACT
     from storage.content import load_content
     from storage.translations import gaps, mark_translated
 
-    content = load_content(content_dir)
+    # Checked against the code as the app checks it at start-up: what passes here starts.
+    content = load_content(content_dir, required=CONTRACT)
     if action == "translated":
         try:
             count = mark_translated(content, args.locale, args.key)

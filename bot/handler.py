@@ -27,9 +27,9 @@ from http import HTTPStatus
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, SignInConstants
 
-from bot.held import HeldContext, deliver, from_stored
+from bot.held import HeldContext, as_activity, deliver, from_stored
 from dialogs.consultation import Consultation
-from dialogs.context import RECEIVED_AT, Services, Turn
+from dialogs.context import Services, TurnFacts
 from dialogs.render import text_message
 from dialogs.screen import screen
 from storage.content import FALLBACK_LOCALE
@@ -65,7 +65,7 @@ class MyReviewBot(ActivityHandler):
             if act.id and await self._replayed(turn_context, conversation_id, act.id):
                 return
             held = HeldContext(turn_context)
-            held.turn_state[RECEIVED_AT] = received
+            TurnFacts.of(held).received_at = received
             safety_replies = 0
             marks, self._delivered = self._delivered, []
             try:
@@ -76,7 +76,7 @@ class MyReviewBot(ActivityHandler):
                 async with self.services.repos.db.unit_of_work():
                     await self.services.repos.activities.delivered(marks=marks)
                     await super().on_turn(held)
-                    await self.services.conversation_state.save_changes(held)
+                    await self.services.chats.save(held)
                     if act.id:
                         await self.services.repos.activities.record(
                             conversation_id=conversation_id,
@@ -197,14 +197,14 @@ class MyReviewBot(ActivityHandler):
         """Nothing was stored: say sorry, after any safeguarding help (which must still go)."""
         try:
             ops = held.held[:keep]
-            ops.append(("send", text_message(self._sorry_words(context))))
+            ops.append(("send", as_activity(text_message(self._sorry_words(context)))))
             await deliver(context, ops)
         except Exception:
             log.exception("could not send the error message")
 
     def _sorry_words(self, context: TurnContext) -> str:
-        turn = context.turn_state.get(Turn.CACHE)
-        if isinstance(turn, Turn):
+        turn = TurnFacts.of(context).turn
+        if turn is not None:
             try:
                 return turn.msg("error")
             except Exception:  # noqa: BLE001 - the plainest words are better than none

@@ -32,6 +32,14 @@ class HeldContext(TurnContext):
         self.original = context
         self.held: list[tuple[str, Activity]] = []
 
+    async def send_activity(
+        self, activity_or_text: Activity | dict[str, Any] | str, *args: Any, **kw: Any
+    ) -> ResourceResponse | None:
+        # The dialogs write activities as plain JSON (dialogs/render.py).
+        if isinstance(activity_or_text, dict):
+            activity_or_text = as_activity(activity_or_text)
+        return await super().send_activity(activity_or_text, *args, **kw)
+
     async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
         responses = []
         for activity in activities:
@@ -45,13 +53,28 @@ class HeldContext(TurnContext):
             responses.append(ResourceResponse(id=held_id(self.activity.id or "", index)))
         return responses
 
-    async def update_activity(self, activity: Activity) -> ResourceResponse:
+    async def update_activity(self, activity: Activity | dict[str, Any]) -> ResourceResponse:
+        if isinstance(activity, dict):
+            activity = as_activity(activity)
         self.held.append(("update", deepcopy(activity)))
         return ResourceResponse(id=activity.id)
 
     def stored(self, upto: int | None = None) -> list[dict[str, Any]]:
         """The held replies as JSON, to commit with the turn."""
         return [{"op": op, "activity": act.serialize()} for op, act in self.held[:upto]]
+
+
+def as_activity(body: dict[str, Any]) -> Activity:
+    """The SDK's Activity for an activity written as JSON. Free-form fields (a card's data, a
+    button's value) go in as they are: msrest would copy them item by item, or mangle them."""
+    plain = dict(body)
+    free_form = {key: plain.pop(key) for key in ("value", "channelData") if key in plain}
+    activity = Activity().deserialize(plain)
+    if "value" in free_form:
+        activity.value = free_form["value"]
+    if "channelData" in free_form:
+        activity.channel_data = free_form["channelData"]
+    return activity
 
 
 def from_stored(stored: list[dict[str, Any]]) -> list[tuple[str, Activity]]:

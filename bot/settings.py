@@ -303,6 +303,20 @@ class Settings(BaseSettings):
         default="https://www.bbc.co.uk/weather", pattern=r"^https?://[^\s<>\"']+$", max_length=500
     )
 
+    # The staff workspace (/staff, bot/staff/): a session ends after this many minutes without
+    # a page opened, and this many hours after sign-in, whatever happens.
+    staff_idle_minutes: int = Field(default=30, ge=5, le=240)
+    staff_session_hours: int = Field(default=12, ge=1, le=24)
+    # A second factor (an authenticator app's code, TOTP) for local staff accounts. Unset: on in
+    # production, off otherwise; production refuses `false`.
+    staff_second_factor: bool | None = None
+
+    @property
+    def second_factor_required(self) -> bool:
+        return self.staff_second_factor is not False and (
+            self.environment == "production" or bool(self.staff_second_factor)
+        )
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         # Messages name the setting, never its value: they end up in logs and terminals.
@@ -333,6 +347,11 @@ class Settings(BaseSettings):
                 Keyring.parse(self.data_keys.get_secret_value())
             except DataKeyError as exc:
                 raise ValueError(str(exc)) from None
+            if self.staff_second_factor is False:
+                raise ValueError(
+                    "MYREVIEW_STAFF_SECOND_FACTOR cannot be false in production: staff who read "
+                    "children's words sign in with a password and an authenticator app's code."
+                )
             smtp = self.smtp_password.get_secret_value()
             if self.smtp_username and (is_placeholder(smtp) or smtp != smtp.strip()):
                 raise ValueError(

@@ -36,6 +36,7 @@ import jinja2
 from aiohttp import web
 
 from bot.settings import REPO_ROOT, Settings, UnsafeSetup
+from dialogs.messages import CONTRACT
 from storage.content import FALLBACK_LOCALE, Content, ContentError, load_content
 
 log = logging.getLogger(__name__)
@@ -281,17 +282,11 @@ def _check_words(content: Content) -> None:
         )
 
 
-def _content(app: web.Application, settings: Settings) -> Content:
-    from bot.app import PARTS  # bot.app imports this module
-
-    if PARTS in app:
-        return app[PARTS].services.content_source.current()
-    return load_content(settings.content_dir)
-
-
 def add_routes(app: web.Application, settings: Settings) -> None:
     """`GET /chat` and the files it loads."""
-    _check_words(_content(app, settings))
+    # Content as the app read it at start (the same files give the same, cached Content).
+    content = load_content(settings.content_dir, required=CONTRACT)
+    _check_words(content)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE),
         autoescape=True,
@@ -314,7 +309,6 @@ def add_routes(app: web.Application, settings: Settings) -> None:
                 text=f"The chat page is not installed on this server: {INSTALL_HINT}.\n",
                 headers={"Retry-After": "3600"},
             )
-        content = _content(request.app, settings)
         locale = page_language(
             content, request.query.get("lang"), request.headers.get("Accept-Language")
         )

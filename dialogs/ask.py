@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-from botbuilder.core import TurnContext
-from botbuilder.dialogs import Dialog, DialogContext, DialogReason, DialogTurnResult
-from botbuilder.schema import Activity, ActivityTypes
+from typing import Any, ClassVar, Literal
 
 from dialogs.context import (
     HELD_PREFIX,
-    RECEIVED_AT,
     Services,
     Turn,
+    TurnFacts,
     parse_held_id,
     screened,
 )
 from dialogs.display import child_text
+from dialogs.engine import END_OF_TURN, DialogContext, Result
 from dialogs.flow import visible_options
+from dialogs.ports import ChatTurn
 from dialogs.recognize import Choice, match_many, match_one, match_parts, match_word, normalize
 from dialogs.render import (
     CARD_CHANNELS,
@@ -74,7 +72,7 @@ class Incoming:
     media: str | None
 
     @classmethod
-    def of(cls, context: TurnContext) -> Incoming:
+    def of(cls, context: ChatTurn) -> Incoming:
         act = context.activity
         payload = act.value if isinstance(act.value, dict) else None
         text = act.text.strip() if isinstance(act.text, str) and act.text.strip() else None
@@ -111,6 +109,11 @@ class Verdict:
         "unclear",
         "greet",
         "none_ticked",
+        "change",
+        "handled",
+        "glossary",
+        "wait",
+        "ask_again",
     ]
     answer: tuple[str, Any] | None = None
     control: str | None = None
@@ -118,6 +121,243 @@ class Verdict:
     media: str | None = None
     # A typed pick-more-than-one answer: what matched no option, as typed ("my dog").
     rest: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One message at one question: everything a rule may look at."""
+
+    question: Question
+    state: Mapping[str, Any]
+    inc: Incoming
+    choices: list[Choice]
+    typed_control: Callable[[str], str | None]
+    paused: bool
+    burst: bool
+    disclosed: bool
+    suggestions: Sequence[str]
+    meanings: Mapping[str, frozenset[str]] | None
+    negations: frozenset[str]
+    # What the chat knows besides the message: the screen's verdict on it (answered by the
+    # screen itself: `handled`, which may `ask` the question now), the glossary term it asks
+    # about, whether the help after a worry is still the last thing on screen ("unseen" or
+    # "seen"), and whether the message only says "ready".
+    handled: bool = False
+    ask_now: bool = False
+    glossary: str | None = None
+    after_help: str | None = None
+    ready: bool = False
+    # The chat was paused ("pause"): a glossary word then greets, as any message does.
+    paused_chat: bool = False
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return self.inc.payload or {}
+
+    @property
+    def short_text(self) -> str | None:
+        """What was typed, if short enough to be read as a label, number or control word."""
+        text = self.inc.text
+        return text if text and len(text) <= RECOGNISED_CHARS else None
+
+    def answered(self, answer: tuple[str, Any]) -> Verdict:
+        if self.disclosed and answer[0] == "text" and not self.question.takes_disclosures:
+            # A worry typed at the name or code question is not a name or a wrong code: the
+            # alert keeps it, and the question is asked again after the help.
+            return Verdict("unclear")
+        return Verdict("answer", answer=answer)
+
+
+Rule = Callable[[Case], "Verdict | None"]
+
+
+def answer_tapped_in_list(case: Case) -> Verdict | None:
+    """An answer tapped in the check list above the question: change that one."""
+    tapped = case.payload.get(CHANGE)
+    if isinstance(tapped, str) and case.state["qid"] in ("send_confirm", "which_answer"):
+        return Verdict("change", text=tapped)
+    return None
+
+
+def answered_by_the_screen(case: Case) -> Verdict | None:
+    """The screen answered this message itself (the gentle check's answer, a word about the
+    worry): it answers no question."""
+    return Verdict("handled") if case.handled else None
+
+
+def asks_what_a_word_means(case: Case) -> Verdict | None:
+    """ "What's an IRO?": answered in a line, and the question stays where it was."""
+    if case.glossary is not None and not case.paused_chat and not case.disclosed:
+        return Verdict("glossary", text=case.glossary)
+    return None
+
+
+def after_the_help(case: Case) -> Verdict | None:
+    """While the help after a worry is the last thing on screen: another worry waits; "OK",
+    "ready" (or anything, before the question was seen) brings the question. Once seen, a
+    message may well answer it ("its boring and teachers pick on me") and goes on."""
+    if not case.after_help or case.inc.payload:
+        return None
+    if case.disclosed:
+        return Verdict("wait")
+    if case.after_help != "seen" or case.ready:
+        return Verdict("ask_again")
+    return None
+
+
+def paused_greets(case: Case) -> Verdict | None:
+    """They were told "just say hi": what they type now greets, it does not answer."""
+    return Verdict("greet") if case.paused and not case.inc.payload else None
+
+
+def _tapped_control(case: Case) -> str | None:
+    ctl = case.payload.get("ctl")
+    return ctl if ctl in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
+
+
+def old_card(case: Case) -> Verdict | None:
+    """A tap on a card of an earlier question (or an earlier asking of this one) answers
+    nothing; help, language and the like still work from any card."""
+    p, state = case.payload, case.state
+    stale = "q" in p and (p.get("q") != state["key"] or p.get("n") != state["n"])
+    return Verdict("stale") if stale and _tapped_control(case) not in GLOBAL_CONTROLS else None
+
+
+def control_tapped(case: Case) -> Verdict | None:
+    ctl = _tapped_control(case)
+    return Verdict("control", control=ctl) if ctl is not None else None
+
+
+def typed_too_soon(case: Case) -> Verdict | None:
+    """Typed before the question could be read. A label of the new question is a button tapped
+    on it (Web Chat sends the label as text), so only other text counts."""
+    text = case.inc.text
+    if not case.burst or text is None or _is_a_label(text, case.choices):
+        return None
+    typed = case.typed_control(text)
+    return Verdict("control", control=typed) if typed else Verdict("burst", text=text)
+
+
+def nothing_ticked(case: Case) -> Verdict | None:
+    """OK on a pick-more-than-one card with nothing ticked."""
+    p = case.payload
+    multi = case.question.type == "multi"
+    return (
+        Verdict("none_ticked")
+        if multi and "q" in p and not p.get(CHOICE_INPUT) and not p.get("opt")
+        else None
+    )
+
+
+def option_tapped(case: Case) -> Verdict | None:
+    answer = _from_payload(case.question, case.payload, case.choices) if case.payload else None
+    return case.answered(answer) if answer is not None else None
+
+
+def suggestion_tapped(case: Case) -> Verdict | None:
+    """A one-tap answer offered with a typing question (the name on the review)."""
+    say = case.payload.get("say")
+    if case.question.type == "text" and say in case.suggestions:
+        return case.answered(("text", str(say)))
+    return None
+
+
+def one_tap_label_typed(case: Case) -> Verdict | None:
+    """A one-tap answer to a typing question, tapped on Web Chat (its label comes as text) or
+    typed just so. Anything else typed is the child's own words."""
+    text = case.short_text
+    if text is None or case.question.type != "text" or not case.choices:
+        return None
+    said = normalize(text)
+    exact = [c.id for c in case.choices if said and said in c.words()]
+    return case.answered(("choice", exact[0])) if len(exact) == 1 else None
+
+
+def parts_typed(case: Case) -> Verdict | None:
+    """Several options typed in one message ("my carer and my dog"); what matched none is kept
+    beside them, under "something else" where the question has it."""
+    text = case.short_text
+    if text is None or case.question.type != "multi":
+        return None
+    found, rest = match_parts(text, case.choices, case.negations)
+    if not found or (len(rest) == 1 and case.typed_control(rest[0])):
+        return None
+    ids = {c.id for c in case.choices}
+    if rest and SOMETHING_ELSE in ids and SOMETHING_ELSE not in found:
+        found = [c.id for c in case.choices if c.id in {*found, SOMETHING_ELSE}]
+    return Verdict("answer", answer=("choices", found), rest=", ".join(rest) or None)
+
+
+def meaning_typed(case: Case) -> Verdict | None:
+    """ "whatever", "idk", "nah" (the whole message): what it means, not what it says; before
+    labels inside a sentence, or "not sure" would be "sure", a yes."""
+    text = case.short_text
+    if text is None or not case.meanings:
+        return None
+    stored = bool(case.state.get("store"))
+    answer = _by_meaning(case.question, text, case.choices, case.meanings, stored=stored)
+    return case.answered(answer) if answer is not None else None
+
+
+def label_typed(case: Case) -> Verdict | None:
+    """An option's label, other word or number, typed."""
+    text = case.short_text
+    if text is None or case.question.type == "text":
+        return None
+    answer = _from_text(case.question, text, case.choices, case.negations)
+    return case.answered(answer) if answer is not None else None
+
+
+def control_typed(case: Case) -> Verdict | None:
+    typed = case.typed_control(case.inc.text) if case.inc.text else None
+    return Verdict("control", control=typed) if typed is not None else None
+
+
+def own_words(case: Case) -> Verdict | None:
+    """A typing question's answer: the child's own words (or a picture, where it is stored)."""
+    question, inc = case.question, case.inc
+    if question.type != "text":
+        return None
+    if inc.text is not None and len(inc.text) > question.max_length:
+        return Verdict("too_long")
+    if inc.text is not None:
+        return case.answered(("text", inc.text))
+    if inc.media and case.state.get("store"):
+        return case.answered(("media", inc.media))
+    return None
+
+
+def media_sent(case: Case) -> Verdict | None:
+    return Verdict("media", media=case.inc.media) if case.inc.media else None
+
+
+# Verdicts about the chat rather than an answer to the question: they leave its pause and the
+# help after a worry as they were.
+ABOUT_THE_CHAT = frozenset({"change", "handled", "glossary", "wait", "ask_again"})
+
+# Every decision about a message at a question, in order: the first rule with a verdict wins.
+# Taps and states first, then the readings of an answer from the most certain (a tap) to the
+# least (words typed), then what is left.
+RULES: tuple[Rule, ...] = (
+    answer_tapped_in_list,
+    answered_by_the_screen,
+    asks_what_a_word_means,
+    after_the_help,
+    paused_greets,
+    old_card,
+    control_tapped,
+    typed_too_soon,
+    nothing_ticked,
+    option_tapped,
+    suggestion_tapped,
+    one_tap_label_typed,
+    parts_typed,
+    meaning_typed,
+    label_typed,
+    control_typed,
+    own_words,
+    media_sent,
+)
 
 
 def classify(
@@ -133,69 +373,31 @@ def classify(
     suggestions: Sequence[str] = (),
     meanings: Mapping[str, frozenset[str]] | None = None,
     negations: frozenset[str] = frozenset(),
+    **chat: Any,
 ) -> Verdict:
-    """The same question, state and input always give the same verdict; nothing is stored."""
-    p = inc.payload or {}
+    """The same question, state and input always give the same verdict; nothing is stored.
+    `chat`: what the chat knows besides the message (Case: handled, ask_now, glossary,
+    after_help, ready, paused_chat)."""
     if inc.text is not None and len(inc.text) > RECOGNISED_CHARS:
         typed_control = _no_control
-    if paused and not inc.payload:
-        # They were told "just say hi": what they type now greets, it does not answer.
-        return Verdict("greet")
-    ctl = p.get("ctl") if p.get("ctl") in (*GLOBAL_CONTROLS, *STEP_CONTROLS) else None
-    stale = "q" in p and (p.get("q") != state["key"] or p.get("n") != state["n"])
-    if stale and ctl not in GLOBAL_CONTROLS:
-        return Verdict("stale")
-    if ctl is not None:
-        return Verdict("control", control=ctl)
-    if burst and inc.text is not None and not _is_a_label(inc.text, choices):
-        # A label of the new question is a button tapped on it (Web Chat sends the label as
-        # text), so only other text counts as typed before the question could be read.
-        typed = typed_control(inc.text)
-        return Verdict("control", control=typed) if typed else Verdict("burst", text=inc.text)
-    if question.type == "multi" and "q" in p and not p.get(CHOICE_INPUT) and not p.get("opt"):
-        return Verdict("none_ticked")  # OK on the card with nothing ticked
-    answer = _from_payload(question, p, choices) if p else None
-    if answer is None and question.type == "text" and p.get("say") in suggestions:
-        answer = ("text", str(p["say"]))  # a one-tap answer offered with it (the review's name)
-    short = inc.text is not None and len(inc.text) <= RECOGNISED_CHARS
-    if answer is None and inc.text and short and question.type == "text" and choices:
-        # A one-tap answer to a typing question, tapped on Web Chat (its label comes as text)
-        # or typed just so. Anything else typed is the child's own words.
-        said = normalize(inc.text)
-        exact = [c.id for c in choices if said and said in c.words()]
-        answer = ("choice", exact[0]) if len(exact) == 1 else None
-    if answer is None and inc.text and short and question.type == "multi":
-        found, rest = match_parts(inc.text, choices, negations)
-        if found and not (len(rest) == 1 and typed_control(rest[0])):
-            ids = {c.id for c in choices}
-            if rest and SOMETHING_ELSE in ids and SOMETHING_ELSE not in found:
-                found = [c.id for c in choices if c.id in {*found, SOMETHING_ELSE}]
-            return Verdict("answer", answer=("choices", found), rest=", ".join(rest) or None)
-    if answer is None and inc.text and short and meanings:
-        # "whatever", "idk", "nah" (the whole message): what it means, not what it says;
-        # before labels inside a sentence, or "not sure" would be "sure", a yes.
-        answer = _by_meaning(question, inc.text, choices, meanings, stored=bool(state.get("store")))
-    if answer is None and inc.text and short and question.type != "text":
-        answer = _from_text(question, inc.text, choices, negations)
-    if answer is None and inc.text:
-        typed = typed_control(inc.text)
-        if typed is not None:
-            return Verdict("control", control=typed)
-    if answer is None and question.type == "text":
-        if inc.text is not None and len(inc.text) > question.max_length:
-            return Verdict("too_long")
-        if inc.text is not None:
-            answer = ("text", inc.text)
-        elif inc.media and state.get("store"):
-            answer = ("media", inc.media)
-    if answer is not None and disclosed and answer[0] == "text" and not question.takes_disclosures:
-        # A worry typed at the name or code question is not a name or a wrong code: the
-        # alert keeps it, and the question is asked again after the help.
-        return Verdict("unclear")
-    if answer is not None:
-        return Verdict("answer", answer=answer)
-    if inc.media:
-        return Verdict("media", media=inc.media)
+    case = Case(
+        question,
+        state,
+        inc,
+        choices,
+        typed_control,
+        paused,
+        burst,
+        disclosed,
+        suggestions,
+        meanings,
+        negations,
+        **chat,
+    )
+    for rule in RULES:
+        verdict = rule(case)
+        if verdict is not None:
+            return verdict
     return Verdict("unclear")
 
 
@@ -404,18 +606,17 @@ def check_label(turn: Turn, question: Question, topic: str | None) -> str:
     return turn.t(key, **about)
 
 
-class AskDialog(Dialog):
+class AskDialog:
     """Options: qid, topic, key, store, can_back, silent, intro, values. Ends with
     {"kind", "value"} for an answer or {"control": "back" | "skip"}."""
 
     def __init__(self, services: Services) -> None:
-        super().__init__(ASK)
         self.services = services
 
-    async def begin_dialog(self, dc: DialogContext, options: object = None) -> DialogTurnResult:
+    async def begin(self, dc: DialogContext, options: dict[str, Any] | None = None) -> Result:
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
-        state.update(dict(options or {}))  # type: ignore[call-overload]
+        state = dc.state
+        state.update(dict(options or {}))
         state.setdefault("key", state["qid"])
         turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         state["n"] = turn.profile["asks"]
@@ -426,72 +627,56 @@ class AskDialog(Dialog):
             turn.profile["after_help"] = "unseen"
         elif not state.get("silent"):
             await self._ask(turn, state, intro=state.get("intro", True))
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
-    async def continue_dialog(self, dc: DialogContext) -> DialogTurnResult:
+    async def continue_(self, dc: DialogContext) -> Result:
         """Classifies the message against the question waiting, then acts on the verdict."""
-        if dc.context.activity.type != ActivityTypes.message:
-            return Dialog.end_of_turn
+        if dc.context.activity.type != "message":
+            return END_OF_TURN
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
+        state = dc.state
         question = turn.content.question(state["qid"])
         inc = Incoming.of(dc.context)
-        tapped = (inc.payload or {}).get(CHANGE)
-        if isinstance(tapped, str) and state["qid"] in ("send_confirm", "which_answer"):
-            # An answer tapped in the check list above: change that one.
-            if state["qid"] == "which_answer":
-                return await dc.end_dialog({"kind": "text", "value": tapped})
-            return await dc.end_dialog({"kind": "choice", "value": "change", "key": tapped})
         said = screened(dc.context)
-        if said.handled:
-            # The screen answered this message itself (the gentle check's answer, a word about
-            # the worry): it answers no question. The question comes if the screen says so.
-            if said.ask:
-                await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
-            return Dialog.end_of_turn
-        term = glossary_term(turn, inc.typed) if inc.typed and not said.worry else None
-        if term is not None and "paused" not in turn.profile:
-            # "What's an IRO?": answered in a line, and the question stays where it was.
-            await turn.context.send_activity(turn.message(turn.t(f"glossary.{term}.answer")))
-            await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+        paused_chat = "paused" in turn.profile
         after_help = turn.profile.get("after_help")
-        if after_help and not inc.payload:
-            if said.worry:
-                # Another worry: the screen has answered it, and still no question.
-                return Dialog.end_of_turn
-            if after_help != "seen" or self._ready(turn, inc.text):
-                # "OK", "ready": the question, now (with its intro if they have not seen it).
-                await self._ask(
-                    turn, state, intro=after_help != "seen" and state.get("intro", True)
-                )
-                return Dialog.end_of_turn
-            # The question was on screen when they wrote the worry: this may well answer it
-            # ("its boring and teachers pick on me"), and is taken as any answer would be.
-            turn.profile.pop("after_help")
-        paused = bool(turn.profile.pop("paused", False))
         # "Hi", "pershendetje": coming back, as the bot told them to, not an answer.
         greets = inc.typed is not None and match_word(
             inc.typed, turn.content.synonyms("greetings", turn.locale)
         )
+        suggestions = self._suggestions(turn, question)
+        # A one-tap answer tapped at once (Web Chat sends its label as text) is a tap, however
+        # quick, not words typed before the question could be read.
+        tapped = inc.text is not None and normalize(inc.text) in {normalize(s) for s in suggestions}
         verdict = classify(
             question,
             state,
             inc,
             choices_for(turn, question),
             lambda text: self._typed_control(turn, text),
-            paused=paused or greets,
-            burst=self._is_burst(turn, state, inc),
+            paused=paused_chat or greets,
+            # Asked first: it also keeps this message's delay, which later resends are judged by.
+            burst=self._is_burst(turn, state, inc) and not tapped,
             disclosed=said.worry,
-            suggestions=self._suggestions(turn, question),
+            suggestions=suggestions,
             meanings=meanings_for(turn),
             negations=frozenset(
                 normalize(w) for w in turn.content.synonyms("negations", turn.locale)
             ),
+            handled=said.handled,
+            ask_now=said.ask,
+            glossary=glossary_term(turn, inc.typed) if inc.typed else None,
+            after_help=after_help,
+            ready=self._ready(turn, inc.text),
+            paused_chat=paused_chat,
         )
-        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
-            await turn.say("welcome_back")
-        return await self._apply(dc, turn, state, question, verdict, paused=paused or greets)
+        if verdict.kind not in ABOUT_THE_CHAT:
+            # The message is read against the question itself: the pause is over, and the help
+            # after a worry is no longer what it answers.
+            turn.profile.pop("paused", None)
+            if after_help and not inc.payload:
+                turn.profile.pop("after_help", None)
+        return await self._apply(dc, turn, state, question, verdict, paused=paused_chat or greets)
 
     async def _apply(
         self,
@@ -502,13 +687,18 @@ class AskDialog(Dialog):
         verdict: Verdict,
         *,
         paused: bool,
-    ) -> DialogTurnResult:
+    ) -> Result:
         """Does what the verdict says; an answer is stored before anything is said back."""
+        about_the_chat = self._about_the_chat.get(verdict.kind)
+        if about_the_chat is not None:
+            return await about_the_chat(self, dc, turn, state, verdict)
+        if verdict.kind == "greet" and state["qid"] != CODE and welcome_due(turn):
+            await turn.say("welcome_back")
         if verdict.kind == "control" and verdict.control:
             return await self._control(dc, turn, state, question, verdict.control)
         if verdict.kind == "stale":
             await turn.say("stale_card")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "burst" and verdict.text is not None:
             if not await self._burst(turn, verdict.text):
                 # Not taken: say which question it came in under, and show that question again
@@ -516,14 +706,14 @@ class AskDialog(Dialog):
                 label = check_label(turn, question, state.get("topic"))
                 await turn.say("burst_next", question=label)
                 await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "none_ticked":
             # The card is still there, ticks and all: say so, and send no second one.
             await turn.say("none_ticked")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.kind == "too_long":
             await turn.say("too_long", max=question.max_length)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         if verdict.answer is None:
             if verdict.kind == "media" and verdict.media:
                 await self._note_media(turn, state, verdict.media)
@@ -532,9 +722,9 @@ class AskDialog(Dialog):
             if screened(turn.context).worry and state["qid"] != CODE:
                 # A worry, not an answer: the help stays last; asked again when they are ready.
                 turn.profile["after_help"] = "seen"
-                return Dialog.end_of_turn
+                return END_OF_TURN
             await self._ask(turn, state, intro=False)
-            return Dialog.end_of_turn
+            return END_OF_TURN
 
         kind, value = verdict.answer
         if state.get("store") or question.type == "language":
@@ -558,7 +748,52 @@ class AskDialog(Dialog):
             await turn.say(f"media_{value}")
         await self._mark_card_answered(turn, state, question, kind, value)
         self._moved_on(turn, state, question, kind)
-        return await dc.end_dialog({"kind": kind, "value": value})
+        return await dc.end({"kind": kind, "value": value})
+
+    async def _change_tapped(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """An answer tapped in the check list above: change that one."""
+        if state["qid"] == "which_answer":
+            return await dc.end({"kind": "text", "value": verdict.text})
+        return await dc.end({"kind": "choice", "value": "change", "key": verdict.text})
+
+    async def _handled(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Answered by the screen: the question comes if the screen says so."""
+        if screened(turn.context).ask:
+            await self._ask(turn, state, intro=turn.profile.get("after_help") == "unseen")
+        return END_OF_TURN
+
+    async def _glossary(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        await turn.context.send_activity(turn.message(turn.t(f"glossary.{verdict.text}.answer")))
+        await self._ask(turn, state, intro=False)
+        return END_OF_TURN
+
+    async def _wait(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Another worry after the help: the screen has answered it, and still no question."""
+        return END_OF_TURN
+
+    async def _ask_again(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], verdict: Verdict
+    ) -> Result:
+        """Ready after the help: the question, now (with its intro if they have not seen it)."""
+        unseen = turn.profile.get("after_help") != "seen"
+        await self._ask(turn, state, intro=unseen and state.get("intro", True))
+        return END_OF_TURN
+
+    _about_the_chat: ClassVar[dict[str, Callable[..., Awaitable[Result]]]] = {
+        "change": _change_tapped,
+        "handled": _handled,
+        "glossary": _glossary,
+        "wait": _wait,
+        "ask_again": _ask_again,
+    }
 
     @staticmethod
     def _sorry(turn: Turn, question: Question) -> str:
@@ -611,7 +846,7 @@ class AskDialog(Dialog):
             "qid": question.id,
             "kind": kind,
             "stored": bool(state.get("store")) and turn.review is not None,
-            "t": turn.context.turn_state.get(RECEIVED_AT),
+            "t": TurnFacts.of(turn.context).received_at,
         }
 
     def _is_burst(self, turn: Turn, state: dict[str, Any], inc: Incoming) -> bool:
@@ -637,7 +872,7 @@ class AskDialog(Dialog):
         timestamp. The first is that timestamp moved by the least delay this chat's messages
         have had (the channel's clock may differ from ours; a resend's delay is large, so the
         least is a live one's), or the time it arrived when the channel sends no usable one."""
-        received = turn.context.turn_state.get(RECEIVED_AT)
+        received = TurnFacts.of(turn.context).received_at
         stamp = turn.context.activity.timestamp
         if not isinstance(stamp, datetime):
             return None if received is None else (float(received), None)
@@ -670,28 +905,26 @@ class AskDialog(Dialog):
         except KeyError:
             return 0
 
-    async def resume_dialog(
-        self, dc: DialogContext, reason: DialogReason, result: object = None
-    ) -> DialogTurnResult:
+    async def resume(self, dc: DialogContext, result: Any = None) -> Result:
         """Back from a nested ask (change language, or confirm start again)."""
         turn = await Turn.load(self.services, dc.context)
-        state = dc.active_dialog.state
+        state = dc.state
         pending = state.pop("pending", None)
         if pending == "restart" and isinstance(result, dict):
             if result.get("value") is True:
                 if turn.review is not None:
                     await turn.services.repos.answers.clear(review_id=turn.review.id or 0)
                     turn.answers = {}
-                await dc.cancel_all_dialogs()
-                return await dc.begin_dialog("consultation", {"restart": True})
+                await dc.cancel_all()
+                return await dc.begin("consultation", {"restart": True})
             await turn.say("restart_cancelled")
         state["n"] = turn.profile["asks"] = turn.profile.get("asks", 0) + 1
         await self._ask(turn, state, intro=False)
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
-    async def reprompt_dialog(self, context: TurnContext, instance: Any) -> None:
-        turn = await Turn.load(self.services, context)
-        await self._ask(turn, instance.state, intro=False)
+    async def reprompt(self, dc: DialogContext) -> None:
+        turn = await Turn.load(self.services, dc.context)
+        await self._ask(turn, dc.state, intro=False)
 
     # --- parts ----------------------------------------------------------------------------
 
@@ -702,7 +935,7 @@ class AskDialog(Dialog):
         if before is not None:
             # What belongs above this question (the list of answers), held back while help
             # for a worry had to stay the last thing on screen.
-            await turn.context.send_activity(Activity().deserialize(before))
+            await turn.context.send_activity(before)
         if intro and turn.content.has(f"questions.{question.id}.intro", "en"):
             await turn.context.send_activity(turn.message(turn.t(f"questions.{question.id}.intro")))
         controls = []
@@ -740,7 +973,7 @@ class AskDialog(Dialog):
         if sent is not None and sent.id:
             state["card"] = sent.id  # to replace it with the answer, tapped or typed
         after = turn.profile.pop("after", None)
-        this_turn = turn.context.turn_state.get(RECEIVED_AT)
+        this_turn = TurnFacts.of(turn.context).received_at
         turn.profile["asked"] = {
             "key": state["key"],
             "qid": question.id,
@@ -777,10 +1010,10 @@ class AskDialog(Dialog):
 
     async def _control(
         self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question, ctl: str
-    ) -> DialogTurnResult:
+    ) -> Result:
         if ctl == "back":
             if state.get("can_back"):
-                return await dc.end_dialog({"control": "back"})
+                return await dc.end({"control": "back"})
             await turn.say("back_at_start" if turn.trusted else "limited_no_change")
         elif ctl == "skip":
             if not question.essential:
@@ -788,11 +1021,11 @@ class AskDialog(Dialog):
                     await self._store(turn, state, "skipped", None)
                 await turn.say("skipped")
                 self._moved_on(turn, state, question, "skipped")
-                return await dc.end_dialog({"control": "skip"})
+                return await dc.end({"control": "skip"})
             await turn.say("cannot_skip")
         elif ctl == "help":
             await self._help(turn, state, question)
-            return Dialog.end_of_turn
+            return END_OF_TURN
         elif ctl == "talk":
             await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
             if turn.services.advocacy_contact:
@@ -800,15 +1033,15 @@ class AskDialog(Dialog):
             if turn.profile.get("after_help"):
                 # Tapped under the help: the help's buttons again, not the next question.
                 await turn.offer_next(turn.msg("carry_on"))
-                return Dialog.end_of_turn
+                return END_OF_TURN
         elif ctl == "pause":
             turn.profile["paused"] = True
             await turn.say("paused" if turn.review else "paused_unlinked")
-            return Dialog.end_of_turn
+            return END_OF_TURN
         elif ctl == "language" and state["qid"] != "language" and not state.get("nested"):
             state["pending"] = "language"
             # Another device's language is its own, for its own messages: never the review's.
-            return await dc.begin_dialog(
+            return await dc.begin(
                 ASK,
                 {"qid": "language", "nested": True, "store": bool(turn.review) and turn.trusted},
             )
@@ -816,14 +1049,14 @@ class AskDialog(Dialog):
             await turn.say("limited_no_change")
         elif ctl == "restart" and not state.get("nested"):
             if turn.review is None:
-                await dc.cancel_all_dialogs()
-                return await dc.begin_dialog("consultation", {"restart": True})
+                await dc.cancel_all()
+                return await dc.begin("consultation", {"restart": True})
             state["pending"] = "restart"
-            return await dc.begin_dialog(
+            return await dc.begin(
                 ASK, {"qid": "restart_confirm", "key": "restart_confirm", "nested": True}
             )
         await self._ask(turn, state, intro=False)
-        return Dialog.end_of_turn
+        return END_OF_TURN
 
     async def _help(self, turn: Turn, state: dict[str, Any], question: Question) -> None:
         key = f"questions.{question.id}.help"

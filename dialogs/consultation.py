@@ -11,17 +11,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from botbuilder.core import TurnContext
-from botbuilder.dialogs import (
-    Dialog,
-    DialogSet,
-    DialogTurnResult,
-    DialogTurnStatus,
-    WaterfallDialog,
-    WaterfallStepContext,
-)
-from botbuilder.schema import ActivityTypes
-
 from dialogs.ask import (
     ASK,
     AskDialog,
@@ -33,7 +22,9 @@ from dialogs.ask import (
 )
 from dialogs.context import REOPENING_CHANNELS, Services, Turn, screened
 from dialogs.display import child_text
+from dialogs.engine import Dialogs, Result, StepContext
 from dialogs.flow import find, first_unanswered, step_after, steps
+from dialogs.ports import ChatTurn, conversation_reference
 from dialogs.recognize import Choice, compact_code, match_one, normalize
 from dialogs.render import answers_activity
 
@@ -54,8 +45,8 @@ class Consultation:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.dialogs = DialogSet(services.conversation_state.create_property("dialog_state"))
-        self.dialogs.add(AskDialog(services))
+        self.dialogs = Dialogs()
+        self.dialogs.add_prompt(ASK, AskDialog(services))
         table: dict[str, list[Any]] = {
             CONSULTATION: [self.welcome, self.start_questions, self.start_check, self.send],
             LINK: [self.ask_code, self.check_code],
@@ -71,10 +62,11 @@ class Consultation:
             SHARE_EACH: [self.ask_share_one, self.save_share_one],
         }
         for dialog_id, waterfall in table.items():
-            self.dialogs.add(WaterfallDialog(dialog_id, waterfall))
+            self.dialogs.add_waterfall(dialog_id, waterfall)
 
-    async def run(self, context: TurnContext) -> None:
-        dc = await self.dialogs.create_context(context)
+    async def run(self, context: ChatTurn) -> None:
+        chat = await self.services.chats.load(context)
+        dc = self.dialogs.context(context, chat.stack)
         turn = await Turn.load(self.services, context)
         closed = turn.profile.pop("device_closed", False)
         if closed:
@@ -82,30 +74,30 @@ class Consultation:
                 await turn.say("web_chat_reopened")
             else:
                 await turn.say("device_closed")
-            await dc.cancel_all_dialogs()
-            await dc.begin_dialog(CONSULTATION)
+            await dc.cancel_all()
+            await dc.begin(CONSULTATION)
             return
         if turn.link is not None and turn.link.other_device_at is not None:
             # Said on the child's own device, so they know if it was not them.
             await turn.say("other_device_linked")
             await self.services.repos.links.seen_other_device(link_id=turn.link.id or 0)
-        if context.activity.type != ActivityTypes.message and dc.active_dialog is not None:
+        if context.activity.type != "message" and dc.active is not None:
             # The chat was opened again (a reinstall, a reloaded client): show where we are.
             turn = await Turn.load(self.services, context)
             if welcome_due(turn):
                 await turn.say("welcome_back")
-            await dc.reprompt_dialog()
+            await dc.reprompt()
             return
-        result = await dc.continue_dialog()
-        if result.status == DialogTurnStatus.Empty:
-            await dc.begin_dialog(CONSULTATION)
+        result = await dc.continue_()
+        if result.status == "empty":
+            await dc.begin(CONSULTATION)
 
-    async def turn(self, step: WaterfallStepContext) -> Turn:
+    async def turn(self, step: StepContext) -> Turn:
         return await Turn.load(self.services, step.context)
 
     # --- consultation ---------------------------------------------------------------------
 
-    async def welcome(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def welcome(self, step: StepContext) -> Result:
         """Greets a new child and asks for their code; greets one coming back and carries on."""
         turn = await self.turn(step)
         if (step.options or {}).get("restart"):
@@ -113,80 +105,82 @@ class Consultation:
             return await step.next(None)
         if turn.review is None:
             await turn.say("welcome", "welcome_what", "welcome_rules")
-            return await step.begin_dialog(LINK)
+            return await step.begin(LINK)
         if not turn.trusted:
             if (
                 turn.review.submitted_at is not None
                 or first_unanswered(turn.content, turn.facts()) is None
             ):
                 await turn.say("limited_done")
-                return await step.end_dialog()
+                return await step.end()
             if welcome_due(turn):
                 await turn.say("welcome_back")
             return await step.next(None)
         if turn.review.submitted_at is not None:
             if not turn.can_change():
                 await turn.say("edit_closed")
-                return await step.end_dialog()
-            return await step.begin_dialog(ASK, {"qid": "welcome_back_sent"})
+                return await step.end()
+            return await step.begin(ASK, {"qid": "welcome_back_sent"})
         if welcome_due(turn):
             await turn.say("welcome_back")
         return await step.next(None)
 
-    async def start_questions(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def start_questions(self, step: StepContext) -> Result:
         """Asks the first unanswered question, or goes to the check if they chose to change."""
         turn = await self.turn(step)
         choice = step.result.get("value") if isinstance(step.result, dict) else None
         if choice == "no_thanks":
             await turn.say("no_thanks")
-            return await step.end_dialog()
+            return await step.end()
         if choice == "change":
             step.values["change"] = True  # straight to "which one?", not "ready to send?"
             return await step.next(None)
-        return await step.begin_dialog(QUESTIONS, {"mode": "flow"})
+        return await step.begin(QUESTIONS, {"mode": "flow"})
 
-    async def start_check(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def start_check(self, step: StepContext) -> Result:
         """All questions asked: the check, which ends in send or not yet (on the child's own
         device; any other only says the answers are saved, and ends)."""
         turn = await self.turn(step)
         if not turn.trusted:
             await turn.say("limited_done")
-            return await step.end_dialog()
-        return await step.begin_dialog(CHECK, {"change": bool(step.values.get("change"))})
+            return await step.end()
+        return await step.begin(CHECK, {"change": bool(step.values.get("change"))})
 
-    async def send(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def send(self, step: StepContext) -> Result:
         """Stores the send and queues the summary (marked updated after the first); ends."""
         turn = await self.turn(step)
         assert turn.review is not None
         result = step.result.get("value") if isinstance(step.result, dict) else None
         if result == "closed":
-            return await step.end_dialog()
+            return await step.end()
         if result != "send":
             await turn.say("not_yet")
-            return await step.end_dialog()
+            return await step.end()
         updated = turn.review.submitted_at is not None
         turn.review = await self.services.repos.reviews.mark_submitted(
             review_id=turn.review.id or 0, at=turn.now()
         )
         await self.services.notifier.summary(review_id=turn.review.id or 0, updated=updated)
         await turn.say("sent_updated" if updated else "sent")
-        return await step.end_dialog()
+        return await step.end()
 
     # --- link: the invite code -------------------------------------------------------------
 
-    async def ask_code(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def ask_code(self, step: StepContext) -> Result:
         """Asks for the invite code (quietly, when asking again after a wrong one)."""
         silent = bool((step.options or {}).get("again"))
-        return await step.begin_dialog(ASK, {"qid": "invite_code", "silent": silent})
+        return await step.begin(ASK, {"qid": "invite_code", "silent": silent})
 
-    async def check_code(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def check_code(self, step: StepContext) -> Result:
         """Stores the link for a valid code; counts a wrong one; pauses after too many."""
         turn = await self.turn(step)
         services = self.services
         repos, now = services.repos, turn.now()
         act = step.context.activity
-        conv_key = f"{act.channel_id}/{act.conversation.id}"
-        user_key = f"{act.channel_id}/{act.from_property.id if act.from_property else ''}"
+        conversation_id = act.conversation.id if act.conversation else ""
+        user_id = (act.from_property.id if act.from_property else None) or ""
+        conv_key = f"{act.channel_id}/{conversation_id}"
+        user_key = f"{act.channel_id}/{user_id}"
         # Wrong codes are bounded per conversation, per channel user (whatever conversation
         # they use) and across the service (whatever users and channels guessers invent).
         misses = await repos.code_attempts.failures_since(
@@ -197,10 +191,10 @@ class Consultation:
         )
         if len(misses) >= services.code_attempts_allowed:
             await turn.say("code_paused", time=turn.time_words(misses[-1] + services.code_window))
-            return await step.replace_dialog(LINK, {"again": True})
+            return await step.replace(LINK, {"again": True})
         if len(by_user) >= services.code_attempts_per_user_per_day:
             await turn.say("code_paused", time=turn.time_words(by_user[0] + timedelta(days=1)))
-            return await step.replace_dialog(LINK, {"again": True})
+            return await step.replace(LINK, {"again": True})
 
         # The code is checked first, whatever the service-wide rate: a keyed hash looked up by
         # equality, so a right code gets in at once and guessers cannot hold it up. Only a
@@ -217,32 +211,32 @@ class Consultation:
                 await turn.say("code_busy")
             else:
                 await turn.say("code_wrong")
-            return await step.replace_dialog(LINK, {"again": True})
+            return await step.replace(LINK, {"again": True})
         if review.invite_expires_at <= now:
             await turn.say("code_expired")
-            return await step.replace_dialog(LINK, {"again": True})
+            return await step.replace(LINK, {"again": True})
         if review.submitted_at is not None:
             await turn.say("code_used_up")
-            return await step.replace_dialog(LINK, {"again": True})
+            return await step.replace(LINK, {"again": True})
 
         await repos.code_attempts.clear(conversation_key=conv_key)
         link = await repos.links.link(
             review_id=review.id or 0,
             channel_id=act.channel_id or "",
-            user_id=act.from_property.id if act.from_property else "",
-            conversation_id=act.conversation.id,
-            conversation_reference=_reference_without_names(act),
+            user_id=user_id,
+            conversation_id=conversation_id,
+            conversation_reference=conversation_reference(act),
             max_devices=services.code_devices_allowed,
             reopens=act.channel_id in REOPENING_CHANNELS,
         )
         if link is None:
             # Not a wrong code, so not counted as one: the IRO can give a new code.
             await turn.say("code_too_many_devices")
-            return await step.replace_dialog(LINK, {"again": True})
+            return await step.replace(LINK, {"again": True})
         # A worry written before the code: the IRO hears of it now, with the review.
         for alert in await repos.alerts.link_to_review(
             channel_id=act.channel_id or "",
-            conversation_id=act.conversation.id,
+            conversation_id=conversation_id,
             review_id=review.id or 0,
         ):
             if alert.merged_into is not None:  # repeats are in their group's email
@@ -287,7 +281,7 @@ class Consultation:
             again = turn.answers.keys() - {"language"}
             first = "linked_place" if review.place else "linked"
             await turn.say("linked_again" if again else first)
-        return await step.end_dialog(review.id)
+        return await step.end(review.id)
 
     @staticmethod
     def _known_language(turn: Turn, hint: str | None, device: str | None) -> str | None:
@@ -317,7 +311,7 @@ class Consultation:
 
     # --- questions ---------------------------------------------------------------------------
 
-    async def ask_question(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def ask_question(self, step: StepContext) -> Result:
         """Asks the question at options["key"] (else the first unanswered); ends when none."""
         turn = await self.turn(step)
         opts: dict[str, Any] = dict(step.options or {})
@@ -326,10 +320,10 @@ class Consultation:
         if current is None:
             current = first_unanswered(turn.content, facts)
         if current is None:
-            return await step.end_dialog()
+            return await step.end()
         step.values["key"] = current.key
         first = steps(turn.content, facts)[0].key
-        return await step.begin_dialog(
+        return await step.begin(
             ASK,
             {
                 "qid": current.question.id,
@@ -340,7 +334,7 @@ class Consultation:
             },
         )
 
-    async def next_question(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def next_question(self, step: StepContext) -> Result:
         """The answer is stored already: moves on, goes back one, or ends when none are left."""
         turn = await self.turn(step)
         opts: dict[str, Any] = dict(step.options or {})
@@ -349,27 +343,27 @@ class Consultation:
         result = step.result or {}
         if result.get("control") == "back":
             if mode == "edit":
-                return await step.end_dialog()
+                return await step.end()
             order = [s.key for s in steps(turn.content, facts)]
             idx = order.index(key) if key in order else 0
             if idx == 0:
                 await turn.say("back_at_start")
-                return await step.replace_dialog(QUESTIONS, {"key": key, "mode": mode})
-            return await step.replace_dialog(QUESTIONS, {"key": order[idx - 1], "mode": mode})
+                return await step.replace(QUESTIONS, {"key": key, "mode": mode})
+            return await step.replace(QUESTIONS, {"key": order[idx - 1], "mode": mode})
         if mode == "edit":
             # A changed answer can open new questions (a new topic): ask those, then finish.
             gap = first_unanswered(turn.content, facts)
             if gap is None:
-                return await step.end_dialog()
-            return await step.replace_dialog(QUESTIONS, {"key": gap.key, "mode": mode})
+                return await step.end()
+            return await step.replace(QUESTIONS, {"key": gap.key, "mode": mode})
         following = step_after(turn.content, facts, key)
         if following is None:
-            return await step.end_dialog()
-        return await step.replace_dialog(QUESTIONS, {"key": following.key, "mode": mode})
+            return await step.end()
+        return await step.replace(QUESTIONS, {"key": following.key, "mode": mode})
 
     # --- check your answers ------------------------------------------------------------------
 
-    async def share_new(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def share_new(self, step: StepContext) -> Result:
         """Asks who may hear the child's own words not yet decided: all at once the first
         time, one by one (each shown with its question) after a change."""
         turn = await self.turn(step)
@@ -390,9 +384,9 @@ class Consultation:
             await turn.say("worry_not_read_out")
         if not self._unshared(turn):
             return await step.next(None)
-        return await step.begin_dialog(SHARE_EACH if opts.get("changed") else SHARE)
+        return await step.begin(SHARE_EACH if opts.get("changed") else SHARE)
 
-    async def show_answers(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def show_answers(self, step: StepContext) -> Result:
         """Shows every answer, numbered (after a change, only the changed one), and asks to
         send, change something, or wait."""
         turn = await self.turn(step)
@@ -401,7 +395,7 @@ class Consultation:
             return await step.next({"value": "change"})  # the list is just above
         if not turn.can_change():
             await turn.say("edit_closed")
-            return await step.end_dialog({"value": "closed"})
+            return await step.end({"value": "closed"})
         await turn.reload_answers()
         rows = self._answer_rows(turn)
         changed = [r for r in rows if r[0] == opts.get("changed")]
@@ -424,27 +418,25 @@ class Consultation:
             )
             if screened(step.context).worry:
                 # Help for a worry stays last on screen: the list comes with the question.
-                return await step.begin_dialog(
-                    ASK, {"qid": "send_confirm", "before": listed.serialize()}
-                )
+                return await step.begin(ASK, {"qid": "send_confirm", "before": listed})
             await step.context.send_activity(listed)
             if opts.get("change"):
                 # They came back to change something: which one, under the list.
                 return await step.next({"value": "change"})
-        return await step.begin_dialog(ASK, {"qid": "send_confirm"})
+        return await step.begin(ASK, {"qid": "send_confirm"})
 
-    async def check_choice(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def check_choice(self, step: StepContext) -> Result:
         """Stores nothing: send or not yet ends the check with that choice; "change" asks
         which number."""
         choice = step.result.get("value")
         if choice != "change":
-            return await step.end_dialog({"value": choice})
+            return await step.end({"value": choice})
         if step.result.get("key"):
             # An answer tapped in the list: that one, with no "which one?".
             return await step.next({"value": step.result["key"]})
-        return await step.begin_dialog(ASK, {"qid": "which_answer"})
+        return await step.begin(ASK, {"qid": "which_answer"})
 
-    async def change_answer(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def change_answer(self, step: StepContext) -> Result:
         """Asks again the answer with that number (storing the new one), or asks for a number."""
         turn = await self.turn(step)
         rows = self._answer_rows(turn)
@@ -459,13 +451,13 @@ class Consultation:
             key = match_one(typed, [Choice(k, label) for k, label, _ in rows])
         if key is None:
             await turn.say("which_answer_wrong", max=len(rows))
-            return await step.replace_dialog(CHECK, {"which": True})
+            return await step.replace(CHECK, {"which": True})
         step.values["changed"] = key
-        return await step.begin_dialog(QUESTIONS, {"key": step.values["changed"], "mode": "edit"})
+        return await step.begin(QUESTIONS, {"key": step.values["changed"], "mode": "edit"})
 
-    async def check_again(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def check_again(self, step: StepContext) -> Result:
         """After a change, confirms just that answer and asks to send again."""
-        return await step.replace_dialog(CHECK, {"changed": step.values.get("changed")})
+        return await step.replace(CHECK, {"changed": step.values.get("changed")})
 
     def _answer_rows(self, turn: Turn) -> list[tuple[str, str, str]]:
         """The answers to check, as (key, short label, answer), numbered as shown: about you,
@@ -516,40 +508,40 @@ class Consultation:
             and normalize(str(a.value)) not in nothing
         ]
 
-    async def ask_share_all(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def ask_share_all(self, step: StepContext) -> Result:
         """Asks once for all new written answers: everyone, just the IRO, or choose each."""
         turn = await self.turn(step)
         await turn.reload_answers()
         if not self._unshared(turn):
-            return await step.end_dialog()
-        return await step.begin_dialog(ASK, {"qid": "share_all"})
+            return await step.end()
+        return await step.begin(ASK, {"qid": "share_all"})
 
-    async def save_share_all(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def save_share_all(self, step: StepContext) -> Result:
         """Stores the choice for all of them, or goes through them one by one."""
         turn = await self.turn(step)
         choice = step.result.get("value")
         if choice == "choose":
-            return await step.replace_dialog(SHARE_EACH)
+            return await step.replace(SHARE_EACH)
         await self.services.repos.answers.set_visibility(
             review_id=turn.review.id or 0 if turn.review else 0,
             question_ids=self._unshared(turn),
             visibility="everyone" if choice == "all_everyone" else "iro",
         )
-        return await step.end_dialog()
+        return await step.end()
 
-    async def ask_share_one(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def ask_share_one(self, step: StepContext) -> Result:
         """Quotes the next written answer and asks who may hear it; ends when none are left."""
         turn = await self.turn(step)
         await turn.reload_answers()
         pending = self._unshared(turn)
         if not pending:
-            return await step.end_dialog()
+            return await step.end()
         step.values["key"] = pending[0]
         text = str(turn.answers[pending[0]].value)
         quoted = child_text(text if len(text) <= 300 else text[:297] + "...")
         asked = find(turn.content, turn.facts(), pending[0])
         question = prompt_for(turn, asked.question, asked.topic, {}) if asked else ""
-        return await step.begin_dialog(
+        return await step.begin(
             ASK,
             {
                 "qid": "share_one",
@@ -558,7 +550,7 @@ class Consultation:
             },
         )
 
-    async def save_share_one(self, step: WaterfallStepContext) -> DialogTurnResult:
+    async def save_share_one(self, step: StepContext) -> Result:
         """Stores who may hear this answer; asks about the next."""
         turn = await self.turn(step)
         await self.services.repos.answers.set_visibility(
@@ -566,17 +558,7 @@ class Consultation:
             question_ids=[step.values["key"]],
             visibility="everyone" if step.result.get("value") == "everyone" else "iro",
         )
-        return await step.replace_dialog(SHARE_EACH)
-
-
-def _reference_without_names(activity: Any) -> dict[str, Any]:
-    """What a later proactive message needs (ids and the service URL), minus display names:
-    the channel's name for the child is not ours to keep."""
-    ref = TurnContext.get_conversation_reference(activity).serialize()
-    for account in ("user", "bot"):
-        if isinstance(ref.get(account), dict):
-            ref[account].pop("name", None)
-    return ref
+        return await step.replace(SHARE_EACH)
 
 
 def _shorten(text: str, limit: int = 300) -> str:
@@ -589,4 +571,4 @@ def all_dialog_ids() -> list[str]:
     return [CONSULTATION, LINK, QUESTIONS, CHECK, SHARE, SHARE_EACH, ASK]
 
 
-__all__ = ["Consultation", "Dialog", "all_dialog_ids"]
+__all__ = ["Consultation", "all_dialog_ids"]

@@ -12,13 +12,14 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from botbuilder.core import ConversationState, TurnContext
-from botbuilder.schema import Activity
 
+from dialogs.chat_state import ChatStates
 from dialogs.display import child_text
 from dialogs.flow import Facts, band_for, facts_for
-from dialogs.render import AskView, Control, question_activity, text_message
+from dialogs.ports import ChatTurn
+from dialogs.render import Activity, AskView, Control, question_activity, text_message
 from dialogs.safeguarding_model import Screen
+from dialogs.turn_facts import Screened, TurnFacts
 from storage.content import FALLBACK_LOCALE, Content, ContentSource
 from storage.models import Answer, ChannelLink, Review
 from storage.repositories import Repositories
@@ -95,7 +96,7 @@ class Services:
     repos: Repositories
     notifier: Notifier
     codes: InviteCodes
-    conversation_state: ConversationState
+    chats: ChatStates
     timezone: ZoneInfo
     code_attempts_allowed: int = 5
     code_window: timedelta = timedelta(minutes=15)
@@ -124,46 +125,17 @@ class Services:
         return Screen.for_content(content)
 
 
-PROFILE = "profile"
-# What the safeguarding screen made of this turn's message (a `Screened`), set in front of the
-# dialogs.
-SCREENED = "myreview.screened"
+def screened(context: ChatTurn) -> Screened:
+    return TurnFacts.of(context).screened
 
 
-@dataclass(frozen=True)
-class Screened:
-    """The screen's verdict on this turn's message, for the dialogs behind it.
-
-    tier: "clear" (help given, urgent alert), "unsure" (gentle check asked), "after" (said
-    after the help, kept with the alert), or None. handled: the screen has answered the
-    message itself (the check's answer, a word about the worry), so it answers no question;
-    ask: the question waiting may come now."""
-
-    tier: str | None = None
-    categories: tuple[str, ...] = ()
-    handled: bool = False
-    ask: bool = False
-
-    @property
-    def worry(self) -> bool:
-        """Help or a check is on screen: it stays the last thing there until they reply."""
-        return self.tier in ("clear", "unsure")
-
-
-def screened(context: TurnContext) -> Screened:
-    found = context.turn_state.get(SCREENED)
-    return found if isinstance(found, Screened) else Screened()
-
-
-def flagged(context: TurnContext) -> list[str]:
+def flagged(context: ChatTurn) -> list[str]:
     """The categories this turn's screening heard clearly (empty when nothing, or not
     screened)."""
     found = screened(context)
     return list(found.categories) if found.tier == "clear" else []
 
 
-# When this turn's activity reached the server (epoch seconds), set by the pipeline.
-RECEIVED_AT = "myreview.received_at"
 # Replies are held back until the turn commits, so a reply has no channel id yet when a dialog
 # wants to remember it; it gets this stand-in, resolved through the stored delivery later.
 HELD_PREFIX = "held:"
@@ -189,7 +161,7 @@ class Turn:
     """This turn's facts, loaded once: the conversation's profile, review and answers."""
 
     services: Services
-    context: TurnContext
+    context: ChatTurn
     profile: dict[str, Any]
     content: Content
     review: Review | None
@@ -197,19 +169,16 @@ class Turn:
     # This chat's link to the review; a device that is not the child's own only adds answers.
     link: ChannelLink | None = None
 
-    CACHE = "myreview.turn"
-
     @property
     def trusted(self) -> bool:
         return self.link is None or self.link.trusted
 
     @classmethod
-    async def load(cls, services: Services, context: TurnContext) -> Turn:
-        cached = context.turn_state.get(cls.CACHE)
-        if cached is not None:
-            return cached
-        accessor = services.conversation_state.create_property(PROFILE)
-        profile = await accessor.get(context, dict)
+    async def load(cls, services: Services, context: ChatTurn) -> Turn:
+        facts = TurnFacts.of(context)
+        if facts.turn is not None:
+            return facts.turn
+        profile = (await services.chats.load(context)).profile
         if "locale" not in profile:
             profile["locale"] = _initial_locale(services, context)
         review = None
@@ -243,7 +212,7 @@ class Turn:
             else services.content_source.current()
         )
         turn = cls(services, context, profile, content, review, answers, link)
-        context.turn_state[cls.CACHE] = turn
+        facts.turn = turn
         return turn
 
     async def reload_answers(self) -> None:
@@ -298,11 +267,11 @@ class Turn:
             chosen.value if chosen else None,
             self.locale,
         )
-        cached = self.context.turn_state.get("myreview.values")
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        facts = TurnFacts.of(self.context)
+        if facts.values is not None and facts.values[0] == key:
+            return facts.values[1]
         vals = self._values()
-        self.context.turn_state["myreview.values"] = (key, vals)
+        facts.values = (key, vals)
         return vals
 
     def _values(self) -> dict[str, Any]:
@@ -401,7 +370,7 @@ def _read_as_a_sentence(key: str) -> bool:
     return key.startswith("messages.") or key.endswith((".prompt", ".intro", ".help", ".answer"))
 
 
-def _initial_locale(services: Services, context: TurnContext) -> str:
+def _initial_locale(services: Services, context: ChatTurn) -> str:
     """The chat starts in the language the channel reports, when we have it."""
     content = services.content_source.current()
     reported = (context.activity.locale or "").split("-")[0].lower()

@@ -234,6 +234,14 @@ STRINGS: tuple[str, ...] = (
     # "1 question", "3 questions": counted nouns, by the language's plural rules.
     "plurals.questions.one",
     "plurals.questions.other",
+    # The printable invite card and the text to forward (bot/invite_card.py).
+    "card.title",
+    "card.hello",
+    "card.scan",
+    "card.or_type",
+    "card.valid_until",
+    "card.help",
+    "card.forward",
 )
 
 CONTRACT = ContentContract(

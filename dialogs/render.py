@@ -23,19 +23,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory
-from botbuilder.schema import (
-    ActionTypes,
-    Activity,
-    ActivityTypes,
-    Attachment,
-    CardAction,
-    SuggestedActions,
-    TextFormatTypes,
-)
-
 from dialogs.display import card_text, plain_text
 from dialogs.recognize import Choice
+
+# Activities are plain JSON, as the Bot Framework protocol writes them (camelCase): the
+# channel's adapter (bot/) turns them into its SDK's objects.
+Activity = dict[str, Any]
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 CHOICE_INPUT = "choice"
 CARD_CHANNELS = {"msteams"}
@@ -94,10 +88,14 @@ def text_message(
     # list, Childline and 999, run together) and drop a single line break in Markdown. So:
     # Markdown, a blank line between lines, the child's words escaped.
     text = re.sub(r"\n+", "\n\n", card_text(text)) if markdown else plain_text(text)
-    activity = MessageFactory.text(isolate_rtl(text) if rtl else text)
-    activity.text_format = TextFormatTypes.markdown if markdown else TextFormatTypes.plain
+    activity: Activity = {
+        "type": "message",
+        "text": isolate_rtl(text) if rtl else text,
+        "inputHint": "acceptingInput",
+        "textFormat": "markdown" if markdown else "plain",
+    }
     if locale is not None:
-        activity.locale = locale
+        activity["locale"] = locale
     return activity
 
 
@@ -138,8 +136,8 @@ def answers_activity(
                     "selectAction": {"type": "Action.Submit", "data": {CHANGE: keys[n - 1]}},
                 }
             )
-        activity = MessageFactory.attachment(
-            CardFactory.adaptive_card(
+        activity = card_message(
+            adaptive_card(
                 {
                     "type": "AdaptiveCard",
                     "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -154,7 +152,7 @@ def answers_activity(
         for n, (heading, q, a) in enumerate(rows, 1):
             lines.append((f"{heading}\n" if heading else "") + f"{n}. {q}\n{arrow} {a}")
         activity = text_message("\n\n".join(lines), rtl=rtl, channel=channel_id)
-    activity.locale = locale
+    activity["locale"] = locale
     return activity
 
 
@@ -171,7 +169,7 @@ def numbers_shown(view: AskView, channel_id: str) -> bool:
 def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
     if channel_id in CARD_CHANNELS:
         # One choice is one tap: a button per option. Several keep ticks and an OK.
-        activity = MessageFactory.attachment(_card(view, one_tap=view.type != "multi"))
+        activity = card_message(_card(view, one_tap=view.type != "multi"))
     elif channel_id in SUGGESTION_CHANNELS:
         if view.type == "multi" and view.rtl:
             # Web Chat lays every card out in the page's direction, whatever the card says
@@ -181,11 +179,11 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
             activity = text_message(
                 _numbered(view, with_controls=False), rtl=True, channel=channel_id
             )
-            activity.suggested_actions = SuggestedActions(actions=_controls_actions(view))
+            activity["suggestedActions"] = {"actions": _controls_actions(view)}
         elif view.type == "multi":
             # Numbered, so that typing "1, 3" works where a card submit does not arrive; Back,
             # Skip and Help on the card beside OK (Web Chat may show no buttons under a card).
-            activity = MessageFactory.attachment(_card(view, numbered=True))
+            activity = card_message(_card(view, numbered=True))
         elif view.is_choice and _too_wide(view):
             # Web Chat lays suggested actions out in one sideways row: long options would be
             # scrolled out of sight. So every option is listed, numbered, and the buttons are
@@ -194,26 +192,32 @@ def question_activity(view: AskView, channel_id: str, locale: str) -> Activity:
                 _numbered(view, with_controls=False), rtl=view.rtl, channel=channel_id
             )
             numbers = [_choice_action(view, c, str(n)) for n, c in enumerate(view.options, 1)]
-            activity.suggested_actions = SuggestedActions(actions=numbers + _controls_actions(view))
+            activity["suggestedActions"] = {"actions": numbers + _controls_actions(view)}
         else:
             prompt = (
                 view.prompt if view.is_choice or not view.hint else f"{view.prompt}\n{view.hint}"
             )
             activity = text_message(prompt, rtl=view.rtl, channel=channel_id)
             buttons = [_choice_action(view, c) for c in view.options]
-            buttons += [
-                CardAction(type=ActionTypes.im_back, title=s, value=s) for s in view.suggestions
-            ]
-            activity.suggested_actions = SuggestedActions(actions=buttons + _controls_actions(view))
+            buttons += [{"type": "imBack", "title": s, "value": s} for s in view.suggestions]
+            activity["suggestedActions"] = {"actions": buttons + _controls_actions(view)}
     else:
         activity = text_message(_numbered(view), rtl=view.rtl)
-    activity.locale = locale
+    activity["locale"] = locale
     return activity
 
 
-def answered_card(prompt: str, answer_line: str, rtl: bool) -> Attachment:
+def adaptive_card(card: dict[str, Any]) -> dict[str, Any]:
+    return {"contentType": ADAPTIVE, "content": card}
+
+
+def card_message(attachment: dict[str, Any]) -> Activity:
+    return {"type": "message", "attachmentLayout": "list", "attachments": [attachment]}
+
+
+def answered_card(prompt: str, answer_line: str, rtl: bool) -> dict[str, Any]:
     """What a question card turns into once answered: no inputs left to tap twice."""
-    return CardFactory.adaptive_card(
+    return adaptive_card(
         {
             "type": "AdaptiveCard",
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -228,13 +232,13 @@ def _text_block(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": card_text(text), "wrap": True, **style}
 
 
-def updated_card_activity(reply_to_id: str, card: Attachment) -> Activity:
-    return Activity(type=ActivityTypes.message, id=reply_to_id, attachments=[card])
+def updated_card_activity(reply_to_id: str, card: dict[str, Any]) -> Activity:
+    return {"type": "message", "id": reply_to_id, "attachments": [card]}
 
 
 def _card(
     view: AskView, *, with_controls: bool = True, numbered: bool = False, one_tap: bool = False
-) -> Attachment:
+) -> dict[str, Any]:
     body: list[dict[str, Any]] = [_text_block(view.prompt)]
     if view.hint and not view.is_choice:
         body.append(_text_block(view.hint, isSubtle=True, size="Small"))
@@ -290,7 +294,7 @@ def _card(
             {"type": "Action.Submit", "title": c.label, "data": view.payload(ctl=c.id)}
             for c in view.controls
         ]
-    return CardFactory.adaptive_card(
+    return adaptive_card(
         {
             "type": "AdaptiveCard",
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -308,30 +312,25 @@ def _number(n: int, label: str) -> str:
     return f"{n}.\u00a0{label}"
 
 
-def _choice_action(view: AskView, choice: Choice, title: str | None = None) -> CardAction:
+def _choice_action(view: AskView, choice: Choice, title: str | None = None) -> dict[str, Any]:
     """A button that carries its question and option (messageBack): a tap is never read as
     typing, however quickly it follows the question, and an old one is known as old."""
     shown = title or choice.label
-    return CardAction(
-        type=ActionTypes.message_back,
-        title=shown,
-        text=shown,
-        display_text=shown,
-        value=view.payload(opt=choice.id),
-    )
+    return _message_back(shown, view.payload(opt=choice.id))
 
 
-def _controls_actions(view: AskView) -> list[CardAction]:
-    return [
-        CardAction(
-            type=ActionTypes.message_back,
-            title=c.label,
-            text=c.label,
-            display_text=c.label,
-            value=view.payload(ctl=c.id),
-        )
-        for c in view.controls
-    ]
+def _controls_actions(view: AskView) -> list[dict[str, Any]]:
+    return [_message_back(c.label, view.payload(ctl=c.id)) for c in view.controls]
+
+
+def _message_back(shown: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "messageBack",
+        "title": shown,
+        "value": value,
+        "text": shown,
+        "displayText": shown,
+    }
 
 
 # Options that fit a row of suggested actions in a narrow Web Chat window: no more than three,

@@ -234,6 +234,15 @@ class SafeguardingAlert(SafeguardingAlertBase, table=True):
     # email (then "summarised"); every other alert has an email of its own ("own").
     merged_into: int | None = Field(default=None, index=True)
     email: str = Field(default="own", max_length=12)
+    # Owned by a person (issue 18): who acknowledged it on the duty board, when, and their
+    # note. The note is a worker's words about a child, so it is sealed and purged with the
+    # alert; the audit trail records only that it was acknowledged.
+    acknowledged_at: datetime | None = _utc(default=None)
+    acknowledged_by: int | None = Field(default=None)
+    acknowledgement_note: str | None = Field(
+        default=None,
+        sa_column=Column(SealedText("safeguardingalert.acknowledgement_note"), nullable=True),
+    )
 
 
 # --- Outbox --------------------------------------------------------------------------------------
@@ -326,3 +335,118 @@ class WebActivity(SQLModel, table=True):
     created_at: datetime = _utc(default_factory=utcnow, index=True)
     # A child's activity whose turn has not finished: run again after a crash.
     pending: bool = False
+
+
+# --- Staff (issue 18): accounts, their set-up links, sessions, and the audit trail ----------------
+
+STAFF_ROLES = ("iro", "duty", "participation", "admin")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class StaffMemberBase(SQLModel):
+    # Kept lower-case: an IRO's reviews are found by the email typed on them, in any case.
+    email: str = Field(max_length=254)
+    display_name: str = Field(max_length=120, sa_type=PlainLine(120))
+    role: str = Field(max_length=16)
+
+
+class StaffMemberCreate(StaffMemberBase):
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        v = v.strip().lower()
+        if len(v) > 254 or not EMAIL.fullmatch(v):
+            raise ValueError("email must be an email address, like jo.smith@council.gov.uk")
+        return v
+
+    @field_validator("display_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = one_line(v)
+        if not v or len(v) > 120:
+            raise ValueError("the name must be 1 to 120 characters")
+        return v
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in STAFF_ROLES:
+            raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}")
+        return v
+
+
+class StaffMemberPublic(StaffMemberBase):
+    id: int
+    active: bool
+    created_at: datetime
+    set_up: bool
+
+
+class StaffMember(StaffMemberBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    # argon2id (bot/staff/passwords.py); None until the person has used their set-up link.
+    password_hash: str | None = Field(default=None, max_length=200)
+    # The TOTP shared secret: with it anyone can make codes, so it is sealed like a child's words.
+    totp_secret: str | None = Field(
+        default=None, sa_column=Column(SealedText("staffmember.totp_secret"), nullable=True)
+    )
+    # The last 30-second step a code was accepted for: a code seen once is not taken again.
+    totp_last_step: int | None = None
+    active: bool = True
+    created_at: datetime = _utc(default_factory=utcnow)
+
+    def public(self) -> StaffMemberPublic:
+        return StaffMemberPublic.model_validate(
+            self, update={"id": self.id or 0, "set_up": self.password_hash is not None}
+        )
+
+
+class StaffSetupToken(SQLModel, table=True):
+    """A one-time link to set a password (and a second factor). Only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staffmember.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = _utc()
+    used_at: datetime | None = _utc(default=None)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser, held here so a restart or a second instance keeps it. The id is
+    the hash of the cookie's value: a copy of the database opens no session."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(foreign_key="staffmember.id", index=True, ondelete="CASCADE")
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _utc(default_factory=utcnow)
+    last_seen_at: datetime = _utc(default_factory=utcnow)
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, counted per account, per address and per the pair of them, to slow
+    guessing (bot/staff/auth.py). The keys are hashes: no email or address is kept here."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True)
+    at: datetime = _utc(default_factory=utcnow, index=True)
+
+
+class AuditEventBase(SQLModel):
+    at: datetime = _utc(default_factory=utcnow)
+    staff_id: int | None = None
+    action: str = Field(max_length=40)
+    # No foreign key: the trail outlives a review's purge (it holds no child's words).
+    review_id: int | None = Field(default=None, index=True)
+    # Ids, roles, counts: never a child's words or a code.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class AuditEvent(AuditEventBase, table=True):
+    """Append-only: each row carries the hash of the row before it, so a row edited or taken
+    out is found by `myreview audit verify`. Ids are given in sequence, so a gap shows too."""
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)

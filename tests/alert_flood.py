@@ -14,7 +14,8 @@ from typing import Any
 
 import time_machine
 
-from bot.app import Parts, release_held_alerts
+from bot.app import Parts
+from bot.jobs import release_held_alerts
 from dialogs.alert_routing import RELEASE_EVERY
 
 

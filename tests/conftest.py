@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -140,3 +141,47 @@ def linked_chat(
         return row, chat
 
     return make
+
+
+# --- the staff workspace (tests/test_staff_*.py; helpers in tests/staff.py) ---------------------
+
+
+@pytest.fixture(autouse=True)
+def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with tiny parameters: the real ones cost ~0.35 s a hash on 2 cores."""
+    from argon2 import PasswordHasher
+
+    from bot.staff import credentials
+
+    monkeypatch.setattr(
+        credentials, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+async def staff_client(
+    tmp_path: Path, migrated_database: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    """The real app with settings of the test's own: (client, parts)."""
+    made: list[TestClient] = []
+
+    async def make(**overrides: Any) -> tuple[TestClient, Parts]:
+        fresh_database(migrated_database, tmp_path)
+        app = create_app(make_settings(tmp_path, **overrides))
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        made.append(client)
+        return client, app[PARTS]
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+@pytest.fixture
+async def second_browser(client: TestClient) -> AsyncIterator[aiohttp.ClientSession]:
+    """Another browser on the same server, with cookies of its own."""
+    async with aiohttp.ClientSession(
+        base_url=str(client.make_url("/")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
+        yield session

@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from bot.app import release_held_alerts
+from bot.jobs import release_held_alerts
 from tests.conftest import make_settings
 from tests.consult import (
     answers_of,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-from bot.app import release_held_alerts
+from bot.jobs import release_held_alerts
 from tests.alert_flood import flood
 from tests.consult import said_in_any_band, wait_for_eml
 

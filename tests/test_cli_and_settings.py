@@ -388,3 +388,11 @@ async def test_make_demo_twice_keeps_its_demo_review_with_a_new_code(tmp_path):
         r"Open http://localhost:\d+/chat#(\S+) to chat as a young person\.", second.splitlines()[0]
     )
     assert link and link.group(1) == codes[1][0], second
+    # And a sign-in link for the demo IRO (staff workspace): a new one-time link each run.
+    staff = [
+        re.findall(
+            r"Open (http://localhost:\d+/staff/set-up\?token=\S+) to sign in as the IRO", out
+        )
+        for out in (first, second)
+    ]
+    assert len(staff[0]) == len(staff[1]) == 1 and staff[0] != staff[1], (first, second)

@@ -194,3 +194,78 @@ def test_ordinary_words_that_hide_a_short_phrase_are_not_flagged():
     assert matcher.categories("a veteran officer came to school") == []
     assert matcher.categories("we went past the Iran office") == []
     assert "running_away" in matcher.categories("i ran off last night and slept in the park")
+
+
+# --- Every problem at once -----------------------------------------------------------------------
+
+
+def test_mistakes_in_two_files_are_reported_together_each_at_its_line(copy):
+    consultation, sq = copy / "consultation.yaml", copy / "locales" / "sq.yaml"
+    edit(consultation, "any_of: [not_come_someone_speaks]", "any_of: [not_coming]")
+    edit(sq, "  welcome_back:", "  welcom_back:")
+    with pytest.raises(ContentError) as err:
+        load_content(copy)
+    head, first, second = str(err.value).splitlines()
+    assert head == f"2 problems in {copy}/:"
+    # In file order: the consultation, then the languages.
+    assert first.startswith(f"{consultation}, line {line_of(consultation, 'not_coming')}: ")
+    assert "'take_part' has no options ['not_coming']" in first
+    assert second.startswith(f"{sq}, line {line_of(sq, 'welcom_back:')}: ")
+    assert "not in en.yaml" in second
+    assert [p.path for p in err.value.problems] == [consultation, sq]
+
+
+def test_a_file_that_cannot_be_read_stops_itself_but_not_the_others(copy):
+    ar, phrases = copy / "locales" / "ar.yaml", copy / "safeguarding" / "en.yaml"
+    edit(ar, "  skipped:", "  skipped: : :")
+    edit(phrases, "    - ran off from\n", "    - ran off\n")
+    with pytest.raises(ContentError) as err:
+        load_content(copy)
+    problems = [str(p) for p in err.value.problems]
+    assert len(problems) == 2, problems
+    assert problems[0].startswith(f"{ar}, line {line_of(ar, 'skipped: : :')}: the YAML cannot")
+    short = phrases.read_text(encoding="utf-8").splitlines().index("    - ran off") + 1
+    assert problems[1].startswith(f"{phrases}, line {short}: 'ran off' squashes")
+
+
+def test_every_broken_example_row_is_reported(tmp_path):
+    (tmp_path / "en.tsv").write_text(
+        "category\ttext\tsource\nsad\tsome text\tme\nordinary\thello\tme\nsuicide\t\tme\n"
+    )
+    from storage.content import load_examples
+
+    with pytest.raises(ContentError) as err:
+        load_examples(tmp_path)
+    assert str(err.value).splitlines() == [
+        f"2 problems in {tmp_path}/:",
+        *(str(p) for p in err.value.problems),
+    ]
+    assert [p.line for p in err.value.problems] == [2, 4]
+
+
+def test_content_check_prints_every_problem_and_fails(copy):
+    consultation, sq = copy / "consultation.yaml", copy / "locales" / "sq.yaml"
+    edit(consultation, "any_of: [not_come_someone_speaks]", "any_of: [not_coming]")
+    edit(sq, "  welcome_back:", "  welcom_back:")
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "content", "check", "--content-dir", str(copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+    assert "Content is not valid:\n2 problems in" in out.stderr, out.stderr
+    assert f"{consultation}, line {line_of(consultation, 'not_coming')}: " in out.stderr
+    assert f"{sq}, line {line_of(sq, 'welcom_back:')}: " in out.stderr
+
+
+def test_content_check_checks_against_the_code_as_the_app_does(copy):
+    edit(copy / "locales" / "en.yaml", "  welcome_back:", "  welcome_backk:")
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "content", "check", "--content-dir", str(copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+    assert "'messages.welcome_back' is missing" in out.stderr, out.stderr

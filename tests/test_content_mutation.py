@@ -171,6 +171,7 @@ def _mutations() -> list[pytest.param]:
     for cid in TYPED_CONTROL_IDS:
         names = f"'controls.{cid}.synonyms'"
         out.append((f"typed-{cid}", Mutation(ENGLISH, drop_synonyms("controls", cid), names)))
+    english = (ROOT / "content" / ENGLISH).read_text(encoding="utf-8").splitlines(keepends=True)
     for key in STRINGS:
         root, _, field = key.partition(".")
         sub, _, nested = field.partition(".")
@@ -180,6 +181,8 @@ def _mutations() -> list[pytest.param]:
             change = rename_nested_field(root, sub, nested)
         elif field == "synonyms":
             change = drop_synonyms(root)
+        elif f"{root}:\n" in english:  # card.title: a key of a section, on its own line
+            change = rename_key(root, field)
         else:
             change = rename_top_level_field(root, field)
         out.append((f"string-{key}", Mutation(ENGLISH, change, f"'{key}'")))
@@ -215,6 +218,9 @@ def test_a_renamed_id_stops_the_app_naming_it(copy: Path, mutation: Mutation):
     message = str(err.value)
     assert f"{Path(mutation.file).name}, line {line}:" in message, message
     assert mutation.names in message, message
+    # Said once, not again further on as what follows from it (a rename as broken conditions,
+    # a lost English key as a key in every translation that English does not have).
+    assert len(err.value.problems) == 1, message
 
 
 def add_line_after(anchor: str, new: str) -> Callable[[list[str]], int]:
@@ -324,6 +330,9 @@ def test_content_the_code_does_not_know_stops_the_app(copy: Path, mutation: Muta
     message = str(err.value)
     assert f"{Path(mutation.file).name}, line {line}:" in message, message
     assert mutation.names in message, message
+    # Said once, not again further on as what follows from it (a rename as broken conditions,
+    # a lost English key as a key in every translation that English does not have).
+    assert len(err.value.problems) == 1, message
 
 
 def test_the_app_itself_refuses_to_start(tmp_path: Path, copy: Path):
@@ -332,3 +341,26 @@ def test_the_app_itself_refuses_to_start(tmp_path: Path, copy: Path):
     with pytest.raises(ContentError) as err:
         build_parts(settings)
     assert "option 'all_everyone' in system question 'share_all'" in str(err.value)
+
+
+def test_two_renames_in_one_file_are_both_reported_each_at_its_line(copy: Path):
+    qid = next(iter(FLOW_QUESTIONS))
+    mutations = [
+        Mutation(CONSULTATION, rename_question(qid), f"the code needs question '{qid}'"),
+        Mutation(
+            CONSULTATION,
+            rename_option("share_all", "all_everyone"),
+            "option 'all_everyone' in system question 'share_all'",
+        ),
+    ]
+    lines = [m.apply(copy) for m in mutations]
+    with pytest.raises(ContentError) as err:
+        FileContentSource(copy, required=CONTRACT)
+    problems = [str(p) for p in err.value.problems]
+    # One problem each: the checks after the contract see the renames undone, so neither comes
+    # back as a broken condition or missing wording.
+    assert len(problems) == 2, problems
+    assert str(err.value).startswith(f"2 problems in {copy}/:\n")
+    for mutation, line in zip(mutations, lines, strict=True):
+        said = [p for p in problems if f"{CONSULTATION}, line {line}:" in p]
+        assert len(said) == 1 and mutation.names in said[0], problems

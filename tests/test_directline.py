@@ -248,7 +248,7 @@ async def test_what_the_page_got_is_forgotten_soon_and_quiet_chats_whole(client,
 
 
 async def test_purging_a_review_deletes_its_web_chat(client, parts, new_review):
-    from bot.app import purge
+    from bot.jobs import purge
 
     review, code = await new_review()
     child = WebChat(client)

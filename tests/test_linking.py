@@ -196,7 +196,7 @@ async def test_guessing_across_the_service_is_slowed_for_everyone_and_the_duty_t
 
 
 async def test_chats_that_never_linked_are_forgotten_after_a_week(new_chat, new_review, parts):
-    from bot.app import housekeeping
+    from bot.jobs import housekeeping
 
     _, code = await new_review()
     guesser = new_chat("directline", user_id="guesser")

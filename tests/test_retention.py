@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy import text as sql
 from sqlmodel import SQLModel
 
-from bot.app import housekeeping
 from bot.cli import export_review, purge_review
+from bot.jobs import housekeeping
 from storage.repositories import NO_CHILD_DATA
 from tests.consult import wait_for_eml
 

@@ -47,30 +47,39 @@ ROOT = Path(__file__).resolve().parent.parent
 # false alarms 4/100; ar 59, 89, 1; sq 68, 89, 0; sequences heard en 42/50, ar 34/40, sq 34/40,
 # ordinary sequences flagged urgently en 0/50, ar 0/40, sq 1/40. Then suicide and immediate
 # danger phrases were exempted from the phrase-doubt rule ("i cant go on anymore" had become a
-# gentle check); round 8's figures did not move. The floors of every round are this screen's.
+# gentle check); round 8's figures did not move. Examples *-r (ordinary: the kinds of message
+# behind rounds 1-8's single-message false alarms) were then added, sequences read together came
+# to count an unsure reading when the messages together score 0.1 above each alone, and round 9
+# (tests/data/heldout-v9/, 120 + 120 English, 100 + 100 each Arabic and Albanian), frozen unread
+# before, was measured once with model 44b5d998e242: en clear 95/120, heard 111/120, false
+# alarms 2/120; ar 72/100, 90/100, 1/100; sq 62/100, 83/100, 2/100; sequences heard en 50/50, ar
+# 36/40, sq 37/40, ordinary sequences flagged urgently en 4/50, ar 1/40, sq 0/40 (gentle checks
+# 10/50, 10/40, 12/40). The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
 FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "round 1": {"en": (0.844, 0.944, 0.031), "ar": (0.82, 0.9, 0.06), "sq": (0.92, 0.94, 0.02)},
+    "round 1": {"en": (0.825, 0.95, 0.031), "ar": (0.82, 0.88, 0.02), "sq": (0.88, 0.96, 0.02)},
     "round 2": {
-        "en": (0.856, 0.922, 0.043),
-        "ar": (0.867, 0.867, 0.114),
-        "sq": (0.733, 0.889, 0.086),
+        "en": (0.833, 0.933, 0.043),
+        "ar": (0.844, 0.889, 0.086),
+        "sq": (0.8, 0.867, 0.029),
     },
-    "round 3": {"en": (0.79, 0.88, 0.01), "ar": (0.717, 0.85, 0.05), "sq": (0.733, 0.9, 0.05)},
-    "round 4": {"en": (0.85, 0.93, 0.02), "ar": (0.767, 0.967, 0.033), "sq": (0.733, 0.9, 0.017)},
-    "round 5": {"en": (0.83, 0.94, 0.07), "ar": (0.8, 0.93, 0.02), "sq": (0.71, 0.92, 0.04)},
-    "round 6": {"en": (0.84, 0.96, 0.02), "ar": (0.72, 0.85, 0.03), "sq": (0.79, 0.91, 0.05)},
-    "round 7": {"en": (0.93, 0.97, 0.03), "ar": (0.82, 0.97, 0.02), "sq": (0.8, 0.94, 0.04)},
-    "round 8": {"en": (0.8, 0.92, 0.05), "ar": (0.58, 0.88, 0.02), "sq": (0.67, 0.88, 0.01)},
+    "round 3": {"en": (0.8, 0.88, 0.01), "ar": (0.717, 0.8, 0.033), "sq": (0.667, 0.9, 0.05)},
+    "round 4": {"en": (0.82, 0.94, 0.02), "ar": (0.8, 0.967, 0.033), "sq": (0.767, 0.883, 0.017)},
+    "round 5": {"en": (0.82, 0.94, 0.06), "ar": (0.81, 0.92, 0.02), "sq": (0.7, 0.91, 0.02)},
+    "round 6": {"en": (0.83, 0.96, 0.03), "ar": (0.72, 0.84, 0.03), "sq": (0.75, 0.92, 0.04)},
+    "round 7": {"en": (0.89, 0.98, 0.03), "ar": (0.82, 0.95, 0.02), "sq": (0.77, 0.92, 0.04)},
+    "round 8": {"en": (0.82, 0.91, 0.03), "ar": (0.59, 0.86, 0.01), "sq": (0.65, 0.86, 0.01)},
+    "round 9": {"en": (0.783, 0.917, 0.025), "ar": (0.71, 0.89, 0.02), "sq": (0.61, 0.82, 0.03)},
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
-SEQUENCE_FLOORS = {
-    "round 5": {"en": (0.86, 0.06), "ar": (0.85, 0.175), "sq": (0.75, 0.05)},
-    "round 6": {"en": (0.88, 0.24), "ar": (0.85, 0.025), "sq": (0.925, 0.125)},
-    "round 7": {"en": (0.84, 0.08), "ar": (0.85, 0.05), "sq": (0.9, 0.025)},
-    "round 8": {"en": (0.82, 0.02), "ar": (0.825, 0.025), "sq": (0.825, 0.05)},
+SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
+    "round 5": {"en": (0.9, 0.04), "ar": (0.9, 0.125), "sq": (0.85, 0.05)},
+    "round 6": {"en": (0.9, 0.2), "ar": (0.925, 0.1), "sq": (0.95, 0.05)},
+    "round 7": {"en": (0.9, 0.1), "ar": (0.925, 0.05), "sq": (0.925, 0.025)},
+    "round 8": {"en": (0.92, 0.02), "ar": (0.875, 0.025), "sq": (0.825, 0.075)},
+    "round 9": {"en": (0.98, 0.1), "ar": (0.875, 0.05), "sq": (0.9, 0.025)},
 }
 SEQUENCES = sets.SEQUENCES
 

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
-from bot.app import housekeeping
+from bot.jobs import housekeeping
 from storage.crypto import Keyring
 from storage.db import Database
 

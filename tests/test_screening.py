@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import Parts, housekeeping
+from bot.app import Parts
+from bot.jobs import housekeeping
 from tests.chat import Chat
 from tests.consult import (
     answer_until,

@@ -12,8 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text as sql
 
 from bot import cli
-from bot.app import PARTS, create_app, housekeeping
+from bot.app import PARTS, create_app
 from bot.cli import add_review
+from bot.jobs import housekeeping
 from storage.crypto import Keyring, SealedValueError, new_key_entry
 from storage.db import Database
 from storage.models import ReviewCreate

@@ -1,48 +1,29 @@
-"""The Bot Framework Storage contract, checked against each storage backend we run on.
+"""The chat state contract, checked against each storage backend we run on.
 
-Conversation state (where a child is in the consultation) lives here. If the contract breaks,
-children see questions twice, lose answers, or two app instances overwrite each other.
-Add a backend by adding a param to `backend` (e.g. "postgresql" with a per-test database).
+Where a child is in the consultation (the dialog stack, dialogs/engine.py) and what the chat
+remembers (dialogs/chat_state.py) live here, as plain JSON. If the contract breaks, children see
+questions twice, lose answers, or two app instances overwrite each other. Add a backend by
+adding a param to `backend` (e.g. "postgresql" with a per-test database).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from botbuilder.core import ConversationState, StoreItem, TurnContext
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.dialogs import (
-    DialogInstance,
-    DialogSet,
-    DialogState,
-    DialogTurnStatus,
-    TextPrompt,
-    WaterfallDialog,
-    WaterfallStepContext,
-)
-from botbuilder.dialogs.prompts import PromptOptions
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationAccount
 
-from bot.state import EtagConflict, SqlStorage
+from dialogs.chat_state import ChatStates, EtagConflict, upgrade
+from dialogs.engine import END_OF_TURN, DialogContext, Dialogs, Result, StepContext
 from storage.crypto import Keyring
 from storage.db import Database
-from storage.repositories import BotStateRepository
+from storage.repositories import BotStateRepository, EtagMismatch
 
 KEY = "msteams/conversations/conv-1"
-OTHER = "msteams/users/child-1"
-
-
-class Progress(StoreItem):
-    """A StoreItem subclass as a bot would keep one: jsonpickle stores its class path."""
-
-    def __init__(self, step: str = "", answers: dict[str, Any] | None = None, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.step = step
-        self.answers = answers or {}
 
 
 class Backend:
@@ -60,8 +41,11 @@ class Backend:
         await db.migrate()
         return db
 
-    async def storage(self) -> SqlStorage:
-        return SqlStorage(BotStateRepository(await self.open()))
+    async def repo(self) -> BotStateRepository:
+        return BotStateRepository(await self.open())
+
+    async def chats(self) -> ChatStates:
+        return ChatStates(await self.repo())
 
     async def close(self) -> None:
         for db in self._opened:
@@ -78,257 +62,230 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     await b.close()
 
 
-@pytest.fixture
-async def storage(backend: Backend) -> SqlStorage:
-    return await backend.storage()
+def turn(text: str = "hi", conversation: str = "conv-1") -> Any:
+    """What ChatStates reads of a turn: its channel, conversation and the turn's own state."""
+    activity = SimpleNamespace(
+        channel_id="msteams", conversation=SimpleNamespace(id=conversation), text=text
+    )
+    return SimpleNamespace(activity=activity, turn_state={})
 
 
-class TestStorageContract:
-    async def test_reading_missing_keys_gives_nothing(self, storage: SqlStorage) -> None:
-        assert await storage.read([KEY, OTHER]) == {}
-        assert await storage.read([]) == {}
-
-    async def test_nested_dict_round_trips_with_an_etag(self, storage: SqlStorage) -> None:
-        item = {"step": "topics", "answers": {"name": "Sam", "when": ["weekend", "after_school"]}}
-        await storage.write({KEY: item})
-
-        found = await storage.read([KEY, OTHER])
-
-        assert list(found) == [KEY]
-        got = found[KEY]
-        assert got["answers"] == {"name": "Sam", "when": ["weekend", "after_school"]}
-        assert got["step"] == "topics"
-        assert isinstance(got["e_tag"], str) and got["e_tag"]
-        assert got["e_tag"] not in ("*", None)
-
-    async def test_store_item_and_dialog_state_round_trip(self, storage: SqlStorage) -> None:
-        dialog_state = DialogState()
-        dialog_state.dialog_stack.append(_instance("consultation", {"step": 3}))
-        await storage.write(
-            {
-                KEY: {"DialogState": dialog_state},
-                OTHER: Progress(step="when", answers={"name": "Noor"}),
-            }
-        )
-
-        found = await storage.read([KEY, OTHER])
-
-        restored = found[KEY]["DialogState"]
-        assert isinstance(restored, DialogState)
-        assert [(d.id, d.state) for d in restored.dialog_stack] == [("consultation", {"step": 3})]
-        progress = found[OTHER]
-        assert isinstance(progress, Progress)
-        assert (progress.step, progress.answers) == ("when", {"name": "Noor"})
-        assert progress.e_tag and progress.e_tag != found[KEY]["e_tag"]
-
-    async def test_read_gives_copies_not_live_objects(self, storage: SqlStorage) -> None:
-        await storage.write({KEY: {"answers": {"name": "Sam"}}})
-        first = (await storage.read([KEY]))[KEY]
-        first["answers"]["name"] = "changed but never written"
-
-        again = (await storage.read([KEY]))[KEY]
-
-        assert again["answers"] == {"name": "Sam"}
+class TestRepositoryContract:
+    async def test_reading_missing_keys_gives_nothing(self, backend: Backend) -> None:
+        repo = await backend.repo()
+        assert await repo.read(keys=[KEY, "other"]) == {}
+        assert await repo.read(keys=[]) == {}
 
     async def test_writing_with_a_stale_etag_fails_and_keeps_the_newer_data(
-        self, storage: SqlStorage
+        self, backend: Backend
     ) -> None:
-        await storage.write({KEY: {"step": "name"}})
-        mine = (await storage.read([KEY]))[KEY]
-        theirs = (await storage.read([KEY]))[KEY]
-        theirs["step"] = "pronouns"
-        await storage.write({KEY: theirs})
+        repo = await backend.repo()
+        first = await repo.write(key=KEY, data='{"step": "name"}', expected_etag=None)
+        await repo.write(key=KEY, data='{"step": "pronouns"}', expected_etag=first)
+        with pytest.raises(EtagMismatch):
+            await repo.write(key=KEY, data='{"step": "language"}', expected_etag=first)
+        assert json.loads((await repo.read(keys=[KEY]))[KEY].data) == {"step": "pronouns"}
 
-        mine["step"] = "language"
-        with pytest.raises(EtagConflict):
-            await storage.write({KEY: mine})
+    async def test_writing_with_an_etag_to_a_deleted_item_fails(self, backend: Backend) -> None:
+        repo = await backend.repo()
+        etag = await repo.write(key=KEY, data="{}", expected_etag=None)
+        await repo.delete(keys=[KEY, "never-written"])
+        with pytest.raises(EtagMismatch):
+            await repo.write(key=KEY, data="{}", expected_etag=etag)
+        await repo.write(key=KEY, data='{"again": 1}', expected_etag=None)  # afresh is fine
+        assert json.loads((await repo.read(keys=[KEY]))[KEY].data) == {"again": 1}
 
-        assert (await storage.read([KEY]))[KEY]["step"] == "pronouns"
-
-    async def test_stale_etag_on_a_store_item_fails(self, storage: SqlStorage) -> None:
-        await storage.write({OTHER: Progress(step="name")})
-        stale = (await storage.read([OTHER]))[OTHER]
-        await storage.write({OTHER: (await storage.read([OTHER]))[OTHER]})
-
-        stale.step = "when"
-        with pytest.raises(EtagConflict):
-            await storage.write({OTHER: stale})
-
-    async def test_writing_with_an_etag_to_a_deleted_item_fails(self, storage: SqlStorage) -> None:
-        await storage.write({KEY: {"step": "name"}})
-        mine = (await storage.read([KEY]))[KEY]
-        await storage.delete([KEY])
-
-        with pytest.raises(EtagConflict):
-            await storage.write({KEY: mine})
-
-    async def test_star_overwrites_whatever_is_there(self, storage: SqlStorage) -> None:
-        await storage.write({KEY: {"step": "name"}})
-        await storage.write({OTHER: Progress(step="name")})
-        await storage.write({KEY: {"step": "when", "e_tag": "*"}})
-        await storage.write({OTHER: Progress(step="topics", e_tag="*")})
-
-        found = await storage.read([KEY, OTHER])
-
-        assert found[KEY]["step"] == "when"
-        assert found[KEY]["e_tag"] != "*"
-        assert found[OTHER].step == "topics"
-
-    async def test_write_updates_the_callers_etag_so_a_second_save_works(
-        self, storage: SqlStorage
-    ) -> None:
-        await storage.write({KEY: {"step": "name"}})
-        state = (await storage.read([KEY]))[KEY]
-        item = Progress(step="a")
-        await storage.write({OTHER: item})
-        read_etag = state["e_tag"]
-
-        state["step"] = "pronouns"
-        await storage.write({KEY: state})
-        assert state["e_tag"] != read_etag
-        state["step"] = "take_part"
-        await storage.write({KEY: state})  # same turn, same dict: not a conflict
-        item.step = "b"
-        await storage.write({OTHER: item})
-
-        found = await storage.read([KEY, OTHER])
-        assert found[KEY]["step"] == "take_part"
-        assert found[KEY]["e_tag"] == state["e_tag"]
-        assert found[OTHER].step == "b"
-        assert found[OTHER].e_tag == item.e_tag
-
-    async def test_delete_removes_only_the_given_keys(self, storage: SqlStorage) -> None:
-        await storage.write({KEY: {"step": "name"}, OTHER: {"seen": True}})
-
-        await storage.delete([KEY, "msteams/conversations/never-written"])
-
-        found = await storage.read([KEY, OTHER])
-        assert list(found) == [OTHER]
-        await storage.write({KEY: {"step": "again"}})  # a deleted key can be written afresh
-        assert (await storage.read([KEY]))[KEY]["step"] == "again"
-
-    async def test_two_instances_writing_the_same_version_exactly_one_wins(
-        self, backend: Backend, storage: SqlStorage
-    ) -> None:
-        # Two app instances (two engines on one store) both handle a turn of one conversation.
-        other_instance = await backend.storage()
-        await storage.write({KEY: {"step": "name"}})
-        for round_ in range(5):
-            a = (await storage.read([KEY]))[KEY]
-            b = (await other_instance.read([KEY]))[KEY]
-            assert a["e_tag"] == b["e_tag"]
-            a["step"], b["step"] = f"a{round_}", f"b{round_}"
-
-            results = await asyncio.gather(
-                storage.write({KEY: a}), other_instance.write({KEY: b}), return_exceptions=True
-            )
-
-            failures = [r for r in results if isinstance(r, BaseException)]
-            assert len(failures) == 1, results
-            assert isinstance(failures[0], EtagConflict)
-            winner = a if results[0] is None else b
-            stored = (await storage.read([KEY]))[KEY]
-            assert stored["step"] == winner["step"]
-            assert stored["e_tag"] == winner["e_tag"]
-
-    async def test_two_instances_creating_with_star_both_succeed(
-        self, backend: Backend, storage: SqlStorage
-    ) -> None:
-        # "*" means "whatever is there": a race to create the item must not fail a turn.
-        other_instance = await backend.storage()
+    async def test_two_instances_creating_at_once_both_succeed(self, backend: Backend) -> None:
+        # A race to create a chat's first state must not fail a turn.
+        a, b = await backend.repo(), await backend.repo()
         for round_ in range(5):
             key = f"{KEY}-{round_}"
             results = await asyncio.gather(
-                storage.write({key: {"by": "a", "e_tag": "*"}}),
-                other_instance.write({key: {"by": "b"}}),
+                a.write(key=key, data='{"by": "a"}', expected_etag=None),
+                b.write(key=key, data='{"by": "b"}', expected_etag="*"),
                 return_exceptions=True,
             )
-            assert results == [None, None]
-            assert (await storage.read([key]))[key]["by"] in ("a", "b")
+            assert all(isinstance(r, str) for r in results), results
 
 
-class TestConversationStateOnSqlStorage:
-    async def test_a_dialog_resumes_after_a_restart(self, backend: Backend) -> None:
-        """A child answers a prompt after the app restarted: the waterfall carries on."""
-        heard: list[str] = []
+class TestChatStates:
+    async def test_a_new_chat_has_an_empty_state_and_writes_it_once_changed(
+        self, backend: Backend
+    ) -> None:
+        chats = await backend.chats()
+        ctx = turn()
+        state = await chats.load(ctx)
+        assert (state.profile, state.stack) == ({}, [])
+        assert await chats.load(ctx) is state  # one object all turn long
+        state.profile["locale"] = "ar"
+        state.stack.append({"dialog": "ask", "state": {"qid": "name"}})
+        await chats.save(ctx)
 
-        turn1 = await _turn(await backend.storage(), "hi", heard)
-        assert turn1 == ["What name should I use?"]
-        assert heard == []
+        stored = json.loads((await (await backend.repo()).read(keys=[KEY]))[KEY].data)
+        assert stored == {
+            "schema": 1,
+            "profile": {"locale": "ar"},
+            "stack": [{"dialog": "ask", "state": {"qid": "name"}}],
+        }
 
-        # A brand-new Database object on the same store: nothing survives but the data.
-        turn2 = await _turn(await backend.storage(), "Sam", heard)
+    async def test_a_turn_that_changed_nothing_writes_nothing(self, backend: Backend) -> None:
+        chats, repo = await backend.chats(), await backend.repo()
+        ctx = turn()
+        (await chats.load(ctx)).profile["locale"] = "en"
+        await chats.save(ctx)
+        etag = (await repo.read(keys=[KEY]))[KEY].etag
+        ctx = turn()
+        await chats.load(ctx)
+        await chats.save(ctx)
+        assert (await repo.read(keys=[KEY]))[KEY].etag == etag
 
-        assert heard == ["Sam"]
-        assert turn2 == ["Thanks, Sam."]
+    async def test_saving_twice_in_one_turn_is_not_a_conflict(self, backend: Backend) -> None:
+        chats = await backend.chats()
+        ctx = turn()
+        state = await chats.load(ctx)
+        for step in ("name", "pronouns", "take_part"):
+            state.profile["step"] = step
+            await chats.save(ctx)
+        fresh = await (await backend.chats()).load(turn())
+        assert fresh.profile == {"step": "take_part"}
 
-    async def test_save_changes_twice_in_one_turn(self, backend: Backend) -> None:
-        storage = await backend.storage()
-        for turn, steps in enumerate([["name"], ["pronouns", "take_part"]]):
-            state = ConversationState(storage)
-            ctx = TurnContext(TestAdapter(), _activity(f"turn {turn}"))
-            prop = state.create_property("progress")
-            await state.load(ctx)
-            for step in steps:
-                await prop.set(ctx, {"step": step})
-                # The second save in a turn would raise EtagConflict on a stale cached e_tag.
-                await state.save_changes(ctx)
+    async def test_two_instances_with_one_turn_each_exactly_one_wins(
+        self, backend: Backend
+    ) -> None:
+        a, b = await backend.chats(), await backend.chats()
+        ctx = turn()
+        (await a.load(ctx)).profile["step"] = "name"
+        await a.save(ctx)
+        for round_ in range(5):
+            ctx_a, ctx_b = turn(), turn()
+            mine, theirs = await a.load(ctx_a), await b.load(ctx_b)
+            mine.profile["step"], theirs.profile["step"] = f"a{round_}", f"b{round_}"
+            results = await asyncio.gather(a.save(ctx_a), b.save(ctx_b), return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            assert len(failures) == 1 and isinstance(failures[0], EtagConflict), results
+            winner = mine if results[0] is None else theirs
+            assert (await a.load(turn())).profile == winner.profile
 
-        fresh = ConversationState(await backend.storage())
-        ctx2 = TurnContext(TestAdapter(), _activity("again"))
-        await fresh.load(ctx2)
-        assert await fresh.create_property("progress").get(ctx2) == {"step": "take_part"}
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def _instance(dialog_id: str, state: dict[str, Any]) -> DialogInstance:
-    return DialogInstance(id=dialog_id, state=state)
-
-
-def _activity(text: str) -> Activity:
-    return Activity(
-        type=ActivityTypes.message,
-        id=f"act-{text}",
-        text=text,
-        channel_id="msteams",
-        service_url="https://example.invalid/",
-        conversation=ConversationAccount(id="conv-restart"),
-        from_property=ChannelAccount(id="child-1"),
-        recipient=ChannelAccount(id="bot"),
-    )
+    async def test_a_state_read_is_a_copy_not_the_stored_one(self, backend: Backend) -> None:
+        chats = await backend.chats()
+        ctx = turn()
+        (await chats.load(ctx)).profile["answers"] = {"name": "Sam"}
+        await chats.save(ctx)
+        first = await chats.load(turn())
+        first.profile["answers"]["name"] = "changed but never written"
+        assert (await chats.load(turn())).profile["answers"] == {"name": "Sam"}
 
 
-async def _turn(storage: SqlStorage, text: str, heard: list[str]) -> list[str]:
-    """One turn of a two-step waterfall, with state loaded from and saved to `storage`."""
-    conversation_state = ConversationState(storage)
-    dialogs = DialogSet(conversation_state.create_property("DialogState"))
-    dialogs.add(TextPrompt("text"))
+# The state botbuilder-dialogs wrote (jsonpickle) for a chat at the name question, as it was read
+# from a development database on 2026-12-07: the stack top first.
+OLD_STATE = {
+    "dialog_state": {
+        "py/object": "botbuilder.dialogs.dialog_state.DialogState",
+        "_dialog_stack": [
+            {
+                "py/object": "botbuilder.dialogs.dialog_instance.DialogInstance",
+                "id": "ask",
+                "state": {"qid": "name", "topic": None, "key": "name", "store": True, "n": 2},
+            },
+            {
+                "py/object": "botbuilder.dialogs.dialog_instance.DialogInstance",
+                "id": "questions",
+                "state": {
+                    "options": {"mode": "flow"},
+                    "values": {"key": "name"},
+                    "instanceId": "85853ba2-f254-11f1-adb4-02fc00000001",
+                    "stepIndex": 0,
+                },
+            },
+            {
+                "py/object": "botbuilder.dialogs.dialog_instance.DialogInstance",
+                "id": "consultation",
+                "state": {
+                    "options": None,
+                    "values": {},
+                    "instanceId": "854e57f4-f254-11f1-adb4-02fc00000001",
+                    "stepIndex": 1,
+                },
+            },
+        ],
+    },
+    "profile": {"locale": "ar", "asks": 2, "recent": {"py/tuple": [1.5, "x"]}, "review_id": 1},
+}
 
-    async def ask(step: WaterfallStepContext) -> Any:
-        return await step.prompt(
-            "text", PromptOptions(prompt=Activity(type="message", text="What name should I use?"))
-        )
 
-    async def thank(step: WaterfallStepContext) -> Any:
-        heard.append(step.result)
-        await step.context.send_activity(f"Thanks, {step.result}.")
-        return await step.end_dialog()
+def test_the_state_botbuilder_dialogs_wrote_becomes_ours_bottom_first():
+    profile, stack = upgrade(OLD_STATE)
+    assert profile == {"locale": "ar", "asks": 2, "recent": [1.5, "x"], "review_id": 1}
+    assert stack == [
+        {"dialog": "consultation", "options": None, "values": {}, "step": 1},
+        {"dialog": "questions", "options": {"mode": "flow"}, "values": {"key": "name"}, "step": 0},
+        {
+            "dialog": "ask",
+            "state": {"qid": "name", "topic": None, "key": "name", "store": True, "n": 2},
+        },
+    ]
+    assert upgrade({"schema": 1, "profile": profile, "stack": stack}) == (profile, stack)
 
-    dialogs.add(WaterfallDialog("ask_name", [ask, thank]))
+
+async def test_a_state_that_cannot_be_read_starts_the_chat_again(backend: Backend) -> None:
+    repo = await backend.repo()
+    shared = {"py/id": 1}
+    await repo.write(key=KEY, data=json.dumps({"profile": shared}), expected_etag=None)
+    state = await ChatStates(repo).load(turn())
+    assert (state.profile, state.stack) == ({}, [])
+
+
+class AskName:
+    """A prompt as dialogs/ask.py's is: asks, waits, ends with what the child said."""
+
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    async def begin(self, dc: DialogContext, options: dict[str, Any] | None) -> Result:
+        dc.state["asked"] = True
+        self.sent.append("What name should I use?")
+        return END_OF_TURN
+
+    async def continue_(self, dc: DialogContext) -> Result:
+        return await dc.end(dc.context.activity.text)
+
+    async def resume(self, dc: DialogContext, result: Any) -> Result:
+        return END_OF_TURN
+
+    async def reprompt(self, dc: DialogContext) -> None:
+        self.sent.append("What name should I use?")
+
+
+async def one_turn(chats: ChatStates, text: str, heard: list[str]) -> list[str]:
+    """One turn of a two-step waterfall, its state loaded and saved through `chats`."""
     sent: list[str] = []
-    adapter = TestAdapter()
-    ctx = TurnContext(adapter, _activity(text))
+    dialogs = Dialogs()
+    dialogs.add_prompt("ask", AskName(sent))
 
-    async def capture(_ctx: TurnContext, activities: list[Activity], next_: Any) -> Any:
-        sent.extend(a.text for a in activities if a.type == ActivityTypes.message)
-        return await next_()
+    async def ask(step: StepContext) -> Result:
+        return await step.begin("ask")
 
-    ctx.on_send_activities(capture)
-    dc = await dialogs.create_context(ctx)
-    result = await dc.continue_dialog()
-    if result.status == DialogTurnStatus.Empty:
-        await dc.begin_dialog("ask_name")
-    await conversation_state.save_changes(ctx)
+    async def thank(step: StepContext) -> Result:
+        heard.append(step.result)
+        sent.append(f"Thanks, {step.result}.")
+        return await step.end()
+
+    dialogs.add_waterfall("ask_name", [ask, thank])
+    ctx = turn(text)
+    state = await chats.load(ctx)
+    dc = dialogs.context(ctx, state.stack)
+    if (await dc.continue_()).status == "empty":
+        await dc.begin("ask_name")
+    await chats.save(ctx)
     return sent
+
+
+async def test_a_dialog_resumes_after_a_restart(backend: Backend) -> None:
+    """A child answers a question after the app restarted: the waterfall carries on."""
+    heard: list[str] = []
+    assert await one_turn(await backend.chats(), "hi", heard) == ["What name should I use?"]
+    # A brand-new Database object on the same store: nothing survives but the data.
+    assert await one_turn(await backend.chats(), "Sam", heard) == ["Thanks, Sam."]
+    assert heard == ["Sam"]
+    # Finished: the next message starts it again.
+    assert await one_turn(await backend.chats(), "hello", heard) == ["What name should I use?"]

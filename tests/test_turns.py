@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import Parts, housekeeping
+from bot.app import Parts
+from bot.jobs import housekeeping
 from tests.consult import (
     answer_until,
     answers_of,
@@ -30,8 +31,8 @@ DISCLOSURE = "i want to kill myself"
 
 def fail_once(parts: Parts) -> None:
     """The next turn dies after doing its work, just before it commits (a crash would too)."""
-    state = parts.services.conversation_state
-    original = state.save_changes
+    state = parts.services.chats
+    original = state.save
     calls = {"n": 0}
 
     async def failing(*args: Any, **kw: Any) -> None:
@@ -40,7 +41,7 @@ def fail_once(parts: Parts) -> None:
             raise RuntimeError("the process died here")
         await original(*args, **kw)
 
-    state.save_changes = failing  # type: ignore[method-assign]
+    state.save = failing  # type: ignore[method-assign]
 
 
 # --- all or nothing, and the resend ----------------------------------------------------------
@@ -236,6 +237,20 @@ def stamped(chat: Any, text: str, at: datetime) -> dict[str, Any]:
     act = chat.activity(text=text)
     act["timestamp"] = at.isoformat()
     return act
+
+
+async def test_the_name_on_the_review_tapped_at_once_is_taken_not_held_as_too_soon(
+    linked_chat, parts
+):
+    """On Web Chat (and the web door) a one-tap answer comes back as its label, as if typed: a
+    child tapping "Sam" the moment the name question appears was told "That came just as I
+    asked"."""
+    review, chat = await linked_chat("webchat")
+    await chat.say("English")
+    reading_time(parts)  # and no time passes: the tap comes at once
+    transcript = await chat.tap("Sam")
+    assert not said(parts, transcript, "messages.burst_next")
+    assert (await answers_of(parts, review.id))["name"] == ("text", "Sam")
 
 
 @pytest.mark.parametrize("crash", [False, True])

@@ -231,13 +231,15 @@
       }
       directLine = null;
     }
-    var chat = document.getElementById('chat');
-    while (chat.firstChild) {
-      chat.removeChild(chat.firstChild);
-    }
+    // A fresh element for the new chat: the old one may hold a Web Chat that was rendered.
+    var old = document.getElementById('chat');
+    old.replaceWith(old.cloneNode(false));
     notice('loading');
+    // The page's language goes with it: the welcome, before the child says anything, is in it.
     fetch('/v3/directline/tokens/generate', {
       method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ locale: root.lang }),
       credentials: 'omit',
       cache: 'no-store',
       referrerPolicy: 'no-referrer'

@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.repositories.activities import ActivityLogRepository, Delivered, SeenActivity
 from storage.repositories.alerts import AlertRepository
 from storage.repositories.answers import AnswerRepository
+from storage.repositories.audit import AuditRepository, Verified
 from storage.repositories.bot_state import BotStateRepository, EtagMismatch, StoredState
 from storage.repositories.code_attempts import CodeAttemptRepository
 from storage.repositories.links import LinkRepository
@@ -21,12 +22,14 @@ from storage.repositories.outbox import OutboxRepository
 from storage.repositories.privacy import NO_CHILD_DATA, PrivacyRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.sealed import Resealed, SealedFieldsRepository, sealed_columns
+from storage.repositories.staff import StaffExists, StaffRepository
 from storage.repositories.web_door import WebDoorRepository
 
 __all__ = [
     "ActivityLogRepository",
     "AlertRepository",
     "AnswerRepository",
+    "AuditRepository",
     "BotStateRepository",
     "CodeAttemptRepository",
     "Delivered",
@@ -40,7 +43,10 @@ __all__ = [
     "ReviewRepository",
     "SealedFieldsRepository",
     "SeenActivity",
+    "StaffExists",
+    "StaffRepository",
     "StoredState",
+    "Verified",
     "WebDoorRepository",
     "sealed_columns",
 ]
@@ -62,3 +68,5 @@ class Repositories:
         self.outbox = OutboxRepository(db)
         self.sealed = SealedFieldsRepository(db)
         self.web = WebDoorRepository(db)
+        self.staff = StaffRepository(db)
+        self.audit = AuditRepository(db)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from storage.db import Database
@@ -206,3 +206,68 @@ class AlertRepository:
                 select(SafeguardingAlert).where(SafeguardingAlert.review_id == review_id)
             )
             return list(res.all())
+
+    # --- owned on the duty board (issue 18) -------------------------------------------------
+
+    async def open_counts(self, *, review_ids: list[int]) -> dict[int, int]:
+        """Per review, its alerts no one has acknowledged yet."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(SafeguardingAlert.review_id, func.count())
+                .where(
+                    col(SafeguardingAlert.review_id).in_(review_ids),
+                    col(SafeguardingAlert.acknowledged_at).is_(None),
+                    SafeguardingAlert.tier != "after",
+                )
+                .group_by(col(SafeguardingAlert.review_id))
+            )
+            return {int(r): int(n) for r, n in res.all() if r is not None}
+
+    async def board(self, *, limit: int = 500) -> list[SafeguardingAlert]:
+        """Every alert for the duty team, open ones first, newest first within each. What a
+        child said after the help ("after") is shown with the alert it follows."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(SafeguardingAlert.tier != "after")
+                .order_by(
+                    col(SafeguardingAlert.acknowledged_at).is_not(None),
+                    col(SafeguardingAlert.created_at).desc(),
+                    col(SafeguardingAlert.id).desc(),
+                )
+                .limit(limit)
+            )
+            return list(res.all())
+
+    async def followers(self, *, alert_id: int) -> list[SafeguardingAlert]:
+        """What was merged into this alert: repeats, and what the child said after the help."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(SafeguardingAlert.merged_into == alert_id)
+                .order_by(col(SafeguardingAlert.created_at), col(SafeguardingAlert.id))
+            )
+            return list(res.all())
+
+    async def review_has_alerts(self, *, review_id: int) -> bool:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(SafeguardingAlert.id)
+                .where(SafeguardingAlert.review_id == review_id)
+                .limit(1)
+            )
+            return res.first() is not None
+
+    async def acknowledge(self, *, alert_id: int, staff_id: int, at: datetime, note: str) -> bool:
+        """Marks the alert acknowledged, once: of two people pressing at once, the first
+        is recorded and the second is told."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                update(SafeguardingAlert)
+                .where(
+                    col(SafeguardingAlert.id) == alert_id,
+                    col(SafeguardingAlert.acknowledged_at).is_(None),
+                )
+                .values(acknowledged_at=at, acknowledged_by=staff_id, acknowledgement_note=note)
+            )
+            return bool(res.rowcount)

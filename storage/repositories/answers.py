@@ -47,6 +47,15 @@ class AnswerRepository:
             )
             return {a.question_id: a for a in res.all()}
 
+    async def for_reviews(self, *, review_ids: list[int]) -> dict[int, dict[str, Answer]]:
+        """Each review's answers, for a board of many reviews in one query."""
+        found: dict[int, dict[str, Answer]] = {i: {} for i in review_ids}
+        async with self._db.read() as s:
+            res = await s.exec(select(Answer).where(col(Answer.review_id).in_(review_ids)))
+            for a in res.all():
+                found[a.review_id][a.question_id] = a
+        return found
+
     async def set_visibility(
         self, *, review_id: int, question_ids: Iterable[str], visibility: str
     ) -> None:

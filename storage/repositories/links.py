@@ -132,3 +132,16 @@ class LinkRepository:
         async with self._db.session() as s:
             res = await s.exec(select(ChannelLink).where(ChannelLink.review_id == review_id))
             return list(res.all())
+
+    async def linked_reviews(self, *, review_ids: list[int]) -> set[int]:
+        """Of these reviews, those with a device linked and not closed."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(ChannelLink.review_id)
+                .where(
+                    col(ChannelLink.review_id).in_(review_ids),
+                    col(ChannelLink.revoked_at).is_(None),
+                )
+                .distinct()
+            )
+            return set(res.all())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from storage.db import Database
@@ -116,3 +116,19 @@ class ReviewRepository:
             )
             queued = set(found.all())
             return [r for k, r in keys.items() if k not in queued]
+
+    async def for_iro(self, *, iro_email: str) -> list[Review]:
+        """The reviews allocated to this IRO (by the email on the review, in any case),
+        soonest first."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(Review)
+                .where(func.lower(col(Review.iro_email)) == iro_email.strip().lower())
+                .order_by(col(Review.review_at), col(Review.id))
+            )
+            return list(res.all())
+
+    async def many(self, *, review_ids: list[int]) -> dict[int, Review]:
+        async with self._db.read() as s:
+            res = await s.exec(select(Review).where(col(Review.id).in_(review_ids)))
+            return {r.id: r for r in res.all() if r.id is not None}

@@ -1,0 +1,670 @@
+"""The staff workspace's routes, and who may reach what.
+
+Least privilege, by role: an IRO reads the reviews whose IRO email is theirs; the duty team
+reads every alert, and the review an alert belongs to; participation officers and admins read
+no child's words. A review or alert someone may not read answers 404, exactly as one that does
+not exist: a URL never tells whether there is something behind it.
+
+Every page sends its own Content-Security-Policy: no script at all, styles from this origin
+only, forms posted here only. The templates (bot/staff/templates) are code, not officers'
+content: they carry the CSRF fields and the access rules' results, so they live with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from bot.delivery.summary import summary_data
+from bot.settings import Settings
+from bot.staff import credentials
+from bot.staff.accounts import add_staff, token_hash
+from bot.staff.board import (
+    AlertCard,
+    ReviewCard,
+    alert_card,
+    progress,
+    question_title,
+    when,
+)
+from bot.staff.sessions import COOKIE, Signed, StaffAuth
+from dialogs.context import Services
+from storage.models import STAFF_ROLES, Review, StaffMember, StaffMemberCreate
+from storage.repositories import Repositories, StaffExists
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+CSS = (HERE / "static" / "staff.css").read_bytes()
+CSS_URL = f"/staff/static/staff.css?v={hashlib.sha256(CSS).hexdigest()[:12]}"
+POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = {"Content-Security-Policy": POLICY, "Cache-Control": "no-store"}
+ROLE_NAMES = {"iro": "IRO", "duty": "Duty team", "participation": "Participation", "admin": "Admin"}
+SIGNED_OUT = {
+    "idle": "You were signed out after {idle} minutes without opening a page. Sign in again.",
+    "expired": "You were signed out {hours} hours after signing in. Sign in again.",
+    "inactive": "Your account is not active. Ask an admin.",
+    "out": "You have signed out.",
+    "everywhere": "You have signed out on every device.",
+}
+NOTICES = {
+    "acknowledged": "Alert acknowledged.",
+    "already": "Someone acknowledged this alert before you: their name is below.",
+    "deactivated": "The account is deactivated and its sessions ended.",
+}
+BASE32 = re.compile(r"[A-Z2-7]{32}")
+MAX_NOTE = 2000
+
+
+class BadForm(ValueError):
+    """A form body that cannot be read (not UTF-8, not a form)."""
+
+
+async def read_form(request: web.Request) -> Any:
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadForm from exc
+
+
+Handler = Callable[[web.Request, Signed], Awaitable[web.StreamResponse]]
+
+
+class StaffPages:
+    def __init__(self, *, settings: Settings, repos: Repositories, services: Services) -> None:
+        self.settings = settings
+        self.repos = repos
+        self.services = services
+        self.auth = StaffAuth(repos=repos, settings=settings)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def add_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/staff", self._page(self.dashboard))
+        r.add_get("/staff/sign-in", self._guarded(self.sign_in_form))
+        r.add_post("/staff/sign-in", self._guarded(self.sign_in))
+        r.add_get("/staff/set-up", self._guarded(self.set_up_form))
+        r.add_post("/staff/set-up", self._guarded(self.set_up))
+        r.add_post("/staff/sign-out", self._page(self.sign_out))
+        r.add_post("/staff/sign-out-everywhere", self._page(self.sign_out_everywhere))
+        r.add_get(r"/staff/reviews/{review_id:\d{1,9}}", self._page(self.review, "iro", "duty"))
+        r.add_get(r"/staff/alerts/{alert_id:\d{1,9}}", self._page(self.alert, "iro", "duty"))
+        r.add_post(
+            r"/staff/alerts/{alert_id:\d{1,9}}/acknowledge", self._page(self.acknowledge, "duty")
+        )
+        r.add_get("/staff/admin/staff", self._page(self.staff_list, "admin"))
+        r.add_post("/staff/admin/staff", self._page(self.staff_add, "admin"))
+        r.add_post(
+            r"/staff/admin/staff/{staff_id:\d{1,9}}/deactivate",
+            self._page(self.staff_deactivate, "admin"),
+        )
+        r.add_get("/staff/static/staff.css", self.css)
+
+    # --- rendering and guards ---------------------------------------------------------------
+
+    def render(
+        self,
+        name: str,
+        *,
+        signed: Signed | None = None,
+        status: int = 200,
+        **data: Any,
+    ) -> web.Response:
+        html = self.env.get_template(name).render(
+            me=signed.member if signed else None,
+            csrf=signed.session.csrf_token if signed else "",
+            role_names=ROLE_NAMES,
+            css_url=CSS_URL,
+            council=self.settings.council_name,
+            **data,
+        )
+        return web.Response(
+            text=html, content_type="text/html", status=status, headers=PAGE_HEADERS
+        )
+
+    def not_found(self, signed: Signed | None = None) -> web.Response:
+        return self.render(
+            "message.html",
+            signed=signed,
+            status=404,
+            title="Not found",
+            message="There is nothing here, or nothing you can open. Check the link, or go "
+            "back to your home page.",
+        )
+
+    def _guarded(
+        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Any failure is a page that says so, never a stack trace; and never a child's
+        words or a code in the log (only the path and the kind of error)."""
+
+        async def run(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except BadForm:
+                return self.render(
+                    "message.html",
+                    status=400,
+                    title="The form could not be read",
+                    message="Nothing was changed. Go back, reload the page and try again.",
+                )
+            except Exception as exc:  # noqa: BLE001 - the person gets a page, the log a line
+                log.error(
+                    "staff page failed", extra={"path": request.path, "error": type(exc).__name__}
+                )
+                return self.render(
+                    "message.html",
+                    status=500,
+                    title="Something went wrong",
+                    message="This page could not be shown. Try again in a minute; if it goes "
+                    "on, tell the MyReview administrator the time it happened.",
+                )
+
+        return run
+
+    def _page(
+        self, handler: Handler, *roles: str
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Signed in, of one of `roles` (any, if none named), and for a form, with the
+        session's CSRF token; else the sign-in page, a 404, or a refusal."""
+
+        async def page(request: web.Request) -> web.StreamResponse:
+            signed, why = await self.auth.current(request)
+            if signed is None:
+                to = "/staff/sign-in" + (f"?why={why}" if why else "")
+                response = web.HTTPSeeOther(to)
+                if why or request.cookies.get(COOKIE):
+                    self.auth.clear_session_cookie(response)
+                raise response
+            if roles and signed.member.role not in roles:
+                return self.not_found(signed)
+            if request.method == "POST":
+                form = await read_form(request)
+                if not self.auth.csrf_ok(signed, form.get("csrf")):
+                    return self.render(
+                        "message.html",
+                        signed=signed,
+                        status=403,
+                        title="This form is out of date",
+                        message="Nothing was changed. Go back, reload the page and try again.",
+                    )
+            return await handler(request, signed)
+
+        return self._guarded(page)
+
+    async def css(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=CSS,
+            content_type="text/css",
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
+    # --- signing in and out -----------------------------------------------------------------
+
+    async def sign_in_form(
+        self, request: web.Request, *, error: str | None = None, email: str = "", status: int = 200
+    ) -> web.StreamResponse:
+        signed, _ = await self.auth.current(request)
+        if signed is not None and error is None:
+            raise web.HTTPSeeOther("/staff")
+        why = request.query.get("why", "")
+        notice = SIGNED_OUT.get(why, "").format(
+            idle=self.settings.staff_idle_minutes, hours=self.settings.staff_session_hours
+        )
+        token = self.auth.form_token(request)
+        response = self.render(
+            "sign_in.html",
+            title="Sign in",
+            notice=notice or None,
+            error=error,
+            email=email,
+            form_token=token,
+            second_factor=self.settings.second_factor_required,
+            status=status,
+        )
+        self.auth.set_form_cookie(response, token)
+        return response
+
+    async def sign_in(self, request: web.Request) -> web.StreamResponse:
+        form = await read_form(request)
+        if not self.auth.form_token_ok(request, form.get("form_token")):
+            return await self.sign_in_form(
+                request, error="The form was out of date. Try again.", status=403
+            )
+        email, password, code = (str(form.get(k, "")) for k in ("email", "password", "code"))
+        if not email.strip() or not password:
+            return await self.sign_in_form(
+                request, error="Enter your email and password.", email=email[:254], status=400
+            )
+        result = await self.auth.sign_in(
+            email=email, password=password, code=code[:20], address=self.auth.address(request)
+        )
+        if result.token is None:
+            return await self.sign_in_form(
+                request, error=result.error, email=email[:254], status=401
+            )
+        response = web.HTTPSeeOther("/staff")
+        self.auth.set_session_cookie(response, result.token)
+        raise response
+
+    async def sign_out(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        await self.auth.sign_out(signed, everywhere=False)
+        response = web.HTTPSeeOther("/staff/sign-in?why=out")
+        self.auth.clear_session_cookie(response)
+        raise response
+
+    async def sign_out_everywhere(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        await self.auth.sign_out(signed, everywhere=True)
+        response = web.HTTPSeeOther("/staff/sign-in?why=everywhere")
+        self.auth.clear_session_cookie(response)
+        raise response
+
+    # --- setting up an account --------------------------------------------------------------
+
+    async def _set_up_link(self, token: str) -> tuple[Any, StaffMember] | None:
+        if not token or len(token) > 100:
+            return None
+        return await self.repos.staff.setup_token(token_hash=token_hash(token), now=utcnow())
+
+    def _link_gone(self) -> web.Response:
+        return self.render(
+            "message.html",
+            status=404,
+            title="This link does not work",
+            message="Set-up links work once, for 24 hours. Ask an admin for a new one.",
+        )
+
+    async def set_up_form(
+        self,
+        request: web.Request,
+        *,
+        token: str | None = None,
+        totp_secret: str | None = None,
+        errors: list[str] | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        token = token if token is not None else request.query.get("token", "")
+        found = await self._set_up_link(token)
+        if found is None:
+            return self._link_gone()
+        _, member = found
+        secret = None
+        qr = None
+        if self.settings.second_factor_required:
+            secret = totp_secret or credentials.new_totp_secret()
+            # segno's own SVG, from a URI we made: nothing in it came from a person.
+            qr = Markup(credentials.qr_svg(credentials.totp_uri(secret, email=member.email)))
+        form_token = self.auth.form_token(request)
+        response = self.render(
+            "set_up.html",
+            title="Set up your account",
+            member=member,
+            token=token,
+            totp_secret=secret,
+            totp_secret_spaced=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+            if secret
+            else None,
+            qr=qr,
+            errors=errors or [],
+            form_token=form_token,
+            minimum=credentials.MIN_PASSWORD,
+            status=status,
+        )
+        self.auth.set_form_cookie(response, form_token)
+        return response
+
+    async def set_up(self, request: web.Request) -> web.StreamResponse:
+        form = await read_form(request)
+        token = str(form.get("token", ""))
+        secret = str(form.get("totp_secret", "")) or None
+        if not self.auth.form_token_ok(request, form.get("form_token")):
+            return await self.set_up_form(
+                request, token=token, errors=["The form was out of date. Try again."], status=403
+            )
+        found = await self._set_up_link(token)
+        if found is None:
+            return self._link_gone()
+        link, member = found
+        password = str(form.get("password", ""))
+        errors = []
+        problem = credentials.password_problem(password, email=member.email)
+        if problem:
+            errors.append(problem)
+        elif password != str(form.get("password_again", "")):
+            errors.append("The two passwords are not the same.")
+        step = None
+        if self.settings.second_factor_required:
+            if secret is None or not BASE32.fullmatch(secret):
+                secret = None
+                errors.append("Scan the new QR code and enter the code it shows.")
+            else:
+                step = credentials.totp_step(
+                    secret, str(form.get("code", ""))[:20], at=datetime.now(UTC).timestamp()
+                )
+                if step is None:
+                    errors.append(
+                        "That code is not right. Enter the 6 digits your authenticator app "
+                        "shows for MyReview now."
+                    )
+        else:
+            secret = None
+        if errors:
+            return await self.set_up_form(
+                request, token=token, totp_secret=secret, errors=errors, status=400
+            )
+        password_hash = await credentials.hash_password(password)
+        async with self.repos.db.unit_of_work():
+            if not await self.repos.staff.use_setup_token(token_id=link.id, at=utcnow()):
+                used = True
+            else:
+                used = False
+                staff_id = member.id or 0
+                await self.repos.staff.set_credentials(
+                    staff_id=staff_id, password_hash=password_hash, totp_secret=secret
+                )
+                if step is not None:
+                    # The code just typed cannot be used again to sign in.
+                    await self.repos.staff.take_totp_step(staff_id=staff_id, step=step)
+                # A new password ends every session the old one opened.
+                await self.repos.staff.end_sessions_of(staff_id=staff_id)
+                await self.repos.audit.record(
+                    action="staff.set_up",
+                    staff_id=staff_id,
+                    details={"second_factor": secret is not None},
+                )
+                session_token = await self.auth.start_after_set_up(member)
+                await self.repos.audit.record(action="sign_in", staff_id=staff_id)
+        if used:
+            return self._link_gone()
+        response = web.HTTPSeeOther("/staff")
+        self.auth.set_session_cookie(response, session_token)
+        raise response
+
+    # --- home pages by role -----------------------------------------------------------------
+
+    async def dashboard(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        role = signed.member.role
+        if role == "iro":
+            cards = await self._iro_cards(signed.member)
+            return self.render("home_iro.html", signed=signed, title="My reviews", cards=cards)
+        if role == "duty":
+            return self.render(
+                "home_duty.html",
+                signed=signed,
+                title="Safeguarding alerts",
+                alerts=await self._alert_cards(),
+            )
+        if role == "admin":
+            return self.render(
+                "home_admin.html",
+                signed=signed,
+                title="Administration",
+                events=await self.repos.audit.recent(limit=50),
+                staff={m.id: m for m in await self.repos.staff.everyone()},
+                when=lambda at: when(at, self.services.timezone),
+            )
+        return self.render("home_participation.html", signed=signed, title="Participation")
+
+    async def _iro_cards(self, member: StaffMember) -> list[ReviewCard]:
+        tz = self.services.timezone
+        reviews = await self.repos.reviews.for_iro(iro_email=member.email)
+        ids = [r.id for r in reviews if r.id is not None]
+        answers = await self.repos.answers.for_reviews(review_ids=ids)
+        linked = await self.repos.links.linked_reviews(review_ids=ids)
+        alerts = await self.repos.alerts.open_counts(review_ids=ids)
+        today = datetime.now(tz).date()
+        cards = []
+        for r in reviews:
+            rid = r.id or 0
+            content = self.services.content_source.version(r.content_version)
+            cards.append(
+                ReviewCard(
+                    id=rid,
+                    first_name=r.first_name,
+                    review_date=when(r.review_at, tz),
+                    days_left=(r.review_at.astimezone(tz).date() - today).days,
+                    progress=progress(content, r, answers[rid], linked=rid in linked, tz=tz),
+                    open_alerts=alerts.get(rid, 0),
+                )
+            )
+        # Open alerts first, then reviews still to come (soonest first), then those held.
+        cards.sort(key=lambda c: (c.open_alerts == 0, c.days_left < 0, abs(c.days_left)))
+        return cards
+
+    async def _alert_cards(self) -> list[AlertCard]:
+        alerts = await self.repos.alerts.board()
+        reviews = await self.repos.reviews.many(
+            review_ids=sorted({a.review_id for a in alerts if a.review_id})
+        )
+        staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
+        tz = self.services.timezone
+        return [alert_card(a, reviews.get(a.review_id or 0), staff, tz) for a in alerts]
+
+    # --- a review and an alert: a child's words, each reading audited ----------------------
+
+    async def _may_read(self, member: StaffMember, review: Review | None) -> bool:
+        if review is None or review.id is None:
+            return False
+        if member.role == "iro":
+            return review.iro_email.strip().lower() == member.email
+        if member.role == "duty":
+            return await self.repos.alerts.review_has_alerts(review_id=review.id)
+        return False
+
+    async def review(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        review_id = int(request.match_info["review_id"])
+        tz = self.services.timezone
+        async with self.repos.db.unit_of_work():
+            review = await self.repos.reviews.get(review_id=review_id)
+            allowed = review is not None and await self._may_read(signed.member, review)
+            if allowed:
+                answers = await self.repos.answers.all_for(review_id=review_id)
+                alerts = await self.repos.alerts.for_review(review_id=review_id)
+                linked = await self.repos.links.linked_reviews(review_ids=[review_id])
+                # In the same transaction as the reading: no reading without its record.
+                await self.repos.audit.record(
+                    action="review.viewed",
+                    staff_id=signed.member.id,
+                    review_id=review_id,
+                    details={"answers": len(answers), "role": signed.member.role},
+                )
+        if not allowed or review is None:
+            return self.not_found(signed)
+        content = self.services.content_source.version(review.content_version)
+        # The same view model as the IRO's summary email, so the page and the email agree.
+        data = summary_data(
+            content=content,
+            review=review,
+            answers=answers,
+            tz=tz,
+            updated=False,
+            sent_at=review.submitted_at or utcnow(),
+            alerts=alerts,
+        )
+        staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
+        return self.render(
+            "review.html",
+            signed=signed,
+            title=f"Review for {review.first_name}",
+            review_id=review_id,
+            s=data,
+            progress=progress(content, review, answers, linked=review_id in linked, tz=tz),
+            alert_cards=[
+                alert_card(a, review, staff, tz)
+                for a in sorted(alerts, key=lambda a: a.created_at)
+                if a.tier != "after"
+            ],
+        )
+
+    async def alert(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        alert_id = int(request.match_info["alert_id"])
+        tz = self.services.timezone
+        async with self.repos.db.unit_of_work():
+            try:
+                alert = await self.repos.alerts.get(alert_id=alert_id)
+            except LookupError:
+                return self.not_found(signed)
+            review = (
+                await self.repos.reviews.get(review_id=alert.review_id) if alert.review_id else None
+            )
+            member = signed.member
+            allowed = member.role == "duty" or (
+                member.role == "iro"
+                and review is not None
+                and review.iro_email.strip().lower() == member.email
+            )
+            if allowed:
+                followers = await self.repos.alerts.followers(alert_id=alert_id)
+                await self.repos.audit.record(
+                    action="alert.viewed",
+                    staff_id=member.id,
+                    review_id=alert.review_id,
+                    details={"alert": alert_id, "role": member.role},
+                )
+        if not allowed:
+            return self.not_found(signed)
+        content = (
+            self.services.content_source.version(review.content_version)
+            if review
+            else self.services.content_source.current()
+        )
+        staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
+        raised = utcnow() - alert.created_at
+        hours, minutes = divmod(int(raised.total_seconds() // 60), 60)
+        return self.render(
+            "alert.html",
+            signed=signed,
+            title=f"Alert {alert_id}",
+            alert=alert,
+            card=alert_card(alert, review, staff, tz),
+            review=review,
+            question=question_title(content, alert.question_id),
+            since=f"{hours} h {minutes} min" if hours else f"{minutes} min",
+            followers=[(when(f.created_at, tz), f) for f in followers],
+            note=alert.acknowledgement_note,
+            notice=NOTICES.get(request.query.get("done", "")),
+            can_acknowledge=member.role == "duty" and alert.acknowledged_at is None,
+            max_note=MAX_NOTE,
+        )
+
+    async def acknowledge(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        alert_id = int(request.match_info["alert_id"])
+        form = await read_form(request)
+        note = str(form.get("note", "")).strip()
+        if len(note) > MAX_NOTE:
+            return self.render(
+                "message.html",
+                signed=signed,
+                status=400,
+                title="The note is too long",
+                message=f"Keep the note to {MAX_NOTE} characters; nothing was saved. "
+                "Put the rest in the case record.",
+            )
+        async with self.repos.db.unit_of_work():
+            try:
+                await self.repos.alerts.get(alert_id=alert_id)
+            except LookupError:
+                return self.not_found(signed)
+            done = await self.repos.alerts.acknowledge(
+                alert_id=alert_id, staff_id=signed.member.id or 0, at=utcnow(), note=note
+            )
+            if done:
+                alert = await self.repos.alerts.get(alert_id=alert_id)
+                await self.repos.audit.record(
+                    action="alert.acknowledged",
+                    staff_id=signed.member.id,
+                    review_id=alert.review_id,
+                    # That there was a note, not what it says: it may be about the child.
+                    details={"alert": alert_id, "note": bool(note)},
+                )
+        done_key = "acknowledged" if done else "already"
+        raise web.HTTPSeeOther(f"/staff/alerts/{alert_id}?done={done_key}")
+
+    # --- admin ------------------------------------------------------------------------------
+
+    async def staff_list(
+        self,
+        request: web.Request,
+        signed: Signed,
+        *,
+        errors: list[str] | None = None,
+        link: tuple[StaffMember, str] | None = None,
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        return self.render(
+            "staff.html",
+            signed=signed,
+            title="Staff",
+            people=await self.repos.staff.everyone(),
+            roles=STAFF_ROLES,
+            errors=errors or [],
+            link=link,
+            values=values or {"email": "", "display_name": "", "role": "iro"},
+            notice=NOTICES.get(request.query.get("done", "")),
+            status=status,
+        )
+
+    async def staff_add(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        form = await read_form(request)
+        values = {k: str(form.get(k, ""))[:300] for k in ("email", "display_name", "role")}
+        try:
+            data = StaffMemberCreate.model_validate(values)
+        except ValidationError as exc:
+            errors = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+            return await self.staff_list(request, signed, errors=errors, values=values, status=400)
+        try:
+            member, link = await add_staff(
+                self.repos, self.settings, data=data, by=signed.member.id
+            )
+        except StaffExists:
+            return await self.staff_list(
+                request,
+                signed,
+                errors=["There is already an account for that email."],
+                values=values,
+                status=400,
+            )
+        return await self.staff_list(request, signed, link=(member, link))
+
+    async def staff_deactivate(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        staff_id = int(request.match_info["staff_id"])
+        if staff_id == signed.member.id:
+            return await self.staff_list(
+                request,
+                signed,
+                errors=["You cannot deactivate your own account: ask another admin."],
+                status=400,
+            )
+        async with self.repos.db.unit_of_work():
+            if await self.repos.staff.get(staff_id=staff_id) is None:
+                return self.not_found(signed)
+            if await self.repos.staff.deactivate(staff_id=staff_id):
+                await self.repos.audit.record(
+                    action="staff.deactivated",
+                    staff_id=signed.member.id,
+                    details={"staff": staff_id},
+                )
+        raise web.HTTPSeeOther("/staff/admin/staff?done=deactivated")
