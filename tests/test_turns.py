@@ -352,16 +352,24 @@ async def test_a_message_waiting_behind_a_slow_turn_is_a_burst_even_with_no_wind
     await to_question(chat, "who_there", parts, review.id)
     second = chat.activity(text="and my nan")
     pending: list[asyncio.Task[Any]] = []
+    second_arrived = asyncio.Event()
 
+    original_on_turn = parts.bot.on_turn
     original_run = parts.bot.consultation.run
+
+    async def arrivals(context: Any) -> None:
+        if context.activity.text == "and my nan":
+            second_arrived.set()  # the bot has it, and it waits for the chat's turn to end
+        await original_on_turn(context)
 
     async def slow_first(context: Any) -> None:
         if context.activity.text == "my mum" and not pending:
             # The second message arrives while this turn still works: it queues behind it.
             pending.append(asyncio.create_task(chat.client.post("/api/messages", json=second)))
-            await asyncio.sleep(0.2)
+            await asyncio.wait_for(second_arrived.wait(), 10)
         await original_run(context)
 
+    parts.bot.on_turn = arrivals  # type: ignore[method-assign]
     parts.bot.consultation.run = slow_first  # type: ignore[method-assign]
     await chat.say("my mum")
     await asyncio.gather(*pending)
