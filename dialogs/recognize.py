@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
@@ -34,6 +35,13 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
+@lru_cache(maxsize=8192)
+def _content_word(word: str) -> str:
+    """A label or other word for an option, normalised once: they come from content, and every
+    message at a question compares against all of them (a child's own words are not kept)."""
+    return normalize(word)
+
+
 @dataclass(frozen=True)
 class Choice:
     """One option as the child sees it: its id, its label and other words for it."""
@@ -43,7 +51,7 @@ class Choice:
     synonyms: tuple[str, ...] = ()
 
     def words(self) -> set[str]:
-        return {normalize(w) for w in (self.label, *self.synonyms) if normalize(w)}
+        return {n for w in (self.label, *self.synonyms) if (n := _content_word(w))}
 
 
 def _number(text: str, count: int) -> int | None:
