@@ -1,0 +1,85 @@
+"""The access matrix, built from the app's own route table: every /staff route is listed here
+with what each role gets, so a route added without a decision fails this test. Pages are
+opened for real by each role, signed in: 200 where allowed, the "not found" page (404) where
+not, the sign-in page (303) when signed out."""
+
+from __future__ import annotations
+
+from tests.consult import wait_for_eml
+from tests.staff import make_staff, signed_in
+
+ROLES = ("iro", "duty", "participation", "admin")
+PUBLIC = {"signed out": 200, **dict.fromkeys(ROLES, 200)}
+SIGNED_IN = {"signed out": 303, **dict.fromkeys(ROLES, 200)}
+
+
+def only(*roles: str) -> dict[str, int]:
+    return {"signed out": 303, **{r: 200 if r in roles else 404 for r in ROLES}}
+
+
+# (method, route) -> what each role gets on GET; POST routes: who may (checked by their own
+# tests with a CSRF token), signed out always sent to sign in.
+MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
+    ("GET", "/staff"): SIGNED_IN,
+    # Signed in already: sent on to their home page.
+    ("GET", "/staff/sign-in"): {"signed out": 200, **dict.fromkeys(ROLES, 303)},
+    ("POST", "/staff/sign-in"): "anyone (the form's own cookie and CSRF)",
+    ("GET", "/staff/set-up"): "anyone holding a set-up link",
+    ("POST", "/staff/set-up"): "anyone holding a set-up link",
+    ("POST", "/staff/sign-out"): "signed in",
+    ("POST", "/staff/sign-out-everywhere"): "signed in",
+    ("GET", "/staff/reviews/{review_id}"): only("iro", "duty"),
+    # The IRO reads the alerts of their own reviews; duty, every alert.
+    ("GET", "/staff/alerts/{alert_id}"): only("iro", "duty"),
+    ("POST", "/staff/alerts/{alert_id}/acknowledge"): "duty",
+    ("GET", "/staff/admin/staff"): only("admin"),
+    ("POST", "/staff/admin/staff"): "admin",
+    ("POST", "/staff/admin/staff/{staff_id}/deactivate"): "admin",
+    ("GET", "/staff/static/staff.css"): PUBLIC,
+}
+
+
+def staff_routes(app) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource else ""
+        if path.startswith("/staff") and route.method in ("GET", "POST"):
+            found.add((route.method, path))
+    return found
+
+
+async def test_every_staff_route_has_a_decision_for_every_role(
+    client, parts, settings, linked_chat
+):
+    assert staff_routes(client.app) == set(MATRIX), "a /staff route without a row here"
+    # Sam's review is Jo's; Jo is the IRO signed in below, so "iro" reaches it (another
+    # IRO's review is a 404: tests/test_staff_access.py).
+    review, chat = await linked_chat(first_name="Sam", iro_email="iro@council.example")
+    await chat.say("English")
+    await chat.say("he hits me")
+    await wait_for_eml(settings.outbox_dir)
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    ids = {"review_id": review.id, "alert_id": alert.id}
+    for role in ROLES:
+        await make_staff(parts, email=f"{role}@council.example", role=role)
+    checked = 0
+    for who in ("signed out", *ROLES):
+        if who != "signed out":
+            client.session.cookie_jar.clear()
+            await signed_in(client, f"{who}@council.example")
+        else:
+            client.session.cookie_jar.clear()
+        for (method, path), expected in MATRIX.items():
+            if method != "GET" or not isinstance(expected, dict):
+                continue
+            url = path.format(**ids)
+            response = await client.get(url, allow_redirects=False)
+            assert response.status == expected[who], (who, url, response.status)
+            checked += 1
+        if who == "signed out":
+            for (method, path), _ in MATRIX.items():
+                if method == "POST" and "sign-in" not in path and "set-up" not in path:
+                    url = path.format(**ids, staff_id=1)
+                    response = await client.post(url, allow_redirects=False)
+                    assert response.status == 303, (url, response.status)
+    assert checked == 5 * sum(1 for v in MATRIX.values() if isinstance(v, dict))
