@@ -191,6 +191,8 @@ def test_production_refuses_a_placeholder_app_password(tmp_path, password):
         (DATA_KEYS + ",k2:c2hvcnQ", r"entry 2 \(id k2\) is not 32 bytes"),
         (DATA_KEYS + "," + DATA_KEYS, "entry 2 repeats the key id k1"),
     ],
+    # The keys are random per run: ids from the reason keep the test names stable.
+    ids=["missing", "no-colon", "short-key", "repeated-id"],
 )
 def test_production_refuses_missing_or_broken_data_keys_without_showing_one(tmp_path, keys, why):
     with pytest.raises(ValidationError, match=why) as err:

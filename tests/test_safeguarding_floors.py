@@ -54,7 +54,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # before, was measured once with model 44b5d998e242: en clear 95/120, heard 111/120, false
 # alarms 2/120; ar 72/100, 90/100, 1/100; sq 62/100, 83/100, 2/100; sequences heard en 50/50, ar
 # 36/40, sq 37/40, ordinary sequences flagged urgently en 4/50, ar 1/40, sq 0/40 (gentle checks
-# 10/50, 10/40, 12/40). The floors of every round are this screen's.
+# 10/50, 10/40, 12/40). Round 10 (tests/data/heldout-v10/, the same sizes, written blind after
+# round 9 was measured) was frozen unread and measured once with the same model: en clear
+# 101/120, heard 116/120, false alarms 1/120; ar 63/100, 79/100, 0/100; sq 66/100, 83/100,
+# 1/100; sequences heard en 49/50, ar 35/40, sq 37/40, ordinary sequences flagged urgently en
+# 2/50, ar 0/40, sq 1/40. The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -72,6 +76,7 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
     "round 7": {"en": (0.89, 0.98, 0.03), "ar": (0.82, 0.95, 0.02), "sq": (0.77, 0.92, 0.04)},
     "round 8": {"en": (0.82, 0.91, 0.03), "ar": (0.59, 0.86, 0.01), "sq": (0.65, 0.86, 0.01)},
     "round 9": {"en": (0.783, 0.917, 0.025), "ar": (0.71, 0.89, 0.02), "sq": (0.61, 0.82, 0.03)},
+    "round 10": {"en": (0.833, 0.958, 0.017), "ar": (0.62, 0.78, 0.01), "sq": (0.65, 0.82, 0.02)},
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -80,6 +85,7 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
     "round 7": {"en": (0.9, 0.1), "ar": (0.925, 0.05), "sq": (0.925, 0.025)},
     "round 8": {"en": (0.92, 0.02), "ar": (0.875, 0.025), "sq": (0.825, 0.075)},
     "round 9": {"en": (0.98, 0.1), "ar": (0.875, 0.05), "sq": (0.9, 0.025)},
+    "round 10": {"en": (0.96, 0.06), "ar": (0.85, 0.025), "sq": (0.9, 0.05)},
 }
 SEQUENCES = sets.SEQUENCES
 
