@@ -34,8 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot dialogs storage
 
+# One worker per core (pytest-xdist): each has its own migrated template database, browser and
+# servers on free ports, so tests never share state; `pytest` alone still runs them in order.
 test: $(STAMP) browser-deps lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmark.py
