@@ -301,3 +301,35 @@ async def test_the_upgrade_keeps_acknowledgements_and_the_history_is_append_only
             else:
                 raise AssertionError(f"{change} was not refused")
     await db.dispose()
+
+
+async def test_whatever_a_form_sends_the_answer_is_a_page_never_a_failure(
+    client, parts, settings, linked_chat
+):
+    review, _ = await _disclosure(linked_chat, settings)
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    await make_staff(parts, email=DEE, role="duty", name="Dee Duty")
+    csrf = await signed_in(client, DEE)
+    odd = ["", "zzz", "-1", "9" * 12, "<b>", "\u202e", "x" * 5000]
+    for name in ("take", "assign", "acknowledge", "action", "close", "reopen", "note"):
+        for value in odd:
+            response = await client.post(
+                f"/staff/alerts/{alert.id}/{name}",
+                data={"csrf": csrf, "state": value, "owner": value, "to": value, "note": value},
+            )
+            assert response.status in (200, 400, 409), (name, value, response.status)
+            assert "<b>" not in await response.text()
+    # Notes keep no character that reverses or hides the text around it.
+    assert all(
+        "\u202e" not in (h.note or "") for h in await parts.repos.alerts.history(alert_id=alert.id)
+    )
+    # Not a form at all.
+    raw = await client.post(
+        f"/staff/alerts/{alert.id}/note",
+        data=b"\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert raw.status in (400, 403)
+    # An id past any there is, or not a number: not found.
+    assert (await client.post("/staff/alerts/999999999/note", data={"csrf": csrf})).status == 404
+    assert (await client.post("/staff/alerts/x/note", data={"csrf": csrf})).status == 404

@@ -46,6 +46,7 @@ from bot.staff.board import (
 from bot.staff.escalation import hours_text
 from bot.staff.sessions import COOKIE, Signed, StaffAuth
 from dialogs.context import Services
+from dialogs.display import shown
 from storage.models import (
     STAFF_ROLES,
     AlertHistory,
@@ -196,6 +197,8 @@ class StaffPages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # A child's words, and staff's notes, with nothing in them that reverses or hides text.
+        self.env.filters["shown"] = shown
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -837,7 +840,8 @@ class StaffPages:
         refused with what happened, and nothing is saved either way."""
         alert_id = int(request.match_info["alert_id"])
         form = await read_form(request)
-        note = str(form.get("note", "")).strip()
+        # As it will be shown: no bidi control or invisible character to reverse or hide text.
+        note = shown(str(form.get("note", ""))).strip()
         member = signed.member
         me = member.id or 0
         found = await self._reachable(member, alert_id)
@@ -858,7 +862,8 @@ class StaffPages:
             )
         if step.note and not note:
             return await refuse(f"{NOTE_NEEDED[step.name]} Nothing was saved.")
-        seen_state = str(form.get("state", ""))[:16] or None
+        sent_state = str(form.get("state", ""))[:16]
+        seen_state = sent_state if sent_state in STATE_NAMES else None
         seen_owner_raw = str(form.get("owner", "-"))[:12]
         seen_owner: Any = (
             None
@@ -891,7 +896,9 @@ class StaffPages:
                 return await refuse(f"It is {target.display_name}'s already. Nothing was saved.")
             kwargs["owner_id"] = owner = target.id
         elif step.name == "acknowledge" and alert.owner_id is None:
-            kwargs["owner_id"] = owner = me  # who acknowledges an alert no one took owns it
+            # Who acknowledges an alert no one took owns it (unless someone takes it first).
+            kwargs |= {"owner_id": me, "from_owner": None}
+            owner = me
         if seen_owner != -1 and step.name in ("take", "assign"):
             kwargs["from_owner"] = seen_owner
         from_states = (seen_state,) if seen_state in step.from_states else step.from_states
@@ -924,9 +931,9 @@ class StaffPages:
                     at=at,
                 )
         if entry is None:
-            if step.name == "acknowledge":
-                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=already")
             now = await self.repos.alerts.get(alert_id=lead_id)
+            if step.name == "acknowledge" and now.state != "new":
+                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=already")
             return await self._changed_meanwhile(refuse, now)
         raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done={step.name}")
 
