@@ -333,3 +333,30 @@ async def test_whatever_a_form_sends_the_answer_is_a_page_never_a_failure(
     # An id past any there is, or not a number: not found.
     assert (await client.post("/staff/alerts/999999999/note", data={"csrf": csrf})).status == 404
     assert (await client.post("/staff/alerts/x/note", data={"csrf": csrf})).status == 404
+
+
+async def test_participation_and_admins_can_do_nothing_to_an_alert(
+    client, parts, settings, linked_chat
+):
+    review, _ = await _disclosure(linked_chat, settings)
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    await make_staff(parts, email=DEE, role="duty", name="Dee Duty")
+    for role in ("participation", "admin"):
+        email = f"{role}@council.example"
+        await make_staff(parts, email=email, role=role)
+        client.session.cookie_jar.clear()
+        csrf = await signed_in(client, email)
+        for name in ("take", "acknowledge", "close", "note"):
+            response = await client.post(
+                f"/staff/alerts/{alert.id}/{name}", data={"csrf": csrf, "note": "x"}
+            )
+            assert response.status == 404, (role, name)
+            assert WORRY not in await response.text()
+    client.session.cookie_jar.clear()
+    await signed_in(client, DEE)
+    # The duty team's forms need the session's CSRF token too.
+    forged = await client.post(f"/staff/alerts/{alert.id}/take", data={"state": "new"})
+    assert forged.status == 403
+    stored = await parts.repos.alerts.get(alert_id=alert.id)
+    assert (stored.state, stored.owner_id) == ("new", None)
+    assert await parts.repos.alerts.history(alert_id=alert.id) == []
