@@ -250,6 +250,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(parts.worker.run_forever(), name="outbox"),
         asyncio.create_task(jobs.housekeeping_forever(parts), name="housekeeping"),
         asyncio.create_task(jobs.release_forever(parts), name="held alerts"),
+        asyncio.create_task(jobs.escalate_forever(parts), name="alert escalation"),
         asyncio.create_task(parts.web.run_forever(), name="web door"),
     ]
     log.info("started", extra={"transport": parts.worker.transport.name})

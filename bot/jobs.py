@@ -1,7 +1,8 @@
 """The app's background jobs, beside the turns: housekeeping (hourly: summaries and alerts an
-older version left unqueued, forgetting what is kept only for a while, resealing, retention)
-and the release of held alerts (every few seconds). bot/app.py starts them with the app; the CLI
-runs purge."""
+older version left unqueued, forgetting what is kept only for a while, resealing, retention),
+the release of held alerts (every few seconds) and the escalation of alerts no one has
+acknowledged (every minute). bot/app.py starts them with the app; the CLI runs purge. Each
+reads the time from the services' clock, so tests move it instead of waiting."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from pathlib import Path
 
 from bot.delivery.outbox import forget_emails
 from bot.parts import Parts
+from bot.staff.escalation import escalate
 from dialogs.alert_routing import RELEASE_EVERY, release_held
 
 log = logging.getLogger(__name__)
 # Held alerts are looked at this often: a follow-up is at most this late.
 RELEASE_SECONDS = RELEASE_EVERY.total_seconds()
 HOUSEKEEPING_SECONDS = 3600
+# Alerts waiting for acknowledgement are looked at this often: an escalation is at most this late.
+ESCALATION_SECONDS = 60
 
 
 async def housekeeping(parts: Parts) -> None:
@@ -96,6 +100,12 @@ async def release_held_alerts(parts: Parts) -> int:
     return await release_held(parts.services, parts.services.clock())
 
 
+async def escalate_alerts(parts: Parts) -> int:
+    """Emails the duty manager about urgent alerts no one has acknowledged within the working
+    hours allowed (bot/staff/escalation.py); how many emails were queued."""
+    return await escalate(parts)
+
+
 async def requeue_missing_alerts(parts: Parts) -> int:
     """Every alert has its email queued: they commit together, so this finds only what an
     older version or a restored backup left behind."""
@@ -142,3 +152,12 @@ async def release_forever(parts: Parts) -> None:
             await release_held_alerts(parts)
         except Exception:  # tried again shortly; the alerts stay held, never lost
             log.exception("releasing held alerts failed")
+
+
+async def escalate_forever(parts: Parts) -> None:
+    while True:
+        await asyncio.sleep(ESCALATION_SECONDS)
+        try:
+            await escalate_alerts(parts)
+        except Exception:  # tried again next minute; a step claimed is a step queued
+            log.exception("escalating alerts failed")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.working_hours import parse_days, parse_hours
 from storage.crypto import DataKeyError, Keyring, weak_key_bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -234,6 +235,14 @@ class Settings(BaseSettings):
     translator_endpoint: str = "https://api.cognitive.microsofttranslator.com"
     translator_timeout_seconds: float = Field(default=3.0, gt=0, le=10)
     duty_email: str = "duty-team@localhost"
+    # An urgent alert no one has acknowledged on the duty board after this many working hours
+    # is emailed to the duty manager (a link, never the child's words), and again after twice
+    # as many; never more. Empty manager address: the duty team's address.
+    alert_escalation_hours: float = Field(default=2, gt=0, le=100)
+    duty_manager_email: str = Field(default="", max_length=254)
+    # The council's working hours and days, in MYREVIEW_TIMEZONE, for counting working hours.
+    working_hours: str = "09:00-17:00"
+    working_days: str = "mon,tue,wed,thu,fri"
     outbox_poll_seconds: float = 5.0
     outbox_max_attempts: int = 12
     # This instance's name on its outbox leases: a restart of the same name releases at once
@@ -359,7 +368,19 @@ class Settings(BaseSettings):
                     "or end: use the mail account's real password."
                 )
         ZoneInfo(self.timezone)  # fails early with the zone name in the message
+        try:
+            parse_hours(self.working_hours)
+        except ValueError as exc:
+            raise ValueError(f"MYREVIEW_WORKING_HOURS: {exc}") from None
+        try:
+            parse_days(self.working_days)
+        except ValueError as exc:
+            raise ValueError(f"MYREVIEW_WORKING_DAYS: {exc}") from None
         return self
+
+    @property
+    def escalation_email(self) -> str:
+        return self.duty_manager_email.strip() or self.duty_email
 
     @property
     def outbox_dir(self) -> Path:

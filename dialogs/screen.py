@@ -360,6 +360,7 @@ async def _store(
             message=said,
             activity_id=act.id or None,
             translation=translation,
+            created_at=turn.now(),
         )
         if not new:
             return alert

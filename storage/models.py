@@ -243,6 +243,38 @@ class SafeguardingAlert(SafeguardingAlertBase, table=True):
         default=None,
         sa_column=Column(SealedText("safeguardingalert.acknowledgement_note"), nullable=True),
     )
+    # Its life on the duty board (ALERT_STATES): who owns it, where it is, since when, and how
+    # many escalation emails have gone to the duty manager (at most 2). Each change is a row of
+    # AlertHistory. Alerts kept with a lead (`merged_into`) carry their lead's state and owner.
+    state: str = Field(default="new", max_length=16, index=True)
+    owner_id: int | None = Field(default=None)
+    state_at: datetime | None = _utc(default=None)
+    escalations: int = 0
+
+
+# new -> acknowledged -> action (recorded) -> closed; a closed alert can be opened again.
+ALERT_STATES = ("new", "acknowledged", "action", "closed")
+
+
+class AlertHistory(SQLModel, table=True):
+    """One change in an alert's life: taken, assigned, acknowledged, an action recorded,
+    closed, opened again, a note, an escalation email. Appended only (an UPDATE of anything but
+    the sealed note, which `keys rotate` re-seals, is refused by a trigger); deleted only with
+    its alert. `staff_id` None: MyReview itself (an escalation, more words from the child)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="safeguardingalert.id", index=True, ondelete="CASCADE")
+    at: datetime = _utc(default_factory=utcnow)
+    staff_id: int | None = None
+    # taken | assigned | acknowledged | action | closed | reopened | note | escalated
+    action: str = Field(max_length=16)
+    # The state and owner after the change.
+    state: str = Field(max_length=16)
+    owner_id: int | None = None
+    # Staff's words, which may quote the child: sealed, and purged with the alert.
+    note: str | None = Field(
+        default=None, sa_column=Column(SealedText("alerthistory.note"), nullable=True)
+    )
 
 
 # --- Outbox --------------------------------------------------------------------------------------

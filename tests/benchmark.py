@@ -13,6 +13,8 @@
 8. One full training of the safeguarding model, as `myreview safeguarding train` runs it (the
    tests train on a sample of a few hundred examples).
 9. Peak memory of the process.
+10. The duty board: from a child's disclosure to its alert on the board
+    (tests/alert_board_figures.py).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from storage.content import load_content  # noqa: E402
 from storage.crypto import Keyring, new_key_entry  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repositories import Repositories  # noqa: E402
-from tests import alert_flood, measure_screen  # noqa: E402
+from tests import alert_board_figures, alert_flood, measure_screen  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
 from tests.chat import Chat, WebChat  # noqa: E402
@@ -477,6 +479,7 @@ def main() -> None:
     matcher_figures()
     measure_screen.main()
     asyncio.run(alert_flood_figures())
+    asyncio.run(alert_board_figures.figures(runs=30, already_open=300))
     asyncio.run(turns_per_second())
     asyncio.run(big_message_turns())
     asyncio.run(persona_figures())

@@ -31,7 +31,14 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     ("GET", "/staff/reviews/{review_id}"): only("iro", "duty"),
     # The IRO reads the alerts of their own reviews; duty, every alert.
     ("GET", "/staff/alerts/{alert_id}"): only("iro", "duty"),
+    # An alert's owner and state are the duty team's; the IRO of its review may add notes.
+    ("POST", "/staff/alerts/{alert_id}/take"): "duty",
+    ("POST", "/staff/alerts/{alert_id}/assign"): "duty",
     ("POST", "/staff/alerts/{alert_id}/acknowledge"): "duty",
+    ("POST", "/staff/alerts/{alert_id}/action"): "duty",
+    ("POST", "/staff/alerts/{alert_id}/close"): "duty",
+    ("POST", "/staff/alerts/{alert_id}/reopen"): "duty",
+    ("POST", "/staff/alerts/{alert_id}/note"): "duty; iro of the alert's review",
     ("GET", "/staff/admin/staff"): only("admin"),
     ("POST", "/staff/admin/staff"): "admin",
     ("POST", "/staff/admin/staff/{staff_id}/deactivate"): "admin",

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,22 +26,37 @@ from aiohttp import web
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from bot.delivery.english import english_name
 from bot.delivery.summary import summary_data
 from bot.settings import Settings
 from bot.staff import credentials
 from bot.staff.accounts import add_staff, token_hash
 from bot.staff.board import (
+    STATE_NAMES,
     AlertCard,
     ReviewCard,
     alert_card,
     progress,
     question_title,
+    staff_name,
+    told,
+    waited,
     when,
 )
+from bot.staff.escalation import hours_text
 from bot.staff.sessions import COOKIE, Signed, StaffAuth
 from dialogs.context import Services
-from storage.models import STAFF_ROLES, Review, StaffMember, StaffMemberCreate
+from dialogs.display import shown
+from storage.models import (
+    STAFF_ROLES,
+    AlertHistory,
+    Review,
+    SafeguardingAlert,
+    StaffMember,
+    StaffMemberCreate,
+)
 from storage.repositories import Repositories, StaffExists
+from storage.repositories.alerts import OPEN, QUEUES
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -62,9 +78,93 @@ SIGNED_OUT = {
     "everywhere": "You have signed out on every device.",
 }
 NOTICES = {
-    "acknowledged": "Alert acknowledged.",
+    # After each step (STEPS), by its name.
+    "take": "You own this alert now.",
+    "assign": "The alert is assigned: its new owner is below.",
+    "acknowledge": "Alert acknowledged.",
+    "action": "Action recorded.",
+    "close": "Alert closed.",
+    "reopen": "Alert opened again.",
+    "note": "Note added.",
     "already": "Someone acknowledged this alert before you: their name is below.",
+    "yours": "It is yours already.",
     "deactivated": "The account is deactivated and its sessions ended.",
+}
+QUEUE_NAMES = {
+    "unowned": "Not taken",
+    "mine": "Mine",
+    "open": "All open",
+    "closed": "Closed",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change a person can make to an alert (POST /staff/alerts/{id}/<name>)."""
+
+    name: str
+    action: str  # the history's and the audit's word for it
+    from_states: tuple[str, ...]
+    to_state: str | None  # None: the state stays
+    note: bool  # a note is required
+    roles: tuple[str, ...] = ("duty",)
+    # Why it cannot be done in a state it cannot be done in.
+    refused: str = ""
+
+
+# Duty own an alert's state and owner; the IRO of the review may add notes (what they know of
+# the child helps), and sees everything else the duty team does.
+STEPS = {
+    s.name: s
+    for s in (
+        Step("take", "taken", OPEN, None, False, refused="A closed alert is opened again first."),
+        Step(
+            "assign", "assigned", OPEN, None, False, refused="A closed alert is opened again first."
+        ),
+        Step("acknowledge", "acknowledged", ("new",), "acknowledged", False),
+        Step(
+            "action",
+            "action",
+            ("acknowledged", "action"),
+            "action",
+            True,
+            refused="An alert is acknowledged before an action is recorded on it, and a closed "
+            "one is opened again first.",
+        ),
+        Step(
+            "close",
+            "closed",
+            ("acknowledged", "action"),
+            "closed",
+            True,
+            refused="An alert is acknowledged before it is closed: acknowledge it first.",
+        ),
+        Step(
+            "reopen",
+            "reopened",
+            ("closed",),
+            "acknowledged",
+            True,
+            refused="Only a closed alert can be opened again.",
+        ),
+        Step("note", "note", (*OPEN, "closed"), None, True, roles=("iro", "duty")),
+    )
+}
+NOTE_NEEDED = {
+    "action": "Write what was done (the action), for the team.",
+    "close": "Write why it is closed (the outcome), for the team.",
+    "reopen": "Write why it is opened again.",
+    "note": "Write the note.",
+}
+ACTION_NAMES = {
+    "taken": "Took it",
+    "assigned": "Assigned it",
+    "acknowledged": "Acknowledged it",
+    "action": "Recorded an action",
+    "closed": "Closed it",
+    "reopened": "Opened it again",
+    "note": "Added a note",
+    "escalated": "Emailed the duty manager",
 }
 BASE32 = re.compile(r"[A-Z2-7]{32}")
 MAX_NOTE = 2000
@@ -97,6 +197,8 @@ class StaffPages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # A child's words, and staff's notes, with nothing in them that reverses or hides text.
+        self.env.filters["shown"] = shown
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -109,9 +211,11 @@ class StaffPages:
         r.add_post("/staff/sign-out-everywhere", self._page(self.sign_out_everywhere))
         r.add_get(r"/staff/reviews/{review_id:\d{1,9}}", self._page(self.review, "iro", "duty"))
         r.add_get(r"/staff/alerts/{alert_id:\d{1,9}}", self._page(self.alert, "iro", "duty"))
-        r.add_post(
-            r"/staff/alerts/{alert_id:\d{1,9}}/acknowledge", self._page(self.acknowledge, "duty")
-        )
+        for step in STEPS.values():
+            r.add_post(
+                rf"/staff/alerts/{{alert_id:\d{{1,9}}}}/{step.name}",
+                self._page(self._changer(step), *step.roles),
+            )
         r.add_get("/staff/admin/staff", self._page(self.staff_list, "admin"))
         r.add_post("/staff/admin/staff", self._page(self.staff_add, "admin"))
         r.add_post(
@@ -410,12 +514,7 @@ class StaffPages:
             cards = await self._iro_cards(signed.member)
             return self.render("home_iro.html", signed=signed, title="My reviews", cards=cards)
         if role == "duty":
-            return self.render(
-                "home_duty.html",
-                signed=signed,
-                title="Safeguarding alerts",
-                alerts=await self._alert_cards(),
-            )
+            return await self._duty_board(request, signed)
         if role == "admin":
             return self.render(
                 "home_admin.html",
@@ -453,14 +552,49 @@ class StaffPages:
         cards.sort(key=lambda c: (c.open_alerts == 0, c.days_left < 0, abs(c.days_left)))
         return cards
 
-    async def _alert_cards(self) -> list[AlertCard]:
-        alerts = await self.repos.alerts.board()
+    async def _alert_cards(
+        self, alerts: list[SafeguardingAlert], staff: dict[int, StaffMember]
+    ) -> list[AlertCard]:
         reviews = await self.repos.reviews.many(
             review_ids=sorted({a.review_id for a in alerts if a.review_id})
         )
+        more = await self.repos.alerts.follower_counts(lead_ids=[a.id or 0 for a in alerts])
+        tz, now = self.services.timezone, self.services.clock()
+        return [
+            alert_card(
+                a,
+                reviews.get(a.review_id or 0),
+                staff,
+                tz,
+                now=now,
+                more=more.get(a.id or 0, (0, now))[0],
+            )
+            for a in alerts
+        ]
+
+    async def _duty_board(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        """The duty team's queues: not taken, mine, all open (each oldest first: the longest
+        waiting on top) and closed; the oldest waiting and the newest named above them."""
+        queue = request.query.get("queue", "open")
+        if queue not in QUEUES:
+            queue = "open"
+        me = signed.member.id or 0
         staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
-        tz = self.services.timezone
-        return [alert_card(a, reviews.get(a.review_id or 0), staff, tz) for a in alerts]
+        alerts = await self.repos.alerts.board(queue=queue, staff_id=me)
+        oldest = await self.repos.alerts.board(queue="open", limit=1)
+        newest = await self.repos.alerts.newest_open()
+        firsts = await self._alert_cards([a for a in (*oldest, newest) if a is not None], staff)
+        return self.render(
+            "home_duty.html",
+            signed=signed,
+            title="Safeguarding alerts",
+            queue=queue,
+            queues=QUEUE_NAMES,
+            counts=await self.repos.alerts.queue_counts(staff_id=me),
+            alerts=await self._alert_cards(alerts, staff),
+            oldest=firsts[0] if oldest else None,
+            newest=firsts[-1] if newest is not None and len(firsts) > 1 else None,
+        )
 
     # --- a review and an alert: a child's words, each reading audited ----------------------
 
@@ -512,95 +646,313 @@ class StaffPages:
             s=data,
             progress=progress(content, review, answers, linked=review_id in linked, tz=tz),
             alert_cards=[
-                alert_card(a, review, staff, tz)
+                alert_card(a, review, staff, tz, now=self.services.clock())
                 for a in sorted(alerts, key=lambda a: a.created_at)
-                if a.tier != "after"
+                if a.tier != "after" and a.merged_into is None
             ],
         )
 
+    def _may_read_alert(self, member: StaffMember, review: Review | None) -> bool:
+        """Duty: every alert. An IRO: the alerts of their own reviews (not those of chats with
+        no review: the duty team's alone)."""
+        return member.role == "duty" or (
+            member.role == "iro"
+            and review is not None
+            and review.iro_email.strip().lower() == member.email
+        )
+
+    async def _reachable(
+        self, member: StaffMember, alert_id: int
+    ) -> tuple[SafeguardingAlert, Review | None] | None:
+        """The lead alert (what was kept with an alert is part of it) and its review, if this
+        person may read it; else None, as for one that does not exist."""
+        try:
+            alert = await self.repos.alerts.get(alert_id=alert_id)
+            if alert.merged_into is not None:
+                alert = await self.repos.alerts.get(alert_id=alert.merged_into)
+        except LookupError:
+            return None
+        review = (
+            await self.repos.reviews.get(review_id=alert.review_id) if alert.review_id else None
+        )
+        if not self._may_read_alert(member, review):
+            return None
+        return alert, review
+
     async def alert(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         alert_id = int(request.match_info["alert_id"])
+        found = await self._reachable(signed.member, alert_id)
+        if found is None:
+            return self.not_found(signed)
+        if found[0].id != alert_id:
+            # A message kept with an alert is read on that alert's page.
+            raise web.HTTPSeeOther(f"/staff/alerts/{found[0].id}#m{alert_id}")
+        return await self._alert_page(
+            request, signed, alert_id, notice=NOTICES.get(request.query.get("done", ""))
+        )
+
+    async def _alert_page(
+        self,
+        request: web.Request,
+        signed: Signed,
+        alert_id: int,
+        *,
+        notice: str | None = None,
+        error: str | None = None,
+        typed: tuple[str, str] | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        """The alert, its history and what can be done about it; each showing audited. A form
+        sent back with an error (`error`, `status`) keeps what was typed (`typed`: the form's
+        name and its note)."""
         tz = self.services.timezone
+        member = signed.member
         async with self.repos.db.unit_of_work():
-            try:
-                alert = await self.repos.alerts.get(alert_id=alert_id)
-            except LookupError:
-                return self.not_found(signed)
-            review = (
-                await self.repos.reviews.get(review_id=alert.review_id) if alert.review_id else None
-            )
-            member = signed.member
-            allowed = member.role == "duty" or (
-                member.role == "iro"
-                and review is not None
-                and review.iro_email.strip().lower() == member.email
-            )
-            if allowed:
+            found = await self._reachable(member, alert_id)
+            if found is not None:
+                alert, review = found
                 followers = await self.repos.alerts.followers(alert_id=alert_id)
+                history = await self.repos.alerts.history(alert_id=alert_id)
+                links = (
+                    await self.repos.links.for_review(review_id=review.id)
+                    if review and review.id
+                    else []
+                )
                 await self.repos.audit.record(
                     action="alert.viewed",
                     staff_id=member.id,
                     review_id=alert.review_id,
                     details={"alert": alert_id, "role": member.role},
                 )
-        if not allowed:
+        if found is None:
             return self.not_found(signed)
         content = (
             self.services.content_source.version(review.content_version)
             if review
             else self.services.content_source.current()
         )
-        staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
-        raised = utcnow() - alert.created_at
-        hours, minutes = divmod(int(raised.total_seconds() // 60), 60)
+        everyone = await self.repos.staff.everyone()
+        staff = {m.id or 0: m for m in everyone}
+        now = self.services.clock()
+        # Raised before the chat entered its code: the child was told the duty team alone.
+        linked = [link.linked_at for link in links if link.conversation_id == alert.conversation_id]
+        before_code = review is None or (bool(linked) and min(linked) > alert.created_at)
+        summary, words = told(
+            content,
+            alert,
+            review,
+            before_code=before_code,
+            contact_within=self.services.alert_contact_within,
+            tz=tz,
+        )
+        duty = [m for m in everyone if m.role == "duty" and m.active and m.id != alert.owner_id]
+        is_duty = member.role == "duty"
+        state = alert.state
         return self.render(
             "alert.html",
             signed=signed,
             title=f"Alert {alert_id}",
+            status=status,
             alert=alert,
-            card=alert_card(alert, review, staff, tz),
+            card=alert_card(alert, review, staff, tz, now=now, more=len(followers)),
             review=review,
             question=question_title(content, alert.question_id),
-            since=f"{hours} h {minutes} min" if hours else f"{minutes} min",
+            language=english_name(content, alert.locale),
+            told_summary=summary,
+            told_words=words,
+            since=waited(now - alert.created_at),
             followers=[(when(f.created_at, tz), f) for f in followers],
-            note=alert.acknowledgement_note,
-            notice=NOTICES.get(request.query.get("done", "")),
-            can_acknowledge=member.role == "duty" and alert.acknowledged_at is None,
+            history=self._history(alert, history, staff, tz),
+            notice=notice,
+            error=error,
+            typed=typed or ("", ""),
+            can={
+                name: is_duty and state in step.from_states
+                for name, step in STEPS.items()
+                if name != "note"
+            }
+            | {"note": True, "take": is_duty and state in OPEN and alert.owner_id != member.id},
+            duty=duty,
+            state_names=STATE_NAMES,
             max_note=MAX_NOTE,
+            escalate_after=hours_text(self.settings.alert_escalation_hours),
         )
 
-    async def acknowledge(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+    def _history(
+        self,
+        alert: SafeguardingAlert,
+        rows: list[AlertHistory],
+        staff: dict[int, StaffMember],
+        tz: Any,
+    ) -> list[dict[str, Any]]:
+        """Raised, then each change: when, who, what, the note."""
+        n = self.settings.alert_escalation_hours
+        entries = [
+            {
+                "at": when(alert.created_at, tz),
+                "who": "MyReview",
+                "what": "Raised the alert, from what the child wrote",
+                "note": None,
+            }
+        ]
+        if alert.acknowledgement_note and not any(r.action == "acknowledged" for r in rows):
+            # Acknowledged before alerts had a history.
+            entries.append(
+                {
+                    "at": when(alert.acknowledged_at or alert.created_at, tz),
+                    "who": staff_name(staff, alert.acknowledged_by),
+                    "what": ACTION_NAMES["acknowledged"],
+                    "note": alert.acknowledgement_note,
+                }
+            )
+        escalations = 0
+        for row in rows:
+            what = ACTION_NAMES.get(row.action, row.action)
+            if row.action in ("taken", "assigned"):
+                what += f": owner {staff_name(staff, row.owner_id)}"
+            elif row.action == "escalated":
+                escalations += 1
+                what += f": not acknowledged after {hours_text(n * escalations)}"
+            elif row.action == "reopened" and row.staff_id is None:
+                what = "Opened it again: the child wrote more after it was closed"
+            if row.action in ("acknowledged", "action", "closed", "reopened"):
+                what += f" (now {STATE_NAMES.get(row.state, row.state).lower()})"
+            entries.append(
+                {
+                    "at": when(row.at, tz),
+                    "who": "MyReview" if row.staff_id is None else staff_name(staff, row.staff_id),
+                    "what": what,
+                    "note": row.note,
+                }
+            )
+        return entries
+
+    def _changer(self, step: Step) -> Handler:
+        async def handler(request: web.Request, signed: Signed) -> web.StreamResponse:
+            return await self.change(request, signed, step)
+
+        return handler
+
+    async def change(self, request: web.Request, signed: Signed, step: Step) -> web.StreamResponse:
+        """One step in an alert's life (STEPS), with its history row and its audit row in one
+        transaction. A step the alert's state does not allow is refused with the reason; a
+        change someone else made first (the state or owner the form was sent from is gone) is
+        refused with what happened, and nothing is saved either way."""
         alert_id = int(request.match_info["alert_id"])
         form = await read_form(request)
-        note = str(form.get("note", "")).strip()
+        # As it will be shown: no bidi control or invisible character to reverse or hide text.
+        note = shown(str(form.get("note", ""))).strip()
+        member = signed.member
+        me = member.id or 0
+        found = await self._reachable(member, alert_id)
+        if found is None:
+            return self.not_found(signed)
+        alert, _ = found
+        lead_id = alert.id or 0
+
+        async def refuse(message: str, status: int = 400) -> web.StreamResponse:
+            return await self._alert_page(
+                request, signed, lead_id, error=message, typed=(step.name, note), status=status
+            )
+
         if len(note) > MAX_NOTE:
-            return self.render(
-                "message.html",
-                signed=signed,
-                status=400,
-                title="The note is too long",
-                message=f"Keep the note to {MAX_NOTE} characters; nothing was saved. "
-                "Put the rest in the case record.",
+            return await refuse(
+                f"Keep the note to {MAX_NOTE} characters; nothing was saved. Put the rest in "
+                "the case record."
             )
+        if step.note and not note:
+            return await refuse(f"{NOTE_NEEDED[step.name]} Nothing was saved.")
+        sent_state = str(form.get("state", ""))[:16]
+        seen_state = sent_state if sent_state in STATE_NAMES else None
+        seen_owner_raw = str(form.get("owner", "-"))[:12]
+        seen_owner: Any = (
+            None
+            if seen_owner_raw == ""
+            else int(seen_owner_raw)
+            if seen_owner_raw.isdigit()
+            else -1
+        )
+        if alert.state not in step.from_states:
+            if step.name == "acknowledge":
+                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=already")
+            if seen_state and seen_state != alert.state:
+                return await self._changed_meanwhile(refuse, alert)
+            return await refuse(
+                f"This alert is {STATE_NAMES[alert.state].lower()}. {step.refused} "
+                "Nothing was saved."
+            )
+        owner: Any = None
+        kwargs: dict[str, Any] = {}
+        if step.name == "take":
+            if alert.owner_id == me:
+                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=yours")
+            kwargs["owner_id"] = owner = me
+        elif step.name == "assign":
+            to = str(form.get("to", ""))[:12]
+            target = await self.repos.staff.get(staff_id=int(to)) if to.isdigit() else None
+            if target is None or target.role != "duty" or not target.active:
+                return await refuse("Choose someone on the duty team to give it to.")
+            if target.id == alert.owner_id:
+                return await refuse(f"It is {target.display_name}'s already. Nothing was saved.")
+            kwargs["owner_id"] = owner = target.id
+        elif step.name == "acknowledge" and alert.owner_id is None:
+            # Who acknowledges an alert no one took owns it (unless someone takes it first).
+            kwargs |= {"owner_id": me, "from_owner": None}
+            owner = me
+        if seen_owner != -1 and step.name in ("take", "assign"):
+            kwargs["from_owner"] = seen_owner
+        from_states = (seen_state,) if seen_state in step.from_states else step.from_states
+        at = self.services.clock()
         async with self.repos.db.unit_of_work():
-            try:
-                await self.repos.alerts.get(alert_id=alert_id)
-            except LookupError:
-                return self.not_found(signed)
-            done = await self.repos.alerts.acknowledge(
-                alert_id=alert_id, staff_id=signed.member.id or 0, at=utcnow(), note=note
+            entry = await self.repos.alerts.change(
+                alert_id=lead_id,
+                staff_id=me,
+                at=at,
+                action=step.action,
+                note=note,
+                from_states=from_states,
+                state=step.to_state,
+                **kwargs,
             )
-            if done:
-                alert = await self.repos.alerts.get(alert_id=alert_id)
+            if entry is not None:
                 await self.repos.audit.record(
-                    action="alert.acknowledged",
-                    staff_id=signed.member.id,
+                    action=f"alert.{step.action}",
+                    staff_id=me,
                     review_id=alert.review_id,
                     # That there was a note, not what it says: it may be about the child.
-                    details={"alert": alert_id, "note": bool(note)},
+                    details={
+                        "alert": lead_id,
+                        "from": alert.state,
+                        "to": entry.state,
+                        "note": bool(note),
+                        "role": member.role,
+                    }
+                    | ({"owner": owner} if owner is not None else {}),
+                    at=at,
                 )
-        done_key = "acknowledged" if done else "already"
-        raise web.HTTPSeeOther(f"/staff/alerts/{alert_id}?done={done_key}")
+        if entry is None:
+            now = await self.repos.alerts.get(alert_id=lead_id)
+            if step.name == "acknowledge" and now.state != "new":
+                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=already")
+            return await self._changed_meanwhile(refuse, now)
+        raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done={step.name}")
+
+    async def _changed_meanwhile(
+        self,
+        refuse: Callable[[str, int], Awaitable[web.StreamResponse]],
+        alert: SafeguardingAlert,
+    ) -> web.StreamResponse:
+        owner = (
+            staff_name({m.id or 0: m for m in await self.repos.staff.everyone()}, alert.owner_id)
+            if alert.owner_id
+            else "no one"
+        )
+        return await refuse(
+            "Someone changed this alert while you were reading it: it is now "
+            f"{STATE_NAMES[alert.state].lower()}, owned by {owner}. Nothing was saved; read "
+            "its history below and try again if it is still needed.",
+            409,
+        )
 
     # --- admin ------------------------------------------------------------------------------
 

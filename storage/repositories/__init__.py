@@ -57,6 +57,7 @@ class Repositories:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.audit = AuditRepository(db)
         self.reviews = ReviewRepository(db)
         self.links = LinkRepository(db)
         self.answers = AnswerRepository(db)
@@ -64,9 +65,8 @@ class Repositories:
         self.activities = ActivityLogRepository(db)
         self.bot_state = BotStateRepository(db)
         self.privacy = PrivacyRepository(db)
-        self.alerts = AlertRepository(db)
+        self.alerts = AlertRepository(db, audit=self.audit)
         self.outbox = OutboxRepository(db)
         self.sealed = SealedFieldsRepository(db)
         self.web = WebDoorRepository(db)
         self.staff = StaffRepository(db)
-        self.audit = AuditRepository(db)

@@ -12,15 +12,25 @@ from sqlmodel import col, select
 
 from storage.db import Database
 from storage.models import (
+    AlertHistory,
     OutboxMessage,
     SafeguardingAlert,
     SafeguardingAlertBase,
 )
+from storage.repositories.audit import AuditRepository
+from storage.types import utcnow
+
+# The duty board's queues (bot/staff/pages.py): lead alerts only, what was said after them is
+# shown with them.
+QUEUES = ("unowned", "mine", "open", "closed")
+OPEN = ("new", "acknowledged", "action")
+_SAME = object()
 
 
 class AlertRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, audit: AuditRepository) -> None:
         self._db = db
+        self._audit = audit
 
     async def create_once(
         self,
@@ -30,8 +40,11 @@ class AlertRepository:
         message: str,
         activity_id: str | None,
         translation: str | None = None,
+        created_at: datetime | None = None,
     ) -> tuple[SafeguardingAlert, bool]:
-        """The alert for this message, made now (True) or when the channel first sent it."""
+        """The alert for this message, made now (True) or when the channel first sent it.
+        `created_at`: the turn's time (the services' clock), so that what is counted from it
+        (grouping, holding, escalation) counts by the same clock."""
         async with self._db.session() as s:
             if activity_id is not None:
                 res = await s.exec(
@@ -50,6 +63,7 @@ class AlertRepository:
                     "message": message,
                     "activity_id": activity_id,
                     "translation": translation,
+                    "created_at": created_at or utcnow(),
                 },
             )
             s.add(alert)
@@ -125,13 +139,60 @@ class AlertRepository:
             return lead, {c for cats in group.all() for c in cats}
 
     async def hold(self, *, alert_id: int, merged_into: int | None) -> None:
-        """The alert's email waits, to go out with others (see `held`)."""
+        """The alert's email waits, to go out with others (see `held`). Kept with a lead, it
+        takes the lead's state and owner; a lead already closed is opened again, so that what
+        the child said after it was closed is on the duty board, with its owner."""
         async with self._db.session() as s:
+            values: dict[str, Any] = {"email": "held", "merged_into": merged_into}
+            lead = await s.get(SafeguardingAlert, merged_into) if merged_into else None
+            if lead is not None and lead.state == "closed":
+                await self._reopen(s, lead)
+            if lead is not None:
+                values |= {
+                    "state": lead.state,
+                    "owner_id": lead.owner_id,
+                    "state_at": lead.state_at,
+                    "acknowledged_at": lead.acknowledged_at,
+                    "acknowledged_by": lead.acknowledged_by,
+                }
             await s.exec(
                 update(SafeguardingAlert)
                 .where(col(SafeguardingAlert.id) == alert_id)
-                .values(email="held", merged_into=merged_into)
+                .values(**values)
             )
+
+    async def _reopen(self, s: Any, lead: SafeguardingAlert) -> None:
+        at = utcnow()
+        lead_id = lead.id or 0
+        await s.exec(
+            update(SafeguardingAlert)
+            .where(
+                or_(
+                    col(SafeguardingAlert.id) == lead_id,
+                    col(SafeguardingAlert.merged_into) == lead_id,
+                )
+            )
+            .values(state="acknowledged", state_at=at)
+        )
+        s.add(
+            AlertHistory(
+                alert_id=lead_id,
+                at=at,
+                staff_id=None,
+                action="reopened",
+                state="acknowledged",
+                owner_id=lead.owner_id,
+            )
+        )
+        await s.flush()
+        await s.refresh(lead)
+        await self._audit.record(
+            action="alert.reopened",
+            staff_id=None,
+            review_id=lead.review_id,
+            details={"alert": lead_id, "why": "more words from the child"},
+            at=at,
+        )
 
     async def held(self) -> list[SafeguardingAlert]:
         """Alerts whose email is waiting, oldest first."""
@@ -210,34 +271,91 @@ class AlertRepository:
     # --- owned on the duty board (issue 18) -------------------------------------------------
 
     async def open_counts(self, *, review_ids: list[int]) -> dict[int, int]:
-        """Per review, its alerts no one has acknowledged yet."""
+        """Per review, its alerts no one has acknowledged yet (leads: what was said after an
+        alert is part of it)."""
         async with self._db.read() as s:
             res = await s.exec(
                 select(SafeguardingAlert.review_id, func.count())
                 .where(
                     col(SafeguardingAlert.review_id).in_(review_ids),
-                    col(SafeguardingAlert.acknowledged_at).is_(None),
+                    SafeguardingAlert.state == "new",
+                    col(SafeguardingAlert.merged_into).is_(None),
                     SafeguardingAlert.tier != "after",
                 )
                 .group_by(col(SafeguardingAlert.review_id))
             )
             return {int(r): int(n) for r, n in res.all() if r is not None}
 
-    async def board(self, *, limit: int = 500) -> list[SafeguardingAlert]:
-        """Every alert for the duty team, open ones first, newest first within each. What a
-        child said after the help ("after") is shown with the alert it follows."""
+    def _queue(self, queue: str, staff_id: int) -> list[Any]:
+        where: list[Any] = [
+            col(SafeguardingAlert.merged_into).is_(None),
+            SafeguardingAlert.tier != "after",
+        ]
+        if queue == "closed":
+            return [*where, SafeguardingAlert.state == "closed"]
+        where.append(col(SafeguardingAlert.state).in_(OPEN))
+        if queue == "unowned":
+            where.append(col(SafeguardingAlert.owner_id).is_(None))
+        elif queue == "mine":
+            where.append(SafeguardingAlert.owner_id == staff_id)
+        return where
+
+    async def board(
+        self, *, queue: str = "open", staff_id: int = 0, limit: int = 500
+    ) -> list[SafeguardingAlert]:
+        """The duty team's queue (QUEUES): open ones oldest first, so the longest waiting is at
+        the top; closed ones most recently closed first."""
+        order: list[Any] = (
+            [col(SafeguardingAlert.state_at).desc(), col(SafeguardingAlert.id).desc()]
+            if queue == "closed"
+            else [col(SafeguardingAlert.created_at), col(SafeguardingAlert.id)]
+        )
         async with self._db.read() as s:
             res = await s.exec(
                 select(SafeguardingAlert)
-                .where(SafeguardingAlert.tier != "after")
-                .order_by(
-                    col(SafeguardingAlert.acknowledged_at).is_not(None),
-                    col(SafeguardingAlert.created_at).desc(),
-                    col(SafeguardingAlert.id).desc(),
-                )
+                .where(*self._queue(queue, staff_id))
+                .order_by(*order)
                 .limit(limit)
             )
             return list(res.all())
+
+    async def queue_counts(self, *, staff_id: int) -> dict[str, int]:
+        async with self._db.read() as s:
+            counts = {}
+            for queue in QUEUES:
+                res = await s.exec(
+                    select(func.count())
+                    .select_from(SafeguardingAlert)
+                    .where(*self._queue(queue, staff_id))
+                )
+                counts[queue] = int(res.one())
+            return counts
+
+    async def newest_open(self) -> SafeguardingAlert | None:
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(*self._queue("open", 0))
+                .order_by(
+                    col(SafeguardingAlert.created_at).desc(), col(SafeguardingAlert.id).desc()
+                )
+                .limit(1)
+            )
+            return res.first()
+
+    async def follower_counts(self, *, lead_ids: list[int]) -> dict[int, tuple[int, datetime]]:
+        """Per lead, how many messages are kept with it, and when the last came."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(
+                    SafeguardingAlert.merged_into,
+                    func.count(),
+                    func.max(SafeguardingAlert.created_at),
+                )
+                .where(col(SafeguardingAlert.merged_into).in_(lead_ids))
+                .group_by(col(SafeguardingAlert.merged_into))
+            )
+            return {int(lead): (int(n), last) for lead, n, last in res.all() if lead is not None}
 
     async def followers(self, *, alert_id: int) -> list[SafeguardingAlert]:
         """What was merged into this alert: repeats, and what the child said after the help."""
@@ -258,16 +376,107 @@ class AlertRepository:
             )
             return res.first() is not None
 
-    async def acknowledge(self, *, alert_id: int, staff_id: int, at: datetime, note: str) -> bool:
-        """Marks the alert acknowledged, once: of two people pressing at once, the first
-        is recorded and the second is told."""
+    async def change(
+        self,
+        *,
+        alert_id: int,
+        staff_id: int | None,
+        at: datetime,
+        action: str,
+        note: str | None,
+        from_states: Iterable[str],
+        state: str | None = None,
+        owner_id: Any = _SAME,
+        from_owner: Any = _SAME,
+    ) -> AlertHistory | None:
+        """One change to a lead alert, with its history row: its state becomes `state` and its
+        owner `owner_id` (either unchanged if not given), if it is still in one of
+        `from_states` (and owned by `from_owner`, if given). Alerts kept with it change too.
+        None when someone changed it first: of two people pressing at once, the first is
+        recorded and the second told."""
+        async with self._db.session() as s:
+            where: list[Any] = [
+                col(SafeguardingAlert.id) == alert_id,
+                col(SafeguardingAlert.merged_into).is_(None),
+                col(SafeguardingAlert.state).in_(list(from_states)),
+            ]
+            if from_owner is not _SAME:
+                where.append(
+                    col(SafeguardingAlert.owner_id).is_(None)
+                    if from_owner is None
+                    else SafeguardingAlert.owner_id == from_owner
+                )
+            values: dict[str, Any] = {}
+            if state is not None:
+                values |= {"state": state, "state_at": at}
+            if owner_id is not _SAME:
+                values["owner_id"] = owner_id
+            if action == "acknowledged":
+                values |= {"acknowledged_at": at, "acknowledged_by": staff_id}
+            if values:
+                res = await s.exec(update(SafeguardingAlert).where(*where).values(**values))
+                if not res.rowcount:
+                    return None
+                await s.exec(
+                    update(SafeguardingAlert)
+                    .where(col(SafeguardingAlert.merged_into) == alert_id)
+                    .values(**values)
+                )
+            lead = (await s.exec(select(SafeguardingAlert).where(*where[:2]))).first()
+            if lead is None:
+                return None
+            await s.refresh(lead)
+            entry = AlertHistory(
+                alert_id=alert_id,
+                at=at,
+                staff_id=staff_id,
+                action=action,
+                state=lead.state,
+                owner_id=lead.owner_id,
+                note=note or None,
+            )
+            s.add(entry)
+            await s.flush()
+            return entry
+
+    async def history(self, *, alert_id: int) -> list[AlertHistory]:
+        async with self._db.session() as s:
+            res = await s.exec(
+                select(AlertHistory)
+                .where(AlertHistory.alert_id == alert_id)
+                .order_by(col(AlertHistory.at), col(AlertHistory.id))
+            )
+            return list(res.all())
+
+    # --- escalation to the duty manager ------------------------------------------------------
+
+    async def awaiting_acknowledgement(self, *, steps: int) -> list[SafeguardingAlert]:
+        """Urgent lead alerts no one has acknowledged, with escalation emails still to come."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(SafeguardingAlert)
+                .where(
+                    SafeguardingAlert.state == "new",
+                    SafeguardingAlert.tier == "clear",
+                    col(SafeguardingAlert.merged_into).is_(None),
+                    col(SafeguardingAlert.escalations) < steps,
+                )
+                .order_by(col(SafeguardingAlert.created_at), col(SafeguardingAlert.id))
+            )
+            return list(res.all())
+
+    async def claim_escalation(self, *, alert_id: int, step: int) -> bool:
+        """Marks escalation `step` as sent, if no one has marked it (or a later one) yet and
+        the alert is still unacknowledged: whoever gets True sends it, once, across restarts
+        and instances (the row is the record)."""
         async with self._db.session() as s:
             res = await s.exec(
                 update(SafeguardingAlert)
                 .where(
                     col(SafeguardingAlert.id) == alert_id,
-                    col(SafeguardingAlert.acknowledged_at).is_(None),
+                    col(SafeguardingAlert.escalations) < step,
+                    col(SafeguardingAlert.state) == "new",
                 )
-                .values(acknowledged_at=at, acknowledged_by=staff_id, acknowledgement_note=note)
+                .values(escalations=step)
             )
             return bool(res.rowcount)

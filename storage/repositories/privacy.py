@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from storage.db import Database
 from storage.models import (
+    AlertHistory,
     Answer,
     BotStateItem,
     ChannelLink,
@@ -69,17 +70,18 @@ class PrivacyRepository:
                 found = (await s.exec(select(model).where(*where))).all()
                 return [r.model_dump(mode="json") for r in found]
 
+            about_alerts = or_(
+                col(SafeguardingAlert.review_id) == review_id,
+                col(SafeguardingAlert.conversation_id).in_(conversations),
+            )
+            alert_ids = select(SafeguardingAlert.id).where(about_alerts)
             return {
                 "review": [review.model_dump(mode="json", exclude={"invite_code_hash"})],
                 "channellink": [link.model_dump(mode="json") for link in links],
                 "answer": await rows(Answer, Answer.review_id == review_id),
-                "safeguardingalert": await rows(
-                    SafeguardingAlert,
-                    or_(
-                        col(SafeguardingAlert.review_id) == review_id,
-                        col(SafeguardingAlert.conversation_id).in_(conversations),
-                    ),
-                ),
+                "safeguardingalert": await rows(SafeguardingAlert, about_alerts),
+                # What staff did about them, with their notes (which may quote the child).
+                "alerthistory": await rows(AlertHistory, col(AlertHistory.alert_id).in_(alert_ids)),
                 "outboxmessage": await rows(OutboxMessage, OutboxMessage.review_id == review_id),
                 "botstateitem": await rows(BotStateItem, col(BotStateItem.key).in_(keys)),
                 "processedactivity": await rows(
@@ -111,9 +113,15 @@ class PrivacyRepository:
                 )
             ).all()
             about = [
-                f"alert:{alert_id}{suffix}"
+                f"{kind}:{alert_id}{suffix}"
                 for alert_id in alerts
-                for suffix in ("", ":linked", ":more")
+                for kind, suffix in (
+                    ("alert", ""),
+                    ("alert", ":linked"),
+                    ("alert", ":more"),
+                    ("escalation", ":1"),
+                    ("escalation", ":2"),
+                )
             ]
             res = await s.exec(
                 select(OutboxMessage.id).where(
@@ -131,17 +139,18 @@ class PrivacyRepository:
             links, keys = await self._conversations(s, review_id)
             conversations = [link.conversation_id for link in links]
             counts: dict[str, int] = {}
+            about_alerts = or_(
+                col(SafeguardingAlert.review_id) == review_id,
+                col(SafeguardingAlert.conversation_id).in_(conversations),
+            )
+            alert_ids = select(SafeguardingAlert.id).where(about_alerts)
             for name, stmt in (
                 ("answer", delete(Answer).where(col(Answer.review_id) == review_id)),
                 (
-                    "safeguardingalert",
-                    delete(SafeguardingAlert).where(
-                        or_(
-                            col(SafeguardingAlert.review_id) == review_id,
-                            col(SafeguardingAlert.conversation_id).in_(conversations),
-                        )
-                    ),
+                    "alerthistory",
+                    delete(AlertHistory).where(col(AlertHistory.alert_id).in_(alert_ids)),
                 ),
+                ("safeguardingalert", delete(SafeguardingAlert).where(about_alerts)),
                 (
                     "outboxmessage",
                     delete(OutboxMessage).where(col(OutboxMessage.review_id) == review_id),
@@ -176,13 +185,17 @@ class PrivacyRepository:
 
     async def forget_unlinked_alerts(self, *, before: datetime) -> int:
         """Alerts from chats that never linked to a review, raised before `before`."""
+        unlinked = (
+            col(SafeguardingAlert.review_id).is_(None),
+            col(SafeguardingAlert.created_at) < before,
+        )
         async with self._db.session() as s:
-            res = await s.exec(
-                delete(SafeguardingAlert).where(
-                    col(SafeguardingAlert.review_id).is_(None),
-                    col(SafeguardingAlert.created_at) < before,
+            await s.exec(
+                delete(AlertHistory).where(
+                    col(AlertHistory.alert_id).in_(select(SafeguardingAlert.id).where(*unlinked))
                 )
             )
+            res = await s.exec(delete(SafeguardingAlert).where(*unlinked))
             n = int(res.rowcount or 0)
             await s.exec(
                 delete(OutboxMessage).where(
