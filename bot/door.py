@@ -159,7 +159,13 @@ def check_activity(body: dict[str, Any]) -> None:
     if body.get("id") in _DOT_SEGMENTS:
         raise bad("id cannot be '.' or '..'.")
     check_service_url(body.get("serviceUrl"))
-    conversation = body.get("conversation")
+    _check_conversation(body.get("conversation"))
+    _check_people(body)
+    _check_payload(body, kind)
+
+
+def _check_conversation(conversation: Any) -> None:
+    """A conversation with an id a reply can be addressed to."""
     if not isinstance(conversation, dict):
         raise bad("The activity needs a conversation.")
     _check_account(conversation, "conversation", limit=MAX_CONVERSATION_ID)
@@ -171,6 +177,10 @@ def check_activity(body: dict[str, Any]) -> None:
         # A reply repeats the id in its x-ms-conversation-id header, where the HTTP client
         # refuses leading white space and line breaks: no reply could ever be sent.
         raise bad("conversation.id cannot start with a space or hold control characters.")
+
+
+def _check_people(body: dict[str, Any]) -> None:
+    """from, recipient and the members added or removed: accounts with ids of a sane size."""
     for field in ("from", "recipient"):
         if body.get(field) is not None:
             _check_account(body[field], field, limit=MAX_ID)
@@ -184,6 +194,10 @@ def check_activity(body: dict[str, Any]) -> None:
             _check_account(member, field, limit=MAX_ID)
             if not isinstance(member.get("id"), str) or not member["id"]:
                 raise bad(f"Each of {field} needs an id.")
+
+
+def _check_payload(body: dict[str, Any], kind: str) -> None:
+    """A card action's value and the attachments, in the shapes the SDK reads them in."""
     value = body.get("value")
     action = value.get("action") if isinstance(value, dict) else None
     card_action = kind == "invoke" and body.get("name") == "adaptiveCard/action"

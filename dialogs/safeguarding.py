@@ -263,6 +263,13 @@ class SafeguardingMatcher:
     """Built once per content version; `categories(text)` is called on every typed message."""
 
     def __init__(self, lists: Mapping[str, SafeguardingFile]) -> None:
+        self._read(lists)
+        self._index_typos()
+        self._index_words()
+        self._index_grams()
+
+    def _read(self, lists: Mapping[str, SafeguardingFile]) -> None:
+        """The phrases (each category's once), and each locale's negations and fillers."""
         seen: set[tuple[str, str]] = set()
         self._phrases: list[_Phrase] = []
         # Per locale, as a negation in one language may be an ordinary word in another
@@ -291,7 +298,10 @@ class SafeguardingMatcher:
         self._not_typos = frozenset(
             w for sfile in lists.values() for t in sfile.not_typos for w in words(t)
         )
-        # Words that may be matched with a typo, to look up against each message's words.
+        self._category_count = len({p.category for p in self._phrases})
+
+    def _index_typos(self) -> None:
+        """The words that may be matched with a typo, and the indexes that find them."""
         self._fuzzy_vocab = sorted({w for p in self._phrases for w in p.words if _fuzzy_ok(w)})
         # One-deletion index: two words are one edit (or swap) apart only if deleting at most
         # one letter from each makes them equal, so a word's candidates are found by lookups.
@@ -309,9 +319,11 @@ class SafeguardingMatcher:
             self._tails.setdefault(v[-2:], set()).update(near_lengths)
         lengths = [len(v) for v in self._fuzzy_vocab] or [0]
         self._near_lengths = (max(FUZZY_MIN_LETTERS, min(lengths) - 1), max(lengths) + 1)
-        self._category_count = len({p.category for p in self._phrases})
-        self._vocab = frozenset(w for p in self._phrases for w in p.words)
         self._near_memo: dict[str, tuple[str, ...]] = {}
+
+    def _index_words(self) -> None:
+        """Which phrases hold each word, and how far a match can reach."""
+        self._vocab = frozenset(w for p in self._phrases for w in p.words)
         self._with_word: dict[str, list[int]] = {}
         for i, p in enumerate(self._phrases):
             for w in set(p.words):
@@ -321,9 +333,11 @@ class SafeguardingMatcher:
         longest = max((len(p.compact) for p in self._phrases), default=0)
         most = max((len(p.words) for p in self._phrases), default=0)
         self._reach = 2 * longest + 2 * most + 4
-        # For each phrase and parity, its runs of four letters at offsets of that parity,
-        # filed under the first of them. A phrase under five letters has no run at an odd
-        # offset, so it is always searched for.
+
+    def _index_grams(self) -> None:
+        """For each phrase and parity, its runs of four letters at offsets of that parity,
+        filed under the first of them. A phrase under five letters has no run at an odd
+        offset, so it is always searched for."""
         self._by_first_gram: dict[int, list[tuple[int, frozenset[int]]]] = {}
         self._unindexed: list[int] = []
         for i, p in enumerate(self._phrases):
