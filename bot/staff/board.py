@@ -12,18 +12,22 @@ from bot.delivery.english import CATEGORY_NAMES
 from dialogs.flow import facts_for, steps
 from storage.content import FALLBACK_LOCALE, Content
 from storage.models import Answer, Review, SafeguardingAlert, StaffMember
+from storage.types import utcnow
 
 STATES = {
     "invited": "Invited",
     "linked": "Linked",
     "answering": "Answering",
     "sent": "Sent",
+    "read": "Read",
+    "held": "Review held",
+    "cancelled": "Cancelled",
 }
 
 
 @dataclass
 class Progress:
-    state: str  # invited | linked | answering | sent
+    state: str  # invited | linked | answering | sent | read | held | cancelled
     answered: int = 0
     total: int = 0
 
@@ -40,10 +44,23 @@ def chat_locale(answers: dict[str, Answer]) -> str:
 
 
 def progress(
-    content: Content, review: Review, answers: dict[str, Answer], *, linked: bool, tz: ZoneInfo
+    content: Content,
+    review: Review,
+    answers: dict[str, Answer],
+    *,
+    linked: bool,
+    tz: ZoneInfo,
+    now: datetime | None = None,
 ) -> Progress:
     """Where the child is: the questions counted are the ones their chat asks them now
-    (dialogs/flow.py), so "12 of 20" means what the child sees."""
+    (dialogs/flow.py), so "12 of 20" means what the child sees. A cancelled review says so;
+    once its time has passed, a review is held, whatever the child did."""
+    if review.cancelled_at is not None:
+        return Progress("cancelled")
+    if review.review_at <= (now or utcnow()):
+        return Progress("held")
+    if review.read_at is not None:
+        return Progress("read")
     if review.submitted_at is not None:
         return Progress("sent")
     if answers:
