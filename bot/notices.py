@@ -186,7 +186,7 @@ class NoticeSender:
             await self.repos.notices.delivered(notice_id=notice_id, at=now, devices=told)
             log.info(
                 "notice delivered",
-                extra={"notice_id": notice_id, "message": notice.message_id, "devices": told},
+                extra={"notice_id": notice_id, "says": notice.message_id, "devices": told},
             )
             return True
         attempts = notice.attempts + 1

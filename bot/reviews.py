@@ -122,6 +122,7 @@ async def reschedule(
         )
         await services.repos.notices.add(
             review_id=review_id,
+            at=services.clock(),
             message_id=MOVED_PLACE if place else MOVED,
             params={"at": review.review_at.isoformat(), "place": place},
             key=f"moved:{review_id}:{uuid.uuid4().hex}",
@@ -157,6 +158,7 @@ async def reallocate(
         )
         await services.repos.notices.add(
             review_id=review_id,
+            at=services.clock(),
             message_id=NEW_IRO,
             params={"iro": to.display_name},
             key=f"iro:{review_id}:{uuid.uuid4().hex}",
@@ -187,6 +189,7 @@ async def cancel(services: Services, *, review_id: int, reason: str, by: int | N
         )
         await services.repos.notices.add(
             review_id=review_id,
+            at=services.clock(),
             message_id=CANCELLED,
             params={"at": review.review_at.isoformat()},
             key=f"cancelled:{review_id}",
@@ -216,6 +219,7 @@ async def mark_read(services: Services, *, review_id: int, by: StaffMember) -> b
             return False
         await services.repos.notices.add(
             review_id=review_id,
+            at=services.clock(),
             message_id=READ,
             params={"iro": by.display_name},
             key=f"read:{review_id}:{by.id}",

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from babel.dates import format_date
 
-from bot import cli, jobs
+from bot import cli, jobs, reviews
 from bot.app import PARTS, build_parts, create_app
 from tests.chat import WebChat, words
 from tests.conftest import LONDON
@@ -455,3 +455,54 @@ def test_the_command_line_moves_and_cancels_with_the_same_functions(tmp_path, mo
         assert "This review is cancelled" in str(exc)
     else:
         raise AssertionError("a cancelled review was moved")
+
+
+async def test_a_failed_send_is_tried_again_later_and_one_cut_short_is_never_repeated(
+    parts, connector, linked_chat, new_chat
+):
+    conn, _ = connector
+    review, chat = await linked_chat(iro_email=JO)
+    await chat.say("English")
+    now = datetime.now(UTC)
+    parts.services.clock = lambda: now
+    conn.fail_posts = 1  # the channel's connector is down for the notice
+    since = len(conn.sent)
+    await reviews.reschedule(
+        parts.services, review_id=review.id, review_at=now + timedelta(days=19), place=None, by=None
+    )
+    await jobs.deliver_notices(parts)
+    (notice,) = await parts.repos.notices.for_review(review_id=review.id)
+    assert (notice.state, notice.attempts, notice.devices) == ("pending", 1, 0)
+    assert notice.next_attempt_at == now + timedelta(seconds=30)
+    await jobs.deliver_notices(parts)  # not yet due: nothing is sent
+    assert [a for a in conn.sent[since:] if a["conversation"]["id"] == chat.conversation_id] == []
+
+    parts.services.clock = lambda: now + timedelta(seconds=31)
+    await jobs.deliver_notices(parts)
+    assert "your review meeting has changed" in await told(conn, chat, since)
+    (notice,) = await parts.repos.notices.for_review(review_id=review.id)
+    assert (notice.state, notice.devices) == ("delivered", 1)
+
+    # A process that died mid-send left a device "sending": that device is not sent it again
+    # (it may have had it); the others are.
+    second = new_chat("msteams", user_id="child-2")
+    await second.start()
+    await second.say(chat.code)
+    since = len(conn.sent)
+    await reviews.cancel(parts.services, review_id=review.id, reason="no longer needed", by=None)
+    (cancelled,) = [
+        n
+        for n in await parts.repos.notices.for_review(review_id=review.id)
+        if n.message_id == "notice_cancelled"
+    ]
+    (first_link,) = [
+        link
+        for link in await parts.repos.links.for_review(review_id=review.id)
+        if link.conversation_id == chat.conversation_id
+    ]
+    assert await parts.repos.notices.begin_sending(
+        notice_id=cancelled.id, link_id=first_link.id, at=now
+    )
+    await jobs.deliver_notices(parts)
+    assert "is not going ahead" in await told(conn, second, since)
+    assert [a for a in conn.sent[since:] if a["conversation"]["id"] == chat.conversation_id] == []

@@ -549,7 +549,7 @@ class StaffPages:
             can_mark_read=own and review.submitted_at is not None and review.read_at is None,
             read=(
                 f"{reader.display_name if reader else 'A former member of staff'} marked these "
-                f"answers read on {when(review.read_at, tz)}; the child was told."
+                f"answers read on {when(review.read_at, tz)}."
                 if review.read_at
                 else None
             ),

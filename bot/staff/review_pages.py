@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -82,6 +82,11 @@ def _state(notice: ChildNotice) -> str:
     if notice.state == "failed":
         return "Could not be sent"
     return "Waiting to be sent" + (" (trying again)" if notice.attempts else "")
+
+
+def code_last_day(review: Review, tz: Any) -> date:
+    """The last day the code works: it stops at midnight after it (as the card says)."""
+    return (review.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
 
 
 def parse_when(
@@ -175,7 +180,7 @@ class ReviewChanges:
         content = self.services.content_source.version(review.content_version)
         made = invite(self.settings, content, review, code)
         tz = self.services.timezone
-        last_day = review.invite_expires_at.astimezone(tz).date()
+        last_day = code_last_day(review, tz)
         download = "data:text/html;charset=utf-8;base64," + base64.b64encode(
             made.card_html.encode("utf-8")
         ).decode("ascii")
@@ -333,9 +338,7 @@ class ReviewChanges:
             errors=errors or {},
             iros=await self._iros(besides=review.iro_email),
             devices=len(devices),
-            code_until=f"{(review.invite_expires_at.astimezone(tz)).date():%-d %B %Y}"
-            if code_works
-            else None,
+            code_until=f"{code_last_day(review, tz):%-d %B %Y}" if code_works else None,
             cancelled=when(review.cancelled_at, tz) if review.cancelled_at else None,
             notices=[
                 NoticeRow(

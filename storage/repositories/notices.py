@@ -24,6 +24,7 @@ class NoticeRepository:
         message_id: str,
         params: dict[str, Any],
         key: str,
+        at: datetime,
         supersedes: tuple[str, ...] = (),
     ) -> ChildNotice | None:
         """Queues a notice once per `key` (None if that key was queued before). Notices of the
@@ -43,7 +44,14 @@ class NoticeRepository:
                     )
                     .values(state="superseded", locked_until=None, lease_owner=None)
                 )
-            notice = ChildNotice(review_id=review_id, message_id=message_id, params=params, key=key)
+            notice = ChildNotice(
+                review_id=review_id,
+                message_id=message_id,
+                params=params,
+                key=key,
+                created_at=at,
+                next_attempt_at=at,
+            )
             s.add(notice)
             await s.flush()
             return notice
