@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date, format_time
@@ -140,7 +140,13 @@ class NoticeSender:
             if not due:
                 return done
             for notice in due:
-                if await self._deliver(notice):
+                try:
+                    delivered = await self._deliver(notice)
+                except Exception as exc:  # its words could not be made: tried again later
+                    log.exception("notice failed", extra={"notice_id": notice.id})
+                    await self._failed(notice, type(exc).__name__, devices=notice.devices)
+                    continue
+                if delivered:
                     done += 1
 
     async def run_forever(self) -> None:
@@ -189,21 +195,25 @@ class NoticeSender:
                 extra={"notice_id": notice_id, "says": notice.message_id, "devices": told},
             )
             return True
+        await self._failed(notice, failures[0], devices=told)
+        return False
+
+    async def _failed(self, notice: ChildNotice, error: str, *, devices: int) -> None:
+        """Tried again after a back-off (30 s doubling to an hour); given up after the last."""
         attempts = notice.attempts + 1
-        retry = now + backoff(attempts) if attempts < self.max_attempts else None
+        retry = self.services.clock() + backoff(attempts) if attempts < self.max_attempts else None
         await self.repos.notices.failed_attempt(
-            notice_id=notice_id, error=failures[0], retry_at=retry, devices=told
+            notice_id=notice.id or 0, error=error, retry_at=retry, devices=devices
         )
         log.warning(
             "notice not delivered",
             extra={
-                "notice_id": notice_id,
+                "notice_id": notice.id,
                 "attempts": attempts,
-                "error": failures[0],
+                "error": error,
                 "gave_up": retry is None,
             },
         )
-        return False
 
     async def _send(self, notice_id: int, link: ChannelLink, activity: Activity) -> str:
         """sent | gone (the chat has ended) | the error's name. The device's chat is held
@@ -232,7 +242,7 @@ class NoticeSender:
                 await self.repos.notices.not_sent(notice_id=notice_id, link_id=link_id)
                 return type(exc).__name__
             await self.repos.notices.sent(
-                notice_id=notice_id, link_id=link_id, at=datetime.now(UTC)
+                notice_id=notice_id, link_id=link_id, at=self.services.clock()
             )
             return "sent"
 

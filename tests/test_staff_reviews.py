@@ -506,3 +506,16 @@ async def test_a_failed_send_is_tried_again_later_and_one_cut_short_is_never_rep
     await jobs.deliver_notices(parts)
     assert "is not going ahead" in await told(conn, second, since)
     assert [a for a in conn.sent[since:] if a["conversation"]["id"] == chat.conversation_id] == []
+
+
+async def test_a_child_on_the_easy_path_is_told_in_easy_words(parts, connector, linked_chat):
+    conn, _ = connector
+    review, chat = await linked_chat(iro_email=JO, easy_read=True, age=15)
+    await chat.say("English")
+    since = len(conn.sent)
+    await reviews.cancel(parts.services, review_id=review.id, reason="moved away", by=None)
+    parts.notices.wake()
+    day = format_date(review.review_at.astimezone(LONDON).date(), "EEEE d MMMM", locale="en")
+    easy = text(parts, "messages.notice_cancelled", "en", "easy", date=day)
+    # Teams shows its lines a blank line apart; read as the child reads them.
+    assert await told(conn, chat, since) == easy
