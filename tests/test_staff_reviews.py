@@ -519,3 +519,22 @@ async def test_a_child_on_the_easy_path_is_told_in_easy_words(parts, connector, 
     easy = text(parts, "messages.notice_cancelled", "en", "easy", date=day)
     # Teams shows its lines a blank line apart; read as the child reads them.
     assert await told(conn, chat, since) == easy
+
+
+async def test_the_board_says_when_a_review_is_held_cancelled_or_read(client, parts, new_review):
+    jo, _ = await make_staff(parts, email=JO, role="iro", name="Jo Smith")
+    past = datetime.now(UTC) - timedelta(hours=2)
+    await new_review(first_name="Held", iro_email=JO, review_at=past)
+    called_off, _ = await new_review(first_name="Off", iro_email=JO)
+    await reviews.cancel(parts.services, review_id=called_off.id, reason="x", by=jo.id)
+    read, _ = await new_review(first_name="Done", iro_email=JO)
+    await parts.repos.reviews.mark_submitted(review_id=read.id, at=datetime.now(UTC))
+    await reviews.mark_read(parts.services, review_id=read.id, by=jo)
+    await signed_in(client, JO)
+    board = await (await client.get("/staff")).text()
+    states = dict(
+        re.findall(r'reviews/\d+">(\w+)</a>.*?<span class="badge \w+">([\w ]+)</span>', board, re.S)
+    )
+    assert states == {"Done": "Read", "Held": "Review held", "Off": "Cancelled"}
+    # Upcoming first; cancelled last.
+    assert board.index("Done") < board.index("Held") < board.index("Off")

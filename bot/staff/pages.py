@@ -472,13 +472,13 @@ class StaffPages:
                     open_alerts=alerts.get(rid, 0),
                 )
             )
-        # Open alerts first, then reviews still to come (soonest first), then those held.
-        # Cancelled ones last of all.
+        # Open alerts first, then reviews still to come (soonest first), then those held;
+        # cancelled ones last of all.
         cards.sort(
             key=lambda c: (
                 c.open_alerts == 0,
                 c.progress.state == "cancelled",
-                c.days_left < 0,
+                c.progress.state == "held" or c.days_left < 0,
                 abs(c.days_left),
             )
         )
