@@ -47,9 +47,11 @@ async def _open(services: Services, review_id: int) -> Review:
 
 
 async def create_review(
-    services: Services, *, data: ReviewCreate, by: int | None
+    services: Services, *, data: ReviewCreate, by: int | None, form: str | None = None
 ) -> tuple[Review, str]:
-    """A review and its one-time invite code (shown once, stored only as a hash)."""
+    """A review and its one-time invite code (shown once, stored only as a hash). `form`: the
+    id of the web form it came from, kept in the audit row, so the same form sent twice (a
+    page refreshed) is found and makes no second review."""
     code = services.codes.new()
     async with services.repos.db.unit_of_work():
         review = await services.repos.reviews.create(
@@ -60,9 +62,20 @@ async def create_review(
             content_version=services.content_source.current().version,
         )
         await services.repos.audit.record(
-            action="review.created", staff_id=by, review_id=review.id, details=_via(by)
+            action="review.created",
+            staff_id=by,
+            review_id=review.id,
+            details={**_via(by), **({"form": form} if form else {})},
         )
     return review, code
+
+
+async def made_from_form(services: Services, *, form: str, by: int) -> int | None:
+    """The review this person made from this form, if they sent it before."""
+    for event in await services.repos.audit.recent(limit=500, action="review.created"):
+        if event.staff_id == by and event.details.get("form") == form:
+            return event.review_id
+    return None
 
 
 async def new_code(

@@ -91,15 +91,24 @@ async def test_a_review_made_in_the_web_is_linked_moved_and_cancelled_and_the_ch
     jo, _ = await make_staff(parts, email=JO, role="iro", name="Jo Smith")
     csrf = await signed_in(client, JO)
     form = await client.get("/staff/reviews/new")
-    assert form.status == 200 and "Make the review and its invite" in await form.text()
+    form_page = await form.text()
+    assert form.status == 200 and "Make the review and its invite" in form_page
+    form_id = hidden(form_page, "form_id")
 
-    review_id, code, page = await make_in_web(client, csrf, place="Oak House")
+    review_id, code, page = await make_in_web(client, csrf, place="Oak House", form_id=form_id)
     # The code, once: with its QR code, the link, the text to forward and the card to print.
     assert "shown here once" in page and '<svg xmlns="http://www.w3.org/2000/svg"' in page
     assert f"/chat#{code}" in page and "Hi Sam, your IRO would like to hear from you" in page
     assert 'download="invite-card-review-' in page and 'class="invite-card"' in page
     again = await client.get(f"/staff/reviews/{review_id}/change")
     assert code not in await again.text()  # never shown again
+    # The page refreshed, the form sent again: no second review, and no code.
+    resent = await client.post(
+        "/staff/reviews/new", data=new_review_form(csrf, place="Oak House", form_id=form_id)
+    )
+    html = await resent.text()
+    assert resent.status == 409 and f"it made review {review_id}" in html and code not in html
+    assert len(await parts.repos.reviews.for_iro(iro_email=JO)) == 1
     (created,) = await audit_rows(parts, "review.created")
     assert (created.staff_id, created.review_id) == (jo.id, review_id)
     review = await parts.repos.reviews.get(review_id=review_id)

@@ -14,6 +14,8 @@ words here, only names, dates and states. Anyone else, and any other review, get
 from __future__ import annotations
 
 import base64
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,7 +64,9 @@ NEW_FIELDS = (
     "iro",
     "uasc",
     "easy_read",
+    "form_id",
 )
+FORM_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 
 
 @dataclass
@@ -214,7 +218,8 @@ class ReviewChanges:
             "review_new.html",
             signed=signed,
             title="New review",
-            values=values or dict.fromkeys(NEW_FIELDS, ""),
+            values=values
+            or {**dict.fromkeys(NEW_FIELDS, ""), "form_id": secrets.token_urlsafe(12)},
             errors=errors or {},
             iros=await self._iros() if signed.member.role == "admin" else [],
             locales=self._locales(),
@@ -225,6 +230,22 @@ class ReviewChanges:
     async def new(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         form = await _read_form(request)
         values = {k: str(form.get(k, ""))[:300] for k in NEW_FIELDS}
+        form_id = values["form_id"] if FORM_ID.fullmatch(values["form_id"]) else None
+        if form_id is not None:
+            made = await reviews.made_from_form(
+                self.services, form=form_id, by=signed.member.id or 0
+            )
+            if made is not None:
+                # The same form sent again (a page refreshed): no second review.
+                return self.pages.render(
+                    "message.html",
+                    signed=signed,
+                    status=409,
+                    title="This review was made already",
+                    message=f"You sent this form before: it made review {made}, and its code "
+                    "was shown then. If the code is lost, open the review's Change page from "
+                    "your home page and make a new code.",
+                )
         errors: dict[str, str] = {}
         tz = self.services.timezone
         now = utcnow()
@@ -299,7 +320,9 @@ class ReviewChanges:
                     field = "first_name"
                 errors.setdefault(field, str(problem["msg"]).removeprefix("Value error, "))
             return await self.new_form(request, signed, values=values, errors=errors, status=400)
-        review, code = await reviews.create_review(self.services, data=data, by=signed.member.id)
+        review, code = await reviews.create_review(
+            self.services, data=data, by=signed.member.id, form=form_id
+        )
         return self._invite_page(signed, review, code)
 
     # --- changing one ------------------------------------------------------------------------
