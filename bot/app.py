@@ -29,6 +29,7 @@ from bot.delivery.translator import AzureTranslator, NoTranslator
 from bot.directline import DirectLine
 from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.invite_card import check_invite_card
+from bot.notices import NoticeSender
 from bot.parts import PARTS, Parts
 from bot.settings import Settings, UnsafeSetup
 from bot.staff.pages import StaffPages
@@ -183,7 +184,17 @@ def build_parts(settings: Settings) -> Parts:
 
     adapter.on_turn_error = on_error
     web = DirectLine(settings, repos.web, bot)
-    return Parts(settings, db, repos, services, adapter, bot, worker, web)
+    notices = NoticeSender(
+        services=services,
+        adapter=adapter,
+        web=web,
+        bot=bot,
+        app_id=settings.microsoft_app_id,
+        owner=settings.instance_name,
+        poll_seconds=settings.notice_poll_seconds,
+        max_attempts=settings.notice_max_attempts,
+    )
+    return Parts(settings, db, repos, services, adapter, bot, worker, web, notices)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -252,6 +263,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(jobs.release_forever(parts), name="held alerts"),
         asyncio.create_task(jobs.escalate_forever(parts), name="alert escalation"),
         asyncio.create_task(parts.web.run_forever(), name="web door"),
+        asyncio.create_task(jobs.notices_forever(parts), name="notices to children"),
     ]
     log.info("started", extra={"transport": parts.worker.transport.name})
     yield

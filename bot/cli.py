@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot import logs
+from bot import logs, reviews
 from bot.app import build_parts, create_app
 from bot.invite_card import chat_link, invite
 from bot.jobs import purge
@@ -103,33 +103,54 @@ async def purge_review(settings: Settings, review_id: int) -> dict[str, int]:
         parts.adapter.close()
 
 
-def _code_expiry(settings: Settings, review_at: datetime) -> datetime:
-    """The end of the day after the review, local time."""
-    tz = ZoneInfo(settings.timezone)
-    last_day = review_at.astimezone(tz).date() + timedelta(days=1)
-    return datetime.combine(last_day + timedelta(days=1), time.min, tz).astimezone(UTC)
-
-
 async def new_code(settings: Settings, review_id: int) -> tuple[Review, str, int]:
     """Gives a review a new invite code and closes every device linked with the old one: the
-    first device to link with the new code is then the child's own."""
+    first device to link with the new code is then the child's own (bot/reviews.py, as the
+    staff pages' "New code" does)."""
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
-        code = parts.services.codes.new()
-        async with parts.db.unit_of_work():
-            review = await parts.repos.reviews.get(review_id=review_id)
-            if review is None:
-                raise SystemExit(f"There is no review {review_id}.")
-            review = await parts.repos.reviews.new_code(
-                review_id=review_id,
-                invite_code_hash=parts.services.codes.hash(code),
-                invite_expires_at=_code_expiry(settings, review.review_at),
+        try:
+            return await reviews.new_code(parts.services, review_id=review_id, by=None)
+        except LookupError:
+            raise SystemExit(f"There is no review {review_id}.") from None
+        except reviews.ReviewNotChanged as exc:
+            raise SystemExit(str(exc)) from None
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def move_review(
+    settings: Settings, review_id: int, review_at: datetime, place: str | None
+) -> tuple[Review, bool]:
+    """A new date, time or place; a linked child is told when the app next runs its notices."""
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        try:
+            return await reviews.reschedule(
+                parts.services, review_id=review_id, review_at=review_at, place=place, by=None
             )
-            closed = await parts.repos.links.revoke_all(
-                review_id=review_id, at=parts.services.clock()
-            )
-        return review, code, closed
+        except LookupError:
+            raise SystemExit(f"There is no review {review_id}.") from None
+        except reviews.ReviewNotChanged as exc:
+            raise SystemExit(str(exc)) from None
+    finally:
+        await parts.db.dispose()
+        parts.adapter.close()
+
+
+async def cancel_review(settings: Settings, review_id: int, reason: str) -> Review:
+    parts = build_parts(settings)
+    try:
+        await parts.db.migrate()
+        try:
+            return await reviews.cancel(parts.services, review_id=review_id, reason=reason, by=None)
+        except LookupError:
+            raise SystemExit(f"There is no review {review_id}.") from None
+        except reviews.ReviewNotChanged as exc:
+            raise SystemExit(str(exc)) from None
     finally:
         await parts.db.dispose()
         parts.adapter.close()
@@ -157,20 +178,12 @@ async def demo_code(settings: Settings) -> tuple[Review, str, bool]:
 
 
 async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, str]:
-    """Create a review and its one-time invite code (shown once, stored only as a hash)."""
+    """Create a review and its one-time invite code (shown once, stored only as a hash): the
+    same function as the staff pages' "New review" (bot/reviews.py)."""
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
-        code = parts.services.codes.new()
-        expires = _code_expiry(settings, data.review_at)
-        review = await parts.repos.reviews.create(
-            data=data,
-            invite_code_hash=parts.services.codes.hash(code),
-            invite_expires_at=expires,
-            # The consultation keeps the wording it started with, when content is versioned.
-            content_version=parts.services.content_source.current().version,
-        )
-        return review, code
+        return await reviews.create_review(parts.services, data=data, by=None)
     finally:
         await parts.db.dispose()
         parts.adapter.close()
@@ -319,6 +332,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     reissue.add_argument("--review-id", type=int, required=True)
     reissue.add_argument("--card", type=Path, help=card_help)
+    move = review.add_parser(
+        "move", help="a new date, time or place for a review; a linked young person is told"
+    )
+    move.add_argument("--review-id", type=int, required=True)
+    move.add_argument("--review-at", required=True, help="e.g. 2026-12-08T10:00 (local time)")
+    move.add_argument("--place", help="where it is held now (optional; none if left out)")
+    called_off = review.add_parser(
+        "cancel", help="cancel a review; its code stops working and a linked young person is told"
+    )
+    called_off.add_argument("--review-id", type=int, required=True)
+    called_off.add_argument("--reason", required=True, help="for staff; never told to the child")
     purge = review.add_parser(
         "purge", help="delete everything held about a review (a young person's request)"
     )
@@ -463,6 +487,21 @@ def main(argv: list[str] | None = None) -> None:
                 f"The old code no longer works, and {closed} device(s) linked with it are closed."
                 " The first device to enter this code can see and change the answers."
             )
+        elif args.command == "review" and args.action == "move":
+            tz = ZoneInfo(settings.timezone)
+            review_row, changed = asyncio.run(
+                move_review(settings, args.review_id, _parse_when(args.review_at, tz), args.place)
+            )
+            if not changed:
+                print(f"Review {review_row.id} is already then and there: nothing changed.")
+            else:
+                at = review_row.review_at.astimezone(tz)
+                print(f"Review {review_row.id} is now on {at:%-d %B %Y at %H:%M}.")
+                print("A young person linked to it is told, in their language.")
+        elif args.command == "review" and args.action == "cancel":
+            review_row = asyncio.run(cancel_review(settings, args.review_id, args.reason))
+            print(f"Review {review_row.id} is cancelled; its code no longer works.")
+            print("A young person linked to it is told kindly (not the reason).")
         elif args.command == "review" and args.action == "purge":
             if not args.yes:
                 _confirm_purge(args.review_id)

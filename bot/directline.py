@@ -456,6 +456,35 @@ class DirectLine:
         await self._claims(request, request.match_info["cid"])
         raise Refusal(400, "BadArgument", "Files and pictures can't be sent here.")
 
+    async def tell(self, *, conversation_id: str, activity: dict[str, Any], key: str) -> bool:
+        """A message from the bot outside any turn (a notice to the child, bot/notices.py):
+        queued once per `key` in the chat, so a page sees it once however often it is sent.
+        False when the chat has ended (forgotten after going quiet): there is no page to tell.
+        """
+        conversation = await self.repo.get(conversation_id=conversation_id)
+        if conversation is None:
+            return False
+        activity_id = f"{conversation_id}|{key}"
+        body = dict(activity)
+        body.update(
+            id=activity_id,
+            timestamp=_now_iso(),
+            channelId=CHANNEL_ID,
+            conversation={"id": conversation_id},
+            recipient={"id": conversation.user_id, "role": "user"},
+        )
+        body["from"] = dict(BOT_ACCOUNT)
+        body.setdefault("type", ActivityTypes.message)
+        await self.repo.append(
+            conversation_id=conversation_id,
+            activity_id=activity_id,
+            dedupe_key=f"told:{key}",
+            body=body,
+            from_bot=True,
+        )
+        self.signals.notify(conversation_id)
+        return True
+
     # --- running turns ---------------------------------------------------------------------
 
     async def _take(self, claims: Claims, body: dict[str, Any], *, dedupe_key: str) -> int | None:

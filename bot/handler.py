@@ -187,6 +187,11 @@ class MyReviewBot(ActivityHandler):
         if any(m is not None and m.id != bot_id for m in members_added):
             await self.consultation.run(turn_context)
 
+    def conversation_lock(self, channel_id: str, conversation_id: str) -> asyncio.Lock:
+        """Held while a turn of this chat runs. A message from outside a turn (a notice to the
+        child, bot/notices.py) takes it too, so it never lands among a turn's replies."""
+        return self._lock(f"{channel_id}/{conversation_id}")
+
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
         if lock is None:

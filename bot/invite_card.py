@@ -9,7 +9,7 @@ here once: only its hash is kept.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,12 @@ class Invite:
     link: str
     card_html: str
     forward_text: str
+    # The card's parts, for a page that shows it (the staff workspace): its words in the
+    # child's language, that language and its direction, and the link as an SVG QR code.
+    locale: str = FALLBACK_LOCALE
+    direction: str = "ltr"
+    words: dict[str, str] = field(default_factory=dict)
+    qr: str = ""
 
 
 def invite(settings: Settings, content: Content, review: Review, code: str) -> Invite:
@@ -63,6 +69,7 @@ def invite(settings: Settings, content: Content, review: Review, code: str) -> I
     words["valid_until"] = content.text(
         "card.valid_until", locale, date=format_date(last_day, "EEEE d MMMM", locale=locale)
     )
+    qr = qr_svg(link)
     html = Templates(content.templates_dir).render(
         TEMPLATE,
         lang=locale,
@@ -70,9 +77,17 @@ def invite(settings: Settings, content: Content, review: Review, code: str) -> I
         words=words,
         link=link,
         code=code,
-        qr=Markup(qr_svg(link)),
+        qr=Markup(qr),
     )
-    return Invite(link=link, card_html=html, forward_text=words["forward"])
+    return Invite(
+        link=link,
+        card_html=html,
+        forward_text=words["forward"],
+        locale=locale,
+        direction=content.direction(locale),
+        words=words,
+        qr=qr,
+    )
 
 
 def qr_svg(link: str) -> str:

@@ -1,8 +1,9 @@
 """The app's background jobs, beside the turns: housekeeping (hourly: summaries and alerts an
 older version left unqueued, forgetting what is kept only for a while, resealing, retention),
-the release of held alerts (every few seconds) and the escalation of alerts no one has
-acknowledged (every minute). bot/app.py starts them with the app; the CLI runs purge. Each
-reads the time from the services' clock, so tests move it instead of waiting."""
+the release of held alerts (every few seconds), the escalation of alerts no one has
+acknowledged (every minute), and notices to children (as staff change a review:
+bot/notices.py). bot/app.py starts them with the app; the CLI runs purge. Each reads the time
+from the services' clock, so tests move it instead of waiting."""
 
 from __future__ import annotations
 
@@ -134,6 +135,18 @@ async def requeue_missing_summaries(parts: Parts) -> int:
             )
         log.warning("summary was missing and is queued now", extra={"review_id": review.id})
     return len(missing)
+
+
+async def deliver_notices(parts: Parts) -> int:
+    """Tells children what staff changed (bot/notices.py): every notice due now, to every
+    device linked to its review; how many were delivered."""
+    return await parts.notices.run_once()
+
+
+async def notices_forever(parts: Parts) -> None:
+    """At start-up, what a stopped process of this instance was sending is released and sent;
+    then each notice as it is queued, and a look every `notice_poll_seconds`."""
+    await parts.notices.run_forever()
 
 
 async def housekeeping_forever(parts: Parts) -> None:

@@ -11,6 +11,7 @@ from bot.adapter import MyReviewAdapter
 from bot.delivery.outbox import OutboxWorker
 from bot.directline import DirectLine
 from bot.handler import MyReviewBot
+from bot.notices import NoticeSender
 from bot.settings import Settings
 from dialogs.context import Services
 from storage.db import Database
@@ -29,6 +30,7 @@ class Parts:
     bot: MyReviewBot
     worker: OutboxWorker
     web: DirectLine
+    notices: NoticeSender
 
 
 PARTS = web.AppKey("parts", Parts)

@@ -248,6 +248,11 @@ class Settings(BaseSettings):
     # This instance's name on its outbox leases: a restart of the same name releases at once
     # what the process before it was sending. Instances sharing a database need their own.
     instance_name: str = Field(default="main", min_length=1, max_length=200)
+    # Notices to children (bot/notices.py: their review moved, was cancelled, was read): how
+    # often pending ones are looked for (they are also sent at once when staff make the
+    # change), and how many tries before one is given up (back-off: 30 s doubling to 1 hour).
+    notice_poll_seconds: float = Field(default=5.0, gt=0)
+    notice_max_attempts: int = Field(default=12, ge=1)
 
     code_attempts_allowed: int = Field(default=5, ge=1)
     code_attempt_window_minutes: int = Field(default=15, ge=1)

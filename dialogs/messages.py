@@ -187,6 +187,12 @@ MESSAGE_IDS: tuple[str, ...] = (
     "type_hint",
     "burst_added",
     "burst_next",
+    # Told outside a turn when staff change the review (bot/notices.py).
+    "notice_moved",
+    "notice_moved_place",
+    "notice_cancelled",
+    "notice_new_iro",
+    "notice_read",
 )
 
 # controls.<id>.label: every button the code shows (submit and answered label cards).

@@ -81,6 +81,15 @@ class Review(ReviewBase, table=True):
     sent_answers: dict[str, str] | None = Field(
         default=None, sa_column=Column(SealedJSON("review.sent_answers"))
     )
+    # Changed by staff (issue 18; bot/reviews.py). A cancelled review is kept, marked, with the
+    # reason staff gave (their words about a child: sealed; the child is never told it).
+    cancelled_at: datetime | None = _utc(default=None)
+    cancel_reason: str | None = Field(
+        default=None, sa_column=Column(SealedText("review.cancel_reason"), nullable=True)
+    )
+    # When the IRO marked the child's answers read, and who (a staff id): the child is told once.
+    read_at: datetime | None = _utc(default=None)
+    read_by: int | None = None
 
 
 class ReviewPublic(ReviewBase):
@@ -144,6 +153,50 @@ class Answer(AnswerBase, table=True):
 
 class AnswerPublic(AnswerBase):
     updated_at: datetime
+
+
+# --- Notices to children: what staff changed, told to every device linked to the review -------
+
+
+class ChildNotice(SQLModel, table=True):
+    """Something to tell a child outside their turns ("your review has moved"), delivered by
+    bot/notices.py to every device linked to the review when it goes, in the child's language.
+    Kept in the database, so a restart delivers what was pending; tried again with back-off."""
+
+    __table_args__ = (Index("ix_childnotice_due", "state", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="review.id", index=True, ondelete="CASCADE")
+    # A message id under `messages:` in content/ (notice_moved, notice_cancelled, ...).
+    message_id: str = Field(max_length=64)
+    # Its placeholders (the new date, the place, the IRO's name): sealed, as the place is.
+    params: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("childnotice.params"))
+    )
+    # Once per key: "read:<review>" is told once, however often the button is pressed.
+    key: str = Field(max_length=120, unique=True)
+    # pending | delivered | failed | superseded (a newer change made it untrue before it went)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc(default_factory=utcnow)
+    # The instance delivering it holds it until then (a restart of that name releases it).
+    locked_until: datetime | None = _utc(default=None)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    last_error: str | None = Field(default=None, max_length=200)
+    devices: int = 0  # how many devices were told
+    created_at: datetime = _utc(default_factory=utcnow)
+    delivered_at: datetime | None = _utc(default=None)
+
+
+class ChildNoticeDelivery(SQLModel, table=True):
+    """A notice on one device: written ("sending") before it is sent, so that it is never sent
+    to the same device twice, even after a crash mid-send; then "sent"."""
+
+    __table_args__ = (UniqueConstraint("notice_id", "link_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="childnotice.id", index=True, ondelete="CASCADE")
+    link_id: int = Field(foreign_key="channellink.id", index=True, ondelete="CASCADE")
+    state: str = Field(default="sending", max_length=16)  # sending | sent
+    at: datetime = _utc(default_factory=utcnow)
 
 
 # --- Abuse and replay protection -------------------------------------------------------------

@@ -39,6 +39,17 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     ("POST", "/staff/alerts/{alert_id}/close"): "duty",
     ("POST", "/staff/alerts/{alert_id}/reopen"): "duty",
     ("POST", "/staff/alerts/{alert_id}/note"): "duty; iro of the alert's review",
+    # Reviews made and changed (tests/test_staff_reviews.py): an IRO their own (another IRO's
+    # is 404 there), an admin any, without the child's words; marking read, the IRO alone.
+    ("GET", "/staff/reviews/new"): only("iro", "admin"),
+    ("POST", "/staff/reviews/new"): "iro, admin",
+    ("GET", "/staff/reviews/{review_id}/change"): only("iro", "admin"),
+    ("POST", "/staff/reviews/{review_id}/reschedule"): "the review's IRO, admin",
+    ("POST", "/staff/reviews/{review_id}/reallocate"): "the review's IRO, admin",
+    ("POST", "/staff/reviews/{review_id}/cancel"): "the review's IRO, admin",
+    ("POST", "/staff/reviews/{review_id}/new-code"): "the review's IRO, admin",
+    ("POST", "/staff/reviews/{review_id}/read"): "the review's IRO",
+    ("GET", "/staff/admin/reviews"): only("admin"),
     ("GET", "/staff/admin/staff"): only("admin"),
     ("POST", "/staff/admin/staff"): "admin",
     ("POST", "/staff/admin/staff/{staff_id}/deactivate"): "admin",

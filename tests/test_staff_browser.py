@@ -4,6 +4,7 @@ accessibility violations on the pages on the way (sign-in, home, the review)."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -93,3 +94,88 @@ async def test_an_iro_signs_in_on_a_phone_and_reads_the_answers(
             await context.close()
     assert violations == {"sign-in": [], "home": [], "review": []}, json.dumps(violations)
     assert [e.review_id for e in await audit_rows(parts, "review.viewed")] == [review.id]
+
+
+async def test_an_iro_makes_a_review_in_the_browser_and_the_child_is_told_it_was_read(
+    client, parts, connector, new_chat, tmp_path
+):
+    """New review, its invite (code, QR, card), the child links and sends through the bot, the
+    board moves on, "Mark as read", and the child is told: axe finds nothing on the way."""
+    from tests.test_sending import finish
+
+    require_browser_deps()
+    conn, _ = connector
+    await make_staff(parts, email=JO, role="iro", name="Jo Smith")
+    base = str(client.make_url("/")).rstrip("/")
+    violations: dict[str, list[dict[str, Any]]] = {}
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+            bypass_csp=True,  # only so that axe can be injected; the pages need no script
+        )
+        page = context.pages[0] if context.pages else await context.new_page()
+        try:
+            await page.goto(f"{base}/staff/sign-in")
+            await page.get_by_label("Email").fill(JO)
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_label("Password").press("Enter")
+            await page.wait_for_url(f"{base}/staff")
+            await page.get_by_role("link", name="New review").click()
+            await page.get_by_role("heading", name="New review").wait_for()
+            # Sent empty: every problem named, each linked to its field.
+            await page.get_by_role("button", name="Make the review and its invite").click()
+            await page.get_by_role("heading", name="There is a problem").wait_for()
+            violations["new review, errors"] = await axe_violations(page)
+            assert await fits_the_width(page)
+            await page.get_by_label("First name", exact=True).fill("Sam")
+            await page.get_by_label("Age", exact=True).fill("14")
+            day = date.today() + timedelta(days=30)
+            await page.get_by_label("Date", exact=True).fill(day.isoformat())
+            await page.get_by_label("Start time").fill("10:00")
+            await page.get_by_role("button", name="Make the review and its invite").click()
+            await page.get_by_role("heading", name="Invite for Sam").wait_for()
+            violations["invite"] = await axe_violations(page)
+            await page.screenshot(path=str(tmp_path / "invite-phone.png"), full_page=True)
+            assert await fits_the_width(page)
+            code = (await page.locator(".invite-card .code").text_content() or "").strip()
+            # Printed, the card alone.
+            await page.emulate_media(media="print")
+            assert not await page.locator("h1").is_visible()
+            assert not await page.locator("header").is_visible()
+            assert await page.locator(".invite-card .qr").is_visible()
+            await page.emulate_media(media="screen")
+
+            chat = new_chat("sms")
+            await chat.start()
+            await chat.say(code)
+            await finish(chat, parts)
+            await page.goto(f"{base}/staff")
+            await page.get_by_text("Sent", exact=True).wait_for()
+            await page.get_by_role("link", name="Sam").click()
+            await page.get_by_role("button", name="Mark as read").wait_for()
+            violations["review, to mark read"] = await axe_violations(page)
+            since = len(conn.sent)
+            await page.get_by_role("button", name="Mark as read").click()
+            await page.get_by_text("Marked as read.").wait_for()
+            for _ in range(250):
+                if conn.sent[since:]:
+                    break
+                await page.wait_for_timeout(20)
+            assert "Your IRO, Jo Smith, has read your answers" in conn.sent[since]["text"]
+            await page.get_by_role("link", name="Change the date, place or IRO").click()
+            await page.get_by_role("heading", name="What the child has been told").wait_for()
+            violations["change"] = await axe_violations(page)
+            await page.screenshot(path=str(tmp_path / "change-phone.png"), full_page=True)
+            assert await fits_the_width(page)
+            await page.goto(f"{base}/staff")
+            await page.get_by_text("Read", exact=True).wait_for()
+        finally:
+            await page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+            await context.close()
+    assert all(v == [] for v in violations.values()), json.dumps(violations)

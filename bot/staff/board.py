@@ -20,12 +20,15 @@ STATES = {
     "linked": "Linked",
     "answering": "Answering",
     "sent": "Sent",
+    "read": "Read",
+    "held": "Review held",
+    "cancelled": "Cancelled",
 }
 
 
 @dataclass
 class Progress:
-    state: str  # invited | linked | answering | sent
+    state: str  # invited | linked | answering | sent | read | held | cancelled
     answered: int = 0
     total: int = 0
 
@@ -42,10 +45,23 @@ def chat_locale(answers: dict[str, Answer]) -> str:
 
 
 def progress(
-    content: Content, review: Review, answers: dict[str, Answer], *, linked: bool, tz: ZoneInfo
+    content: Content,
+    review: Review,
+    answers: dict[str, Answer],
+    *,
+    linked: bool,
+    tz: ZoneInfo,
+    now: datetime | None = None,
 ) -> Progress:
     """Where the child is: the questions counted are the ones their chat asks them now
-    (dialogs/flow.py), so "12 of 20" means what the child sees."""
+    (dialogs/flow.py), so "12 of 20" means what the child sees. A cancelled review says so;
+    once its time has passed, a review is held, whatever the child did."""
+    if review.cancelled_at is not None:
+        return Progress("cancelled")
+    if review.review_at <= (now or utcnow()):
+        return Progress("held")
+    if review.read_at is not None:
+        return Progress("read")
     if review.submitted_at is not None:
         return Progress("sent")
     if answers:
@@ -188,13 +204,9 @@ def told(
     if alert.merged_into is not None:
         added = "safeguarding_added_duty" if tell.endswith("duty") else "safeguarding_added_iro"
         return ("A short word that this is passed on too (it followed an alert).", [say(added)])
+    within = WHEN.get(contact_within, WHEN["one_day"])
     return (
         "The help at once: not in trouble, who can help now, who is told and when someone "
         "will be in touch.",
-        [
-            say("safeguarding_thanks"),
-            say("safeguarding_help"),
-            say(tell),
-            say(WHEN.get(contact_within, WHEN["one_day"])),
-        ],
+        [say("safeguarding_thanks"), say("safeguarding_help"), say(tell), say(within)],
     )

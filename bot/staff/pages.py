@@ -44,6 +44,7 @@ from bot.staff.board import (
     when,
 )
 from bot.staff.escalation import hours_text
+from bot.staff.review_pages import ReviewChanges
 from bot.staff.sessions import COOKIE, Signed, StaffAuth
 from dialogs.context import Services
 from dialogs.display import shown
@@ -89,6 +90,10 @@ NOTICES = {
     "already": "Someone acknowledged this alert before you: their name is below.",
     "yours": "It is yours already.",
     "deactivated": "The account is deactivated and its sessions ended.",
+    "reallocated": "The review is now with the IRO you chose; it has left your board. If the "
+    "child has linked their chat, they are told the name of their new IRO.",
+    "read": "Marked as read. They are told, in their language, that you have read their answers.",
+    "read_before": "These answers were marked as read before: they were told then.",
 }
 QUEUE_NAMES = {
     "unowned": "Not taken",
@@ -216,6 +221,18 @@ class StaffPages:
                 rf"/staff/alerts/{{alert_id:\d{{1,9}}}}/{step.name}",
                 self._page(self._changer(step), *step.roles),
             )
+        # Reviews made and changed (bot/staff/review_pages.py): an IRO their own, an admin any.
+        changes = ReviewChanges(self)
+        review = r"/staff/reviews/{review_id:\d{1,9}}"
+        r.add_get("/staff/reviews/new", self._page(changes.new_form, "iro", "admin"))
+        r.add_post("/staff/reviews/new", self._page(changes.new, "iro", "admin"))
+        r.add_get(f"{review}/change", self._page(changes.change_form, "iro", "admin"))
+        r.add_post(f"{review}/reschedule", self._page(changes.reschedule, "iro", "admin"))
+        r.add_post(f"{review}/reallocate", self._page(changes.reallocate, "iro", "admin"))
+        r.add_post(f"{review}/cancel", self._page(changes.cancel, "iro", "admin"))
+        r.add_post(f"{review}/new-code", self._page(changes.new_code, "iro", "admin"))
+        r.add_post(f"{review}/read", self._page(changes.mark_read, "iro"))
+        r.add_get("/staff/admin/reviews", self._page(changes.admin_reviews, "admin"))
         r.add_get("/staff/admin/staff", self._page(self.staff_list, "admin"))
         r.add_post("/staff/admin/staff", self._page(self.staff_add, "admin"))
         r.add_post(
@@ -512,7 +529,13 @@ class StaffPages:
         role = signed.member.role
         if role == "iro":
             cards = await self._iro_cards(signed.member)
-            return self.render("home_iro.html", signed=signed, title="My reviews", cards=cards)
+            return self.render(
+                "home_iro.html",
+                signed=signed,
+                title="My reviews",
+                cards=cards,
+                notice=NOTICES.get(request.query.get("done", "")),
+            )
         if role == "duty":
             return await self._duty_board(request, signed)
         if role == "admin":
@@ -548,8 +571,16 @@ class StaffPages:
                     open_alerts=alerts.get(rid, 0),
                 )
             )
-        # Open alerts first, then reviews still to come (soonest first), then those held.
-        cards.sort(key=lambda c: (c.open_alerts == 0, c.days_left < 0, abs(c.days_left)))
+        # Open alerts first, then reviews still to come (soonest first), then those held;
+        # cancelled ones last of all.
+        cards.sort(
+            key=lambda c: (
+                c.open_alerts == 0,
+                c.progress.state == "cancelled",
+                c.progress.state == "held" or c.days_left < 0,
+                abs(c.days_left),
+            )
+        )
         return cards
 
     async def _alert_cards(
@@ -638,6 +669,8 @@ class StaffPages:
             alerts=alerts,
         )
         staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
+        own = signed.member.role == "iro"
+        reader = staff.get(review.read_by or 0)
         return self.render(
             "review.html",
             signed=signed,
@@ -645,6 +678,15 @@ class StaffPages:
             review_id=review_id,
             s=data,
             progress=progress(content, review, answers, linked=review_id in linked, tz=tz),
+            notice=NOTICES.get(request.query.get("done", "")),
+            can_change=own,
+            can_mark_read=own and review.submitted_at is not None and review.read_at is None,
+            read=(
+                f"{reader.display_name if reader else 'A former member of staff'} marked these "
+                f"answers read on {when(review.read_at, tz)}."
+                if review.read_at
+                else None
+            ),
             alert_cards=[
                 alert_card(a, review, staff, tz, now=self.services.clock())
                 for a in sorted(alerts, key=lambda a: a.created_at)

@@ -18,6 +18,7 @@ from storage.repositories.audit import AuditRepository, Verified
 from storage.repositories.bot_state import BotStateRepository, EtagMismatch, StoredState
 from storage.repositories.code_attempts import CodeAttemptRepository
 from storage.repositories.links import LinkRepository
+from storage.repositories.notices import NoticeRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.privacy import NO_CHILD_DATA, PrivacyRepository
 from storage.repositories.reviews import ReviewRepository
@@ -36,6 +37,7 @@ __all__ = [
     "EtagMismatch",
     "LinkRepository",
     "NO_CHILD_DATA",
+    "NoticeRepository",
     "OutboxRepository",
     "PrivacyRepository",
     "Repositories",
@@ -70,3 +72,4 @@ class Repositories:
         self.sealed = SealedFieldsRepository(db)
         self.web = WebDoorRepository(db)
         self.staff = StaffRepository(db)
+        self.notices = NoticeRepository(db)

@@ -15,6 +15,8 @@ from storage.models import (
     Answer,
     BotStateItem,
     ChannelLink,
+    ChildNotice,
+    ChildNoticeDelivery,
     OutboxMessage,
     ProcessedActivity,
     Review,
@@ -78,6 +80,11 @@ class PrivacyRepository:
             return {
                 "review": [review.model_dump(mode="json", exclude={"invite_code_hash"})],
                 "channellink": [link.model_dump(mode="json") for link in links],
+                "childnotice": await rows(ChildNotice, ChildNotice.review_id == review_id),
+                "childnoticedelivery": await rows(
+                    ChildNoticeDelivery,
+                    col(ChildNoticeDelivery.link_id).in_([link.id for link in links]),
+                ),
                 "answer": await rows(Answer, Answer.review_id == review_id),
                 "safeguardingalert": await rows(SafeguardingAlert, about_alerts),
                 # What staff did about them, with their notes (which may quote the child).
@@ -144,7 +151,15 @@ class PrivacyRepository:
                 col(SafeguardingAlert.conversation_id).in_(conversations),
             )
             alert_ids = select(SafeguardingAlert.id).where(about_alerts)
+            notices = select(ChildNotice.id).where(col(ChildNotice.review_id) == review_id)
             for name, stmt in (
+                (
+                    "childnoticedelivery",
+                    delete(ChildNoticeDelivery).where(
+                        col(ChildNoticeDelivery.notice_id).in_(notices)
+                    ),
+                ),
+                ("childnotice", delete(ChildNotice).where(col(ChildNotice.review_id) == review_id)),
                 ("answer", delete(Answer).where(col(Answer.review_id) == review_id)),
                 (
                     "alerthistory",

@@ -4,6 +4,7 @@ marked sent."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -77,6 +78,36 @@ class ReviewRepository:
             s.add(review)
             await s.flush()
             return review
+
+    async def change(self, *, review_id: int, **values: Any) -> Review:
+        """Sets these fields (a new date, place, IRO; cancelled; read): staff's changes, made
+        by bot/reviews.py with their audit row and any notice to the child."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                raise LookupError(review_id)
+            for name, value in values.items():
+                setattr(review, name, value)
+            s.add(review)
+            await s.flush()
+            return review
+
+    async def mark_read(self, *, review_id: int, by: int, at: datetime) -> bool:
+        """Marks the child's answers read, once: False if they were marked before."""
+        async with self._db.session() as s:
+            res = await s.exec(
+                update(Review)
+                .where(col(Review.id) == review_id, col(Review.read_at).is_(None))
+                .values(read_at=at, read_by=by)
+            )
+            return bool(res.rowcount)
+
+    async def iro_counts(self) -> dict[str, int]:
+        """Reviews per IRO email (lower case), for the admin's list of IROs."""
+        async with self._db.read() as s:
+            email = func.lower(col(Review.iro_email))
+            res = await s.exec(select(email, func.count()).group_by(email))
+            return {str(e): int(n) for e, n in res.all()}
 
     async def remember_sent(self, *, review_id: int, answers: dict[str, str]) -> None:
         """Each answer as the summary just queued shows it."""

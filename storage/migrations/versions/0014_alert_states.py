@@ -2,7 +2,7 @@
 sent, and each alert's history of changes
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
