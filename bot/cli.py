@@ -19,6 +19,7 @@ from bot import logs
 from bot.app import build_parts, create_app
 from bot.invite_card import chat_link, invite
 from bot.jobs import purge
+from bot.reviews import code_expiry, create_review, fill_child_keys
 from bot.settings import Settings, UnsafeSetup, settings_error
 from bot.staff.accounts import add_staff, new_setup_link
 from dialogs.messages import CONTRACT
@@ -105,9 +106,7 @@ async def purge_review(settings: Settings, review_id: int) -> dict[str, int]:
 
 def _code_expiry(settings: Settings, review_at: datetime) -> datetime:
     """The end of the day after the review, local time."""
-    tz = ZoneInfo(settings.timezone)
-    last_day = review_at.astimezone(tz).date() + timedelta(days=1)
-    return datetime.combine(last_day + timedelta(days=1), time.min, tz).astimezone(UTC)
+    return code_expiry(ZoneInfo(settings.timezone), review_at)
 
 
 async def new_code(settings: Settings, review_id: int) -> tuple[Review, str, int]:
@@ -161,16 +160,12 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
-        code = parts.services.codes.new()
-        expires = _code_expiry(settings, data.review_at)
-        review = await parts.repos.reviews.create(
+        return await create_review(
+            repos=parts.repos,
+            services=parts.services,
+            secret=settings.secret_key.get_secret_value(),
             data=data,
-            invite_code_hash=parts.services.codes.hash(code),
-            invite_expires_at=expires,
-            # The consultation keeps the wording it started with, when content is versioned.
-            content_version=parts.services.content_source.current().version,
         )
-        return review, code
     finally:
         await parts.db.dispose()
         parts.adapter.close()
@@ -624,6 +619,8 @@ async def _migrate(settings: Settings) -> None:
         await parts.db.migrate()
         # Rows written before encryption are sealed as soon as the schema can hold them.
         await parts.repos.sealed.reseal_all()
+        # Reviews made before a child's reviews were linked get their child key.
+        await fill_child_keys(parts.repos, secret=settings.secret_key.get_secret_value())
     finally:
         await parts.db.dispose()
 

@@ -45,8 +45,13 @@ async def housekeeping(parts: Parts) -> None:
     retention = timedelta(days=parts.settings.retention_days)
     purged = 0
     for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
-        await purge(parts, review_id)
+        # What the child told us about how to speak with them is kept for their next review,
+        # for its own period (below).
+        await purge(parts, review_id, keep_language_of_care=True)
         purged += 1
+    care = await parts.repos.children.forget_language_of_care_before(
+        before=now - timedelta(days=parts.settings.language_of_care_days)
+    )
     old_alerts = await parts.repos.privacy.forget_unlinked_alerts(before=now - retention)
     emails = forget_eml_files(
         parts.settings.outbox_dir, before=now - timedelta(days=parts.settings.eml_keep_days)
@@ -59,6 +64,7 @@ async def housekeeping(parts: Parts) -> None:
             "unlinked_chats": unlinked,
             "staff_sessions_ended": sessions,
             "reviews_deleted": purged,
+            "languages_of_care_deleted": care,
             "unlinked_alerts_deleted": old_alerts,
             "eml_files_deleted": emails,
             "summaries_requeued": requeued,
@@ -68,12 +74,18 @@ async def housekeeping(parts: Parts) -> None:
     )
 
 
-async def purge(parts: Parts, review_id: int) -> dict[str, int]:
+async def purge(
+    parts: Parts, review_id: int, *, keep_language_of_care: bool = False
+) -> dict[str, int]:
     """Deletes everything held about a review: its rows in one transaction, then the .eml
-    files of its emails (development mail), which quote the child."""
+    files of its emails (development mail), which quote the child. At a young person's
+    request, their Language of Care kept from it goes too; at the end of retention it stays
+    for its own period (settings.language_of_care_days)."""
     async with parts.repos.db.unit_of_work():
         emails = await parts.repos.privacy.email_ids(review_id=review_id)
-        counts = await parts.repos.privacy.purge(review_id=review_id)
+        counts = await parts.repos.privacy.purge(
+            review_id=review_id, keep_language_of_care=keep_language_of_care
+        )
     counts["eml_files"] = forget_emails(parts.settings.outbox_dir, emails)
     return counts
 

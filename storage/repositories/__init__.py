@@ -16,10 +16,11 @@ from storage.repositories.alerts import AlertRepository
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.audit import AuditRepository, Verified
 from storage.repositories.bot_state import BotStateRepository, EtagMismatch, StoredState
+from storage.repositories.children import ChildRepository
 from storage.repositories.code_attempts import CodeAttemptRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
-from storage.repositories.privacy import NO_CHILD_DATA, PrivacyRepository
+from storage.repositories.privacy import NO_CHILD_DATA, PASSING_THROUGH, PrivacyRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.sealed import Resealed, SealedFieldsRepository, sealed_columns
 from storage.repositories.staff import StaffExists, StaffRepository
@@ -31,12 +32,14 @@ __all__ = [
     "AnswerRepository",
     "AuditRepository",
     "BotStateRepository",
+    "ChildRepository",
     "CodeAttemptRepository",
     "Delivered",
     "EtagMismatch",
     "LinkRepository",
     "NO_CHILD_DATA",
     "OutboxRepository",
+    "PASSING_THROUGH",
     "PrivacyRepository",
     "Repositories",
     "Resealed",
@@ -70,3 +73,4 @@ class Repositories:
         self.web = WebDoorRepository(db)
         self.staff = StaffRepository(db)
         self.audit = AuditRepository(db)
+        self.children = ChildRepository(db)
