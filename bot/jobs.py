@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.delivery.outbox import forget_emails
 from bot.parts import Parts
+from bot.staff.imports import KEEP as IMPORT_KEEP
 from dialogs.alert_routing import RELEASE_EVERY, release_held
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ async def housekeeping(parts: Parts) -> None:
         started_before=now - timedelta(hours=parts.settings.staff_session_hours),
     )
     await parts.repos.staff.forget_failures_before(before=now - timedelta(days=1))
+    # CSV files of reviews uploaded and never confirmed or cancelled (bot/staff/imports.py).
+    imports = await parts.repos.imports.forget_before(before=now - IMPORT_KEEP)
     # Values under an older data key, or written before encryption, are sealed anew.
     resealed = await parts.repos.sealed.reseal_all()
     retention = timedelta(days=parts.settings.retention_days)
@@ -63,6 +66,7 @@ async def housekeeping(parts: Parts) -> None:
             "code_attempts": codes,
             "unlinked_chats": unlinked,
             "staff_sessions_ended": sessions,
+            "imports_deleted": imports,
             "reviews_deleted": purged,
             "languages_of_care_deleted": care,
             "unlinked_alerts_deleted": old_alerts,

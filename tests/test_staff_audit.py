@@ -38,6 +38,17 @@ async def verify(settings, monkeypatch, tmp_path) -> None:
     await asyncio.to_thread(cli.main, ["audit", "verify"])
 
 
+async def on_the_file(settings, statement: str, *args: object) -> None:
+    """What someone with the database file does, beside the running app: in a thread, so the
+    app's background jobs (their transactions ride the event loop) can finish meanwhile."""
+
+    def run() -> None:
+        with raw(settings) as conn:
+            conn.execute(statement, args)
+
+    await asyncio.to_thread(run)
+
+
 def raw(settings) -> sqlite3.Connection:
     path = settings.database_url.split(":///", 1)[1]
     conn = sqlite3.connect(path)
@@ -70,8 +81,7 @@ async def test_an_edited_row_is_found(
     client, parts, new_review, settings, monkeypatch, tmp_path, capsys
 ):
     ids = await _trail(client, parts, new_review)
-    with raw(settings) as conn:
-        conn.execute("UPDATE auditevent SET staff_id = 99 WHERE id = ?", (ids[2],))
+    await on_the_file(settings, "UPDATE auditevent SET staff_id = 99 WHERE id = ?", ids[2])
     with pytest.raises(SystemExit) as exited:
         await verify(settings, monkeypatch, tmp_path)
     assert exited.value.code == 1
@@ -85,11 +95,12 @@ async def test_an_edited_row_with_its_hash_made_again_is_found_by_the_next(
     ids = await _trail(client, parts, new_review)
     rows = await audit_rows(parts)
     forged = rows[1].model_copy(update={"review_id": 12345})
-    with raw(settings) as conn:
-        conn.execute(
-            "UPDATE auditevent SET review_id = 12345, hash = ? WHERE id = ?",
-            (row_hash(forged), ids[1]),
-        )
+    await on_the_file(
+        settings,
+        "UPDATE auditevent SET review_id = 12345, hash = ? WHERE id = ?",
+        row_hash(forged),
+        ids[1],
+    )
     found = await parts.repos.audit.verify()
     assert found.broken_at == ids[2] and "does not follow" in (found.why or "")
 
@@ -98,8 +109,7 @@ async def test_a_deleted_row_is_found(
     client, parts, new_review, settings, monkeypatch, tmp_path, capsys
 ):
     ids = await _trail(client, parts, new_review)
-    with raw(settings) as conn:
-        conn.execute("DELETE FROM auditevent WHERE id = ?", (ids[1],))
+    await on_the_file(settings, "DELETE FROM auditevent WHERE id = ?", ids[1])
     with pytest.raises(SystemExit):
         await verify(settings, monkeypatch, tmp_path)
     assert (
@@ -110,10 +120,14 @@ async def test_a_deleted_row_is_found(
 async def test_the_database_refuses_to_change_or_delete_a_row(client, parts, new_review, settings):
     await _trail(client, parts, new_review)
     path = settings.database_url.split(":///", 1)[1]
-    with sqlite3.connect(path) as conn:
-        for statement in ("UPDATE auditevent SET action = 'x'", "DELETE FROM auditevent"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                conn.execute(statement)
+
+    def refused() -> None:
+        with sqlite3.connect(path) as conn:
+            for statement in ("UPDATE auditevent SET action = 'x'", "DELETE FROM auditevent"):
+                with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                    conn.execute(statement)
+
+    await asyncio.to_thread(refused)
 
 
 async def test_no_reading_without_its_row_and_no_childs_words_in_the_trail(

@@ -18,6 +18,7 @@ from storage.repositories.audit import AuditRepository, Verified
 from storage.repositories.bot_state import BotStateRepository, EtagMismatch, StoredState
 from storage.repositories.children import ChildRepository
 from storage.repositories.code_attempts import CodeAttemptRepository
+from storage.repositories.imports import ImportRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.privacy import NO_CHILD_DATA, PASSING_THROUGH, PrivacyRepository
@@ -36,6 +37,7 @@ __all__ = [
     "CodeAttemptRepository",
     "Delivered",
     "EtagMismatch",
+    "ImportRepository",
     "LinkRepository",
     "NO_CHILD_DATA",
     "OutboxRepository",
@@ -74,3 +76,4 @@ class Repositories:
         self.staff = StaffRepository(db)
         self.audit = AuditRepository(db)
         self.children = ChildRepository(db)
+        self.imports = ImportRepository(db)
