@@ -163,8 +163,10 @@ async def test_an_admin_imports_a_file_and_importing_it_again_changes_nothing(cl
         (sam.id, "import"),
         (amira.id, "import"),
     ]
-    # The file is gone.
+    # The file is gone; confirming again (a second click) imports nothing.
     assert (await client.get(where)).status == 404
+    assert (await client.post(f"{where}/confirm", data={"csrf": csrf})).status == 404
+    assert len(await reviews(parts)) == 2
     async with parts.db.session() as s:
         assert (await s.exec(select(ReviewImport))).all() == []
 

@@ -251,7 +251,7 @@ class ImportPages:
 
     async def _plan(self, row: ReviewImport, signed: Signed, mapping: dict[str, int]) -> Plan:
         staff = await self.repos.staff.everyone()
-        who = Who(member=signed.member, staff_names={m.email: m.display_name for m in staff})
+        who = Who(member=signed.member, staff={m.email: m for m in staff})
 
         async def existing(keys: list[str]) -> Any:
             return await self.repos.reviews.of_children(child_keys=keys)
@@ -289,30 +289,33 @@ class ImportPages:
         )
 
     async def confirm(self, request: web.Request, signed: Signed) -> web.StreamResponse:
-        """Imports what the dry run showed (worked out again, in the same transaction as the
-        writing, so a second confirm, or a change meanwhile, cannot import anything twice),
-        then deletes the file."""
+        """Imports what the dry run showed, worked out again now. The import is claimed first
+        (its file deleted, in the same transaction as the working out), so a second confirm
+        finds nothing to import; then the rows are written, batch by batch."""
         member = signed.member
         async with self.repos.db.unit_of_work():
             row = await self._mine(request, signed)
             if row is None or row.mapping is None:
                 return self._gone(signed)
             plan = await self._plan(row, signed, row.mapping)
-            done = await apply_plan(
-                plan,
-                repos=self.repos,
-                services=self.services,
-                secret=self.settings.secret_key.get_secret_value(),
-                staff_id=member.id,
-                import_id=row.id or 0,
-            )
             await self.repos.imports.delete(import_id=row.id or 0)
+        done = await apply_plan(
+            plan,
+            repos=self.repos,
+            services=self.services,
+            secret=self.settings.secret_key.get_secret_value(),
+            staff_id=member.id,
+            import_id=row.id or 0,
+        )
         tz = self.services.timezone
         return self.pages.render(
             "import_done.html",
             signed=signed,
             title="Reviews imported",
-            counts={o: plan.count(o) for o in OUTCOMES},
+            counts={
+                "unchanged": plan.count("unchanged") + done.skipped,
+                "error": plan.count("error"),
+            },
             created=[(r, when(r.review_at, tz)) for r in done.created],
             updated=[(r, when(r.review_at, tz)) for r in done.updated],
             links=member.role == "iro",

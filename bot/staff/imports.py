@@ -451,6 +451,9 @@ class RowResult:
     # Whether the file gave the review's time (else it is set at 9:00, and a review already
     # made keeps its own).
     timed: bool = False
+    # What a review already made keeps, whatever the file says (a language the chat does not
+    # speak does not clear the one it has).
+    keep: set[str] = field(default_factory=set)
 
     @property
     def changed(self) -> list[str]:
@@ -472,8 +475,8 @@ class Who:
     """The person importing, and what the import may do."""
 
     member: StaffMember
-    # IRO emails (lower case) -> the name on their staff account.
-    staff_names: dict[str, str]
+    # Staff accounts by email (lower case): an IRO's name, and whether they can see it.
+    staff: dict[str, StaffMember]
 
     @property
     def admin(self) -> bool:
@@ -604,13 +607,19 @@ def _read_row(
             "import anyone's)",
         )
     values["iro_email"] = email
-    name = row.raw("iro_name") or who.staff_names.get(email, "")
+    account = who.staff.get(email)
+    name = row.raw("iro_name") or (account.display_name if account else "")
     if not name and len(row.result.problems) == before:
         row.problem(
             "iro_name",
             f"no IRO name: add a column for it, or add {email} as staff first",
         )
     values["iro_name"] = name
+    if len(row.result.problems) == before and email:
+        if account is None:
+            row.result.notes.append(f"{email} has no staff account yet: they see it once added.")
+        elif account.role != "iro" or not account.active:
+            row.result.notes.append(f"{email} is not an active IRO's account: they cannot see it.")
 
     language = row.raw("language")
     values["language_hint"] = None
@@ -618,6 +627,7 @@ def _read_row(
         code = language_code(content, language)
         if code is None:
             row.result.notes.append(f"The chat does not speak '{language}': it will ask.")
+            row.result.keep.add("language_hint")
         values["language_hint"] = code
     for flag, key in (("uasc", "is_uasc"), ("easy_read", "easy_read")):
         text = row.raw(flag).casefold()
@@ -758,6 +768,8 @@ def _matched(
     for attr, source in COMPARED.items():
         if source not in mapping and not (attr == "iro_name" and "iro_email" in changes):
             continue  # not in the file: left as it is
+        if attr in result.keep:
+            continue
         if source in ("date_of_birth", "age") and not values.get(source):
             continue  # one of the two given: the other is not cleared
         new, old = values[attr], getattr(review, attr)
@@ -799,6 +811,12 @@ CHANGE_LABELS = {
 class Applied:
     created: list[Review] = field(default_factory=list)
     updated: list[Review] = field(default_factory=list)
+    # New rows whose review was made meanwhile (the same rows imported at the same time).
+    skipped: int = 0
+
+
+# Rows written per transaction: a long import does not hold up children's chats.
+BATCH = 200
 
 
 async def apply_plan(
@@ -811,37 +829,67 @@ async def apply_plan(
     import_id: int,
 ) -> Applied:
     """Makes the new reviews (as `myreview review add` does) and changes the updated ones,
-    each audited, and audits the import. Call it inside a unit of work."""
+    each audited, then audits the import. Call it outside a unit of work, once the import is
+    claimed (its file deleted, so it runs once): each batch of rows is its own transaction,
+    and a new row whose review has been made meanwhile is left out."""
+    tz = services.timezone
     done = Applied()
-    for r in plan.rows:
-        if r.outcome == "new" and r.data is not None:
-            # The code is not shown: the IRO gives the child one with the invite.
-            review, _ = await create_review(
-                repos=repos, services=services, secret=secret, data=r.data
-            )
-            done.created.append(review)
-            await repos.audit.record(
-                action="review.created",
-                staff_id=staff_id,
-                review_id=review.id,
-                details={"via": "import", "import": import_id, "row": r.row},
-            )
-        elif r.outcome == "updated" and r.review_id is not None:
-            review = await repos.reviews.update_fields(review_id=r.review_id, values=r.changes)
-            done.updated.append(review)
-            await repos.audit.record(
-                action="review.updated",
-                staff_id=staff_id,
-                review_id=review.id,
-                details={"via": "import", "import": import_id, "fields": sorted(r.changes)},
-            )
-    await repos.audit.record(
-        action="reviews.imported",
-        staff_id=staff_id,
-        details={
-            "import": import_id,
-            "rows": len(plan.rows),
-            **{o: plan.count(o) for o in ("new", "updated", "unchanged", "error")},
-        },
-    )
+    todo = [r for r in plan.rows if r.outcome in ("new", "updated")]
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        async with repos.db.unit_of_work():
+            keys = sorted({r.child_key for r in batch if r.outcome == "new" and r.child_key})
+            made = {
+                (review.child_key, review.review_at.astimezone(tz).date())
+                for review in await repos.reviews.of_children(child_keys=keys)
+            }
+            for r in batch:
+                await _apply_row(r, made, done, repos, services, secret, staff_id, import_id)
+    async with repos.db.unit_of_work():
+        await repos.audit.record(
+            action="reviews.imported",
+            staff_id=staff_id,
+            details={
+                "import": import_id,
+                "rows": len(plan.rows),
+                "new": len(done.created),
+                "updated": len(done.updated),
+                "unchanged": plan.count("unchanged") + done.skipped,
+                "error": plan.count("error"),
+            },
+        )
     return done
+
+
+async def _apply_row(
+    r: RowResult,
+    made: set[tuple[str | None, date]],
+    done: Applied,
+    repos: Repositories,
+    services: Services,
+    secret: str,
+    staff_id: int | None,
+    import_id: int,
+) -> None:
+    if r.outcome == "new" and r.data is not None:
+        if (r.child_key, r.data.review_at.astimezone(services.timezone).date()) in made:
+            done.skipped += 1
+            return
+        # The code is not shown: the IRO gives the child one with the invite.
+        review, _ = await create_review(repos=repos, services=services, secret=secret, data=r.data)
+        done.created.append(review)
+        await repos.audit.record(
+            action="review.created",
+            staff_id=staff_id,
+            review_id=review.id,
+            details={"via": "import", "import": import_id, "row": r.row},
+        )
+    elif r.outcome == "updated" and r.review_id is not None:
+        review = await repos.reviews.update_fields(review_id=r.review_id, values=r.changes)
+        done.updated.append(review)
+        await repos.audit.record(
+            action="review.updated",
+            staff_id=staff_id,
+            review_id=review.id,
+            details={"via": "import", "import": import_id, "fields": sorted(r.changes)},
+        )
