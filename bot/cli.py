@@ -295,7 +295,11 @@ def main(argv: list[str] | None = None) -> None:
     age = add.add_mutually_exclusive_group(required=True)
     age.add_argument("--age", type=int)
     age.add_argument("--date-of-birth", type=date.fromisoformat, help="YYYY-MM-DD")
-    add.add_argument("--case-reference", help="the council's case reference (optional)")
+    add.add_argument(
+        "--case-reference",
+        help="the council's case reference (optional): it links the child's reviews, so what "
+        "they told us about how to speak with them is offered back at the next",
+    )
     add.add_argument("--uasc", action="store_true", help="unaccompanied asylum-seeking child")
     add.add_argument("--iro-name", required=True)
     add.add_argument("--iro-email", required=True)
