@@ -87,6 +87,7 @@ async def remember(turn: Turn) -> None:
     review = turn.review
     if review is None or review.child_key is None or not turn.trusted:
         return
+    await turn.reload_answers()  # who may hear each, as decided just before sending
     kept: dict[str, dict[str, Any]] = {}
     for step in steps(turn.content, turn.facts()):
         answer = turn.answers.get(step.key)

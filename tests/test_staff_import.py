@@ -224,9 +224,10 @@ async def test_every_bad_row_is_named_by_row_and_column(client, parts, new_revie
         f"CR-10,Hal,12,{day(10)},,not-an-email,",  # 12
         f"CR-11,Ivy,12,{day(10)},,,,surplus",  # 13: one value too many
         f"CR-12,Jay,12,{day(2000)},,,",  # 14: the year?
+        f"CR-1,Ann,14,{day(40)},10:00,,no",  # 15: Ann again, another day
     ]
     _, check = await upload_and_check(client, csrf, export(*rows, header=header))
-    assert counted(check) == "1 new, 0 updated, 0 unchanged, 11 not imported"
+    assert counted(check) == "1 new, 0 updated, 0 unchanged, 12 not imported"
     text = check.replace("&#39;", "'")
     for expected in (
         "Row 4, column 'Age': '40' is not an age from 3 to 25",
@@ -240,6 +241,7 @@ async def test_every_bad_row_is_named_by_row_and_column(client, parts, new_revie
         "Row 12, column 'IRO email': 'not-an-email' is not an email address",
         "Row 13, it has 8 values but the header row has 7 columns",
         "Row 14, column 'Review date': ",
+        "Row 15, the same case reference as row 3, on another date",
     ):
         assert expected in text, expected
 
@@ -346,6 +348,9 @@ def test_files_as_case_systems_and_spreadsheets_save_them():
         table = read_table(f'Ref{sep}Name\n\n1{sep}"Smith{sep} Jo"\n\n2{sep}Ali\n')
         assert table.headers == ["Ref", "Name"]
         assert table.rows == [(3, ["1", f"Smith{sep} Jo"]), (5, ["2", "Ali"])]
+    # Excel's "sep=" line before the headers.
+    table = read_table("sep=;\r\nRef;Name\r\n1;Jo, Smith\r\n")
+    assert (table.headers, table.rows) == (["Ref", "Name"], [(3, ["1", "Jo, Smith"])])
     # UK dates, with or without a time, however the export writes them; never US dates.
     assert parse_when("14/03/2027") == (datetime(2027, 3, 14).date(), None)
     assert parse_when("14/03/27 14:30").__repr__() == parse_when("2027-03-14T14:30:00").__repr__()

@@ -265,7 +265,10 @@ def read_table(text: str) -> Table:
     first = next((line for line in text.splitlines() if line.strip()), None)
     if first is None:
         raise FileRefused("The file is empty.")
-    sep = _separator(first)
+    # Excel's own hint, "sep=;", on a line before the headers.
+    hint = re.fullmatch(r"\s*sep=(.)\s*", first)
+    sep = hint.group(1) if hint and hint.group(1) in SEPARATORS else _separator(first)
+    skip_hint = hint is not None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     headers: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
@@ -274,6 +277,9 @@ def read_table(text: str) -> Table:
         for cells in reader:
             number += 1
             if not any(c.strip() for c in cells):
+                continue
+            if skip_hint:
+                skip_hint = False
                 continue
             if headers is None:
                 headers = [one_line(c) for c in cells]
@@ -612,7 +618,7 @@ def _read_row(
     if not name and len(row.result.problems) == before:
         row.problem(
             "iro_name",
-            f"no IRO name: add a column for it, or add {email} as staff first",
+            f"none given: add a column for it, or add {email} as staff first",
         )
     values["iro_name"] = name
     if len(row.result.problems) == before and email:
@@ -694,6 +700,7 @@ async def plan_import(
         if review.child_key is not None:
             by_day[(review.child_key, review.review_at.astimezone(tz).date())] = review
     seen: dict[tuple[str, date], int] = {}
+    first_new: dict[str, int] = {}
     for result in results:
         if result.data is None or result.child_key is None or result.review_at is None:
             continue
@@ -706,6 +713,12 @@ async def plan_import(
             continue
         seen[key] = result.row
         match = by_day.get(key)
+        if match is None and result.child_key in first_new:
+            result.problems.append(
+                f"the same case reference as row {first_new[result.child_key]}, on another "
+                "date: a child has one review to come at a time, so this row is left out"
+            )
+            continue
         if match is None:
             _new(
                 result,
@@ -715,8 +728,10 @@ async def plan_import(
                 tz,
                 f"column {table.column_name(mapping['review_date'])}",
             )
-            if result.outcome == "new" and not result.timed:
-                result.notes.append("No time given: set at 9:00.")
+            if result.outcome == "new":
+                first_new[result.child_key] = result.row
+                if not result.timed:
+                    result.notes.append("No time given: set at 9:00.")
         else:
             _matched(result, match, mapping, wanted[result.row], who, today, tz)
     for result in results:
