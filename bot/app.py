@@ -31,6 +31,7 @@ from bot.handler import MyReviewBot, RepliesNotDelivered
 from bot.invite_card import check_invite_card
 from bot.notices import NoticeSender
 from bot.parts import PARTS, Parts
+from bot.reviews import fill_child_keys
 from bot.settings import Settings, UnsafeSetup
 from bot.staff.pages import StaffPages
 from dialogs.chat_state import ChatStates
@@ -255,6 +256,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await parts.db.dispose()
         parts.adapter.close()
         raise missing_keys_error(missing)
+    # Reviews made before a child's reviews were linked: their child key (none, once done).
+    await fill_child_keys(parts.repos, secret=parts.settings.secret_key.get_secret_value())
     # Before serving: what a crashed predecessor was sending goes again now, not in minutes.
     await parts.worker.start()
     tasks = [

@@ -19,6 +19,7 @@ from bot import logs, reviews
 from bot.app import build_parts, create_app
 from bot.invite_card import chat_link, invite
 from bot.jobs import purge
+from bot.reviews import fill_child_keys
 from bot.settings import Settings, UnsafeSetup, settings_error
 from bot.staff.accounts import add_staff, new_setup_link
 from dialogs.messages import CONTRACT
@@ -183,7 +184,9 @@ async def add_review(settings: Settings, data: ReviewCreate) -> tuple[Review, st
     parts = build_parts(settings)
     try:
         await parts.db.migrate()
-        return await reviews.create_review(parts.services, data=data, by=None)
+        return await reviews.create_review(
+            parts.services, data=data, by=None, secret=settings.secret_key.get_secret_value()
+        )
     finally:
         await parts.db.dispose()
         parts.adapter.close()
@@ -313,7 +316,11 @@ def main(argv: list[str] | None = None) -> None:
     age = add.add_mutually_exclusive_group(required=True)
     age.add_argument("--age", type=int)
     age.add_argument("--date-of-birth", type=date.fromisoformat, help="YYYY-MM-DD")
-    add.add_argument("--case-reference", help="the council's case reference (optional)")
+    add.add_argument(
+        "--case-reference",
+        help="the council's case reference (optional): it links the child's reviews, so what "
+        "they told us about how to speak with them is offered back at the next",
+    )
     add.add_argument("--uasc", action="store_true", help="unaccompanied asylum-seeking child")
     add.add_argument("--iro-name", required=True)
     add.add_argument("--iro-email", required=True)
@@ -663,6 +670,8 @@ async def _migrate(settings: Settings) -> None:
         await parts.db.migrate()
         # Rows written before encryption are sealed as soon as the schema can hold them.
         await parts.repos.sealed.reseal_all()
+        # Reviews made before a child's reviews were linked get their child key.
+        await fill_child_keys(parts.repos, secret=settings.secret_key.get_secret_value())
     finally:
         await parts.db.dispose()
 

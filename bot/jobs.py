@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.delivery.outbox import forget_emails
 from bot.parts import Parts
 from bot.staff.escalation import escalate
+from bot.staff.imports import KEEP as IMPORT_KEEP
 from dialogs.alert_routing import RELEASE_EVERY, release_held
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,20 @@ async def housekeeping(parts: Parts) -> None:
         started_before=now - timedelta(hours=parts.settings.staff_session_hours),
     )
     await parts.repos.staff.forget_failures_before(before=now - timedelta(days=1))
+    # CSV files of reviews uploaded and never confirmed or cancelled (bot/staff/imports.py).
+    imports = await parts.repos.imports.forget_before(before=now - IMPORT_KEEP)
     # Values under an older data key, or written before encryption, are sealed anew.
     resealed = await parts.repos.sealed.reseal_all()
     retention = timedelta(days=parts.settings.retention_days)
     purged = 0
     for review_id in await parts.repos.privacy.reviews_before(before=now - retention):
-        await purge(parts, review_id)
+        # What the child told us about how to speak with them is kept for their next review,
+        # for its own period (below).
+        await purge(parts, review_id, keep_language_of_care=True)
         purged += 1
+    care = await parts.repos.children.forget_language_of_care_before(
+        before=now - timedelta(days=parts.settings.language_of_care_days)
+    )
     old_alerts = await parts.repos.privacy.forget_unlinked_alerts(before=now - retention)
     emails = forget_eml_files(
         parts.settings.outbox_dir, before=now - timedelta(days=parts.settings.eml_keep_days)
@@ -63,7 +71,9 @@ async def housekeeping(parts: Parts) -> None:
             "code_attempts": codes,
             "unlinked_chats": unlinked,
             "staff_sessions_ended": sessions,
+            "imports_deleted": imports,
             "reviews_deleted": purged,
+            "languages_of_care_deleted": care,
             "unlinked_alerts_deleted": old_alerts,
             "eml_files_deleted": emails,
             "summaries_requeued": requeued,
@@ -73,12 +83,18 @@ async def housekeeping(parts: Parts) -> None:
     )
 
 
-async def purge(parts: Parts, review_id: int) -> dict[str, int]:
+async def purge(
+    parts: Parts, review_id: int, *, keep_language_of_care: bool = False
+) -> dict[str, int]:
     """Deletes everything held about a review: its rows in one transaction, then the .eml
-    files of its emails (development mail), which quote the child."""
+    files of its emails (development mail), which quote the child. At a young person's
+    request, their Language of Care kept from it goes too; at the end of retention it stays
+    for its own period (settings.language_of_care_days)."""
     async with parts.repos.db.unit_of_work():
         emails = await parts.repos.privacy.email_ids(review_id=review_id)
-        counts = await parts.repos.privacy.purge(review_id=review_id)
+        counts = await parts.repos.privacy.purge(
+            review_id=review_id, keep_language_of_care=keep_language_of_care
+        )
     counts["eml_files"] = forget_emails(parts.settings.outbox_dir, emails)
     return counts
 

@@ -5,10 +5,18 @@ Each change commits with its audit row (who: a staff id, or none from the comman
 changed, never a child's words) and, where the child's chat should know, a notice to every
 device linked to the review (bot/notices.py): a new date or place, a cancellation, a new IRO,
 their answers read. A cancelled review stays, marked; its code stops working.
+
+A child has many reviews (about every six months). They are linked by `child_key`, a keyed
+hash of the council's case reference: nothing new is kept about the child (the reference is
+already on the review, sealed), and the key cannot be turned back into the reference or
+searched for without the service's secret key. A review with no case reference is linked to no
+other. See dialogs/carry_over.py for what the link is used for.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -17,7 +25,28 @@ from zoneinfo import ZoneInfo
 from bot.notices import CANCELLED, MOVED, MOVED_PLACE, NEW_IRO, READ
 from dialogs.context import Services
 from storage.models import Review, ReviewCreate, StaffMember
+from storage.repositories import Repositories
 from storage.types import one_line
+
+# Keeps the child key apart from every other use of the same secret (invite codes).
+CHILD_KEY_PURPOSE = b"myreview/child-key/v1\x00"
+
+
+def case_reference_canonical(case_reference: str) -> str:
+    """The reference as compared: spaces run together, upper case ("ab 123 " is "AB 123"). No
+    more than that: "12/345" and "123/45" must stay two children."""
+    return " ".join(case_reference.split()).upper()
+
+
+def child_key(secret: str, case_reference: str | None) -> str | None:
+    """The key shared by every review of the child with this case reference; None for none."""
+    if case_reference is None or not case_reference.strip():
+        return None
+    canonical = case_reference_canonical(case_reference)
+    return hmac.new(
+        secret.encode(), CHILD_KEY_PURPOSE + canonical.encode(), hashlib.sha256
+    ).hexdigest()
+
 
 MAX_PLACE = 120
 MAX_REASON = 500
@@ -46,21 +75,37 @@ async def _open(services: Services, review_id: int) -> Review:
     return review
 
 
-async def create_review(
-    services: Services, *, data: ReviewCreate, by: int | None, form: str | None = None
+async def new_review_row(
+    services: Services, *, data: ReviewCreate, secret: str
 ) -> tuple[Review, str]:
-    """A review and its one-time invite code (shown once, stored only as a hash). `form`: the
-    id of the web form it came from, kept in the audit row, so the same form sent twice (a
-    page refreshed) is found and makes no second review."""
+    """The review row and its one-time invite code (shown once, stored only as a hash), inside
+    whatever transaction is open: `create_review` for one, the import for many in one."""
     code = services.codes.new()
+    review = await services.repos.reviews.create(
+        data=data,
+        invite_code_hash=services.codes.hash(code),
+        invite_expires_at=code_expiry(data.review_at, services.timezone),
+        # The consultation keeps the wording it started with, when content is versioned.
+        content_version=services.content_source.current().version,
+        child_key=child_key(secret, data.case_reference),
+    )
+    return review, code
+
+
+async def create_review(
+    services: Services,
+    *,
+    data: ReviewCreate,
+    by: int | None,
+    secret: str,
+    form: str | None = None,
+) -> tuple[Review, str]:
+    """A review and its one-time invite code, audited. `secret`: the service's secret key
+    (settings.secret_key), for the child key. `form`: the id of the web form it came from,
+    kept in the audit row, so the same form sent twice (a page refreshed) is found and makes no
+    second review."""
     async with services.repos.db.unit_of_work():
-        review = await services.repos.reviews.create(
-            data=data,
-            invite_code_hash=services.codes.hash(code),
-            invite_expires_at=code_expiry(data.review_at, services.timezone),
-            # The consultation keeps the wording it started with, when content is versioned.
-            content_version=services.content_source.current().version,
-        )
+        review, code = await new_review_row(services, data=data, secret=secret)
         await services.repos.audit.record(
             action="review.created",
             staff_id=by,
@@ -239,3 +284,23 @@ async def mark_read(services: Services, *, review_id: int, by: StaffMember) -> b
         )
         await services.repos.audit.record(action="review.read", staff_id=by.id, review_id=review_id)
     return True
+
+
+async def fill_child_keys(repos: Repositories, *, secret: str, batch: int = 500) -> int:
+    """Gives a child key to reviews made before there were any (and that have a case
+    reference); how many were given one. Run by `myreview migrate` and at start-up; once done,
+    it finds none."""
+    done = 0
+    after = 0
+    while True:
+        found = await repos.reviews.without_child_key(after=after, limit=batch)
+        if not found:
+            return done
+        keys = {
+            r.id: key
+            for r in found
+            if r.id is not None and (key := child_key(secret, r.case_reference)) is not None
+        }
+        await repos.reviews.set_child_keys(keys=keys)
+        done += len(keys)
+        after = max(r.id or 0 for r in found)

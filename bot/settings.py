@@ -307,6 +307,10 @@ class Settings(BaseSettings):
     # the child's language (true), or the app refuses to start until it is translated (false).
     english_where_untranslated: bool = True
     retention_days: int = Field(default=90, ge=1)
+    # How a child asked us to speak with them (name, pronouns, words, language, interpreter) is
+    # kept this many days after the review it came from, for their next review, about six
+    # months later (dialogs/carry_over.py); 0: deleted once that review has been held.
+    language_of_care_days: int = Field(default=270, ge=0, le=730)
     eml_keep_days: int = Field(default=7, ge=0)
     # The chat page (/chat, bot/web_door.py): the council's name, colour and logo (a PNG, JPEG,
     # WebP or SVG file; empty: none), and the neutral site "Leave quickly" opens in its place.

@@ -20,6 +20,15 @@ from dialogs.ask import (
     prompt_for,
     welcome_due,
 )
+from dialogs.carry_over import (
+    CARRY_CONFIRM,
+    CHANGE,
+    KEEP,
+    Carried,
+    carried,
+    carried_language,
+    remember,
+)
 from dialogs.context import REOPENING_CHANNELS, Services, Turn, screened
 from dialogs.display import child_text
 from dialogs.engine import Dialogs, Result, StepContext
@@ -160,6 +169,8 @@ class Consultation:
         turn.review = await self.services.repos.reviews.mark_submitted(
             review_id=turn.review.id or 0, at=turn.now()
         )
+        # What they shared of how to speak with them, for their next review.
+        await remember(turn)
         await self.services.notifier.summary(review_id=turn.review.id or 0, updated=updated)
         await turn.say("sent_updated" if updated else "sent")
         return await step.end()
@@ -254,7 +265,10 @@ class Consultation:
         if chosen is not None and chosen.kind == "choice":
             turn.profile["locale"] = chosen.value
         elif link.trusted:
-            known = self._known_language(turn, review.language_hint, act.locale)
+            # The language the child chatted in at their last review comes before the review's
+            # hint: it is the child's own choice (dialogs/carry_over.py).
+            before = await carried_language(turn)
+            known = self._known_language(turn, before or review.language_hint, act.locale)
             if known is not None:
                 # Known already (the child chose it, the review says it, or the device does):
                 # not asked again. "Language" at any step still changes it.
@@ -312,7 +326,9 @@ class Consultation:
     # --- questions ---------------------------------------------------------------------------
 
     async def ask_question(self, step: StepContext) -> Result:
-        """Asks the question at options["key"] (else the first unanswered); ends when none."""
+        """Asks the question at options["key"] (else the first unanswered); ends when none.
+        What the child told us for it at their last review, if anything, is offered back to
+        confirm instead (unless they chose to change it: options["fresh"])."""
         turn = await self.turn(step)
         opts: dict[str, Any] = dict(step.options or {})
         facts = turn.facts()
@@ -323,6 +339,25 @@ class Consultation:
             return await step.end()
         step.values["key"] = current.key
         first = steps(turn.content, facts)[0].key
+        can_back = current.key != first and turn.trusted
+        if not opts.get("fresh") and current.key not in turn.answers:
+            before = await carried(turn, current)
+            if before is not None:
+                step.values["carried"] = before.state()
+                said = describe(turn, current.question, before.kind, before.value)
+                return await step.begin(
+                    ASK,
+                    {
+                        "qid": CARRY_CONFIRM,
+                        "key": f"carry.{current.key}",
+                        "can_back": can_back,
+                        "values": {
+                            "last_time": turn.t(
+                                f"questions.{current.question.id}.carried", answer=said
+                            )
+                        },
+                    },
+                )
         return await step.begin(
             ASK,
             {
@@ -330,7 +365,7 @@ class Consultation:
                 "topic": current.topic,
                 "key": current.key,
                 "store": True,
-                "can_back": current.key != first and turn.trusted,
+                "can_back": can_back,
             },
         )
 
@@ -339,8 +374,13 @@ class Consultation:
         turn = await self.turn(step)
         opts: dict[str, Any] = dict(step.options or {})
         key, mode = step.values["key"], opts.get("mode", "flow")
-        facts = turn.facts()
         result = step.result or {}
+        before = Carried.from_state(step.values.pop("carried", None))
+        if before is not None and result.get("value") == CHANGE:
+            return await step.replace(QUESTIONS, {"key": key, "mode": mode, "fresh": True})
+        if before is not None and result.get("value") == KEEP:
+            await self._keep(turn, key, before)
+        facts = turn.facts()
         if result.get("control") == "back":
             if mode == "edit":
                 return await step.end()
@@ -360,6 +400,25 @@ class Consultation:
         if following is None:
             return await step.end()
         return await step.replace(QUESTIONS, {"key": following.key, "mode": mode})
+
+    async def _keep(self, turn: Turn, key: str, before: Carried) -> None:
+        """Stores what the child told us last time as this review's answer: they said it is
+        still right. Their own words keep who they let hear them."""
+        review_id = turn.review.id or 0 if turn.review else 0
+        answers = self.services.repos.answers
+        saved = await answers.save(
+            review_id=review_id,
+            question_id=key,
+            kind=before.kind,
+            value=before.value,
+            locale=turn.locale,
+        )
+        turn.answers[saved.question_id] = saved
+        if before.visibility is not None:
+            await answers.set_visibility(
+                review_id=review_id, question_ids=[key], visibility=before.visibility
+            )
+            saved.visibility = before.visibility
 
     # --- check your answers ------------------------------------------------------------------
 

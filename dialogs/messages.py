@@ -93,6 +93,13 @@ SYSTEM_QUESTIONS: dict[str, QuestionNeed] = {
     "restart_confirm": QuestionNeed(
         "yesno", "answers are cleared only after a yes", essential=True
     ),
+    "carry_confirm": QuestionNeed(
+        "single",
+        "at the same child's next review, what they told us last time is stored on 'keep'; "
+        "'change' asks the question itself",
+        ("keep", "change"),
+        essential=True,
+    ),
     "safety_check": QuestionNeed(
         "single",
         "the gentle check after a message the screen was unsure of: 'unsafe' raises an urgent "

@@ -71,6 +71,11 @@ class ReviewCreate(ReviewBase):
 
 class Review(ReviewBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    # The same child's reviews (every six months) share this: a keyed hash of the council's
+    # case reference (bot/reviews.py `child_key`), so they are found together without the
+    # reference being readable here or searchable by anyone without the secret key. None when
+    # the review has no case reference: such a review is linked to no other.
+    child_key: str | None = Field(default=None, max_length=64, index=True)
     invite_code_hash: str = Field(max_length=64, unique=True, index=True)
     invite_expires_at: datetime = _utc()
     content_version: str = Field(default="files", max_length=64)
@@ -535,3 +540,50 @@ class AuditEvent(AuditEventBase, table=True):
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+# --- A child's Language of Care, kept for their next review (dialogs/carry_over.py) ------------
+
+
+class LanguageOfCare(SQLModel, table=True):
+    """How a child asked us to speak with them (the answers to the questions marked
+    `carry_over` in content), from the last review they sent, for their next review: offered
+    back to confirm there, not asked again. One row per child (by child key), replaced at each
+    send. Only what the child shared; sealed like the answers it copies. Kept
+    `language_of_care_days` after the review it came from (not its `retention_days`: the next
+    review is about six months later), and deleted with that review when a young person asks
+    for their data to be deleted."""
+
+    child_key: str = Field(primary_key=True, max_length=64)
+    # The review it came from. No foreign key: it outlives that review's deletion by retention.
+    review_id: int = Field(index=True)
+    review_at: datetime = _utc(index=True)
+    # Who it is about, as that review named them: offered only to a review naming the same
+    # child, so a case reference typed wrong cannot hand one child's words to another.
+    first_name: str = Field(max_length=80, sa_type=SealedLine("languageofcare.first_name"))
+    date_of_birth: date | None = None
+    # Question id -> {"kind", "value", "visibility"}, as the answers were stored.
+    answers: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("languageofcare.answers"))
+    )
+    saved_at: datetime = _utc(default_factory=utcnow)
+
+
+# --- Reviews imported from the council's case system (bot/staff/imports.py) -------------------
+
+
+class ReviewImport(SQLModel, table=True):
+    """A CSV file being imported, between its upload and its confirmation: kept sealed (it
+    names children), for its uploader only, and deleted when the import is confirmed or
+    cancelled, or an hour after upload (housekeeping)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staffmember.id", index=True, ondelete="CASCADE")
+    file_name: str = Field(
+        default="", sa_column=Column(SealedText("reviewimport.file_name"), nullable=False)
+    )
+    text: str = Field(sa_column=Column(SealedText("reviewimport.text"), nullable=False))
+    # Which column of the file is which field, once chosen (field name -> column number,
+    # from 0): the file's headers need not be unique.
+    mapping: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = _utc(default_factory=utcnow, index=True)

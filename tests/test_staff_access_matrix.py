@@ -54,6 +54,15 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     ("POST", "/staff/admin/staff"): "admin",
     ("POST", "/staff/admin/staff/{staff_id}/deactivate"): "admin",
     ("GET", "/staff/static/staff.css"): PUBLIC,
+    # Importing upcoming reviews from a CSV: admins (any IRO's), IROs (their own).
+    ("GET", "/staff/import"): only("iro", "admin"),
+    ("POST", "/staff/import"): "iro, admin (a file upload, streamed: its own CSRF check)",
+    # An import is its uploader's alone (here the admin's): anyone else, "not found".
+    ("GET", "/staff/import/{import_id}"): only("admin"),
+    ("POST", "/staff/import/{import_id}"): "its uploader (iro, admin)",
+    ("GET", "/staff/import/{import_id}/check"): only("admin"),
+    ("POST", "/staff/import/{import_id}/confirm"): "its uploader (iro, admin)",
+    ("POST", "/staff/import/{import_id}/cancel"): "its uploader (iro, admin)",
 }
 
 
@@ -77,9 +86,16 @@ async def test_every_staff_route_has_a_decision_for_every_role(
     await chat.say("he hits me")
     await wait_for_eml(settings.outbox_dir)
     (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
-    ids = {"review_id": review.id, "alert_id": alert.id}
     for role in ROLES:
         await make_staff(parts, email=f"{role}@council.example", role=role)
+    admin = await parts.repos.staff.by_email(email="admin@council.example")
+    upload = await parts.repos.imports.create(
+        staff_id=admin.id, file_name="reviews.csv", text="Case Ref,Date\nCR-1,01/01/2030\n"
+    )
+    await parts.repos.imports.set_mapping(
+        import_id=upload.id, mapping={"case_reference": 0, "review_date": 1}
+    )
+    ids = {"review_id": review.id, "alert_id": alert.id, "import_id": upload.id}
     checked = 0
     for who in ("signed out", *ROLES):
         if who != "signed out":

@@ -44,6 +44,7 @@ from bot.staff.board import (
     when,
 )
 from bot.staff.escalation import hours_text
+from bot.staff.import_pages import ImportPages
 from bot.staff.review_pages import ReviewChanges
 from bot.staff.sessions import COOKIE, Signed, StaffAuth
 from dialogs.context import Services
@@ -240,6 +241,7 @@ class StaffPages:
             self._page(self.staff_deactivate, "admin"),
         )
         r.add_get("/staff/static/staff.css", self.css)
+        ImportPages(self).add_routes(app)
 
     # --- rendering and guards ---------------------------------------------------------------
 
@@ -306,10 +308,11 @@ class StaffPages:
         return run
 
     def _page(
-        self, handler: Handler, *roles: str
+        self, handler: Handler, *roles: str, own_form: bool = False
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Signed in, of one of `roles` (any, if none named), and for a form, with the
-        session's CSRF token; else the sign-in page, a 404, or a refusal."""
+        session's CSRF token; else the sign-in page, a 404, or a refusal. `own_form`: the
+        handler reads the body itself (a file upload, streamed) and checks the token."""
 
         async def page(request: web.Request) -> web.StreamResponse:
             signed, why = await self.auth.current(request)
@@ -321,7 +324,7 @@ class StaffPages:
                 raise response
             if roles and signed.member.role not in roles:
                 return self.not_found(signed)
-            if request.method == "POST":
+            if request.method == "POST" and not own_form:
                 form = await read_form(request)
                 if not self.auth.csrf_ok(signed, form.get("csrf")):
                     return self.render(

@@ -321,7 +321,11 @@ class ReviewChanges:
                 errors.setdefault(field, str(problem["msg"]).removeprefix("Value error, "))
             return await self.new_form(request, signed, values=values, errors=errors, status=400)
         review, code = await reviews.create_review(
-            self.services, data=data, by=signed.member.id, form=form_id
+            self.services,
+            data=data,
+            by=signed.member.id,
+            secret=self.pages.settings.secret_key.get_secret_value(),
+            form=form_id,
         )
         return self._invite_page(signed, review, code)
 

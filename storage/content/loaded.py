@@ -91,6 +91,8 @@ class Loaded:
             keys += [f"questions.{q.id}.options.{o}.about" for o in options]
         if in_flow:
             keys.append(f"questions.{q.id}.summary")
+        if in_flow and q.carry_over and q.type != "language":
+            keys.append(f"questions.{q.id}.carried")
         return keys
 
     # A system question or option the code does not know is a problem of its own ("remove it"):

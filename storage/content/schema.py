@@ -129,6 +129,12 @@ class Question(_Strict):
     suggest: Literal["review_name"] | None = None
     # Where its answer sits in the list the child checks: about_me, meeting or talk.
     section: Literal["about_me", "meeting", "talk"] | None = None
+    # Part of the child's Language of Care (the name to use, pronouns, words, chat language,
+    # interpreter): at the same child's next review, what they told us last time is offered
+    # back to confirm, not asked again (dialogs/carry_over.py). Its wording `carried` says what
+    # they told us ("Last time you asked us to call you {answer}."). The chat language is
+    # used from the first message instead, as any language known already is.
+    carry_over: bool = False
 
     @field_validator("id")
     @classmethod

@@ -16,11 +16,13 @@ from storage.repositories.alerts import AlertRepository
 from storage.repositories.answers import AnswerRepository
 from storage.repositories.audit import AuditRepository, Verified
 from storage.repositories.bot_state import BotStateRepository, EtagMismatch, StoredState
+from storage.repositories.children import ChildRepository
 from storage.repositories.code_attempts import CodeAttemptRepository
+from storage.repositories.imports import ImportRepository
 from storage.repositories.links import LinkRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.outbox import OutboxRepository
-from storage.repositories.privacy import NO_CHILD_DATA, PrivacyRepository
+from storage.repositories.privacy import NO_CHILD_DATA, PASSING_THROUGH, PrivacyRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.sealed import Resealed, SealedFieldsRepository, sealed_columns
 from storage.repositories.staff import StaffExists, StaffRepository
@@ -32,13 +34,16 @@ __all__ = [
     "AnswerRepository",
     "AuditRepository",
     "BotStateRepository",
+    "ChildRepository",
     "CodeAttemptRepository",
     "Delivered",
     "EtagMismatch",
+    "ImportRepository",
     "LinkRepository",
     "NO_CHILD_DATA",
     "NoticeRepository",
     "OutboxRepository",
+    "PASSING_THROUGH",
     "PrivacyRepository",
     "Repositories",
     "Resealed",
@@ -72,4 +77,6 @@ class Repositories:
         self.sealed = SealedFieldsRepository(db)
         self.web = WebDoorRepository(db)
         self.staff = StaffRepository(db)
+        self.children = ChildRepository(db)
+        self.imports = ImportRepository(db)
         self.notices = NoticeRepository(db)

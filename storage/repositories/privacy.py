@@ -17,6 +17,7 @@ from storage.models import (
     ChannelLink,
     ChildNotice,
     ChildNoticeDelivery,
+    LanguageOfCare,
     OutboxMessage,
     ProcessedActivity,
     Review,
@@ -43,6 +44,11 @@ NO_CHILD_DATA = frozenset(
         "auditevent",
     }
 )
+
+# Tables holding what names children but belongs to no one review, kept only for minutes: a
+# CSV file of upcoming reviews being imported (sealed; deleted when the import is confirmed or
+# cancelled, or an hour after it was uploaded: bot/staff/imports.py, bot/jobs.py).
+PASSING_THROUGH = frozenset({"reviewimport"})
 
 
 class PrivacyRepository:
@@ -100,6 +106,7 @@ class PrivacyRepository:
                 "webactivity": await rows(
                     WebActivity, col(WebActivity.conversation_id).in_(conversations)
                 ),
+                "languageofcare": await rows(LanguageOfCare, LanguageOfCare.review_id == review_id),
             }
 
     async def email_ids(self, *, review_id: int) -> list[int]:
@@ -140,8 +147,10 @@ class PrivacyRepository:
             )
             return [int(i) for i in res.all() if i is not None]
 
-    async def purge(self, *, review_id: int) -> dict[str, int]:
-        """Deletes every row about the review, the review included; returns counts only."""
+    async def purge(self, *, review_id: int, keep_language_of_care: bool = False) -> dict[str, int]:
+        """Deletes every row about the review, the review included; returns counts only. The
+        child's Language of Care taken from it is deleted too, unless kept (retention: it has
+        its own period, for the child's next review)."""
         async with self._db.session() as s:
             links, keys = await self._conversations(s, review_id)
             conversations = [link.conversation_id for link in links]
@@ -152,6 +161,11 @@ class PrivacyRepository:
             )
             alert_ids = select(SafeguardingAlert.id).where(about_alerts)
             notices = select(ChildNotice.id).where(col(ChildNotice.review_id) == review_id)
+            if not keep_language_of_care:
+                res = await s.exec(
+                    delete(LanguageOfCare).where(col(LanguageOfCare.review_id) == review_id)
+                )
+                counts["languageofcare"] = int(res.rowcount or 0)
             for name, stmt in (
                 (
                     "childnoticedelivery",

@@ -28,6 +28,7 @@ class ReviewRepository:
         invite_code_hash: str,
         invite_expires_at: datetime,
         content_version: str,
+        child_key: str | None = None,
     ) -> Review:
         review = Review.model_validate(
             data,
@@ -35,6 +36,7 @@ class ReviewRepository:
                 "invite_code_hash": invite_code_hash,
                 "invite_expires_at": invite_expires_at,
                 "content_version": content_version,
+                "child_key": child_key,
             },
         )
         async with self._db.session() as s:
@@ -163,3 +165,55 @@ class ReviewRepository:
         async with self._db.read() as s:
             res = await s.exec(select(Review).where(col(Review.id).in_(review_ids)))
             return {r.id: r for r in res.all() if r.id is not None}
+
+    # --- the same child's reviews (bot/reviews.py) ---------------------------------------------
+
+    async def of_children(self, *, child_keys: list[str]) -> list[Review]:
+        """Every review of these children (by child key), for an import to match its rows."""
+        if not child_keys:
+            return []
+        found: list[Review] = []
+        async with self._db.read() as s:
+            # In slices: a database limits the parameters of one query.
+            for i in range(0, len(child_keys), 500):
+                res = await s.exec(
+                    select(Review).where(col(Review.child_key).in_(child_keys[i : i + 500]))
+                )
+                found += res.all()
+        return found
+
+    async def update_fields(self, *, review_id: int, values: dict[str, Any]) -> Review:
+        """Sets these fields of a review (checked by the caller as a ReviewCreate would be)."""
+        async with self._db.session() as s:
+            review = await s.get(Review, review_id)
+            if review is None:
+                raise LookupError(review_id)
+            for name, value in values.items():
+                setattr(review, name, value)
+            s.add(review)
+            await s.flush()
+            return review
+
+    async def without_child_key(self, *, after: int, limit: int) -> list[Review]:
+        """Reviews with a case reference and no child key yet, by id, after `after`."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(Review)
+                .where(
+                    col(Review.child_key).is_(None),
+                    col(Review.case_reference).is_not(None),
+                    col(Review.id) > after,
+                )
+                .order_by(col(Review.id))
+                .limit(limit)
+            )
+            return list(res.all())
+
+    async def set_child_keys(self, *, keys: dict[int, str]) -> None:
+        if not keys:
+            return
+        async with self._db.session() as s:
+            for review_id, key in keys.items():
+                await s.exec(
+                    update(Review).where(col(Review.id) == review_id).values(child_key=key)
+                )
