@@ -81,6 +81,12 @@ class Review(ReviewBase, table=True):
     sent_answers: dict[str, str] | None = Field(
         default=None, sa_column=Column(SealedJSON("review.sent_answers"))
     )
+    # Each summary sent after the first: when, and what it listed as changed (as the IRO's
+    # email said it), for the summary page's history. [{"at": iso time, "changed": [[question,
+    # change], ...]}]
+    sent_history: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(SealedJSON("review.sent_history"))
+    )
 
 
 class ReviewPublic(ReviewBase):
@@ -394,12 +400,19 @@ class StaffMember(StaffMemberBase, table=True):
     )
     # The last 30-second step a code was accepted for: a code seen once is not taken again.
     totp_last_step: int | None = None
+    # Their Microsoft Entra ID object id (`oid`), stored the first time they sign in with
+    # Entra and matched first from then on (an email can change; the object id does not).
+    entra_oid: str | None = Field(default=None, max_length=64, unique=True, index=True)
     active: bool = True
     created_at: datetime = _utc(default_factory=utcnow)
 
     def public(self) -> StaffMemberPublic:
         return StaffMemberPublic.model_validate(
-            self, update={"id": self.id or 0, "set_up": self.password_hash is not None}
+            self,
+            update={
+                "id": self.id or 0,
+                "set_up": self.password_hash is not None or self.entra_oid is not None,
+            },
         )
 
 

@@ -24,6 +24,9 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     # Signed in already: sent on to their home page.
     ("GET", "/staff/sign-in"): {"signed out": 200, **dict.fromkeys(ROLES, 303)},
     ("POST", "/staff/sign-in"): "anyone (the form's own cookie and CSRF)",
+    # Microsoft Entra ID sign-in, where it is set up (404 otherwise): tests/test_staff_entra.py.
+    ("GET", "/staff/sign-in/entra"): "anyone: on to Microsoft (signed in: to their home page)",
+    ("GET", "/staff/sign-in/entra/callback"): "anyone back from Microsoft with its flow cookie",
     ("GET", "/staff/set-up"): "anyone holding a set-up link",
     ("POST", "/staff/set-up"): "anyone holding a set-up link",
     ("POST", "/staff/sign-out"): "signed in",

@@ -37,6 +37,7 @@ from bot.staff.board import (
     question_title,
     when,
 )
+from bot.staff.entra import CALLBACK, FLOW_COOKIE, FLOW_SECONDS, START, EntraError, EntraSignIn
 from bot.staff.sessions import COOKIE, Signed, StaffAuth
 from dialogs.context import Services
 from storage.models import STAFF_ROLES, Review, StaffMember, StaffMemberCreate
@@ -66,6 +67,40 @@ NOTICES = {
     "already": "Someone acknowledged this alert before you: their name is below.",
     "deactivated": "The account is deactivated and its sessions ended.",
 }
+# Why Entra sign-in did not finish (EntraError.reason), as the sign-in page says it; and status.
+ENTRA_STALE = (
+    400,
+    "Signing in with Microsoft took too long, or was started in another tab. Try again.",
+)
+ENTRA_FAILED = {
+    # No flow cookie, an old one, or a state that is not its own: nothing was sent to Entra.
+    "no_flow": ENTRA_STALE,
+    "state": ENTRA_STALE,
+    "refused": (401, "Microsoft did not sign you in. Try again, or ask an admin if it goes on."),
+    "unreachable": (
+        502,
+        "Microsoft's sign-in is not answering. Try again in a minute, or sign in with your "
+        "MyReview password if you have one.",
+    ),
+}
+ENTRA_UNCHECKED = (
+    401,
+    "Microsoft's answer could not be checked, so you are not signed in. Try again; if it goes "
+    "on, tell the MyReview administrator the time it happened.",
+)
+ENTRA_REFUSED = {
+    "unknown": (
+        "Ask an admin for a MyReview account",
+        "You signed in with Microsoft{as_whom}, but there is no MyReview account for you. An "
+        "admin can add you; signing in does not make an account.",
+    ),
+    "inactive": ("Your account is not active", "Your account is not active. Ask an admin."),
+    "another_identity": (
+        "Ask an admin to check your account",
+        "The MyReview account with your email is linked to a different Microsoft account, so "
+        "you are not signed in. Ask an admin to check it.",
+    ),
+}
 BASE32 = re.compile(r"[A-Z2-7]{32}")
 MAX_NOTE = 2000
 
@@ -90,6 +125,7 @@ class StaffPages:
         self.repos = repos
         self.services = services
         self.auth = StaffAuth(repos=repos, settings=settings)
+        self.entra = EntraSignIn(settings)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -103,6 +139,8 @@ class StaffPages:
         r.add_get("/staff", self._page(self.dashboard))
         r.add_get("/staff/sign-in", self._guarded(self.sign_in_form))
         r.add_post("/staff/sign-in", self._guarded(self.sign_in))
+        r.add_get(START, self._guarded(self.entra_start))
+        r.add_get(CALLBACK, self._guarded(self.entra_callback))
         r.add_get("/staff/set-up", self._guarded(self.set_up_form))
         r.add_post("/staff/set-up", self._guarded(self.set_up))
         r.add_post("/staff/sign-out", self._page(self.sign_out))
@@ -242,6 +280,7 @@ class StaffPages:
             email=email,
             form_token=token,
             second_factor=self.settings.second_factor_required,
+            entra=self.entra.enabled,
             status=status,
         )
         self.auth.set_form_cookie(response, token)
@@ -279,6 +318,76 @@ class StaffPages:
         await self.auth.sign_out(signed, everywhere=True)
         response = web.HTTPSeeOther("/staff/sign-in?why=everywhere")
         self.auth.clear_session_cookie(response)
+        raise response
+
+    # --- signing in with Microsoft Entra ID (bot/staff/entra.py) ---------------------------
+
+    def _redirect_uri(self, request: web.Request) -> str:
+        # Production names its address (MYREVIEW_PUBLIC_URL, as registered in Entra).
+        base = self.settings.public_url.rstrip("/") or f"{request.scheme}://{request.host}"
+        return base + CALLBACK
+
+    async def entra_start(self, request: web.Request) -> web.StreamResponse:
+        if not self.entra.enabled:
+            return self.not_found()
+        signed, _ = await self.auth.current(request)
+        if signed is not None:
+            raise web.HTTPSeeOther("/staff")
+        try:
+            url, flow = await self.entra.start(redirect_uri=self._redirect_uri(request))
+        except EntraError as exc:
+            status, message = ENTRA_FAILED["unreachable"]
+            log.warning("entra sign-in not started", extra={"reason": exc.reason})
+            return await self.sign_in_form(request, error=message, status=status)
+        response = web.HTTPSeeOther(url)
+        response.set_cookie(
+            FLOW_COOKIE,
+            flow,
+            path=CALLBACK,
+            max_age=FLOW_SECONDS,
+            httponly=True,
+            # Lax: Entra's redirect back is a top-level GET from another site.
+            samesite="Lax",
+            secure=self.auth.secure,
+        )
+        raise response
+
+    async def entra_callback(self, request: web.Request) -> web.StreamResponse:
+        if not self.entra.enabled:
+            return self.not_found()
+        try:
+            identity = await self.entra.finish(
+                params=request.query,
+                cookie=request.cookies.get(FLOW_COOKIE),
+                redirect_uri=self._redirect_uri(request),
+            )
+        except EntraError as exc:
+            log.warning("entra sign-in failed", extra={"reason": exc.reason})
+            status, message = ENTRA_FAILED.get(exc.reason, ENTRA_UNCHECKED)
+            if (status, message) == ENTRA_UNCHECKED:
+                # Entra answered, but not as it should: worth a row for whoever investigates.
+                await self.repos.audit.record(
+                    action="sign_in.failed",
+                    staff_id=None,
+                    details={"method": "entra", "reason": exc.reason},
+                )
+            response = await self.sign_in_form(request, error=message, status=status)
+            response.del_cookie(FLOW_COOKIE, path=CALLBACK)
+            return response
+        result = await self.auth.sign_in_with_entra(identity)
+        if result.token is None:
+            title, message = ENTRA_REFUSED[result.refused or "unknown"]
+            page = self.render(
+                "message.html",
+                status=403,
+                title=title,
+                message=message.format(as_whom=f" as {identity.email}" if identity.email else ""),
+            )
+            page.del_cookie(FLOW_COOKIE, path=CALLBACK)
+            return page
+        response = web.HTTPSeeOther("/staff")
+        self.auth.set_session_cookie(response, result.token)
+        response.del_cookie(FLOW_COOKIE, path=CALLBACK)
         raise response
 
     # --- setting up an account --------------------------------------------------------------
