@@ -32,6 +32,8 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     ("POST", "/staff/sign-out"): "signed in",
     ("POST", "/staff/sign-out-everywhere"): "signed in",
     ("GET", "/staff/reviews/{review_id}"): only("iro", "duty"),
+    # As the review: its IRO, and duty through an alert of that review.
+    ("GET", "/staff/reviews/{review_id}/summary"): only("iro", "duty"),
     # The IRO reads the alerts of their own reviews; duty, every alert.
     ("GET", "/staff/alerts/{alert_id}"): only("iro", "duty"),
     ("POST", "/staff/alerts/{alert_id}/acknowledge"): "duty",

@@ -26,6 +26,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from bot.delivery.summary import summary_data
+from bot.delivery.templating import Templates
 from bot.settings import Settings
 from bot.staff import credentials
 from bot.staff.accounts import add_staff, token_hash
@@ -126,6 +127,7 @@ class StaffPages:
         self.services = services
         self.auth = StaffAuth(repos=repos, settings=settings)
         self.entra = EntraSignIn(settings)
+        self._email_templates: dict[str, Templates] = {}
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -146,6 +148,9 @@ class StaffPages:
         r.add_post("/staff/sign-out", self._page(self.sign_out))
         r.add_post("/staff/sign-out-everywhere", self._page(self.sign_out_everywhere))
         r.add_get(r"/staff/reviews/{review_id:\d{1,9}}", self._page(self.review, "iro", "duty"))
+        r.add_get(
+            r"/staff/reviews/{review_id:\d{1,9}}/summary", self._page(self.summary, "iro", "duty")
+        )
         r.add_get(r"/staff/alerts/{alert_id:\d{1,9}}", self._page(self.alert, "iro", "duty"))
         r.add_post(
             r"/staff/alerts/{alert_id:\d{1,9}}/acknowledge", self._page(self.acknowledge, "duty")
@@ -612,9 +617,11 @@ class StaffPages:
             sent_at=review.submitted_at or utcnow(),
             alerts=alerts,
         )
+        kept_for_iro = _for_reader(data, signed.member)
         staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
         return self.render(
             "review.html",
+            kept_for_iro=kept_for_iro,
             signed=signed,
             title=f"Review for {review.first_name}",
             review_id=review_id,
@@ -626,6 +633,90 @@ class StaffPages:
                 if a.tier != "after"
             ],
         )
+
+    async def summary(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        """The consultation to read, print and copy into the case record: the to-do box first,
+        the answers by section, what changed after the first sending, what the child kept for
+        the IRO alone (to the IRO only). The email's view model (`summary_data`), so the page,
+        the email and the copy say the same; each view audited as the review page's is."""
+        review_id = int(request.match_info["review_id"])
+        tz = self.services.timezone
+        async with self.repos.db.unit_of_work():
+            review = await self.repos.reviews.get(review_id=review_id)
+            allowed = review is not None and await self._may_read(signed.member, review)
+            if allowed:
+                answers = await self.repos.answers.all_for(review_id=review_id)
+                alerts = await self.repos.alerts.for_review(review_id=review_id)
+                linked = await self.repos.links.linked_reviews(review_ids=[review_id])
+                await self.repos.audit.record(
+                    action="summary.viewed",
+                    staff_id=signed.member.id,
+                    review_id=review_id,
+                    details={"answers": len(answers), "role": signed.member.role},
+                )
+        if not allowed or review is None:
+            return self.not_found(signed)
+        content = self.services.content_source.version(review.content_version)
+        sent = review.submitted_at is not None
+        history = [
+            (datetime.fromisoformat(str(h["at"])), [tuple(c) for c in h.get("changed", [])])
+            for h in review.sent_history or []
+        ]
+        last_sent = history[-1][0] if history else review.submitted_at
+        data = summary_data(
+            content=content,
+            review=review,
+            answers=answers,
+            tz=tz,
+            updated=False,
+            sent_at=last_sent or utcnow(),
+            alerts=alerts,
+            # Against what the last summary showed: changed since, and not sent yet.
+            previous=review.sent_answers if sent and review.sent_answers is not None else None,
+        )
+        unsent_changes = data["changed"]
+        kept_for_iro = _for_reader(data, signed.member)
+        day = "%-d %B %Y at %H:%M"
+        first_sent = (
+            review.submitted_at.astimezone(tz).strftime(day) if review.submitted_at else None
+        )
+        case_record = None
+        if sent:
+            # The email's plain text, as first sent or as last updated: what the case record
+            # keeps is what the child sent.
+            case_record = self._plain_summary(
+                content,
+                {
+                    **data,
+                    "changed": [],
+                    "first_sent_at": first_sent if history else None,
+                },
+            )
+        return self.render(
+            "summary.html",
+            signed=signed,
+            title=f"Summary for {review.first_name}",
+            review_id=review_id,
+            s=data,
+            sent=sent,
+            progress=progress(content, review, answers, linked=review_id in linked, tz=tz),
+            first_sent=first_sent,
+            history=[(at.astimezone(tz).strftime(day), changed) for at, changed in history],
+            untracked=max(0, review.summary_sends - 1 - len(history)),
+            unsent_changes=unsent_changes if sent else [],
+            kept_for_iro=kept_for_iro,
+            case_record=case_record,
+        )
+
+    def _plain_summary(self, content: Any, data: dict[str, Any]) -> str | None:
+        templates = self._email_templates.get(content.version)
+        if templates is None:
+            templates = self._email_templates[content.version] = Templates(content.templates_dir)
+        try:
+            return templates.render("summary.txt", **data)
+        except Exception as exc:  # noqa: BLE001 - the page shows without the copy
+            log.error("case record text failed", extra={"error": type(exc).__name__})
+            return None
 
     async def alert(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         alert_id = int(request.match_info["alert_id"])
@@ -777,3 +868,14 @@ class StaffPages:
                     details={"staff": staff_id},
                 )
         raise web.HTTPSeeOther("/staff/admin/staff?done=deactivated")
+
+
+def _for_reader(data: dict[str, Any], member: StaffMember) -> int:
+    """Takes out what the child kept for their IRO alone, unless `member` is that IRO (the
+    duty team reads a review through its alert, not as its IRO); returns how many answers
+    were taken out, so the page can say so."""
+    if member.role == "iro":
+        return 0
+    kept = len(data["iro_only"])
+    data["iro_only"] = []
+    return kept
