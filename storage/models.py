@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from storage.crypto import SealedJSON, SealedLine, SealedText
@@ -70,6 +70,9 @@ class ReviewCreate(ReviewBase):
 
 
 class Review(ReviewBase, table=True):
+    # An IRO's board finds their reviews by email in any case: without this, every board
+    # read the whole table.
+    __table_args__ = (Index("ix_review_iro_email_lower", func.lower(text("iro_email"))),)
     id: int | None = Field(default=None, primary_key=True)
     invite_code_hash: str = Field(max_length=64, unique=True, index=True)
     invite_expires_at: datetime = _utc()

@@ -545,7 +545,11 @@ class StaffPages:
         tz = self.services.timezone
         reviews = await self.repos.reviews.for_iro(iro_email=member.email)
         ids = [r.id for r in reviews if r.id is not None]
-        answers = await self.repos.answers.for_reviews(review_ids=ids)
+        # A sent review's progress needs no answers: only the others' are read (they are most
+        # of the rows, and each is unsealed to be read).
+        answers = await self.repos.answers.for_reviews(
+            review_ids=[r.id for r in reviews if r.id is not None and r.submitted_at is None]
+        )
         linked = await self.repos.links.linked_reviews(review_ids=ids)
         alerts = await self.repos.alerts.open_counts(review_ids=ids)
         today = datetime.now(tz).date()
@@ -559,7 +563,9 @@ class StaffPages:
                     first_name=r.first_name,
                     review_date=when(r.review_at, tz),
                     days_left=(r.review_at.astimezone(tz).date() - today).days,
-                    progress=progress(content, r, answers[rid], linked=rid in linked, tz=tz),
+                    progress=progress(
+                        content, r, answers.get(rid, {}), linked=rid in linked, tz=tz
+                    ),
                     open_alerts=alerts.get(rid, 0),
                 )
             )
