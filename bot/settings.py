@@ -55,6 +55,7 @@ MIN_KEY_BYTES = 32
 # Estimated bits of randomness a secret key must hold. A random key of the shortest length
 # allowed (32 URL-safe base64 characters) scores about 160 here, hardly ever under 130.
 MIN_KEY_BITS = 100
+GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 HOW_TO_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 # Rows of a UK/US keyboard, each with how far it is set in from the row above.
@@ -328,6 +329,21 @@ class Settings(BaseSettings):
     # A second factor (an authenticator app's code, TOTP) for local staff accounts. Unset: on in
     # production, off otherwise; production refuses `false`.
     staff_second_factor: bool | None = None
+    # Signing staff in with Microsoft Entra ID (OpenID Connect, authorisation code with PKCE):
+    # the council's tenant (its directory id), and the app registration's client id and secret.
+    # Off while the client id is empty; local accounts work either way. The redirect URI to
+    # register is <public url>/staff/sign-in/entra/callback.
+    entra_tenant_id: str = Field(default="", max_length=64)
+    entra_client_id: str = Field(default="", max_length=64)
+    entra_client_secret: SecretStr = SecretStr("")
+    # Where the tenant's OpenID Connect metadata is found (tests point it at a local fake).
+    entra_authority: str = Field(
+        default="https://login.microsoftonline.com", pattern=r"^https?://[^\s/?#]+/?$"
+    )
+
+    @property
+    def entra_enabled(self) -> bool:
+        return bool(self.entra_client_id)
 
     @property
     def second_factor_required(self) -> bool:
@@ -376,6 +392,7 @@ class Settings(BaseSettings):
                     "MYREVIEW_SMTP_PASSWORD is empty, a placeholder, or has spaces at the start "
                     "or end: use the mail account's real password."
                 )
+        self._check_entra()
         ZoneInfo(self.timezone)  # fails early with the zone name in the message
         try:
             parse_hours(self.working_hours)
@@ -386,6 +403,39 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"MYREVIEW_WORKING_DAYS: {exc}") from None
         return self
+
+    def _check_entra(self) -> None:
+        if not self.entra_enabled:
+            return
+        tenant = self.entra_tenant_id.strip().lower()
+        if tenant in ("", "common", "organizations", "consumers"):
+            raise ValueError(
+                "MYREVIEW_ENTRA_TENANT_ID must be the council's own tenant (its directory id, "
+                "a GUID): staff of any other organisation must not be able to sign in."
+            )
+        if self.environment == "development":
+            return
+        # Outside development, nothing copied from an example: real ids and a real secret.
+        for name, value in (("TENANT_ID", tenant), ("CLIENT_ID", self.entra_client_id)):
+            if not GUID.fullmatch(value.strip()) or len(set(value.replace("-", ""))) < 4:
+                raise ValueError(
+                    f"MYREVIEW_ENTRA_{name} must be the GUID Entra shows for it (Overview of "
+                    "the app registration), not a placeholder."
+                )
+        secret = self.entra_client_secret.get_secret_value()
+        if is_placeholder(secret) or secret != secret.strip() or len(secret) < 16:
+            raise ValueError(
+                "MYREVIEW_ENTRA_CLIENT_SECRET is empty, a placeholder, too short, or has spaces "
+                "at the start or end: use the client secret Entra generated for the app."
+            )
+        if self.environment == "production":
+            if not self.entra_authority.startswith("https://"):
+                raise ValueError("MYREVIEW_ENTRA_AUTHORITY must be an https:// address.")
+            if not self.public_url.startswith("https://"):
+                raise ValueError(
+                    "MYREVIEW_PUBLIC_URL must be set (https://...) for Entra sign-in: the "
+                    "redirect URI registered in Entra is <public url>/staff/sign-in/entra/callback."
+                )
 
     @property
     def escalation_email(self) -> str:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from storage.crypto import SealedJSON, SealedLine, SealedText
@@ -70,6 +70,9 @@ class ReviewCreate(ReviewBase):
 
 
 class Review(ReviewBase, table=True):
+    # An IRO's board finds their reviews by email in any case: without this, every board
+    # read the whole table.
+    __table_args__ = (Index("ix_review_iro_email_lower", func.lower(text("iro_email"))),)
     id: int | None = Field(default=None, primary_key=True)
     # The same child's reviews (every six months) share this: a keyed hash of the council's
     # case reference (bot/reviews.py `child_key`), so they are found together without the
@@ -95,6 +98,12 @@ class Review(ReviewBase, table=True):
     # When the IRO marked the child's answers read, and who (a staff id): the child is told once.
     read_at: datetime | None = _utc(default=None)
     read_by: int | None = None
+    # Each summary sent after the first: when, and what it listed as changed (as the IRO's
+    # email said it), for the summary page's history. [{"at": iso time, "changed": [[question,
+    # change], ...]}]
+    sent_history: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(SealedJSON("review.sent_history"))
+    )
 
 
 class ReviewPublic(ReviewBase):
@@ -484,12 +493,19 @@ class StaffMember(StaffMemberBase, table=True):
     )
     # The last 30-second step a code was accepted for: a code seen once is not taken again.
     totp_last_step: int | None = None
+    # Their Microsoft Entra ID object id (`oid`), stored the first time they sign in with
+    # Entra and matched first from then on (an email can change; the object id does not).
+    entra_oid: str | None = Field(default=None, max_length=64, unique=True, index=True)
     active: bool = True
     created_at: datetime = _utc(default_factory=utcnow)
 
     def public(self) -> StaffMemberPublic:
         return StaffMemberPublic.model_validate(
-            self, update={"id": self.id or 0, "set_up": self.password_hash is not None}
+            self,
+            update={
+                "id": self.id or 0,
+                "set_up": self.password_hash is not None or self.entra_oid is not None,
+            },
         )
 
 

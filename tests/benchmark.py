@@ -15,6 +15,8 @@
 9. Peak memory of the process.
 10. The duty board: from a child's disclosure to its alert on the board
     (tests/alert_board_figures.py).
+11. The staff workspace: each page's p50/p95 time and SQL statements for an IRO holding 70
+    reviews in a database of 10,000 (tests/staff_figures.py).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from storage.content import load_content  # noqa: E402
 from storage.crypto import Keyring, new_key_entry  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repositories import Repositories  # noqa: E402
-from tests import alert_board_figures, alert_flood, measure_screen  # noqa: E402
+from tests import alert_board_figures, alert_flood, measure_screen, staff_figures  # noqa: E402
 from tests import screening_sets as sets  # noqa: E402
 from tests.channel import Connector  # noqa: E402
 from tests.chat import Chat, WebChat  # noqa: E402
@@ -486,6 +488,7 @@ def main() -> None:
     asyncio.run(sealing_figures())
     asyncio.run(web_door_throughput())
     training_figures()
+    asyncio.run(staff_figures.staff_page_figures())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS) of this process: {peak:.0f} MiB")
 

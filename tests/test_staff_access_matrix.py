@@ -24,11 +24,16 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     # Signed in already: sent on to their home page.
     ("GET", "/staff/sign-in"): {"signed out": 200, **dict.fromkeys(ROLES, 303)},
     ("POST", "/staff/sign-in"): "anyone (the form's own cookie and CSRF)",
+    # Microsoft Entra ID sign-in, where it is set up (404 otherwise): tests/test_staff_entra.py.
+    ("GET", "/staff/sign-in/entra"): "anyone: on to Microsoft (signed in: to their home page)",
+    ("GET", "/staff/sign-in/entra/callback"): "anyone back from Microsoft with its flow cookie",
     ("GET", "/staff/set-up"): "anyone holding a set-up link",
     ("POST", "/staff/set-up"): "anyone holding a set-up link",
     ("POST", "/staff/sign-out"): "signed in",
     ("POST", "/staff/sign-out-everywhere"): "signed in",
     ("GET", "/staff/reviews/{review_id}"): only("iro", "duty"),
+    # As the review: its IRO, and duty through an alert of that review.
+    ("GET", "/staff/reviews/{review_id}/summary"): only("iro", "duty"),
     # The IRO reads the alerts of their own reviews; duty, every alert.
     ("GET", "/staff/alerts/{alert_id}"): only("iro", "duty"),
     # An alert's owner and state are the duty team's; the IRO of its review may add notes.

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from bot.settings import REPO_ROOT
+from tests.fake_entra import FakeEntra, Person
 from tests.playground import CHROMIUM, CHROMIUM_ARGS, require_browser_deps
 from tests.staff import PASSWORD, audit_rows, make_staff
 
@@ -179,3 +180,35 @@ async def test_an_iro_makes_a_review_in_the_browser_and_the_child_is_told_it_was
             await page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
             await context.close()
     assert all(v == [] for v in violations.values()), json.dumps(violations)
+
+
+async def test_an_iro_signs_in_with_microsoft_in_a_real_browser(staff_client, tmp_path):
+    """The whole round trip through a fake Entra tenant on localhost: the button, Microsoft's
+    authorize page (which signs the person in at once), back through the callback, the board."""
+    require_browser_deps()
+    entra = await FakeEntra().start()
+    try:
+        client, parts = await staff_client(**entra.settings())
+        await make_staff(parts, email=JO, role="iro", name="Jo Smith", password=None)
+        entra.person = Person(oid="5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", email=JO)
+        base = str(client.make_url("/")).rstrip("/")
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            page = await browser.new_page(bypass_csp=True)
+            try:
+                await page.goto(f"{base}/staff/sign-in")
+                assert await axe_violations(page) == []
+                await page.get_by_role(
+                    "link", name="Sign in with your council Microsoft account"
+                ).click()
+                await page.wait_for_url(f"{base}/staff")
+                await page.get_by_role("heading", name="My reviews").wait_for()
+                assert "Signed in as Jo Smith (IRO)" in await page.content()
+            finally:
+                await page.screenshot(path=str(tmp_path / "entra-last.png"))
+                await browser.close()
+    finally:
+        await entra.close()
+    assert [e.details for e in await audit_rows(parts, "sign_in")] == [{"method": "entra"}]

@@ -79,7 +79,17 @@ class OutboxNotifier:
             previous=review.sent_answers if updated else None,
             translations=await self._translations(answers),
         )
-        await self.repos.reviews.remember_sent(review_id=review_id, answers=data["snapshot"])
+        await self.repos.reviews.remember_sent(
+            review_id=review_id,
+            answers=data["snapshot"],
+            # The staff summary page's history: what each update told the IRO had changed.
+            update_sent={
+                "at": utcnow().isoformat(),
+                "changed": [[row.question, row.answer] for row in data["changed"]],
+            }
+            if updated
+            else None,
+        )
         templates = self._templates_for(review.content_version)
         await self.repos.outbox.enqueue(
             message=OutboxMessageCreate(

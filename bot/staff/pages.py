@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from bot.delivery.english import english_name
 from bot.delivery.summary import summary_data
+from bot.delivery.templating import Templates
 from bot.settings import Settings
 from bot.staff import credentials
 from bot.staff.accounts import add_staff, token_hash
@@ -43,6 +44,7 @@ from bot.staff.board import (
     waited,
     when,
 )
+from bot.staff.entra import CALLBACK, FLOW_COOKIE, FLOW_SECONDS, START, EntraError, EntraSignIn
 from bot.staff.escalation import hours_text
 from bot.staff.import_pages import ImportPages
 from bot.staff.review_pages import ReviewChanges
@@ -172,6 +174,40 @@ ACTION_NAMES = {
     "note": "Added a note",
     "escalated": "Emailed the duty manager",
 }
+# Why Entra sign-in did not finish (EntraError.reason), as the sign-in page says it; and status.
+ENTRA_STALE = (
+    400,
+    "Signing in with Microsoft took too long, or was started in another tab. Try again.",
+)
+ENTRA_FAILED = {
+    # No flow cookie, an old one, or a state that is not its own: nothing was sent to Entra.
+    "no_flow": ENTRA_STALE,
+    "state": ENTRA_STALE,
+    "refused": (401, "Microsoft did not sign you in. Try again, or ask an admin if it goes on."),
+    "unreachable": (
+        502,
+        "Microsoft's sign-in is not answering. Try again in a minute, or sign in with your "
+        "MyReview password if you have one.",
+    ),
+}
+ENTRA_UNCHECKED = (
+    401,
+    "Microsoft's answer could not be checked, so you are not signed in. Try again; if it goes "
+    "on, tell the MyReview administrator the time it happened.",
+)
+ENTRA_REFUSED = {
+    "unknown": (
+        "Ask an admin for a MyReview account",
+        "You signed in with Microsoft{as_whom}, but there is no MyReview account for you. An "
+        "admin can add you; signing in does not make an account.",
+    ),
+    "inactive": ("Your account is not active", "Your account is not active. Ask an admin."),
+    "another_identity": (
+        "Ask an admin to check your account",
+        "The MyReview account with your email is linked to a different Microsoft account, so "
+        "you are not signed in. Ask an admin to check it.",
+    ),
+}
 BASE32 = re.compile(r"[A-Z2-7]{32}")
 MAX_NOTE = 2000
 
@@ -196,6 +232,8 @@ class StaffPages:
         self.repos = repos
         self.services = services
         self.auth = StaffAuth(repos=repos, settings=settings)
+        self.entra = EntraSignIn(settings)
+        self._email_templates: dict[str, Templates] = {}
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -211,11 +249,16 @@ class StaffPages:
         r.add_get("/staff", self._page(self.dashboard))
         r.add_get("/staff/sign-in", self._guarded(self.sign_in_form))
         r.add_post("/staff/sign-in", self._guarded(self.sign_in))
+        r.add_get(START, self._guarded(self.entra_start))
+        r.add_get(CALLBACK, self._guarded(self.entra_callback))
         r.add_get("/staff/set-up", self._guarded(self.set_up_form))
         r.add_post("/staff/set-up", self._guarded(self.set_up))
         r.add_post("/staff/sign-out", self._page(self.sign_out))
         r.add_post("/staff/sign-out-everywhere", self._page(self.sign_out_everywhere))
         r.add_get(r"/staff/reviews/{review_id:\d{1,9}}", self._page(self.review, "iro", "duty"))
+        r.add_get(
+            r"/staff/reviews/{review_id:\d{1,9}}/summary", self._page(self.summary, "iro", "duty")
+        )
         r.add_get(r"/staff/alerts/{alert_id:\d{1,9}}", self._page(self.alert, "iro", "duty"))
         for step in STEPS.values():
             r.add_post(
@@ -366,6 +409,7 @@ class StaffPages:
             email=email,
             form_token=token,
             second_factor=self.settings.second_factor_required,
+            entra=self.entra.enabled,
             status=status,
         )
         self.auth.set_form_cookie(response, token)
@@ -403,6 +447,76 @@ class StaffPages:
         await self.auth.sign_out(signed, everywhere=True)
         response = web.HTTPSeeOther("/staff/sign-in?why=everywhere")
         self.auth.clear_session_cookie(response)
+        raise response
+
+    # --- signing in with Microsoft Entra ID (bot/staff/entra.py) ---------------------------
+
+    def _redirect_uri(self, request: web.Request) -> str:
+        # Production names its address (MYREVIEW_PUBLIC_URL, as registered in Entra).
+        base = self.settings.public_url.rstrip("/") or f"{request.scheme}://{request.host}"
+        return base + CALLBACK
+
+    async def entra_start(self, request: web.Request) -> web.StreamResponse:
+        if not self.entra.enabled:
+            return self.not_found()
+        signed, _ = await self.auth.current(request)
+        if signed is not None:
+            raise web.HTTPSeeOther("/staff")
+        try:
+            url, flow = await self.entra.start(redirect_uri=self._redirect_uri(request))
+        except EntraError as exc:
+            status, message = ENTRA_FAILED["unreachable"]
+            log.warning("entra sign-in not started", extra={"reason": exc.reason})
+            return await self.sign_in_form(request, error=message, status=status)
+        response = web.HTTPSeeOther(url)
+        response.set_cookie(
+            FLOW_COOKIE,
+            flow,
+            path=CALLBACK,
+            max_age=FLOW_SECONDS,
+            httponly=True,
+            # Lax: Entra's redirect back is a top-level GET from another site.
+            samesite="Lax",
+            secure=self.auth.secure,
+        )
+        raise response
+
+    async def entra_callback(self, request: web.Request) -> web.StreamResponse:
+        if not self.entra.enabled:
+            return self.not_found()
+        try:
+            identity = await self.entra.finish(
+                params=request.query,
+                cookie=request.cookies.get(FLOW_COOKIE),
+                redirect_uri=self._redirect_uri(request),
+            )
+        except EntraError as exc:
+            log.warning("entra sign-in failed", extra={"reason": exc.reason})
+            status, message = ENTRA_FAILED.get(exc.reason, ENTRA_UNCHECKED)
+            if (status, message) == ENTRA_UNCHECKED:
+                # Entra answered, but not as it should: worth a row for whoever investigates.
+                await self.repos.audit.record(
+                    action="sign_in.failed",
+                    staff_id=None,
+                    details={"method": "entra", "reason": exc.reason},
+                )
+            response = await self.sign_in_form(request, error=message, status=status)
+            response.del_cookie(FLOW_COOKIE, path=CALLBACK)
+            return response
+        result = await self.auth.sign_in_with_entra(identity)
+        if result.token is None:
+            title, message = ENTRA_REFUSED[result.refused or "unknown"]
+            page = self.render(
+                "message.html",
+                status=403,
+                title=title,
+                message=message.format(as_whom=f" as {identity.email}" if identity.email else ""),
+            )
+            page.del_cookie(FLOW_COOKIE, path=CALLBACK)
+            return page
+        response = web.HTTPSeeOther("/staff")
+        self.auth.set_session_cookie(response, result.token)
+        response.del_cookie(FLOW_COOKIE, path=CALLBACK)
         raise response
 
     # --- setting up an account --------------------------------------------------------------
@@ -556,7 +670,11 @@ class StaffPages:
         tz = self.services.timezone
         reviews = await self.repos.reviews.for_iro(iro_email=member.email)
         ids = [r.id for r in reviews if r.id is not None]
-        answers = await self.repos.answers.for_reviews(review_ids=ids)
+        # A sent review's progress needs no answers: only the others' are read (they are most
+        # of the rows, and each is unsealed to be read).
+        answers = await self.repos.answers.for_reviews(
+            review_ids=[r.id for r in reviews if r.id is not None and r.submitted_at is None]
+        )
         linked = await self.repos.links.linked_reviews(review_ids=ids)
         alerts = await self.repos.alerts.open_counts(review_ids=ids)
         today = datetime.now(tz).date()
@@ -570,7 +688,9 @@ class StaffPages:
                     first_name=r.first_name,
                     review_date=when(r.review_at, tz),
                     days_left=(r.review_at.astimezone(tz).date() - today).days,
-                    progress=progress(content, r, answers[rid], linked=rid in linked, tz=tz),
+                    progress=progress(
+                        content, r, answers.get(rid, {}), linked=rid in linked, tz=tz
+                    ),
                     open_alerts=alerts.get(rid, 0),
                 )
             )
@@ -671,11 +791,13 @@ class StaffPages:
             sent_at=review.submitted_at or utcnow(),
             alerts=alerts,
         )
+        kept_for_iro = _for_reader(data, signed.member)
         staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
         own = signed.member.role == "iro"
         reader = staff.get(review.read_by or 0)
         return self.render(
             "review.html",
+            kept_for_iro=kept_for_iro,
             signed=signed,
             title=f"Review for {review.first_name}",
             review_id=review_id,
@@ -723,6 +845,90 @@ class StaffPages:
         if not self._may_read_alert(member, review):
             return None
         return alert, review
+
+    async def summary(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        """The consultation to read, print and copy into the case record: the to-do box first,
+        the answers by section, what changed after the first sending, what the child kept for
+        the IRO alone (to the IRO only). The email's view model (`summary_data`), so the page,
+        the email and the copy say the same; each view audited as the review page's is."""
+        review_id = int(request.match_info["review_id"])
+        tz = self.services.timezone
+        async with self.repos.db.unit_of_work():
+            review = await self.repos.reviews.get(review_id=review_id)
+            allowed = review is not None and await self._may_read(signed.member, review)
+            if allowed:
+                answers = await self.repos.answers.all_for(review_id=review_id)
+                alerts = await self.repos.alerts.for_review(review_id=review_id)
+                linked = await self.repos.links.linked_reviews(review_ids=[review_id])
+                await self.repos.audit.record(
+                    action="summary.viewed",
+                    staff_id=signed.member.id,
+                    review_id=review_id,
+                    details={"answers": len(answers), "role": signed.member.role},
+                )
+        if not allowed or review is None:
+            return self.not_found(signed)
+        content = self.services.content_source.version(review.content_version)
+        sent = review.submitted_at is not None
+        history = [
+            (datetime.fromisoformat(str(h["at"])), [tuple(c) for c in h.get("changed", [])])
+            for h in review.sent_history or []
+        ]
+        last_sent = history[-1][0] if history else review.submitted_at
+        data = summary_data(
+            content=content,
+            review=review,
+            answers=answers,
+            tz=tz,
+            updated=False,
+            sent_at=last_sent or utcnow(),
+            alerts=alerts,
+            # Against what the last summary showed: changed since, and not sent yet.
+            previous=review.sent_answers if sent and review.sent_answers is not None else None,
+        )
+        unsent_changes = data["changed"]
+        kept_for_iro = _for_reader(data, signed.member)
+        day = "%-d %B %Y at %H:%M"
+        first_sent = (
+            review.submitted_at.astimezone(tz).strftime(day) if review.submitted_at else None
+        )
+        case_record = None
+        if sent:
+            # The email's plain text, as first sent or as last updated: what the case record
+            # keeps is what the child sent.
+            case_record = self._plain_summary(
+                content,
+                {
+                    **data,
+                    "changed": [],
+                    "first_sent_at": first_sent if history else None,
+                },
+            )
+        return self.render(
+            "summary.html",
+            signed=signed,
+            title=f"Summary for {review.first_name}",
+            review_id=review_id,
+            s=data,
+            sent=sent,
+            progress=progress(content, review, answers, linked=review_id in linked, tz=tz),
+            first_sent=first_sent,
+            history=[(at.astimezone(tz).strftime(day), changed) for at, changed in history],
+            untracked=max(0, review.summary_sends - 1 - len(history)),
+            unsent_changes=unsent_changes if sent else [],
+            kept_for_iro=kept_for_iro,
+            case_record=case_record,
+        )
+
+    def _plain_summary(self, content: Any, data: dict[str, Any]) -> str | None:
+        templates = self._email_templates.get(content.version)
+        if templates is None:
+            templates = self._email_templates[content.version] = Templates(content.templates_dir)
+        try:
+            return templates.render("summary.txt", **data)
+        except Exception as exc:  # noqa: BLE001 - the page shows without the copy
+            log.error("case record text failed", extra={"error": type(exc).__name__})
+            return None
 
     async def alert(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         alert_id = int(request.match_info["alert_id"])
@@ -1065,3 +1271,14 @@ class StaffPages:
                     details={"staff": staff_id},
                 )
         raise web.HTTPSeeOther("/staff/admin/staff?done=deactivated")
+
+
+def _for_reader(data: dict[str, Any], member: StaffMember) -> int:
+    """Takes out what the child kept for their IRO alone, unless `member` is that IRO (the
+    duty team reads a review through its alert, not as its IRO); returns how many answers
+    were taken out, so the page can say so."""
+    if member.role == "iro":
+        return 0
+    kept = len(data["iro_only"])
+    data["iro_only"] = []
+    return kept

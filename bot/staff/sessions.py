@@ -31,6 +31,7 @@ from aiohttp import web
 
 from bot.settings import Settings
 from bot.staff import credentials
+from bot.staff.entra import Identity
 from storage.models import StaffMember, StaffSession
 from storage.repositories import Repositories
 from storage.types import utcnow
@@ -67,6 +68,14 @@ class Signed:
 
     member: StaffMember
     session: StaffSession
+
+
+@dataclass
+class EntraSignedIn:
+    member: StaffMember | None = None
+    token: str | None = None
+    # Why nobody was signed in: "unknown" (no account), "inactive", "another_identity".
+    refused: str | None = None
 
 
 @dataclass
@@ -163,6 +172,55 @@ class StaffAuth:
                 totp_secret=member.totp_secret,
             )
         return SignIn(member=member, token=token, waited=waited)
+
+    async def sign_in_with_entra(self, identity: Identity) -> EntraSignedIn:
+        """The staff member Entra vouched for: by their stored object id, or the first time
+        by their email (the object id is stored then, and matched from then on). Nobody
+        without an account gets one; a deactivated account stays out."""
+        staff = self.repos.staff
+        async with self.repos.db.unit_of_work():
+            member = await staff.by_entra_oid(oid=identity.oid)
+            linked = False
+            if member is None and identity.email:
+                by_email = await staff.by_email(email=identity.email)
+                if by_email is not None and by_email.entra_oid is not None:
+                    # That account signs in as another Microsoft identity: an email moved to
+                    # someone else, or a look-alike. Not this person's, until an admin says so.
+                    await self.repos.audit.record(
+                        action="sign_in.failed",
+                        staff_id=by_email.id,
+                        details={"method": "entra", "reason": "another_identity"},
+                    )
+                    return EntraSignedIn(refused="another_identity")
+                if by_email is not None and by_email.active:
+                    linked = await staff.bind_entra_oid(staff_id=by_email.id or 0, oid=identity.oid)
+                    if not linked:
+                        return EntraSignedIn(refused="another_identity")
+                member = by_email
+            if member is None:
+                # Who asked, so an admin can add them if they should have an account.
+                await self.repos.audit.record(
+                    action="sign_in.unknown",
+                    staff_id=None,
+                    details={"method": "entra", "email": identity.email},
+                )
+                return EntraSignedIn(refused="unknown")
+            if not member.active:
+                await self.repos.audit.record(
+                    action="sign_in.failed",
+                    staff_id=member.id,
+                    details={"method": "entra", "reason": "inactive"},
+                )
+                return EntraSignedIn(refused="inactive", member=member)
+            if linked:
+                await self.repos.audit.record(
+                    action="staff.entra_linked", staff_id=member.id, details={"staff": member.id}
+                )
+            token = await self._start(member)
+            await self.repos.audit.record(
+                action="sign_in", staff_id=member.id, details={"method": "entra"}
+            )
+        return EntraSignedIn(member=member, token=token)
 
     async def _start(self, member: StaffMember) -> str:
         """A new session (inside the caller's unit of work); the cookie's value."""

@@ -40,6 +40,13 @@ class AnswerRepository:
             await s.flush()
             return answer
 
+    async def add_many(self, *, answers: list[Answer]) -> None:
+        """Adds answers no review has yet, in one go: for seeding a database of many reviews
+        (the staff figures, tests/staff_figures.py). The chat saves one at a time (`save`)."""
+        async with self._db.session() as s:
+            s.add_all(answers)
+            await s.flush()
+
     async def all_for(self, *, review_id: int) -> dict[str, Answer]:
         async with self._db.session() as s:
             res = await s.exec(

@@ -111,12 +111,23 @@ class ReviewRepository:
             res = await s.exec(select(email, func.count()).group_by(email))
             return {str(e): int(n) for e, n in res.all()}
 
-    async def remember_sent(self, *, review_id: int, answers: dict[str, str]) -> None:
-        """Each answer as the summary just queued shows it."""
+    async def remember_sent(
+        self,
+        *,
+        review_id: int,
+        answers: dict[str, str],
+        update_sent: dict[str, Any] | None = None,
+    ) -> None:
+        """Each answer as the summary just queued shows it; and, for a summary sent after the
+        first, when and what it listed as changed (`update_sent`), added to the history."""
         async with self._db.session() as s:
-            await s.exec(
-                update(Review).where(col(Review.id) == review_id).values(sent_answers=answers)
-            )
+            values: dict[str, Any] = {"sent_answers": answers}
+            if update_sent is not None:
+                review = await s.get(Review, review_id)
+                if review is None:
+                    raise LookupError(review_id)
+                values["sent_history"] = [*(review.sent_history or []), update_sent]
+            await s.exec(update(Review).where(col(Review.id) == review_id).values(**values))
 
     async def mark_submitted(self, *, review_id: int, at: datetime) -> Review:
         """Record a send; the first sets submitted_at, each one counts."""

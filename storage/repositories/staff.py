@@ -49,6 +49,25 @@ class StaffRepository:
             )
             return res.first()
 
+    async def by_entra_oid(self, *, oid: str) -> StaffMember | None:
+        async with self._db.session() as s:
+            res = await s.exec(select(StaffMember).where(StaffMember.entra_oid == oid))
+            return res.first()
+
+    async def bind_entra_oid(self, *, staff_id: int, oid: str) -> bool:
+        """Stores the Entra object id on an account that has none yet (once: an account bound
+        to one Microsoft identity is never moved to another here)."""
+        async with self._db.session() as s:
+            taken = await s.exec(select(StaffMember.id).where(StaffMember.entra_oid == oid))
+            if taken.first() is not None:
+                return False
+            res = await s.exec(
+                update(StaffMember)
+                .where(col(StaffMember.id) == staff_id, col(StaffMember.entra_oid).is_(None))
+                .values(entra_oid=oid)
+            )
+            return bool(res.rowcount)
+
     async def everyone(self) -> list[StaffMember]:
         async with self._db.read() as s:
             res = await s.exec(
