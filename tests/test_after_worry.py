@@ -46,6 +46,9 @@ MAYBE = [
     "im tired of everything",
     "i hate how things are",
     "i stay out late so i dont have to go home",
+    "my mum's boyfriend is weird with me",
+    "things at home are hard",
+    "i dont feel good at home",
 ]
 
 
