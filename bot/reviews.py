@@ -115,6 +115,40 @@ async def create_review(
     return review, code
 
 
+async def import_changes(services: Services, *, review_id: int, values: dict[str, Any]) -> Review:
+    """Changes from an import (a row of the council's file), inside its open transaction, with
+    what the same change made by hand brings: the code works until the day after the new date,
+    a new IRO has not read the answers, and a linked child is told of a new date, place or
+    IRO as `reschedule` and `reallocate` tell them. Audited by the import, row by row."""
+    values = dict(values)
+    if "review_at" in values:
+        values["invite_expires_at"] = code_expiry(values["review_at"], services.timezone)
+    if "iro_email" in values:
+        values.update(read_at=None, read_by=None)
+    review = await services.repos.reviews.update_fields(review_id=review_id, values=values)
+    if review.cancelled_at is not None:
+        return review
+    if "review_at" in values or "place" in values:
+        await services.repos.notices.add(
+            review_id=review_id,
+            at=services.clock(),
+            message_id=MOVED_PLACE if review.place else MOVED,
+            params={"at": review.review_at.isoformat(), "place": review.place},
+            key=f"moved:{review_id}:{uuid.uuid4().hex}",
+            supersedes=(MOVED, MOVED_PLACE),
+        )
+    if "iro_email" in values:
+        await services.repos.notices.add(
+            review_id=review_id,
+            at=services.clock(),
+            message_id=NEW_IRO,
+            params={"iro": review.iro_name},
+            key=f"iro:{review_id}:{uuid.uuid4().hex}",
+            supersedes=(NEW_IRO,),
+        )
+    return review
+
+
 async def made_from_form(services: Services, *, form: str, by: int) -> int | None:
     """The review this person made from this form, if they sent it before."""
     for event in await services.repos.audit.recent(limit=500, action="review.created"):

@@ -426,3 +426,36 @@ async def test_an_iro_imports_in_a_browser_on_a_phone(client, parts, tmp_path):
             await page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
             await context.close()
     assert violations == {"upload": [], "columns": [], "check": [], "done": []}, violations
+
+
+async def test_a_linked_child_is_told_when_an_import_moves_their_review(
+    client, parts, connector, new_chat
+):
+    from bot import reviews as review_changes
+    from tests.test_staff_reviews import told
+
+    conn, _ = connector
+    await make_staff(parts, email=ADMIN, role="admin")
+    await make_staff(parts, email=JO, role="iro", name="Jo Smith")
+    csrf = await signed_in(client, ADMIN)
+    where, _ = await upload_and_check(client, csrf, export(*GOOD))
+    await client.post(f"{where}/confirm", data={"csrf": csrf})
+    sam, _ = await reviews(parts)
+    _, code, _ = await review_changes.new_code(parts.services, review_id=sam.id, by=None)
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+
+    # The case system moved Sam's review to the afternoon, in another room (a review on
+    # another day is another review to the import: moving a date is done by hand).
+    since = len(conn.sent)
+    moved = f"CR-1001;Sam;03/04/2012;{day(20)};14:00;Oak House, room 2;{JO};English"
+    where, check = await upload_and_check(client, csrf, export(moved, GOOD[1]))
+    assert counted(check) == "0 new, 1 updated, 1 unchanged, 0 not imported"
+    await client.post(f"{where}/confirm", data={"csrf": csrf})
+    notice = await told(conn, chat, since)
+    assert "your review meeting has changed" in notice
+    assert "14:00" in notice and "Oak House, room 2" in notice
+    # Their code still works until the day after the review, as for a move made by hand.
+    now = await parts.repos.reviews.get(review_id=sam.id)
+    assert now.invite_expires_at > now.review_at

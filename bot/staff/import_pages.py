@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
+from bot.parts import PARTS
 from bot.staff.board import when
 from bot.staff.imports import (
     FIELDS,
@@ -307,6 +308,11 @@ class ImportPages:
             staff_id=member.id,
             import_id=row.id or 0,
         )
+        if done.updated:
+            # A linked child whose review moved is told now, not at the next look.
+            parts = request.app.get(PARTS)
+            if parts is not None:
+                parts.notices.wake()
         tz = self.services.timezone
         return self.pages.render(
             "import_done.html",

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from bot.reviews import child_key, new_review_row
+from bot.reviews import child_key, import_changes, new_review_row
 from dialogs.context import Services
 from storage.content import Content
 from storage.models import EMAIL, Review, ReviewCreate, StaffMember
@@ -900,7 +900,7 @@ async def _apply_row(
             details={"via": "import", "import": import_id, "row": r.row},
         )
     elif r.outcome == "updated" and r.review_id is not None:
-        review = await repos.reviews.update_fields(review_id=r.review_id, values=r.changes)
+        review = await import_changes(services, review_id=r.review_id, values=r.changes)
         done.updated.append(review)
         await repos.audit.record(
             action="review.updated",
