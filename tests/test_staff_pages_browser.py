@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from tests.conftest import fresh_database, make_settings
 from tests.playground import CHROMIUM, CHROMIUM_ARGS, require_browser_deps
 from tests.staff import PASSWORD, make_staff
 from tests.test_staff_browser import AXE, axe_violations, fits_the_width
+from tests.test_staff_import import day
 from tests.test_staff_summary import JO, sent_and_changed
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
@@ -71,17 +73,20 @@ FOCUSED = """() => {
 
 
 async def keyboard_gaps(page: Page) -> list[str]:
-    """What Tab never reaches, or reaches without showing where the focus is."""
+    """What Tab never reaches, or reaches without showing where the focus is. A date or time
+    field is four stops in Chromium (day, month, year or hour, minute, AM/PM; then its
+    calendar or clock button), each checked."""
     names = await page.evaluate(KEYBOARD)
+    parted = await page.locator("input[type=date]:visible, input[type=time]:visible").count()
     await page.evaluate("document.activeElement && document.activeElement.blur()")
     reached: set[str] = set()
     unseen: list[str] = []
-    for _ in range(len(names) + 2):
+    for _ in range(len(names) + 3 * parted + 2):
         await page.keyboard.press("Tab")
         kb, shown = await page.evaluate(FOCUSED)
         if kb is not None:
             reached.add(kb)
-            if not shown:
+            if not shown and f"focus not shown on {names[int(kb)]!r}" not in unseen:
                 unseen.append(f"focus not shown on {names[int(kb)]!r}")
     return unseen + [
         f"not reached by Tab: {n!r}" for i, n in enumerate(names) if str(i) not in reached
@@ -148,6 +153,84 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
         await page.get_by_role("button", name="Add and make a set-up link").click()
         await page.get_by_role("alert").wait_for()
 
+    # Reviews made and changed.
+    async def new_review_wrongly(page: Page) -> None:
+        await goto(base, "/staff/reviews/new")(page)
+        await page.get_by_label("Age", exact=True).fill("40")
+        await page.get_by_role("button", name="Make the review and its invite").click()
+        await page.get_by_role("heading", name="There is a problem").wait_for()
+
+    async def new_review(page: Page) -> None:
+        await goto(base, "/staff/reviews/new")(page)
+        await page.get_by_label("First name", exact=True).fill("Alex")
+        await page.get_by_label("Age", exact=True).fill("12")
+        await page.get_by_label("Language for the invite card").select_option("ar")
+        await page.get_by_label("Date", exact=True).fill(
+            (date.today() + timedelta(days=30)).isoformat()
+        )
+        await page.get_by_label("Start time").fill("10:00")
+        await page.get_by_role("button", name="Make the review and its invite").click()
+        await page.get_by_role("heading", name="Invite for Alex").wait_for()
+
+    async def move_review(page: Page) -> None:
+        await goto(base, f"/staff/reviews/{rid}/change")(page)
+        await page.get_by_label("Place (optional)").fill("Oak House, the garden room")
+        await page.get_by_role("button", name="Save and tell them").click()
+        await page.get_by_role("status").wait_for()
+
+    async def move_review_wrongly(page: Page) -> None:
+        await goto(base, f"/staff/reviews/{rid}/change")(page)
+        await page.get_by_label("Date", exact=True).fill("")
+        await page.get_by_label("Start time").fill("")
+        await page.get_by_role("button", name="Save and tell them").click()
+        await page.get_by_role("heading", name="There is a problem").wait_for()
+
+    async def one_iros_reviews(page: Page) -> None:
+        await goto(base, "/staff/admin/reviews")(page)
+        await page.get_by_role("link", name="Iro Person").click()
+        await page.get_by_role("heading", name="Reviews of Iro Person").wait_for()
+
+    # An import, through the upload form: a small export, and a spreadsheet by mistake.
+    csv_file, xlsx_file = tmp_path / "upcoming.csv", tmp_path / "upcoming.xlsx"
+    csv_file.write_text(
+        "Case Ref,Child Forename,DOB,Next Review Date,Time,Venue,IRO Email,Language\n"
+        f"CR-2001,Ali,03/04/2012,{day(20)},10:30,Oak House,{JO},English\n"
+        f"CR-2002,Bea,14/09/2010,{day(35)},,,{JO},Arabic\n"
+        f"CR-2003,Kim,01/01/2011,31/02/2027,,,{JO},\n"
+    )
+    xlsx_file.write_bytes(b"PK\x03\x04" + bytes(60))
+    upload: dict[str, str] = {}
+
+    async def send_file(page: Page, file: Any) -> None:
+        await goto(base, "/staff/import")(page)
+        await page.get_by_label("CSV file").set_input_files(str(file))
+        await page.get_by_role("button", name="Upload and choose the columns").click()
+
+    async def upload_spreadsheet(page: Page) -> None:
+        await send_file(page, xlsx_file)
+        await page.get_by_role("alert").wait_for()
+
+    async def upload_csv(page: Page) -> None:
+        await send_file(page, csv_file)
+        await page.get_by_role("heading", name="Choose the columns").wait_for()
+        upload["columns"] = page.url
+
+    async def choose_wrongly(page: Page) -> None:
+        await goto(base, urlsplit(upload["columns"]).path)(page)
+        await page.get_by_label("Case reference").select_option("")
+        await page.get_by_role("button", name="Check the rows").click()
+        await page.get_by_role("alert").wait_for()
+
+    async def check_rows(page: Page) -> None:
+        await goto(base, urlsplit(upload["columns"]).path)(page)
+        await page.get_by_role("button", name="Check the rows").click()
+        await page.get_by_role("heading", name="Check the import").wait_for()
+
+    async def confirm_import(page: Page) -> None:
+        await goto(base, urlsplit(upload["columns"]).path + "/check")(page)
+        await page.get_by_role("button", name="Import 2 new reviews").click()
+        await page.get_by_role("heading", name="Reviews imported").wait_for()
+
     visits: dict[str | None, list[Visit]] = {
         None: [
             Visit("sign-in", "/staff/sign-in", goto(base, "/staff/sign-in")),
@@ -166,6 +249,17 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
             ),
             Visit("alert, IRO", "/staff/alerts/{alert_id}", goto(base, f"/staff/alerts/{aid}")),
             Visit("not found", "/staff/reviews/{review_id}", goto(base, "/staff/reviews/999999")),
+            Visit("new review", "/staff/reviews/new", goto(base, "/staff/reviews/new")),
+            Visit("new review, errors", "/staff/reviews/new", new_review_wrongly),
+            Visit("new review, invite", "/staff/reviews/new", new_review),
+            Visit(
+                "change",
+                "/staff/reviews/{review_id}/change",
+                goto(base, f"/staff/reviews/{rid}/change"),
+            ),
+            Visit("change, moved", "/staff/reviews/{review_id}/reschedule", move_review),
+            Visit("change, errors", "/staff/reviews/{review_id}/reschedule", move_review_wrongly),
+            Visit("import, IRO", "/staff/import", goto(base, "/staff/import")),
         ],
         "duty": [
             Visit("duty board", "/staff", goto(base, "/staff")),
@@ -185,6 +279,21 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
             Visit("staff", "/staff/admin/staff", goto(base, "/staff/admin/staff")),
             Visit("staff, added", "/staff/admin/staff", add_someone),
             Visit("staff, errors", "/staff/admin/staff", add_nobody),
+            Visit("reviews by IRO", "/staff/admin/reviews", goto(base, "/staff/admin/reviews")),
+            Visit("reviews of one IRO", "/staff/admin/reviews", one_iros_reviews),
+            Visit("new review, admin", "/staff/reviews/new", goto(base, "/staff/reviews/new")),
+            Visit("new review, admin, errors", "/staff/reviews/new", new_review_wrongly),
+            Visit(
+                "change, admin",
+                "/staff/reviews/{review_id}/change",
+                goto(base, f"/staff/reviews/{rid}/change"),
+            ),
+            Visit("import", "/staff/import", goto(base, "/staff/import")),
+            Visit("import, not a CSV", "/staff/import", upload_spreadsheet),
+            Visit("import, columns", "/staff/import/{import_id}", upload_csv),
+            Visit("import, columns errors", "/staff/import/{import_id}", choose_wrongly),
+            Visit("import, check", "/staff/import/{import_id}/check", check_rows),
+            Visit("import, done", "/staff/import/{import_id}/confirm", confirm_import),
         ],
         "participation": [Visit("participation home", "/staff", goto(base, "/staff"))],
     }
