@@ -50,6 +50,147 @@ class Section:
 UNSURE = {"not_sure": "Not sure yet", "any": "They don't mind"}
 
 
+class _Shown:
+    """A child's answers as the IRO reads them: in English, labels for option ids."""
+
+    def __init__(self, content: Content, answers: Mapping[str, Answer], chat_locale: str) -> None:
+        self.content, self.answers, self.chat_locale = content, answers, chat_locale
+
+    def label(self, qid: str, oid: str) -> str:
+        if self.content.question(qid).type == "language":
+            return english_name(self.content, oid)
+        # A label may name the chat's language ("Yes, in {language}"): in English here.
+        return self.content.text(
+            f"questions.{qid}.options.{oid}.label",
+            FALLBACK_LOCALE,
+            language=english_name(self.content, self.chat_locale),
+        )
+
+    def shown(self, a: Answer) -> str:
+        # Only choices need their question; a picture noted on a choice question is stored
+        # as "media.<key>", which names no question, and must not stop the summary.
+        qid = a.question_id.split(".")[0]
+        if a.kind == "skipped":
+            return "(skipped)"
+        if a.kind == "media":
+            return {"picture": "(sent a picture)", "voice": "(sent a voice note)"}.get(
+                a.value, "(sent a file)"
+            )
+        if a.kind == "yesno":
+            return "Yes" if a.value else "No"
+        if a.kind == "unsure":
+            return UNSURE.get(str(a.value), "Not sure")
+        if a.kind == "choice":
+            return self.label(qid, a.value)
+        if a.kind == "choices":
+            return "; ".join(self.label(qid, v) for v in a.value)
+        return str(a.value)
+
+    def text_of(self, key: str) -> str | None:
+        a = self.answers.get(key)
+        return str(a.value) if a is not None and a.kind == "text" else None
+
+
+@dataclass
+class _Read:
+    """The answers by section, those for the IRO alone, each as shown, and what changed."""
+
+    sections: list[Section] = field(default_factory=list)
+    iro_only: list[Row] = field(default_factory=list)
+    snapshot: dict[str, str] = field(default_factory=dict)
+    changed: list[Row] = field(default_factory=list)
+
+
+def _answer_row(see: _Shown, s: Any, a: Answer, translations: Mapping[str, str] | None) -> Row:
+    """One answer's row: in English, with its picture, its other words, what they typed."""
+    content, answers = see.content, see.answers
+    q_title = content.text(f"questions.{s.question.id}.summary", FALLBACK_LOCALE)
+    row = Row(q_title, see.shown(a), own_words=a.kind == "text", practical=s.question.practical)
+    if a.kind == "text" and a.locale != FALLBACK_LOCALE:
+        row.language = english_name(content, a.locale)
+        row.interpreter = True
+        row.english = (translations or {}).get(s.key)
+    media = answers.get(f"media.{s.key}")
+    if media is not None:
+        row.answer += " " + see.shown(media)
+    other = answers.get(f"{s.key}.other")  # typed words that named no option
+    if a.kind == "choices" and other is not None and other.kind == "text":
+        row.answer += f"; in their words: “{other.value}”"
+    typed = answers.get(f"{s.key}.said")  # what they typed, where it says more
+    if a.kind != "text" and typed is not None and typed.kind == "text":
+        row.answer += f" (they typed “{typed.value}”)"
+    return row
+
+
+def _read_answers(
+    see: _Shown,
+    facts: Any,
+    previous: Mapping[str, str] | None,
+    translations: Mapping[str, str] | None,
+) -> _Read:
+    content, answers = see.content, see.answers
+    read = _Read()
+    current: Section | None = None
+    for s in steps(content, facts):
+        a = answers.get(s.key)
+        if a is None or s.question.type == "language":  # named once, at the top
+            continue
+        topic = None
+        if s.topic is not None and s.question.for_each_chosen:
+            topic = see.label(s.question.for_each_chosen, s.topic)
+            title = f"Topic: {topic}"
+        else:
+            seen_topics = any(sec.title.startswith("Topic: ") for sec in read.sections)
+            title = "Other things they said" if seen_topics else "The review meeting"
+        if current is None or current.title != title:
+            current = Section(title)
+            read.sections.append(current)
+        row = _answer_row(see, s, a, translations)
+        private = a.kind == "text" and a.visibility == "iro"
+        if previous is not None and previous.get(s.key) != row.answer:
+            before = previous.get(s.key)
+            read.changed.append(
+                dataclasses.replace(
+                    row,
+                    question=f"{topic}: {row.question}" if topic is not None else row.question,
+                    answer="changed: see 'Just for the IRO' below"
+                    if private
+                    else f"{before} → {row.answer}"
+                    if before is not None
+                    else f"(new) {row.answer}",
+                )
+            )
+        read.snapshot[s.key] = row.answer
+        if private:
+            # Out of its section, a topic answer needs its topic to make sense.
+            if topic is not None:
+                row.question = f"{topic}: {row.question}"
+            read.iro_only.append(row)
+        else:
+            current.rows.append(row)
+    read.sections = [sec for sec in read.sections if sec.rows]
+    if previous is not None:
+        gone = [k for k in previous if k not in read.snapshot and k.split(".")[0] in content.by_id]
+        # Not what it was: a removed answer may have been for the IRO alone.
+        read.changed += [Row(_title(content, k), "(removed)") for k in gone]
+    return read
+
+
+def _participation(see: _Shown) -> dict[str, str] | None:
+    """The participation code their choice of how to take part gives, and why."""
+    take_part = see.answers.get("take_part")
+    if take_part is None or take_part.kind != "choice":
+        return None
+    option = next(o for o in see.content.question("take_part").options if o.id == take_part.value)
+    if not option.participation:
+        return None
+    return {
+        "code": option.participation,
+        "meaning": CODE_MEANINGS.get(option.participation, ""),
+        "reason": f"They chose “{see.label('take_part', option.id)}”.",
+    }
+
+
 def summary_data(
     *,
     content: Content,
@@ -66,144 +207,38 @@ def summary_data(
     """What the summary templates show. `previous`: each answer as the last summary showed
     it (an update lists what changed first, old and new); the result's "snapshot" is this
     one's. `translations`: written answers in English, by answer key (machine translation)."""
-    en = FALLBACK_LOCALE
     chat_language = answers.get("language")
     chat_locale = (
         str(chat_language.value)
         if chat_language is not None and chat_language.kind == "choice"
-        else en
+        else FALLBACK_LOCALE
     )
     facts = facts_for(content, review, answers, tz=tz, locale=chat_locale)
-
-    def label(qid: str, oid: str) -> str:
-        if content.question(qid).type == "language":
-            return english_name(content, oid)
-        # A label may name the chat's language ("Yes, in {language}"): in English here.
-        return content.text(
-            f"questions.{qid}.options.{oid}.label", en, language=english_name(content, chat_locale)
-        )
-
-    def shown(a: Answer) -> str:
-        # Only choices need their question; a picture noted on a choice question is stored
-        # as "media.<key>", which names no question, and must not stop the summary.
-        qid = a.question_id.split(".")[0]
-        if a.kind == "skipped":
-            return "(skipped)"
-        if a.kind == "media":
-            return {"picture": "(sent a picture)", "voice": "(sent a voice note)"}.get(
-                a.value, "(sent a file)"
-            )
-        if a.kind == "yesno":
-            return "Yes" if a.value else "No"
-        if a.kind == "unsure":
-            return UNSURE.get(str(a.value), "Not sure")
-        if a.kind == "choice":
-            return label(qid, a.value)
-        if a.kind == "choices":
-            return "; ".join(label(qid, v) for v in a.value)
-        return str(a.value)
-
-    def text_of(key: str) -> str | None:
-        a = answers.get(key)
-        return str(a.value) if a is not None and a.kind == "text" else None
-
-    sections: list[Section] = []
-    iro_only: list[Row] = []
-    snapshot: dict[str, str] = {}
-    changed: list[Row] = []
-    current: Section | None = None
-    for s in steps(content, facts):
-        a = answers.get(s.key)
-        if a is None or s.question.type == "language":  # named once, at the top
-            continue
-        q_title = content.text(f"questions.{s.question.id}.summary", en)
-        topic = None
-        if s.topic is not None and s.question.for_each_chosen:
-            topic = label(s.question.for_each_chosen, s.topic)
-            title = f"Topic: {topic}"
-        else:
-            seen_topics = any(sec.title.startswith("Topic: ") for sec in sections)
-            title = "Other things they said" if seen_topics else "The review meeting"
-        if current is None or current.title != title:
-            current = Section(title)
-            sections.append(current)
-        row = Row(q_title, shown(a), own_words=a.kind == "text", practical=s.question.practical)
-        if a.kind == "text" and a.locale != en:
-            row.language = english_name(content, a.locale)
-            row.interpreter = True
-            row.english = (translations or {}).get(s.key)
-        media = answers.get(f"media.{s.key}")
-        if media is not None:
-            row.answer += " " + shown(media)
-        other = answers.get(f"{s.key}.other")  # typed words that named no option
-        if a.kind == "choices" and other is not None and other.kind == "text":
-            row.answer += f"; in their words: “{other.value}”"
-        typed = answers.get(f"{s.key}.said")  # what they typed, where it says more
-        if a.kind != "text" and typed is not None and typed.kind == "text":
-            row.answer += f" (they typed “{typed.value}”)"
-        if topic is not None:
-            q_title = f"{topic}: {q_title}"
-        if previous is not None and previous.get(s.key) != row.answer:
-            private = a.kind == "text" and a.visibility == "iro"
-            before = previous.get(s.key)
-            changed.append(
-                dataclasses.replace(
-                    row,
-                    question=q_title,
-                    answer="changed: see 'Just for the IRO' below"
-                    if private
-                    else f"{before} → {row.answer}"
-                    if before is not None
-                    else f"(new) {row.answer}",
-                )
-            )
-        snapshot[s.key] = row.answer
-        if a.kind == "text" and a.visibility == "iro":
-            # Out of its section, a topic answer needs its topic to make sense.
-            if topic is not None:
-                row.question = f"{topic}: {row.question}"
-            iro_only.append(row)
-        else:
-            current.rows.append(row)
-    sections = [sec for sec in sections if sec.rows]
-
-    take_part = answers.get("take_part")
-    participation = None
-    if take_part is not None and take_part.kind == "choice":
-        option = next(o for o in content.question("take_part").options if o.id == take_part.value)
-        if option.participation:
-            participation = {
-                "code": option.participation,
-                "meaning": CODE_MEANINGS.get(option.participation, ""),
-                "reason": f"They chose “{label('take_part', option.id)}”.",
-            }
-
+    see = _Shown(content, answers, chat_locale)
+    read = _read_answers(see, facts, previous, translations)
     pronouns = answers.get("pronouns")
-    pronoun_text = text_of("pronouns_other") or (
-        shown(pronouns) if pronouns is not None and pronouns.kind == "choice" else None
+    pronoun_text = see.text_of("pronouns_other") or (
+        see.shown(pronouns) if pronouns is not None and pronouns.kind == "choice" else None
     )
-    if previous is not None:
-        gone = [k for k in previous if k not in snapshot and k.split(".")[0] in content.by_id]
-        # Not what it was: a removed answer may have been for the IRO alone.
-        changed += [Row(_title(content, k), "(removed)") for k in gone]
     day = review.review_at.astimezone(tz)
-    written = [r for sec in sections for r in sec.rows] + iro_only
+    written = [r for sec in read.sections for r in sec.rows] + read.iro_only
     languages = sorted({r.language for r in written if r.language})
     locale_meta = content.locales[chat_locale].meta if chat_locale in content.locales else None
+    stamp = "%-d %B %Y at %H:%M"
     return {
         "updated": updated,
         # Every alert this review has, at the top: the one thing the IRO must not miss.
         "alerts": [
             {
-                "at": a.created_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
+                "at": a.created_at.astimezone(tz).strftime(stamp),
                 "categories": [CATEGORY_NAMES.get(c, c) for c in a.categories],
                 "alert_id": a.id,
             }
             for a in sorted(alerts or [], key=lambda a: a.created_at)
             if a.tier == "clear"
         ],
-        "sent_at": sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M"),
-        "first_sent_at": first_sent_at.astimezone(tz).strftime("%-d %B %Y at %H:%M")
+        "sent_at": sent_at.astimezone(tz).strftime(stamp),
+        "first_sent_at": first_sent_at.astimezone(tz).strftime(stamp)
         if updated and first_sent_at is not None
         else None,
         # Once, at the top: which answers are in which language, and whether they are in
@@ -217,10 +252,10 @@ def summary_data(
             for lang in languages
         ],
         "actions": _actions(
-            content, answers, alerts or [], tz, chat_locale, text_of, translations or {}
+            content, answers, alerts or [], tz, chat_locale, see.text_of, translations or {}
         ),
-        "changed": changed,
-        "snapshot": snapshot,
+        "changed": read.changed,
+        "snapshot": read.snapshot,
         "draft_translation": bool(locale_meta and locale_meta.status != "reviewed"),
         # Asked on the easy path: short questions, pictures, answers mostly tapped.
         "easy_path": content.is_easy(facts.band),
@@ -230,9 +265,9 @@ def summary_data(
             if review.date_of_birth
             else None,
             "first_name": review.first_name,
-            "name": text_of("name") or review.preferred_name or review.first_name,
+            "name": see.text_of("name") or review.preferred_name or review.first_name,
             "pronouns": pronoun_text,
-            "words": text_of("my_words"),
+            "words": see.text_of("my_words"),
             "age_band": facts.band,
             "age": age_at_review(review, tz),
             "uasc": review.is_uasc,
@@ -244,10 +279,10 @@ def summary_data(
             "place": review.place,
         },
         "chat_language": english_name(content, chat_locale),
-        "interpreter": _interpreter(content, answers, chat_locale, text_of),
-        "participation": participation,
-        "sections": sections,
-        "iro_only": iro_only,
+        "interpreter": _interpreter(content, answers, chat_locale, see.text_of),
+        "participation": _participation(see),
+        "sections": read.sections,
+        "iro_only": read.iro_only,
     }
 
 
