@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -301,7 +302,7 @@ def serve(settings: Settings) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="myreview", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="serve the bot on /api/messages")
@@ -409,6 +410,169 @@ def main(argv: list[str] | None = None) -> None:
     marked.add_argument("--locale", required=True)
     marked.add_argument("--key", action="append", help="only these keys (repeat); default all")
     marked.add_argument("--content-dir", type=Path, default=Path("content"))
+    return parser
+
+
+def _run_serve(settings: Settings, args: argparse.Namespace) -> None:
+    serve(settings)
+
+
+def _run_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(_migrate(settings))
+    print("Database is up to date.")
+
+
+def _run_demo(settings: Settings, args: argparse.Namespace) -> None:
+    review_row, code, reused = asyncio.run(demo_code(settings))
+    how = "kept (answers and all), with a new code" if reused else "created"
+    staff_link_url = asyncio.run(demo_staff_link(settings))
+    print(f"Open {chat_link(settings, code)} to chat as a young person.")
+    print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) {how}.")
+    print(f"Invite code: {code}")
+    print(
+        f"Open {staff_link_url} to sign in as the IRO, Jo Demo (choose a password; "
+        "then see Sam's review at /staff)."
+    )
+    print(PLAYGROUND_HINT.format(port=settings.port))
+    print(f"The IRO's emails land in {settings.outbox_dir}/ as .eml files.", flush=True)
+    serve(settings)
+
+
+def _run_review_add(settings: Settings, args: argparse.Namespace) -> None:
+    tz = ZoneInfo(settings.timezone)
+    try:
+        data = ReviewCreate.model_validate(
+            {
+                "first_name": args.first_name,
+                "preferred_name": args.preferred_name,
+                "age": args.age,
+                "date_of_birth": args.date_of_birth,
+                "case_reference": args.case_reference,
+                "is_uasc": args.uasc,
+                "iro_name": args.iro_name,
+                "iro_email": args.iro_email,
+                "review_at": _parse_when(args.review_at, tz),
+                "language_hint": args.language,
+                "place": args.place,
+                "easy_read": args.easy_read,
+            }
+        )
+    except ValidationError as exc:
+        raise SystemExit(f"The review is not valid:\n{exc}") from exc
+    review_row, code = asyncio.run(add_review(settings, data))
+    print(f"Review {review_row.id} created for {review_row.first_name}.")
+    print(f"Invite code: {code}")
+    tell_invite(settings, review_row, code, args.card)
+    last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
+    print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
+    if review_row.place:
+        print(f"The young person is told the review is at: {review_row.place}")
+    if review_row.easy_read:
+        print("They will be asked on the easy path (short questions, pictures, taps).")
+
+
+def _run_review_new_code(settings: Settings, args: argparse.Namespace) -> None:
+    review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
+    print(f"New invite code for review {review_row.id}: {code}")
+    tell_invite(settings, review_row, code, args.card)
+    print(
+        f"The old code no longer works, and {closed} device(s) linked with it are closed."
+        " The first device to enter this code can see and change the answers."
+    )
+
+
+def _run_review_move(settings: Settings, args: argparse.Namespace) -> None:
+    tz = ZoneInfo(settings.timezone)
+    review_row, changed = asyncio.run(
+        move_review(settings, args.review_id, _parse_when(args.review_at, tz), args.place)
+    )
+    if not changed:
+        print(f"Review {review_row.id} is already then and there: nothing changed.")
+    else:
+        at = review_row.review_at.astimezone(tz)
+        print(f"Review {review_row.id} is now on {at:%-d %B %Y at %H:%M}.")
+        print("A young person linked to it is told, in their language.")
+
+
+def _run_review_cancel(settings: Settings, args: argparse.Namespace) -> None:
+    review_row = asyncio.run(cancel_review(settings, args.review_id, args.reason))
+    print(f"Review {review_row.id} is cancelled; its code no longer works.")
+    print("A young person linked to it is told kindly (not the reason).")
+
+
+def _run_review_purge(settings: Settings, args: argparse.Namespace) -> None:
+    if not args.yes:
+        _confirm_purge(args.review_id)
+    counts = asyncio.run(purge_review(settings, args.review_id))
+    print(f"Deleted: {', '.join(f'{n} {t}' for t, n in counts.items())}.")
+
+
+def _run_keys_rotate(settings: Settings, args: argparse.Namespace) -> None:
+    before, done, after = asyncio.run(rotate_keys(settings, batch=args.batch))
+    print(f"Under an older key or not yet sealed: {sum(before.values())} value(s).")
+    print(f"Sealed anew: {done.resealed}; rewritten by the bot meanwhile: {done.skipped}.")
+    if after:
+        left = ", ".join(f"{n} in {c}" for c, n in after.items())
+        print(f"Still to do (written while this ran; run it again): {left}.")
+    else:
+        print("Every value is under the current key: older keys can be removed.")
+
+
+def _run_staff_add(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        member_data = StaffMemberCreate.model_validate(
+            {"email": args.email, "display_name": args.name, "role": args.role}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SystemExit(f"The staff member is not valid: {problems}") from None
+    member, link = asyncio.run(staff_add(settings, member_data))
+    print(f"Staff member {member.id} added: {member.display_name} ({member.role}).")
+    print(f"Set-up link (works once, for 24 hours; shown once): {link}")
+
+
+def _run_staff_link(settings: Settings, args: argparse.Namespace) -> None:
+    member, link = asyncio.run(staff_link(settings, args.email))
+    print(f"Set-up link for {member.display_name} (works once, for 24 hours): {link}")
+    print("Using it sets a new password (and authenticator app) and ends their sessions.")
+
+
+def _run_audit_verify(settings: Settings, args: argparse.Namespace) -> None:
+    found = asyncio.run(audit_verify(settings))
+    if not found.ok:
+        print(
+            f"Audit trail BROKEN at row {found.broken_at}: {found.why}. "
+            f"{found.rows} row(s) before it are intact."
+        )
+        raise SystemExit(1)
+    print(f"Audit trail intact: {found.rows} row(s); last hash {found.head}.")
+
+
+def _run_review_export(settings: Settings, args: argparse.Namespace) -> None:
+    paths = asyncio.run(export_review(settings, args.review_id, args.out))
+    print("Written: " + ", ".join(str(p) for p in paths))
+
+
+# What each command does, once its settings are read: (command, action) -> function.
+COMMANDS: dict[tuple[str, str | None], Callable[[Settings, argparse.Namespace], None]] = {
+    ("serve", None): _run_serve,
+    ("migrate", None): _run_migrate,
+    ("demo", None): _run_demo,
+    ("review", "add"): _run_review_add,
+    ("review", "new-code"): _run_review_new_code,
+    ("review", "move"): _run_review_move,
+    ("review", "cancel"): _run_review_cancel,
+    ("review", "purge"): _run_review_purge,
+    ("keys", "rotate"): _run_keys_rotate,
+    ("staff", "add"): _run_staff_add,
+    ("staff", "link"): _run_staff_link,
+    ("audit", "verify"): _run_audit_verify,
+    ("review", "export"): _run_review_export,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
 
     if args.command == "keys" and args.action == "new":
@@ -436,122 +600,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(settings_error(exc)) from None
     logs.configure(settings.log_level)
     try:
-        if args.command == "serve":
-            serve(settings)
-        elif args.command == "migrate":
-            asyncio.run(_migrate(settings))
-            print("Database is up to date.")
-        elif args.command == "demo":
-            review_row, code, reused = asyncio.run(demo_code(settings))
-            how = "kept (answers and all), with a new code" if reused else "created"
-            staff_link_url = asyncio.run(demo_staff_link(settings))
-            print(f"Open {chat_link(settings, code)} to chat as a young person.")
-            print(f"Demo review {review_row.id} for Sam (IRO Jo Demo) {how}.")
-            print(f"Invite code: {code}")
-            print(
-                f"Open {staff_link_url} to sign in as the IRO, Jo Demo (choose a password; "
-                "then see Sam's review at /staff)."
-            )
-            print(PLAYGROUND_HINT.format(port=settings.port))
-            print(f"The IRO's emails land in {settings.outbox_dir}/ as .eml files.", flush=True)
-            serve(settings)
-        elif args.command == "review" and args.action == "add":
-            tz = ZoneInfo(settings.timezone)
-            try:
-                data = ReviewCreate.model_validate(
-                    {
-                        "first_name": args.first_name,
-                        "preferred_name": args.preferred_name,
-                        "age": args.age,
-                        "date_of_birth": args.date_of_birth,
-                        "case_reference": args.case_reference,
-                        "is_uasc": args.uasc,
-                        "iro_name": args.iro_name,
-                        "iro_email": args.iro_email,
-                        "review_at": _parse_when(args.review_at, tz),
-                        "language_hint": args.language,
-                        "place": args.place,
-                        "easy_read": args.easy_read,
-                    }
-                )
-            except ValidationError as exc:
-                raise SystemExit(f"The review is not valid:\n{exc}") from exc
-            review_row, code = asyncio.run(add_review(settings, data))
-            print(f"Review {review_row.id} created for {review_row.first_name}.")
-            print(f"Invite code: {code}")
-            tell_invite(settings, review_row, code, args.card)
-            last_day = (review_row.invite_expires_at.astimezone(tz) - timedelta(seconds=1)).date()
-            print(f"Valid until the end of {last_day:%-d %B %Y}. It is shown once only.")
-            if review_row.place:
-                print(f"The young person is told the review is at: {review_row.place}")
-            if review_row.easy_read:
-                print("They will be asked on the easy path (short questions, pictures, taps).")
-        elif args.command == "review" and args.action == "new-code":
-            review_row, code, closed = asyncio.run(new_code(settings, args.review_id))
-            print(f"New invite code for review {review_row.id}: {code}")
-            tell_invite(settings, review_row, code, args.card)
-            print(
-                f"The old code no longer works, and {closed} device(s) linked with it are closed."
-                " The first device to enter this code can see and change the answers."
-            )
-        elif args.command == "review" and args.action == "move":
-            tz = ZoneInfo(settings.timezone)
-            review_row, changed = asyncio.run(
-                move_review(settings, args.review_id, _parse_when(args.review_at, tz), args.place)
-            )
-            if not changed:
-                print(f"Review {review_row.id} is already then and there: nothing changed.")
-            else:
-                at = review_row.review_at.astimezone(tz)
-                print(f"Review {review_row.id} is now on {at:%-d %B %Y at %H:%M}.")
-                print("A young person linked to it is told, in their language.")
-        elif args.command == "review" and args.action == "cancel":
-            review_row = asyncio.run(cancel_review(settings, args.review_id, args.reason))
-            print(f"Review {review_row.id} is cancelled; its code no longer works.")
-            print("A young person linked to it is told kindly (not the reason).")
-        elif args.command == "review" and args.action == "purge":
-            if not args.yes:
-                _confirm_purge(args.review_id)
-            counts = asyncio.run(purge_review(settings, args.review_id))
-            print(f"Deleted: {', '.join(f'{n} {t}' for t, n in counts.items())}.")
-        elif args.command == "keys" and args.action == "rotate":
-            before, done, after = asyncio.run(rotate_keys(settings, batch=args.batch))
-            print(f"Under an older key or not yet sealed: {sum(before.values())} value(s).")
-            print(f"Sealed anew: {done.resealed}; rewritten by the bot meanwhile: {done.skipped}.")
-            if after:
-                left = ", ".join(f"{n} in {c}" for c, n in after.items())
-                print(f"Still to do (written while this ran; run it again): {left}.")
-            else:
-                print("Every value is under the current key: older keys can be removed.")
-        elif args.command == "staff" and args.action == "add":
-            try:
-                member_data = StaffMemberCreate.model_validate(
-                    {"email": args.email, "display_name": args.name, "role": args.role}
-                )
-            except ValidationError as exc:
-                problems = "; ".join(
-                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-                )
-                raise SystemExit(f"The staff member is not valid: {problems}") from None
-            member, link = asyncio.run(staff_add(settings, member_data))
-            print(f"Staff member {member.id} added: {member.display_name} ({member.role}).")
-            print(f"Set-up link (works once, for 24 hours; shown once): {link}")
-        elif args.command == "staff" and args.action == "link":
-            member, link = asyncio.run(staff_link(settings, args.email))
-            print(f"Set-up link for {member.display_name} (works once, for 24 hours): {link}")
-            print("Using it sets a new password (and authenticator app) and ends their sessions.")
-        elif args.command == "audit" and args.action == "verify":
-            found = asyncio.run(audit_verify(settings))
-            if not found.ok:
-                print(
-                    f"Audit trail BROKEN at row {found.broken_at}: {found.why}. "
-                    f"{found.rows} row(s) before it are intact."
-                )
-                raise SystemExit(1)
-            print(f"Audit trail intact: {found.rows} row(s); last hash {found.head}.")
-        elif args.command == "review" and args.action == "export":
-            paths = asyncio.run(export_review(settings, args.review_id, args.out))
-            print("Written: " + ", ".join(str(p) for p in paths))
+        COMMANDS[(args.command, getattr(args, "action", None))](settings, args)
     except ContentError as exc:
         raise SystemExit(f"Content is not valid:\n{exc}") from exc
     except UnsafeSetup as exc:
