@@ -36,6 +36,7 @@ from dialogs.flow import find, first_unanswered, step_after, steps
 from dialogs.ports import ChatTurn, conversation_reference
 from dialogs.recognize import Choice, compact_code, match_one, normalize
 from dialogs.render import answers_activity
+from storage.models import ChannelLink, Review
 
 log = logging.getLogger(__name__)
 
@@ -185,36 +186,80 @@ class Consultation:
     async def check_code(self, step: StepContext) -> Result:
         """Stores the link for a valid code; counts a wrong one; pauses after too many."""
         turn = await self.turn(step)
-        services = self.services
-        repos, now = services.repos, turn.now()
+        repos, now = self.services.repos, turn.now()
         act = step.context.activity
         conversation_id = act.conversation.id if act.conversation else ""
         user_id = (act.from_property.id if act.from_property else None) or ""
-        conv_key = f"{act.channel_id}/{conversation_id}"
-        user_key = f"{act.channel_id}/{user_id}"
-        # Wrong codes are bounded per conversation, per channel user (whatever conversation
-        # they use) and across the service (whatever users and channels guessers invent).
-        misses = await repos.code_attempts.failures_since(
-            conversation_key=conv_key, since=now - services.code_window
-        )
-        by_user = await repos.code_attempts.user_failures_since(
-            user_key=user_key, since=now - timedelta(days=1)
-        )
-        if len(misses) >= services.code_attempts_allowed:
-            await turn.say("code_paused", time=turn.time_words(misses[-1] + services.code_window))
+        keys = (f"{act.channel_id}/{conversation_id}", f"{act.channel_id}/{user_id}")
+        misses = await self._misses_unless_paused(turn, keys, now)
+        if misses is None:
             return await step.replace(LINK, {"again": True})
-        if len(by_user) >= services.code_attempts_per_user_per_day:
-            await turn.say("code_paused", time=turn.time_words(by_user[0] + timedelta(days=1)))
+        code = compact_code(str(step.result.get("value", "")))
+        review = await self._review_for(turn, code, keys, misses, now)
+        if review is None:
             return await step.replace(LINK, {"again": True})
 
-        # The code is checked first, whatever the service-wide rate: a keyed hash looked up by
-        # equality, so a right code gets in at once and guessers cannot hold it up. Only a
-        # wrong code is counted, and past the service-wide rate it is refused as before.
-        code = compact_code(str(step.result.get("value", "")))
-        review = await repos.reviews.by_code_hash(invite_code_hash=services.codes.hash(code))
+        await repos.code_attempts.clear(conversation_key=keys[0])
+        link = await repos.links.link(
+            review_id=review.id or 0,
+            channel_id=act.channel_id or "",
+            user_id=user_id,
+            conversation_id=conversation_id,
+            conversation_reference=conversation_reference(act),
+            max_devices=self.services.code_devices_allowed,
+            reopens=act.channel_id in REOPENING_CHANNELS,
+        )
+        if link is None:
+            # Not a wrong code, so not counted as one: the IRO can give a new code.
+            await turn.say("code_too_many_devices")
+            return await step.replace(LINK, {"again": True})
+        await self._alerts_before_the_code(act.channel_id or "", conversation_id, review)
+        turn.profile["review_id"] = review.id
+        turn.review = review
+        turn.link = link
+        await turn.reload_answers()
+        welcomed_in = turn.locale
+        await self._chat_language(turn, link, review, act.locale)
+        if turn.locale != welcomed_in and not turn.answers.keys() - {"language"}:
+            # The safety rule first, in the child's own language, before any question.
+            await turn.say("welcome", "welcome_rules")
+        await self._say_linked(turn, link, review)
+        return await step.end(review.id)
+
+    async def _misses_unless_paused(
+        self, turn: Turn, keys: tuple[str, str], now: datetime
+    ) -> list[datetime] | None:
+        """This conversation's recent wrong codes; None (and "paused" said) past a bound.
+        Wrong codes are bounded per conversation, per channel user (whatever conversation
+        they use) and across the service (whatever users and channels guessers invent)."""
+        services, codes = self.services, self.services.repos.code_attempts
+        misses = await codes.failures_since(
+            conversation_key=keys[0], since=now - services.code_window
+        )
+        by_user = await codes.user_failures_since(user_key=keys[1], since=now - timedelta(days=1))
+        if len(misses) >= services.code_attempts_allowed:
+            await turn.say("code_paused", time=turn.time_words(misses[-1] + services.code_window))
+            return None
+        if len(by_user) >= services.code_attempts_per_user_per_day:
+            await turn.say("code_paused", time=turn.time_words(by_user[0] + timedelta(days=1)))
+            return None
+        return misses
+
+    async def _review_for(
+        self, turn: Turn, code: str, keys: tuple[str, str], misses: list[datetime], now: datetime
+    ) -> Review | None:
+        """The review this code opens; else None, and why said (a wrong code counted).
+
+        The code is checked first, whatever the service-wide rate: a keyed hash looked up by
+        equality, so a right code gets in at once and guessers cannot hold it up. Only a
+        wrong code is counted, and past the service-wide rate it is refused as before."""
+        services = self.services
+        review = await services.repos.reviews.by_code_hash(
+            invite_code_hash=services.codes.hash(code)
+        )
         if review is None:
-            await repos.code_attempts.record_failure(
-                conversation_key=conv_key, user_key=user_key, at=now
+            await services.repos.code_attempts.record_failure(
+                conversation_key=keys[0], user_key=keys[1], at=now
             )
             if len(misses) + 1 >= services.code_attempts_allowed:
                 await turn.say("code_paused", time=turn.time_words(now + services.code_window))
@@ -222,80 +267,68 @@ class Consultation:
                 await turn.say("code_busy")
             else:
                 await turn.say("code_wrong")
-            return await step.replace(LINK, {"again": True})
+            return None
         if review.invite_expires_at <= now:
             await turn.say("code_expired")
-            return await step.replace(LINK, {"again": True})
+            return None
         if review.submitted_at is not None:
             await turn.say("code_used_up")
-            return await step.replace(LINK, {"again": True})
+            return None
+        return review
 
-        await repos.code_attempts.clear(conversation_key=conv_key)
-        link = await repos.links.link(
-            review_id=review.id or 0,
-            channel_id=act.channel_id or "",
-            user_id=user_id,
-            conversation_id=conversation_id,
-            conversation_reference=conversation_reference(act),
-            max_devices=services.code_devices_allowed,
-            reopens=act.channel_id in REOPENING_CHANNELS,
-        )
-        if link is None:
-            # Not a wrong code, so not counted as one: the IRO can give a new code.
-            await turn.say("code_too_many_devices")
-            return await step.replace(LINK, {"again": True})
-        # A worry written before the code: the IRO hears of it now, with the review.
-        for alert in await repos.alerts.link_to_review(
-            channel_id=act.channel_id or "",
-            conversation_id=conversation_id,
-            review_id=review.id or 0,
+    async def _alerts_before_the_code(
+        self, channel_id: str, conversation_id: str, review: Review
+    ) -> None:
+        """A worry written before the code: the IRO hears of it now, with the review."""
+        notifier = self.services.notifier
+        for alert in await self.services.repos.alerts.link_to_review(
+            channel_id=channel_id, conversation_id=conversation_id, review_id=review.id or 0
         ):
             if alert.merged_into is not None:  # repeats are in their group's email
                 continue
             if alert.tier == "unsure":
-                await self.services.notifier.note(alert_id=alert.id or 0, linked_later=True)
+                await notifier.note(alert_id=alert.id or 0, linked_later=True)
             else:
-                await self.services.notifier.alert(alert_id=alert.id or 0, linked_later=True)
-        turn.profile["review_id"] = review.id
-        turn.review = review
-        turn.link = link
-        await turn.reload_answers()
-        welcomed_in = turn.locale
+                await notifier.alert(alert_id=alert.id or 0, linked_later=True)
+
+    async def _chat_language(
+        self, turn: Turn, link: ChannelLink, review: Review, device: str | None
+    ) -> None:
+        """The chat goes on in the language chosen; else, on the child's own device, in one
+        known already, stored as their answer (not asked again; "Language" still changes it)."""
         chosen = turn.answers.get("language")
         if chosen is not None and chosen.kind == "choice":
             turn.profile["locale"] = chosen.value
-        elif link.trusted:
-            # The language the child chatted in at their last review comes before the review's
-            # hint: it is the child's own choice (dialogs/carry_over.py).
-            before = await carried_language(turn)
-            known = self._known_language(turn, before or review.language_hint, act.locale)
-            if known is not None:
-                # Known already (the child chose it, the review says it, or the device does):
-                # not asked again. "Language" at any step still changes it.
-                turn.profile["locale"] = known
-                saved = await repos.answers.save(
-                    review_id=review.id or 0,
-                    question_id="language",
-                    kind="choice",
-                    value=known,
-                    locale=known,
-                )
-                turn.answers["language"] = saved
-        if turn.locale != welcomed_in and not turn.answers.keys() - {"language"}:
-            # The safety rule first, in the child's own language, before any question.
-            await turn.say("welcome", "welcome_rules")
+            return
         if not link.trusted:
-            # Someone holding the code is not always the child: no name, no answers.
-            facts = turn.facts()
-            keys = [s.key for s in steps(turn.content, facts)]
+            return
+        # The language the child chatted in at their last review comes before the review's
+        # hint: it is the child's own choice (dialogs/carry_over.py).
+        before = await carried_language(turn)
+        known = self._known_language(turn, before or review.language_hint, device)
+        if known is None:
+            return
+        turn.profile["locale"] = known
+        turn.answers["language"] = await self.services.repos.answers.save(
+            review_id=review.id or 0,
+            question_id="language",
+            kind="choice",
+            value=known,
+            locale=known,
+        )
+
+    async def _say_linked(self, turn: Turn, link: ChannelLink, review: Review) -> None:
+        """That they are in: on another device, how far the answers are (no name, no answers:
+        someone holding the code is not always the child); else welcome, or welcome back."""
+        if not link.trusted:
+            keys = [s.key for s in steps(turn.content, turn.facts())]
             done = sum(1 for k in keys if k in turn.answers)
             counted = turn.content.plural("questions", len(keys), turn.locale)
             await turn.say("linked_other_device", done=done, questions=counted)
-        else:
-            again = turn.answers.keys() - {"language"}
-            first = "linked_place" if review.place else "linked"
-            await turn.say("linked_again" if again else first)
-        return await step.end(review.id)
+            return
+        again = turn.answers.keys() - {"language"}
+        first = "linked_place" if review.place else "linked"
+        await turn.say("linked_again" if again else first)
 
     @staticmethod
     def _known_language(turn: Turn, hint: str | None, device: str | None) -> str | None:
