@@ -55,6 +55,7 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     ("POST", "/staff/reviews/{review_id}/new-code"): "the review's IRO, admin",
     ("POST", "/staff/reviews/{review_id}/read"): "the review's IRO",
     ("GET", "/staff/admin/reviews"): only("admin"),
+    ("POST", "/staff/admin/audit.csv"): "admin",
     ("GET", "/staff/admin/staff"): only("admin"),
     ("POST", "/staff/admin/staff"): "admin",
     ("POST", "/staff/admin/staff/{staff_id}/deactivate"): "admin",

@@ -4,6 +4,8 @@ edited or taken out of the SQLite file is found by `myreview audit verify` (exit
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import sqlite3
 from typing import Any
 
@@ -158,3 +160,36 @@ async def test_no_reading_without_its_row_and_no_childs_words_in_the_trail(
         dump = "\n".join(conn.iterdump())
     trail = [line for line in dump.splitlines() if "auditevent" in line.lower()]
     assert trail and not any("Zanzibar" in line for line in trail)
+
+
+async def test_an_admin_downloads_the_whole_trail_and_the_download_is_in_it(
+    client, parts, new_review, linked_chat
+):
+    review, chat = await linked_chat(iro_email=JO)
+    await chat.say("English")
+    await chat.say("Zanzibar-Marigold")
+    await make_staff(parts, email=JO, role="iro")
+    jo_csrf = await signed_in(client, JO)
+    assert (await client.get(f"/staff/reviews/{review.id}")).status == 200
+    # Not an admin: no such page.
+    refused = await client.post("/staff/admin/audit.csv", data={"csrf": jo_csrf})
+    assert refused.status == 404
+    await client.post("/staff/sign-out", data={"csrf": jo_csrf})
+    await make_staff(parts, email="ada@council.example", role="admin")
+    csrf = await signed_in(client, "ada@council.example")
+    stale = await client.post("/staff/admin/audit.csv", data={"csrf": "not the token"})
+    assert stale.status == 403 and (await audit_rows(parts))[-1].action != "audit.exported"
+
+    got = await client.post("/staff/admin/audit.csv", data={"csrf": csrf})
+    assert got.status == 200 and got.content_type == "text/csv"
+    assert got.headers["Content-Disposition"].startswith('attachment; filename="myreview-audit-')
+    text = (await got.read()).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    stored = await audit_rows(parts)
+    # Every row, in order, with the hashes that chain them; the download itself the last.
+    assert [int(r["id"]) for r in rows] == [e.id for e in stored]
+    assert [r["hash"] for r in rows] == [e.hash for e in stored]
+    assert rows[-1]["action"] == "audit.exported"
+    assert rows[-1]["staff_email"] == "ada@council.example"
+    assert "review.viewed" in {r["action"] for r in rows}
+    assert "Zanzibar" not in text and "Marigold" not in text

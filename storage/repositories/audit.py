@@ -124,6 +124,17 @@ class AuditRepository:
             res = await s.exec(stmt.order_by(col(AuditEvent.id).desc()).limit(limit))
             return list(res.all())
 
+    async def rows(self, *, after: int = 0, limit: int = 5000) -> list[AuditEvent]:
+        """Rows after id `after`, oldest first (an export reads the trail in pages of these)."""
+        async with self._db.read() as s:
+            res = await s.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.id) > after)
+                .order_by(col(AuditEvent.id))
+                .limit(limit)
+            )
+            return list(res.all())
+
     async def verify(self) -> Verified:
         """Walks the chain from the first row: each id one more than the last, each row's
         prev_hash the hash of the row before, each hash what the row's content gives."""
