@@ -547,3 +547,30 @@ async def test_the_board_says_when_a_review_is_held_cancelled_or_read(client, pa
     assert states == {"Done": "Read", "Held": "Review held", "Off": "Cancelled"}
     # Upcoming first; cancelled last.
     assert board.index("Done") < board.index("Held") < board.index("Off")
+
+
+async def test_the_board_filters_by_state_and_its_counts_add_up(client, parts, new_review):
+    jo, _ = await make_staff(parts, email=JO, role="iro", name="Jo Smith")
+    for name in ("Ann", "Bea", "Cal"):
+        await new_review(first_name=name, iro_email=JO)
+    sent, _ = await new_review(first_name="Dee", iro_email=JO)
+    await parts.repos.reviews.mark_submitted(review_id=sent.id, at=datetime.now(UTC))
+    off, _ = await new_review(first_name="Eve", iro_email=JO)
+    await reviews.cancel(parts.services, review_id=off.id, reason="x", by=jo.id)
+    await new_review(first_name="Zed", iro_email=PAT)  # another IRO's: never counted
+    await signed_in(client, JO)
+
+    board = await (await client.get("/staff")).text()
+    assert "5 reviews." in board
+    filters = dict(re.findall(r'href="/staff(?:\?state=\w+)?"[^>]*>([\w ]+) \((\d+)\)', board))
+    assert filters == {"All": "5", "Invited": "3", "Sent": "1", "Cancelled": "1"}
+    invited = await (await client.get("/staff?state=invited")).text()
+    assert all(n in invited for n in ("Ann", "Bea", "Cal")) and "Dee" not in invited
+    assert 'href="/staff?state=invited" aria-current="page"' in invited
+    only_sent = await (await client.get("/staff?state=sent")).text()
+    assert "Dee" in only_sent and "Ann" not in only_sent and "Eve" not in only_sent
+    # Nothing in a state: said so; an unknown state shows everything.
+    none = await (await client.get("/staff?state=alerts")).text()
+    assert "None of your reviews is in this state" in none
+    every = await (await client.get("/staff?state=%3Cscript%3E")).text()
+    assert all(n in every for n in ("Ann", "Dee", "Eve")) and "Zed" not in every

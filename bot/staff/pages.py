@@ -37,6 +37,7 @@ from bot.staff import credentials
 from bot.staff.accounts import add_staff, token_hash
 from bot.staff.board import (
     STATE_NAMES,
+    STATES,
     AlertCard,
     ReviewCard,
     alert_card,
@@ -650,11 +651,27 @@ class StaffPages:
         role = signed.member.role
         if role == "iro":
             cards = await self._iro_cards(signed.member)
+            # One state at a time (?state=sent), or those with open alerts (?state=alerts);
+            # the counts are of every review, so the filters add up to the whole board.
+            counts = {key: sum(c.progress.state == key for c in cards) for key in STATES}
+            counts["alerts"] = sum(1 for c in cards if c.open_alerts)
+            state = request.query.get("state", "")
+            if state not in counts:
+                state = ""
+            shown_cards = [
+                c
+                for c in cards
+                if not state or (c.open_alerts if state == "alerts" else c.progress.state == state)
+            ]
             return self.render(
                 "home_iro.html",
                 signed=signed,
                 title="My reviews",
-                cards=cards,
+                cards=shown_cards,
+                total=len(cards),
+                counts=counts,
+                state=state,
+                state_names={"alerts": "Open alerts", **STATES},
                 notice=NOTICES.get(request.query.get("done", "")),
             )
         if role == "duty":
