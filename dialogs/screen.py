@@ -30,7 +30,7 @@ from dialogs.answer_form import is_answer_form, is_number_form, waiting
 from dialogs.ask import choices_for
 from dialogs.context import Screened, Services, Turn, TurnFacts
 from dialogs.ports import Arrived, ChatTurn
-from dialogs.recognize import normalize
+from dialogs.recognize import looks_like_code, normalize
 from dialogs.render import (
     CHOICE_INPUT,
     AskView,
@@ -384,9 +384,16 @@ def _recent(profile: dict[str, Any], now: datetime) -> list[str]:
 
 
 def worth_keeping(matcher: Screen, text: str) -> bool:
-    """Whether a typed message is kept to read with the next ones. Numbers, buttons' labels and
-    long messages are not: they say nothing together that they did not say alone."""
-    return not (len(text) > RECENT_CHARS or is_number_form(text) or matcher.is_own_words(text))
+    """Whether a typed message is kept to read with the next ones. Numbers, buttons' labels,
+    invite codes and long messages are not: they say nothing together that they did not say
+    alone (a code read with the name typed next made the model unsure of "أميرة" about one
+    time in thirty), and a code is a key to the chat, not to be kept in its state."""
+    return not (
+        len(text) > RECENT_CHARS
+        or is_number_form(text)
+        or looks_like_code(text)
+        or matcher.is_own_words(text)
+    )
 
 
 def _remember(profile: dict[str, Any], matcher: Screen, text: str, now: datetime) -> None:

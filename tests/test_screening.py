@@ -6,6 +6,7 @@ help comes in that same turn, and exactly one alert is queued.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -19,6 +20,7 @@ from tests.chat import Chat
 from tests.consult import (
     answer_until,
     answers_of,
+    content_of,
     said,
     said_in_any_band,
     to_question,
@@ -263,3 +265,22 @@ async def test_a_worry_is_stored_whatever_length_of_ids_the_channel_sends(linked
     [alert] = await parts.repos.alerts.for_review(review_id=review.id)
     assert alert.aad_object_id == "\u202e" * 64
     assert "0800 1111" in chat.said
+
+
+def test_an_invite_code_is_never_read_with_the_words_after_it(parts):
+    """The code is a key to the chat, not a child's words: never kept to read with the next
+    message (read with it, the model was unsure of the name "أميرة" one time in thirty)."""
+    from dialogs.context import CODE_ALPHABET, CODE_LENGTH
+    from dialogs.screen import worth_keeping
+    from tests.screening_sets import tier_of_sequence
+
+    screen = parts.services.matcher(content_of(parts))
+    pick = random.Random(7)
+    codes = []
+    for _ in range(400):
+        raw = "".join(pick.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        codes += ["-".join(raw[i : i + 3] for i in range(0, CODE_LENGTH, 3)), raw.lower()]
+    assert [c for c in codes if worth_keeping(screen, c)] == []
+    # As the bot reads a chat: the code typed, then the name at the next question.
+    for name in ("أميرة", "Amira", "Sam"):
+        assert [c for c in codes[:200] if tier_of_sequence(screen, [c, name])] == []
