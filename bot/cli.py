@@ -367,7 +367,17 @@ def _parser() -> argparse.ArgumentParser:
     staff_new = staff.add_parser("add", help="add a member of staff; prints a one-time set-up link")
     staff_new.add_argument("--email", required=True)
     staff_new.add_argument("--name", required=True, help="their name as colleagues know it")
-    staff_new.add_argument("--role", required=True, choices=list(STAFF_ROLES))
+    staff_new.add_argument(
+        "--role", required=True, choices=list(STAFF_ROLES), help="their main role: their home page"
+    )
+    staff_new.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        choices=list(STAFF_ROLES),
+        metavar="ROLE",
+        help="another role they hold besides (repeat for more), e.g. --role duty --also admin",
+    )
     staff_again = staff.add_parser(
         "link", help="a new set-up link (a forgotten password, a new phone)"
     )
@@ -521,13 +531,19 @@ def _run_keys_rotate(settings: Settings, args: argparse.Namespace) -> None:
 def _run_staff_add(settings: Settings, args: argparse.Namespace) -> None:
     try:
         member_data = StaffMemberCreate.model_validate(
-            {"email": args.email, "display_name": args.name, "role": args.role}
+            {
+                "email": args.email,
+                "display_name": args.name,
+                "role": args.role,
+                "extra_roles": args.also,
+            }
         )
     except ValidationError as exc:
         problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise SystemExit(f"The staff member is not valid: {problems}") from None
     member, link = asyncio.run(staff_add(settings, member_data))
-    print(f"Staff member {member.id} added: {member.display_name} ({member.role}).")
+    also = f", also {', '.join(member.extra_roles)}" if member.extra_roles else ""
+    print(f"Staff member {member.id} added: {member.display_name} ({member.role}{also}).")
     print(f"Set-up link (works once, for 24 hours; shown once): {link}")
 
 

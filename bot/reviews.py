@@ -234,7 +234,7 @@ async def reallocate(
 ) -> Review:
     """Gives the review to another IRO (their name and email on it); the child is told who
     their IRO is now. The new IRO has not read the answers: "read" is cleared."""
-    if to.role != "iro" or not to.active:
+    if not to.holds("iro") or not to.active:
         raise ReviewNotChanged("Choose an IRO with an active account.")
     async with services.repos.db.unit_of_work():
         review = await _open(services, review_id)

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
@@ -442,11 +442,40 @@ STAFF_ROLES = ("iro", "duty", "participation", "admin")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def normal_roles(role: str, extra: Any) -> list[str]:
+    """The roles held besides the main one: known ones, once each, in STAFF_ROLES' order,
+    without the main role. Raises ValueError naming an unknown one."""
+    if extra is None:
+        extra = []
+    if isinstance(extra, str) or not isinstance(extra, list | tuple | set | frozenset):
+        raise ValueError("the other roles must be a list of roles")
+    wanted = {str(r).strip().lower() for r in extra}
+    unknown = sorted(wanted - set(STAFF_ROLES))
+    if unknown:
+        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)} (not {unknown[0]})")
+    return [r for r in STAFF_ROLES if r in wanted and r != role]
+
+
 class StaffMemberBase(SQLModel):
     # Kept lower-case: an IRO's reviews are found by the email typed on them, in any case.
     email: str = Field(max_length=254)
     display_name: str = Field(max_length=120, sa_type=PlainLine(120))
+    # Their main role: the home page they land on. A person may hold more (`extra_roles`: a
+    # team manager on the duty team who is also an admin; an IRO who is also an admin). Each
+    # role keeps its own least privilege; ask `holds(...)`, never compare `role`.
     role: str = Field(max_length=16)
+    extra_roles: list[str] = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
+
+    def holds(self, *roles: str) -> bool:
+        """Whether this person holds any of `roles` (as their main role or another)."""
+        return self.role in roles or any(r in roles for r in self.extra_roles or ())
+
+    @property
+    def roles(self) -> list[str]:
+        """Every role they hold: the main one first."""
+        return [self.role, *(r for r in self.extra_roles or () if r != self.role)]
 
 
 class StaffMemberCreate(StaffMemberBase):
@@ -473,6 +502,11 @@ class StaffMemberCreate(StaffMemberBase):
         if v not in STAFF_ROLES:
             raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}")
         return v
+
+    @model_validator(mode="after")
+    def _extra_roles(self) -> StaffMemberCreate:
+        self.extra_roles = normal_roles(self.role, self.extra_roles)
+        return self
 
 
 class StaffMemberPublic(StaffMemberBase):

@@ -22,13 +22,20 @@ async def make_staff(
     *,
     email: str,
     role: str,
+    also: tuple[str, ...] = (),
     name: str | None = None,
     password: str | None = PASSWORD,
     totp: bool = False,
 ) -> tuple[StaffMember, str | None]:
-    """An account (set up with `password`, and a TOTP secret if `totp`); and the secret."""
+    """An account (set up with `password`, and a TOTP secret if `totp`), holding `role` and
+    the roles `also`; and the secret."""
     member = await parts.repos.staff.create(
-        data=StaffMemberCreate(email=email, display_name=name or email.split("@")[0], role=role)
+        data=StaffMemberCreate(
+            email=email,
+            display_name=name or email.split("@")[0],
+            role=role,
+            extra_roles=list(also),
+        )
     )
     secret = pyotp.random_base32() if totp else None
     if password is not None:

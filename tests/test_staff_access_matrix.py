@@ -1,7 +1,8 @@
 """The access matrix, built from the app's own route table: every /staff route is listed here
 with what each role gets, so a route added without a decision fails this test. Pages are
 opened for real by each role, signed in: 200 where allowed, the "not found" page (404) where
-not, the sign-in page (303) when signed out."""
+not, the sign-in page (303) when signed out. A person holding two roles gets what either
+role gets, and no more (what each page then shows them: tests/test_staff_roles.py)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ MATRIX: dict[tuple[str, str], dict[str, int] | str] = {
     ("GET", "/staff/admin/staff"): only("admin"),
     ("POST", "/staff/admin/staff"): "admin",
     ("POST", "/staff/admin/staff/{staff_id}/deactivate"): "admin",
+    # A member of staff's roles (tests/test_staff_roles.py).
+    ("GET", "/staff/admin/staff/{staff_id}"): only("admin"),
+    ("POST", "/staff/admin/staff/{staff_id}/roles"): "admin",
     ("GET", "/staff/static/staff.css"): PUBLIC,
     # Importing upcoming reviews from a CSV: admins (any IRO's), IROs (their own).
     ("GET", "/staff/import"): only("iro", "admin"),
@@ -101,7 +105,12 @@ async def test_every_staff_route_has_a_decision_for_every_role(
     await parts.repos.imports.set_mapping(
         import_id=upload.id, mapping={"case_reference": 0, "review_date": 1}
     )
-    ids = {"review_id": review.id, "alert_id": alert.id, "import_id": upload.id}
+    ids = {
+        "review_id": review.id,
+        "alert_id": alert.id,
+        "import_id": upload.id,
+        "staff_id": admin.id,
+    }
     checked = 0
     for who in ("signed out", *ROLES):
         if who != "signed out":
@@ -119,7 +128,63 @@ async def test_every_staff_route_has_a_decision_for_every_role(
         if who == "signed out":
             for (method, path), _ in MATRIX.items():
                 if method == "POST" and "sign-in" not in path and "set-up" not in path:
-                    url = path.format(**ids, staff_id=1)
+                    url = path.format(**ids)
                     response = await client.post(url, allow_redirects=False)
                     assert response.status == 303, (url, response.status)
     assert checked == 5 * sum(1 for v in MATRIX.values() if isinstance(v, dict))
+
+
+# Two roles held: a main one and one other (and the other way round: the main role is only
+# the home page).
+PAIRS = (
+    ("iro", "admin"),
+    ("admin", "iro"),
+    ("duty", "admin"),
+    ("participation", "admin"),
+    ("iro", "duty"),
+    ("duty", "participation"),
+)
+# The table's import rows are of the admin's import; here the import is the person's own, and
+# an import is its uploader's (iro or admin).
+OWN_IMPORT = {
+    ("GET", "/staff/import/{import_id}"): only("iro", "admin"),
+    ("GET", "/staff/import/{import_id}/check"): only("iro", "admin"),
+}
+
+
+async def test_two_roles_reach_the_routes_of_either_and_no_more(
+    client, parts, settings, linked_chat
+):
+    # Sam's review is the person's own (as its IRO, when they are one), with an alert; the
+    # import is theirs; another admin keeps the admin role while theirs comes and goes.
+    review, chat = await linked_chat(first_name="Sam", iro_email="both@council.example")
+    await chat.say("English")
+    await chat.say("he hits me")
+    await wait_for_eml(settings.outbox_dir)
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    await make_staff(parts, email="admin@council.example", role="admin")
+    both, _ = await make_staff(parts, email="both@council.example", role="iro")
+    upload = await parts.repos.imports.create(
+        staff_id=both.id, file_name="reviews.csv", text="Case Ref,Date\nCR-1,01/01/2030\n"
+    )
+    await parts.repos.imports.set_mapping(
+        import_id=upload.id, mapping={"case_reference": 0, "review_date": 1}
+    )
+    ids = {
+        "review_id": review.id,
+        "alert_id": alert.id,
+        "import_id": upload.id,
+        "staff_id": both.id,
+    }
+    # Signed in once: the roles are read again at every request.
+    await signed_in(client, "both@council.example")
+    for main, other in PAIRS:
+        await parts.repos.staff.set_roles(staff_id=both.id, role=main, extra_roles=[other])
+        for (method, path), row in MATRIX.items():
+            expected = OWN_IMPORT.get((method, path), row)
+            if method != "GET" or not isinstance(expected, dict):
+                continue
+            either = {expected[main], expected[other]}
+            want = 200 if 200 in either else expected[main]
+            response = await client.get(path.format(**ids), allow_redirects=False)
+            assert response.status == want, (main, other, path, response.status)

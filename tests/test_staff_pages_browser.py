@@ -106,11 +106,20 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
         "duty": "duty@council.example",
         "admin": "admin@council.example",
         "participation": "part@council.example",
+        # A duty team manager who is an admin too: two boards.
+        "duty and admin": "manager@council.example",
     }
     for role, email in emails.items():
+        main, *also = role.split(" and ")
         _, secrets[role] = await make_staff(
-            parts, email=email, role=role, name=f"{role.title()} Person", totp=True
+            parts,
+            email=email,
+            role=main,
+            also=tuple(also),
+            name=f"{main.title()} Person",
+            totp=True,
         )
+    iro_id = (await parts.repos.staff.by_email(email=JO)).id
     _, link = await add_staff(
         parts.repos,
         settings,
@@ -147,6 +156,17 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
         await page.get_by_label("Email").fill("robin.reid@council.example")
         await page.get_by_role("button", name="Add and make a set-up link").click()
         await page.get_by_role("status").wait_for()
+
+    async def give_up_the_last_admin_role(page: Page) -> None:
+        # The manager's admin role set aside meanwhile: the admin is the last one, and is told.
+        admin = await parts.repos.staff.by_email(email=emails["admin"])
+        manager = await parts.repos.staff.by_email(email=emails["duty and admin"])
+        await parts.repos.staff.set_roles(staff_id=manager.id, role="duty", extra_roles=[])
+        await goto(base, f"/staff/admin/staff/{admin.id}")(page)
+        await page.get_by_label("Main role").select_option("duty")
+        await page.get_by_role("button", name="Save their roles").click()
+        await page.get_by_role("alert").wait_for()
+        await parts.repos.staff.set_roles(staff_id=manager.id, role="duty", extra_roles=["admin"])
 
     async def add_nobody(page: Page) -> None:
         await goto(base, "/staff/admin/staff")(page)
@@ -279,6 +299,16 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
             Visit("staff", "/staff/admin/staff", goto(base, "/staff/admin/staff")),
             Visit("staff, added", "/staff/admin/staff", add_someone),
             Visit("staff, errors", "/staff/admin/staff", add_nobody),
+            Visit(
+                "roles",
+                "/staff/admin/staff/{staff_id}",
+                goto(base, f"/staff/admin/staff/{iro_id}"),
+            ),
+            Visit(
+                "roles, errors",
+                "/staff/admin/staff/{staff_id}/roles",
+                give_up_the_last_admin_role,
+            ),
             Visit("reviews by IRO", "/staff/admin/reviews", goto(base, "/staff/admin/reviews")),
             Visit("reviews of one IRO", "/staff/admin/reviews", one_iros_reviews),
             Visit("new review, admin", "/staff/reviews/new", goto(base, "/staff/reviews/new")),
@@ -296,6 +326,10 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
             Visit("import, done", "/staff/import/{import_id}/confirm", confirm_import),
         ],
         "participation": [Visit("participation home", "/staff", goto(base, "/staff"))],
+        "duty and admin": [
+            Visit("two roles, main board", "/staff", goto(base, "/staff")),
+            Visit("two roles, other board", "/staff", goto(base, "/staff?as=admin")),
+        ],
     }
     shown = {v.route for vs in visits.values() for v in vs}
     routes = {

@@ -7,5 +7,6 @@ the audit trail (storage/repositories/audit.py).
 - accounts.py: adding staff and their one-time set-up links (the CLI and the admin page)
 - sessions.py: sign-in, server-side sessions, CSRF, slowing failed sign-ins
 - board.py: what each role's pages show (a review's progress, the alert board)
+- roles.py: a person's roles (more than one may be held), each read the strictest way
 - pages.py: the routes, and who may reach what
 """

@@ -59,7 +59,7 @@ async def add_staff(
         await repos.audit.record(
             action="staff.added",
             staff_id=by,
-            details={"staff": member.id, "role": member.role},
+            details={"staff": member.id, "role": member.role, "roles": member.roles},
         )
         link = await new_setup_link(repos, settings, staff_id=member.id or 0, by=by)
     return member, link

@@ -211,7 +211,7 @@ class ImportPages:
             return self._gone(signed)
         table = self._table(row)
         mapping = chosen if chosen is not None else (row.mapping or guess_mapping(table.headers))
-        admin = signed.member.role == "admin"
+        admin = signed.member.holds("admin")
         return self.pages.render(
             "import_columns.html",
             signed=signed,
@@ -241,7 +241,7 @@ class ImportPages:
         chosen = {f.name: str(form.get(f.name, ""))[:10] for f in FIELDS}
         table = self._table(row)
         mapping, errors = check_mapping(
-            chosen, len(table.headers), for_admin=signed.member.role == "admin"
+            chosen, len(table.headers), for_admin=signed.member.holds("admin")
         )
         if errors:
             return await self.columns_form(
@@ -324,7 +324,8 @@ class ImportPages:
             },
             created=[(r, when(r.review_at, tz)) for r in done.created],
             updated=[(r, when(r.review_at, tz)) for r in done.updated],
-            links=member.role == "iro",
+            # Links to the reviews they can read: their own, as their IRO.
+            links=member.email if member.holds("iro") else None,
         )
 
     async def cancel(self, request: web.Request, signed: Signed) -> web.StreamResponse:

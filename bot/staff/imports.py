@@ -486,7 +486,7 @@ class Who:
 
     @property
     def admin(self) -> bool:
-        return self.member.role == "admin"
+        return self.member.holds("admin")
 
 
 # ReviewCreate's field -> the import's field, to name the column of a validation error.
@@ -624,7 +624,7 @@ def _read_row(
     if len(row.result.problems) == before and email:
         if account is None:
             row.result.notes.append(f"{email} has no staff account yet: they see it once added.")
-        elif account.role != "iro" or not account.active:
+        elif not account.holds("iro") or not account.active:
             row.result.notes.append(f"{email} is not an active IRO's account: they cannot see it.")
 
     language = row.raw("language")

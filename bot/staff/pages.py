@@ -5,6 +5,12 @@ reads every alert, and the review an alert belongs to; participation officers an
 no child's words. A review or alert someone may not read answers 404, exactly as one that does
 not exist: a URL never tells whether there is something behind it.
 
+A person may hold more than one role (StaffMember.holds): a route opens to anyone holding one
+of its roles, and what a page then shows follows each role's own rule, never their sum: an
+admin who is also an IRO reads the child's words of their own reviews (as their IRO) and no
+others; the admin pages show none to anyone. Their main role is their home page; the others'
+boards are at /staff?as=<role>.
+
 Every page sends its own Content-Security-Policy: no script at all, styles from this origin
 only, forms posted here only. The templates (bot/staff/templates) are code, not officers'
 content: they carry the CSRF fields and the access rules' results, so they live with it.
@@ -52,6 +58,7 @@ from bot.staff.entra import CALLBACK, FLOW_COOKIE, FLOW_SECONDS, START, EntraErr
 from bot.staff.escalation import hours_text
 from bot.staff.import_pages import ImportPages
 from bot.staff.review_pages import ReviewChanges
+from bot.staff.roles import BOARD_NAMES, alert_role, board_of, board_url, is_their_iro
 from bot.staff.sessions import COOKIE, Signed, StaffAuth
 from dialogs.context import Services
 from dialogs.display import shown
@@ -62,8 +69,9 @@ from storage.models import (
     SafeguardingAlert,
     StaffMember,
     StaffMemberCreate,
+    normal_roles,
 )
-from storage.repositories import Repositories, StaffExists
+from storage.repositories import LastAdmin, Repositories, StaffExists
 from storage.repositories.alerts import OPEN, QUEUES
 from storage.types import utcnow
 
@@ -101,6 +109,8 @@ NOTICES = {
     "child has linked their chat, they are told the name of their new IRO.",
     "read": "Marked as read. They are told, in their language, that you have read their answers.",
     "read_before": "These answers were marked as read before: they were told then.",
+    "roles": "Their roles are changed: they have them from the next page they open.",
+    "roles_unchanged": "Those are the roles they had already: nothing changed.",
 }
 QUEUE_NAMES = {
     "unowned": "Not taken",
@@ -288,6 +298,10 @@ class StaffPages:
             r"/staff/admin/staff/{staff_id:\d{1,9}}/deactivate",
             self._page(self.staff_deactivate, "admin"),
         )
+        r.add_get(r"/staff/admin/staff/{staff_id:\d{1,9}}", self._page(self.roles_form, "admin"))
+        r.add_post(
+            r"/staff/admin/staff/{staff_id:\d{1,9}}/roles", self._page(self.roles_change, "admin")
+        )
         r.add_get("/staff/static/staff.css", self.css)
         ImportPages(self).add_routes(app)
 
@@ -305,6 +319,8 @@ class StaffPages:
             me=signed.member if signed else None,
             csrf=signed.session.csrf_token if signed else "",
             role_names=ROLE_NAMES,
+            board_names=BOARD_NAMES,
+            board_url=board_url,
             css_url=CSS_URL,
             council=self.settings.council_name,
             **data,
@@ -370,7 +386,8 @@ class StaffPages:
                 if why or request.cookies.get(COOKIE):
                     self.auth.clear_session_cookie(response)
                 raise response
-            if roles and signed.member.role not in roles:
+            # Read from their account at every request: a role taken away is gone at once.
+            if roles and not signed.member.holds(*roles):
                 return self.not_found(signed)
             if request.method == "POST" and not own_form:
                 form = await read_form(request)
@@ -648,7 +665,9 @@ class StaffPages:
     # --- home pages by role -----------------------------------------------------------------
 
     async def dashboard(self, request: web.Request, signed: Signed) -> web.StreamResponse:
-        role = signed.member.role
+        """Their main role's board; ?as=<role> the board of another role they hold (a role
+        they do not hold, or none, is their main role's)."""
+        role = board_of(signed.member, request.query.get("as", ""))
         if role == "iro":
             cards = await self._iro_cards(signed.member)
             # One state at a time (?state=sent), or those with open alerts (?state=alerts);
@@ -673,6 +692,7 @@ class StaffPages:
                 state=state,
                 state_names={"alerts": "Open alerts", **STATES},
                 notice=NOTICES.get(request.query.get("done", "")),
+                board=role,
             )
         if role == "duty":
             return await self._duty_board(request, signed)
@@ -680,12 +700,15 @@ class StaffPages:
             return self.render(
                 "home_admin.html",
                 signed=signed,
+                board=role,
                 title="Administration",
                 events=await self.repos.audit.recent(limit=50),
                 staff={m.id: m for m in await self.repos.staff.everyone()},
                 when=lambda at: when(at, self.services.timezone),
             )
-        return self.render("home_participation.html", signed=signed, title="Participation")
+        return self.render(
+            "home_participation.html", signed=signed, board=role, title="Participation"
+        )
 
     async def _iro_cards(self, member: StaffMember) -> list[ReviewCard]:
         tz = self.services.timezone
@@ -762,6 +785,7 @@ class StaffPages:
         return self.render(
             "home_duty.html",
             signed=signed,
+            board="duty",
             title="Safeguarding alerts",
             queue=queue,
             queues=QUEUE_NAMES,
@@ -773,31 +797,34 @@ class StaffPages:
 
     # --- a review and an alert: a child's words, each reading audited ----------------------
 
-    async def _may_read(self, member: StaffMember, review: Review | None) -> bool:
+    async def _may_read(self, member: StaffMember, review: Review | None) -> str | None:
+        """As what this person reads the review, if they may: "iro" (their own review), else
+        "duty" (a review with an alert); None if they may not."""
         if review is None or review.id is None:
-            return False
-        if member.role == "iro":
-            return review.iro_email.strip().lower() == member.email
-        if member.role == "duty":
-            return await self.repos.alerts.review_has_alerts(review_id=review.id)
-        return False
+            return None
+        if is_their_iro(member, review):
+            return "iro"
+        if member.holds("duty") and await self.repos.alerts.review_has_alerts(review_id=review.id):
+            return "duty"
+        return None
 
     async def review(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         review_id = int(request.match_info["review_id"])
         tz = self.services.timezone
         async with self.repos.db.unit_of_work():
             review = await self.repos.reviews.get(review_id=review_id)
-            allowed = review is not None and await self._may_read(signed.member, review)
+            allowed = await self._may_read(signed.member, review)
             if allowed:
                 answers = await self.repos.answers.all_for(review_id=review_id)
                 alerts = await self.repos.alerts.for_review(review_id=review_id)
                 linked = await self.repos.links.linked_reviews(review_ids=[review_id])
-                # In the same transaction as the reading: no reading without its record.
+                # In the same transaction as the reading: no reading without its record (and
+                # the role they read it as).
                 await self.repos.audit.record(
                     action="review.viewed",
                     staff_id=signed.member.id,
                     review_id=review_id,
-                    details={"answers": len(answers), "role": signed.member.role},
+                    details={"answers": len(answers), "role": allowed},
                 )
         if not allowed or review is None:
             return self.not_found(signed)
@@ -812,9 +839,9 @@ class StaffPages:
             sent_at=review.submitted_at or utcnow(),
             alerts=alerts,
         )
-        kept_for_iro = _for_reader(data, signed.member)
+        own = allowed == "iro"
+        kept_for_iro = _for_reader(data, own=own)
         staff = {m.id or 0: m for m in await self.repos.staff.everyone()}
-        own = signed.member.role == "iro"
         reader = staff.get(review.read_by or 0)
         return self.render(
             "review.html",
@@ -825,7 +852,8 @@ class StaffPages:
             s=data,
             progress=progress(content, review, answers, linked=review_id in linked, tz=tz),
             notice=NOTICES.get(request.query.get("done", "")),
-            can_change=own,
+            # Its IRO, or an admin (who changes any review; the change page has no words).
+            can_change=own or signed.member.holds("admin"),
             can_mark_read=own and review.submitted_at is not None and review.read_at is None,
             read=(
                 f"{reader.display_name if reader else 'A former member of staff'} marked these "
@@ -843,11 +871,7 @@ class StaffPages:
     def _may_read_alert(self, member: StaffMember, review: Review | None) -> bool:
         """Duty: every alert. An IRO: the alerts of their own reviews (not those of chats with
         no review: the duty team's alone)."""
-        return member.role == "duty" or (
-            member.role == "iro"
-            and review is not None
-            and review.iro_email.strip().lower() == member.email
-        )
+        return member.holds("duty") or (review is not None and is_their_iro(member, review))
 
     async def _reachable(
         self, member: StaffMember, alert_id: int
@@ -876,7 +900,7 @@ class StaffPages:
         tz = self.services.timezone
         async with self.repos.db.unit_of_work():
             review = await self.repos.reviews.get(review_id=review_id)
-            allowed = review is not None and await self._may_read(signed.member, review)
+            allowed = await self._may_read(signed.member, review)
             if allowed:
                 answers = await self.repos.answers.all_for(review_id=review_id)
                 alerts = await self.repos.alerts.for_review(review_id=review_id)
@@ -885,7 +909,7 @@ class StaffPages:
                     action="summary.viewed",
                     staff_id=signed.member.id,
                     review_id=review_id,
-                    details={"answers": len(answers), "role": signed.member.role},
+                    details={"answers": len(answers), "role": allowed},
                 )
         if not allowed or review is None:
             return self.not_found(signed)
@@ -908,7 +932,7 @@ class StaffPages:
             previous=review.sent_answers if sent and review.sent_answers is not None else None,
         )
         unsent_changes = data["changed"]
-        kept_for_iro = _for_reader(data, signed.member)
+        kept_for_iro = _for_reader(data, own=allowed == "iro")
         day = "%-d %B %Y at %H:%M"
         first_sent = (
             review.submitted_at.astimezone(tz).strftime(day) if review.submitted_at else None
@@ -994,7 +1018,7 @@ class StaffPages:
                     action="alert.viewed",
                     staff_id=member.id,
                     review_id=alert.review_id,
-                    details={"alert": alert_id, "role": member.role},
+                    details={"alert": alert_id, "role": alert_role(member)},
                 )
         if found is None:
             return self.not_found(signed)
@@ -1017,8 +1041,8 @@ class StaffPages:
             contact_within=self.services.alert_contact_within,
             tz=tz,
         )
-        duty = [m for m in everyone if m.role == "duty" and m.active and m.id != alert.owner_id]
-        is_duty = member.role == "duty"
+        duty = [m for m in everyone if m.holds("duty") and m.active and m.id != alert.owner_id]
+        is_duty = member.holds("duty")
         state = alert.state
         return self.render(
             "alert.html",
@@ -1162,7 +1186,7 @@ class StaffPages:
         elif step.name == "assign":
             to = str(form.get("to", ""))[:12]
             target = await self.repos.staff.get(staff_id=int(to)) if to.isdigit() else None
-            if target is None or target.role != "duty" or not target.active:
+            if target is None or not target.holds("duty") or not target.active:
                 return await refuse("Choose someone on the duty team to give it to.")
             if target.id == alert.owner_id:
                 return await refuse(f"It is {target.display_name}'s already. Nothing was saved.")
@@ -1197,7 +1221,7 @@ class StaffPages:
                         "from": alert.state,
                         "to": entry.state,
                         "note": bool(note),
-                        "role": member.role,
+                        "role": alert_role(member),
                     }
                     | ({"owner": owner} if owner is not None else {}),
                     at=at,
@@ -1301,16 +1325,22 @@ class StaffPages:
             roles=STAFF_ROLES,
             errors=errors or [],
             link=link,
-            values=values or {"email": "", "display_name": "", "role": "iro"},
+            values=values or {"email": "", "display_name": "", "role": "iro", "also": []},
             notice=NOTICES.get(request.query.get("done", "")),
             status=status,
         )
 
     async def staff_add(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         form = await read_form(request)
-        values = {k: str(form.get(k, ""))[:300] for k in ("email", "display_name", "role")}
+        values: dict[str, Any] = {
+            k: str(form.get(k, ""))[:300] for k in ("email", "display_name", "role")
+        }
+        # The other roles they hold (checkboxes): the main one among them is simply dropped.
+        values["also"] = [str(r)[:16] for r in form.getall("also", [])][: len(STAFF_ROLES) + 1]
         try:
-            data = StaffMemberCreate.model_validate(values)
+            data = StaffMemberCreate.model_validate(
+                {k: v for k, v in values.items() if k != "also"} | {"extra_roles": values["also"]}
+            )
         except ValidationError as exc:
             errors = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
             return await self.staff_list(request, signed, errors=errors, values=values, status=400)
@@ -1348,12 +1378,98 @@ class StaffPages:
                 )
         raise web.HTTPSeeOther("/staff/admin/staff?done=deactivated")
 
+    async def roles_form(
+        self,
+        request: web.Request,
+        signed: Signed,
+        *,
+        values: dict[str, Any] | None = None,
+        errors: list[str] | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        member = await self.repos.staff.get(staff_id=int(request.match_info["staff_id"]))
+        if member is None:
+            return self.not_found(signed)
+        return self.render(
+            "staff_roles.html",
+            signed=signed,
+            title=f"Roles of {member.display_name}",
+            member=member,
+            roles=STAFF_ROLES,
+            values=values or {"role": member.role, "also": member.extra_roles},
+            errors=errors or [],
+            status=status,
+        )
 
-def _for_reader(data: dict[str, Any], member: StaffMember) -> int:
-    """Takes out what the child kept for their IRO alone, unless `member` is that IRO (the
-    duty team reads a review through its alert, not as its IRO); returns how many answers
-    were taken out, so the page can say so."""
-    if member.role == "iro":
+    async def roles_change(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        """Their main role (their home page) and the others they hold. Audited with the roles
+        before and after; the last active admin keeps the admin role. Their open sessions have
+        the new roles from the next page they open (roles are read at every request)."""
+        staff_id = int(request.match_info["staff_id"])
+        form = await read_form(request)
+        role = str(form.get("role", ""))[:16]
+        also = [str(r)[:16] for r in form.getall("also", [])][: len(STAFF_ROLES) + 1]
+        values = {"role": role, "also": also}
+        if role not in STAFF_ROLES:
+            return await self.roles_form(
+                request,
+                signed,
+                values=values,
+                errors=["Choose their main role: the page they see first."],
+                status=400,
+            )
+        try:
+            extra = normal_roles(role, also)
+        except ValueError as exc:
+            return await self.roles_form(
+                request, signed, values=values, errors=[str(exc)], status=400
+            )
+        async with self.repos.db.unit_of_work():
+            try:
+                changed = await self.repos.staff.set_roles(
+                    staff_id=staff_id, role=role, extra_roles=extra
+                )
+            except LastAdmin:
+                changed = None
+                last_admin = True
+            else:
+                last_admin = False
+                if changed is not None and changed[0] != changed[1].roles:
+                    await self.repos.audit.record(
+                        action="staff.roles_changed",
+                        staff_id=signed.member.id,
+                        details={
+                            "staff": staff_id,
+                            "before": changed[0],
+                            "after": changed[1].roles,
+                        },
+                    )
+        if last_admin:
+            return await self.roles_form(
+                request,
+                signed,
+                values=values,
+                errors=[
+                    "They are the only active admin: someone must be able to manage staff. "
+                    "Give another active member of staff the admin role first."
+                ],
+                status=400,
+            )
+        if changed is None:
+            return self.not_found(signed)
+        before, member = changed
+        if staff_id == signed.member.id and not member.holds("admin"):
+            # Their own admin role given up: the staff pages are not theirs any more.
+            raise web.HTTPSeeOther("/staff")
+        done = "roles" if before != member.roles else "roles_unchanged"
+        raise web.HTTPSeeOther(f"/staff/admin/staff?done={done}")
+
+
+def _for_reader(data: dict[str, Any], *, own: bool) -> int:
+    """Takes out what the child kept for their IRO alone, unless the reader is that IRO (`own`:
+    the duty team reads a review through its alert, not as its IRO, even a duty manager who is
+    an IRO too); returns how many answers were taken out, so the page can say so."""
+    if own:
         return 0
     kept = len(data["iro_only"])
     data["iro_only"] = []

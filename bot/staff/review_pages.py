@@ -8,7 +8,8 @@ is audited, and a child whose chat is linked is told in their language (bot/noti
 Who: an IRO changes their own reviews (one they create is theirs); an admin any review (they
 manage caseloads: an IRO who leaves, a review made for the wrong one) and sees no child's
 words here, only names, dates and states. Anyone else, and any other review, gets the same
-404 as a review that does not exist. Only the review's IRO marks its answers read.
+404 as a review that does not exist. Only the review's IRO marks its answers read. A person
+holding both roles changes any review (as an admin) and reads the answers of their own only.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot import reviews
 from bot.invite_card import invite
 from bot.parts import PARTS
 from bot.staff.board import when
+from bot.staff.roles import board_url, is_their_iro
 from bot.staff.sessions import Signed
 from storage.models import ChildNotice, Review, ReviewCreate, StaffMember
 from storage.types import one_line, utcnow
@@ -146,9 +148,7 @@ class ReviewChanges:
         review = await self.repos.reviews.get(review_id=review_id)
         if review is None:
             return None
-        if member.role == "admin":
-            return review
-        if member.role == "iro" and review.iro_email.strip().lower() == member.email:
+        if member.holds("admin") or is_their_iro(member, review):
             return review
         return None
 
@@ -156,7 +156,7 @@ class ReviewChanges:
         return [
             m
             for m in await self.repos.staff.everyone()
-            if m.role == "iro" and m.active and m.email != (besides or "").strip().lower()
+            if m.holds("iro") and m.active and m.email != (besides or "").strip().lower()
         ]
 
     def _wake(self, request: web.Request) -> None:
@@ -221,7 +221,7 @@ class ReviewChanges:
             values=values
             or {**dict.fromkeys(NEW_FIELDS, ""), "form_id": secrets.token_urlsafe(12)},
             errors=errors or {},
-            iros=await self._iros() if signed.member.role == "admin" else [],
+            iros=await self._iros() if signed.member.holds("admin") else [],
             locales=self._locales(),
             today=today.isoformat(),
             status=status,
@@ -287,7 +287,7 @@ class ReviewChanges:
         if language and language not in dict(self._locales()):
             errors["language"] = "Choose a language from the list."
         iro = signed.member
-        if signed.member.role == "admin":
+        if signed.member.holds("admin"):
             chosen = {str(m.id): m for m in await self._iros()}.get(values["iro"].strip())
             if chosen is None:
                 errors["iro"] = "Choose the review's IRO."
@@ -374,7 +374,9 @@ class ReviewChanges:
                 for n in reversed(notices)
             ],
             notice=DONE.get(request.query.get("done", "")),
-            is_admin=signed.member.role == "admin",
+            # Their own review, as its IRO: they read its answers (and will not once it is
+            # given to another IRO).
+            own=is_their_iro(signed.member, review),
             today=datetime.now(tz).date().isoformat(),
             status=status,
         )
@@ -442,9 +444,9 @@ class ReviewChanges:
         except reviews.ReviewNotChanged as exc:
             return await self.change_form(request, signed, errors={"iro": str(exc)}, status=400)
         self._wake(request)
-        if signed.member.role == "iro" and to is not None and to.id != signed.member.id:
+        if not signed.member.holds("admin") and to is not None and to.id != signed.member.id:
             # Not theirs any more: back to their board, which says where it went.
-            raise web.HTTPSeeOther("/staff?done=reallocated")
+            raise web.HTTPSeeOther(board_url(signed.member, "iro", done="reallocated"))
         raise self._back(review.id, "reallocated")
 
     async def cancel(self, request: web.Request, signed: Signed) -> web.StreamResponse:
@@ -491,8 +493,9 @@ class ReviewChanges:
 
     async def mark_read(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         review_id = int(request.match_info["review_id"])
-        review = await self._manageable(signed.member, review_id)
-        if review is None or signed.member.role != "iro":
+        review = await self.repos.reviews.get(review_id=review_id)
+        # Their own review's answers, as its IRO: never as an admin.
+        if review is None or not is_their_iro(signed.member, review):
             return self.pages.not_found(signed)
         try:
             told = await reviews.mark_read(self.services, review_id=review_id, by=signed.member)
@@ -513,7 +516,7 @@ class ReviewChanges:
 
     async def admin_reviews(self, request: web.Request, signed: Signed) -> web.StreamResponse:
         counts = await self.repos.reviews.iro_counts()
-        accounts = {m.email: m for m in await self.repos.staff.everyone() if m.role == "iro"}
+        accounts = {m.email: m for m in await self.repos.staff.everyone() if m.holds("iro")}
         iros = sorted(
             {*counts, *(e for e, m in accounts.items() if m.active)},
             key=lambda e: accounts[e].display_name.lower() if e in accounts else "~" + e,

@@ -25,7 +25,7 @@ from storage.repositories.outbox import OutboxRepository
 from storage.repositories.privacy import NO_CHILD_DATA, PASSING_THROUGH, PrivacyRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.sealed import Resealed, SealedFieldsRepository, sealed_columns
-from storage.repositories.staff import StaffExists, StaffRepository
+from storage.repositories.staff import LastAdmin, StaffExists, StaffRepository
 from storage.repositories.web_door import WebDoorRepository
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Delivered",
     "EtagMismatch",
     "ImportRepository",
+    "LastAdmin",
     "LinkRepository",
     "NO_CHILD_DATA",
     "NoticeRepository",

@@ -22,6 +22,10 @@ class StaffExists(ValueError):
     """An account with that email is already there."""
 
 
+class LastAdmin(ValueError):
+    """The change would leave no active account holding the admin role."""
+
+
 class StaffRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -115,6 +119,30 @@ class StaffRepository:
             await s.exec(delete(StaffSession).where(col(StaffSession.staff_id) == staff_id))
             await s.exec(delete(StaffSetupToken).where(col(StaffSetupToken.staff_id) == staff_id))
             return bool(res.rowcount)
+
+    async def set_roles(
+        self, *, staff_id: int, role: str, extra_roles: list[str]
+    ) -> tuple[list[str], StaffMember] | None:
+        """Makes `role` the account's main role and `extra_roles` the others it holds (both
+        checked by the caller, as StaffMemberCreate does); returns the roles it held before
+        and the account as it is now, or None if there is no such account. Raises LastAdmin,
+        changing nothing, if it is the last active account holding admin and admin is not
+        among its new roles. The active accounts are locked while it looks (on PostgreSQL;
+        SQLite has one writer at a time): two admins cannot each take the other's role."""
+        async with self._db.session() as s:
+            res = await s.exec(select(StaffMember).where(col(StaffMember.active)).with_for_update())
+            admins = [m.id for m in res.all() if m.holds("admin")]
+            member = await s.get(StaffMember, staff_id)
+            if member is None:
+                return None
+            before = member.roles
+            if admins == [staff_id] and "admin" not in (role, *extra_roles):
+                raise LastAdmin(member.email)
+            member.role = role
+            member.extra_roles = list(extra_roles)
+            s.add(member)
+            await s.flush()
+            return before, member
 
     # --- set-up links -----------------------------------------------------------------------
 
