@@ -605,7 +605,10 @@ class Child:
         if options is not None:
             choices = choice_set(shown.card) if shown.card is not None else None
             picked = self._choose(q, options, bool(choices and choices.get("isMultiSelect")))
-            return self._pick(shown, picked), Expect(sent=q == "send_confirm")
+            # "I'm not safe" at the gentle check is answered with the help, whose card is a
+            # help card ("When you're ready, we can carry on"): that is its reply.
+            expect = Expect(sent=q == "send_confirm", any_card=q == "safety_check")
+            return self._pick(shown, picked), expect
         if q == "invite_code":
             return self._activity(text=self.code), Expect()
         seq = next(self.seq)
