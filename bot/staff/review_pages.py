@@ -228,6 +228,8 @@ class ReviewChanges:
         )
 
     async def new(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        """Makes the review from the form (every problem named by its field), then shows its
+        invite once; the same form sent again makes no second review."""
         form = await _read_form(request)
         values = {k: str(form.get(k, ""))[:300] for k in NEW_FIELDS}
         form_id = values["form_id"] if FORM_ID.fullmatch(values["form_id"]) else None
@@ -247,78 +249,17 @@ class ReviewChanges:
                     "your home page and make a new code.",
                 )
         errors: dict[str, str] = {}
-        tz = self.services.timezone
         now = utcnow()
-        first_name = one_line(values["first_name"])
-        if not first_name:
-            errors["first_name"] = "Enter the child's first name."
-        elif len(first_name) > 80:
-            errors["first_name"] = "Keep the first name to 80 characters."
-        preferred = one_line(values["preferred_name"]) or None
-        if preferred and len(preferred) > 80:
-            errors["preferred_name"] = "Keep the name they like to be called to 80 characters."
-        age: int | None = None
-        born: date | None = None
-        if values["age"].strip():
-            text = values["age"].strip()
-            if not text.isdigit() or not 3 <= int(text) <= 25:
-                errors["age"] = "Enter their age in years, from 3 to 25, like 12."
-            else:
-                age = int(text)
-        if values["date_of_birth"].strip():
-            try:
-                born = date.fromisoformat(values["date_of_birth"].strip())
-            except ValueError:
-                errors["date_of_birth"] = "Enter the date of birth as a real date."
-            else:
-                if born >= now.astimezone(tz).date() or born.year < now.year - 26:
-                    errors["date_of_birth"] = "Enter a date of birth in the past 25 years."
-                    born = None
-        if age is None and born is None and "age" not in errors and "date_of_birth" not in errors:
-            errors["age"] = "Enter their age, or their date of birth."
-        reference = one_line(values["case_reference"]) or None
-        if reference and len(reference) > 40:
-            errors["case_reference"] = "Keep the case reference to 40 characters."
-        review_at = parse_when(values["review_date"], values["review_time"], tz, errors, now=now)
-        place = one_line(values["place"]) or None
-        if place and len(place) > reviews.MAX_PLACE:
-            errors["place"] = f"Keep the place to {reviews.MAX_PLACE} characters."
-        language = values["language"].strip() or None
-        if language and language not in dict(self._locales()):
-            errors["language"] = "Choose a language from the list."
-        iro = signed.member
-        if signed.member.holds("admin"):
-            chosen = {str(m.id): m for m in await self._iros()}.get(values["iro"].strip())
-            if chosen is None:
-                errors["iro"] = "Choose the review's IRO."
-            else:
-                iro = chosen
-        if errors or review_at is None:
-            return await self.new_form(request, signed, values=values, errors=errors, status=400)
-        try:
-            data = ReviewCreate.model_validate(
-                {
-                    "first_name": first_name,
-                    "preferred_name": preferred,
-                    "age": age,
-                    "date_of_birth": born,
-                    "case_reference": reference,
-                    "is_uasc": values["uasc"] == "on",
-                    "iro_name": iro.display_name,
-                    "iro_email": iro.email,
-                    "review_at": review_at,
-                    "language_hint": language,
-                    "place": place,
-                    "easy_read": values["easy_read"] == "on",
-                }
-            )
-        except ValidationError as exc:
-            for problem in exc.errors():
-                field = str(problem["loc"][0]) if problem["loc"] else "first_name"
-                field = {"is_uasc": "uasc", "review_at": "review_date"}.get(field, field)
-                if field not in NEW_FIELDS:
-                    field = "first_name"
-                errors.setdefault(field, str(problem["msg"]).removeprefix("Value error, "))
+        fields = {
+            **self._child_fields(values, errors, now),
+            **self._meeting_fields(values, errors, now),
+        }
+        iro = await self._chosen_iro(signed, values, errors)
+        data = None
+        if not errors and fields["review_at"] is not None:
+            fields.update(iro_name=iro.display_name, iro_email=iro.email)
+            data = _validated(fields, errors)
+        if data is None:
             return await self.new_form(request, signed, values=values, errors=errors, status=400)
         review, code = await reviews.create_review(
             self.services,
@@ -328,6 +269,64 @@ class ReviewChanges:
             form=form_id,
         )
         return self._invite_page(signed, review, code)
+
+    def _child_fields(
+        self, values: dict[str, str], errors: dict[str, str], now: datetime
+    ) -> dict[str, Any]:
+        """The child's names, age or date of birth, case reference and needs, as the review
+        keeps them; each problem added to `errors` under its field."""
+        first_name = one_line(values["first_name"])
+        if not first_name:
+            errors["first_name"] = "Enter the child's first name."
+        elif len(first_name) > 80:
+            errors["first_name"] = "Keep the first name to 80 characters."
+        preferred = one_line(values["preferred_name"]) or None
+        if preferred and len(preferred) > 80:
+            errors["preferred_name"] = "Keep the name they like to be called to 80 characters."
+        age = _age(values["age"].strip(), errors)
+        born = _born(
+            values["date_of_birth"].strip(), errors, now.astimezone(self.services.timezone)
+        )
+        if age is None and born is None and "age" not in errors and "date_of_birth" not in errors:
+            errors["age"] = "Enter their age, or their date of birth."
+        reference = one_line(values["case_reference"]) or None
+        if reference and len(reference) > 40:
+            errors["case_reference"] = "Keep the case reference to 40 characters."
+        return {
+            "first_name": first_name,
+            "preferred_name": preferred,
+            "age": age,
+            "date_of_birth": born,
+            "case_reference": reference,
+            "is_uasc": values["uasc"] == "on",
+            "easy_read": values["easy_read"] == "on",
+        }
+
+    def _meeting_fields(
+        self, values: dict[str, str], errors: dict[str, str], now: datetime
+    ) -> dict[str, Any]:
+        """When and where the review is, and the language the review suggests for the chat."""
+        tz = self.services.timezone
+        review_at = parse_when(values["review_date"], values["review_time"], tz, errors, now=now)
+        place = one_line(values["place"]) or None
+        if place and len(place) > reviews.MAX_PLACE:
+            errors["place"] = f"Keep the place to {reviews.MAX_PLACE} characters."
+        language = values["language"].strip() or None
+        if language and language not in dict(self._locales()):
+            errors["language"] = "Choose a language from the list."
+        return {"review_at": review_at, "place": place, "language_hint": language}
+
+    async def _chosen_iro(
+        self, signed: Signed, values: dict[str, str], errors: dict[str, str]
+    ) -> StaffMember:
+        """The review's IRO: the IRO making it, or the one an admin chose."""
+        if not signed.member.holds("admin"):
+            return signed.member
+        chosen = {str(m.id): m for m in await self._iros()}.get(values["iro"].strip())
+        if chosen is None:
+            errors["iro"] = "Choose the review's IRO."
+            return signed.member
+        return chosen
 
     # --- changing one ------------------------------------------------------------------------
 
@@ -544,3 +543,40 @@ class ReviewChanges:
             chosen_name=accounts[chosen].display_name if chosen in accounts else chosen,
             cards=cards or [],
         )
+
+
+def _age(text: str, errors: dict[str, str]) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or not 3 <= int(text) <= 25:
+        errors["age"] = "Enter their age in years, from 3 to 25, like 12."
+        return None
+    return int(text)
+
+
+def _born(text: str, errors: dict[str, str], today: datetime) -> date | None:
+    if not text:
+        return None
+    try:
+        born = date.fromisoformat(text)
+    except ValueError:
+        errors["date_of_birth"] = "Enter the date of birth as a real date."
+        return None
+    if born >= today.date() or born.year < today.year - 26:
+        errors["date_of_birth"] = "Enter a date of birth in the past 25 years."
+        return None
+    return born
+
+
+def _validated(fields: dict[str, Any], errors: dict[str, str]) -> ReviewCreate | None:
+    """The review as the model checks it; its problems named by the form's fields."""
+    try:
+        return ReviewCreate.model_validate(fields)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "first_name"
+            field = {"is_uasc": "uasc", "review_at": "review_date"}.get(field, field)
+            if field not in NEW_FIELDS:
+                field = "first_name"
+            errors.setdefault(field, str(problem["msg"]).removeprefix("Value error, "))
+        return None
