@@ -556,7 +556,27 @@ def _read_row(
         row.problem("case_reference", "empty: every review needs the child's case reference")
     if not values["first_name"]:
         row.problem("first_name", "empty: every review needs the child's first name")
+    values.update(_row_when(row, tz=tz, today=today))
+    values.update(_row_age(row, today=today))
+    values.update(_row_iro(row, who=who))
+    values["language_hint"] = None
+    language = row.raw("language")
+    if language:
+        code = language_code(content, language)
+        if code is None:
+            row.result.notes.append(f"The chat does not speak '{language}': it will ask.")
+            row.result.keep.add("language_hint")
+        values["language_hint"] = code
+    for flag, key in (("uasc", "is_uasc"), ("easy_read", "easy_read")):
+        text = row.raw(flag).casefold()
+        if text not in YES | NO:
+            row.problem(flag, f"'{row.raw(flag)}' is not yes or no")
+        values[key] = text in YES
+    return None if row.result.problems else values
 
+
+def _row_when(row: _Row, *, tz: ZoneInfo, today: date) -> dict[str, Any]:
+    """The review's day and time (a day alone keeps the review's own time when it exists)."""
     when = parse_when(row.raw("review_date"))
     if when is None:
         shown = row.raw("review_date")
@@ -571,32 +591,40 @@ def _read_row(
         at = parse_time(row.raw("review_time"))
         if at is None:
             row.problem("review_time", f"'{row.raw('review_time')}' is not a time, as 10:30")
-    if when is not None:
-        day = when[0]
-        if day > today + FURTHEST:
-            row.problem("review_date", f"{day:%d/%m/%Y} is more than two years away: the year?")
-        local = datetime.combine(day, at or DEFAULT_TIME, tz)
-        values["review_at"] = local.astimezone(UTC)
-        row.result.timed = at is not None
+    if when is None:
+        return {}
+    day = when[0]
+    if day > today + FURTHEST:
+        row.problem("review_date", f"{day:%d/%m/%Y} is more than two years away: the year?")
+    row.result.timed = at is not None
+    return {"review_at": datetime.combine(day, at or DEFAULT_TIME, tz).astimezone(UTC)}
 
+
+def _row_age(row: _Row, *, today: date) -> dict[str, Any]:
+    """Their date of birth or age: one of the two is needed, to ask the right questions."""
     dob_text, age_text = row.raw("date_of_birth"), row.raw("age")
-    values["date_of_birth"] = values["age"] = None
+    found: dict[str, Any] = {"date_of_birth": None, "age": None}
     if dob_text:
         dob = parse_date(dob_text)
         if dob is None:
             row.problem("date_of_birth", f"'{dob_text}' is not a date: use day/month/year")
         elif dob > today:
             row.problem("date_of_birth", f"{dob:%d/%m/%Y} has not come yet")
-        values["date_of_birth"] = dob
+        found["date_of_birth"] = dob
     if age_text:
         if not age_text.isdigit() or not 3 <= int(age_text) <= 25:
             row.problem("age", f"'{age_text}' is not an age from 3 to 25")
         else:
-            values["age"] = int(age_text)
+            found["age"] = int(age_text)
     if not dob_text and not age_text:
         name = "date_of_birth" if row.has("date_of_birth") else "age"
         row.problem(name, "empty: a date of birth or an age is needed, to ask the right questions")
+    return found
 
+
+def _row_iro(row: _Row, *, who: Who) -> dict[str, Any]:
+    """The review's IRO: an admin imports anyone's, an IRO their own (their email if the
+    file gives none); a note where the IRO has no active account to see it."""
     email = row.raw("iro_email").lower()
     own = who.member.email
     if not who.admin and not email:
@@ -612,7 +640,6 @@ def _read_row(
             f"this review is {email}'s: you can import your own reviews only (an admin can "
             "import anyone's)",
         )
-    values["iro_email"] = email
     account = who.staff.get(email)
     name = row.raw("iro_name") or (account.display_name if account else "")
     if not name and len(row.result.problems) == before:
@@ -620,27 +647,12 @@ def _read_row(
             "iro_name",
             f"none given: add a column for it, or add {email} as staff first",
         )
-    values["iro_name"] = name
     if len(row.result.problems) == before and email:
         if account is None:
             row.result.notes.append(f"{email} has no staff account yet: they see it once added.")
         elif not account.holds("iro") or not account.active:
             row.result.notes.append(f"{email} is not an active IRO's account: they cannot see it.")
-
-    language = row.raw("language")
-    values["language_hint"] = None
-    if language:
-        code = language_code(content, language)
-        if code is None:
-            row.result.notes.append(f"The chat does not speak '{language}': it will ask.")
-            row.result.keep.add("language_hint")
-        values["language_hint"] = code
-    for flag, key in (("uasc", "is_uasc"), ("easy_read", "easy_read")):
-        text = row.raw(flag).casefold()
-        if text not in YES | NO:
-            row.problem(flag, f"'{row.raw(flag)}' is not yes or no")
-        values[key] = text in YES
-    return None if row.result.problems else values
+    return {"iro_email": email, "iro_name": name}
 
 
 async def plan_import(
