@@ -544,10 +544,18 @@ def _run_staff_add(settings: Settings, args: argparse.Namespace) -> None:
     member, link = asyncio.run(staff_add(settings, member_data))
     also = f", also {', '.join(member.extra_roles)}" if member.extra_roles else ""
     print(f"Staff member {member.id} added: {member.display_name} ({member.role}{also}).")
+    if not settings.staff_local_sign_in:
+        print("They sign in with their council Microsoft account (MyReview passwords are off).")
+        return
     print(f"Set-up link (works once, for 24 hours; shown once): {link}")
 
 
 def _run_staff_link(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.staff_local_sign_in:
+        raise SystemExit(
+            "MyReview passwords are turned off (MYREVIEW_STAFF_LOCAL_SIGN_IN=false): staff sign "
+            "in with their council Microsoft account, so there is no set-up link to give."
+        )
     member, link = asyncio.run(staff_link(settings, args.email))
     print(f"Set-up link for {member.display_name} (works once, for 24 hours): {link}")
     print("Using it sets a new password (and authenticator app) and ends their sessions.")

@@ -341,6 +341,11 @@ class Settings(BaseSettings):
         default="https://login.microsoftonline.com", pattern=r"^https?://[^\s/?#]+/?$"
     )
 
+    # Staff sign in with a MyReview password (local accounts) as well as with Entra. A council
+    # whose staff all sign in with Microsoft turns it off: no password form, no set-up links.
+    # It can only be off while Entra sign-in is on (else nobody could sign in).
+    staff_local_sign_in: bool = True
+
     @property
     def entra_enabled(self) -> bool:
         return bool(self.entra_client_id)
@@ -406,6 +411,11 @@ class Settings(BaseSettings):
 
     def _check_entra(self) -> None:
         if not self.entra_enabled:
+            if not self.staff_local_sign_in:
+                raise ValueError(
+                    "MYREVIEW_STAFF_LOCAL_SIGN_IN=false needs Microsoft Entra sign-in "
+                    "(MYREVIEW_ENTRA_CLIENT_ID and the rest): otherwise no one could sign in."
+                )
             return
         tenant = self.entra_tenant_id.strip().lower()
         if tenant in ("", "common", "organizations", "consumers"):

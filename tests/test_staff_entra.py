@@ -14,10 +14,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.settings import Settings
+from bot.staff.accounts import add_staff
 from bot.staff.entra import FLOW_COOKIE
+from storage.models import StaffMemberCreate
 from tests.conftest import make_settings
 from tests.fake_entra import CLIENT_ID, CLIENT_SECRET, TENANT, FakeEntra, Person
-from tests.staff import audit_rows, hidden, make_staff, staff_cookie
+from tests.staff import PASSWORD, audit_rows, hidden, make_staff, staff_cookie
 
 JO = "jo.smith@council.example"
 OID = "0b5e9d1c-7f3a-4e62-a8b4-1c9d2e3f4a5b"
@@ -258,3 +260,41 @@ def test_entra_settings_refuse_placeholders_outside_development(tmp_path):
         entra_client_secret="x",
     )
     assert dev.entra_enabled
+
+
+async def test_with_passwords_off_staff_sign_in_with_microsoft_only(staff_client, entra):
+    client, parts = await staff_client(**entra.settings(), staff_local_sign_in=False)
+    jo, _ = await make_staff(parts, email=JO, role="iro", name="Jo Smith")  # has a password
+    page = await client.get("/staff/sign-in")
+    html = await page.text()
+    assert "Sign in with your council Microsoft account" in html
+    assert 'type="password"' not in html and "Ask an admin to add you" in html
+    # A password sent anyway (an old form, a script) signs no one in.
+    refused = await client.post(
+        "/staff/sign-in",
+        data={"form_token": "", "email": JO, "password": PASSWORD, "code": ""},
+        allow_redirects=False,
+    )
+    assert refused.status == 403 and "passwords are turned off" in await refused.text()
+    assert staff_cookie(client) is None
+    assert "sign_in" not in [e.action for e in await audit_rows(parts)]
+    # Set-up links do not work either, whatever the token.
+    _, link = await add_staff(
+        parts.repos,
+        parts.settings,
+        data=StaffMemberCreate(email="new@council.example", display_name="New", role="iro"),
+        by=None,
+    )
+    opened = await client.get("/staff/set-up?" + urlsplit(link).query)
+    assert opened.status == 404 and "passwords are turned off" in await opened.text()
+    # Microsoft still signs Jo in.
+    entra.person = Person(oid=OID, email=JO, name="Jo Smith")
+    back = await through_entra(client)
+    assert (
+        back.status == 303 and "Signed in as Jo Smith" in await (await client.get("/staff")).text()
+    )
+
+
+def test_passwords_can_be_off_only_with_microsoft_sign_in_on(tmp_path):
+    with pytest.raises(ValueError, match="MYREVIEW_STAFF_LOCAL_SIGN_IN=false needs"):
+        make_settings(tmp_path, staff_local_sign_in=False)

@@ -222,6 +222,9 @@ ENTRA_REFUSED = {
         "you are not signed in. Ask an admin to check it.",
     ),
 }
+PASSWORDS_OFF = (
+    "MyReview passwords are turned off here: sign in with your council Microsoft account."
+)
 BASE32 = re.compile(r"[A-Z2-7]{32}")
 MAX_NOTE = 2000
 
@@ -323,6 +326,7 @@ class StaffPages:
             board_url=board_url,
             css_url=CSS_URL,
             council=self.settings.council_name,
+            local_sign_in=self.settings.staff_local_sign_in,
             **data,
         )
         return web.Response(
@@ -432,12 +436,15 @@ class StaffPages:
             form_token=token,
             second_factor=self.settings.second_factor_required,
             entra=self.entra.enabled,
+            local=self.settings.staff_local_sign_in,
             status=status,
         )
         self.auth.set_form_cookie(response, token)
         return response
 
     async def sign_in(self, request: web.Request) -> web.StreamResponse:
+        if not self.settings.staff_local_sign_in:
+            return await self.sign_in_form(request, error=PASSWORDS_OFF, status=403)
         form = await read_form(request)
         if not self.auth.form_token_ok(request, form.get("form_token")):
             return await self.sign_in_form(
@@ -549,6 +556,10 @@ class StaffPages:
         return await self.repos.staff.setup_token(token_hash=token_hash(token), now=utcnow())
 
     def _link_gone(self) -> web.Response:
+        if not self.settings.staff_local_sign_in:
+            return self.render(
+                "message.html", status=404, title="Sign in with Microsoft", message=PASSWORDS_OFF
+            )
         return self.render(
             "message.html",
             status=404,
@@ -565,6 +576,8 @@ class StaffPages:
         errors: list[str] | None = None,
         status: int = 200,
     ) -> web.StreamResponse:
+        if not self.settings.staff_local_sign_in:
+            return self._link_gone()
         token = token if token is not None else request.query.get("token", "")
         found = await self._set_up_link(token)
         if found is None:
@@ -596,6 +609,8 @@ class StaffPages:
         return response
 
     async def set_up(self, request: web.Request) -> web.StreamResponse:
+        if not self.settings.staff_local_sign_in:
+            return self._link_gone()
         form = await read_form(request)
         token = str(form.get("token", ""))
         secret = str(form.get("totp_secret", "")) or None
