@@ -697,7 +697,11 @@ class AskDialog:
         if verdict.kind == "control" and verdict.control:
             return await self._control(dc, turn, state, question, verdict.control)
         if verdict.kind == "stale":
+            # The question waiting, again below: a tap on an old card may be a resend whose
+            # first turn moved on while its replies were lost in a crash, and the child would
+            # otherwise be left with nothing to answer.
             await turn.say("stale_card")
+            await self._ask(turn, state, intro=False)
             return END_OF_TURN
         if verdict.kind == "burst" and verdict.text is not None:
             if not await self._burst(turn, verdict.text):
