@@ -823,26 +823,35 @@ class StaffPages:
             return "duty"
         return None
 
-    async def review(self, request: web.Request, signed: Signed) -> web.StreamResponse:
-        review_id = int(request.match_info["review_id"])
-        tz = self.services.timezone
+    async def _read_review(
+        self, signed: Signed, review_id: int, *, action: str
+    ) -> tuple[Review, dict[str, Any], list[SafeguardingAlert], set[int], str] | None:
+        """A review with its answers, alerts and linked state, for someone who may read it
+        (and the role they read it as), recorded in the audit in the same transaction as the
+        reading: no reading without its record. None when they may not (or it is not there)."""
         async with self.repos.db.unit_of_work():
             review = await self.repos.reviews.get(review_id=review_id)
             allowed = await self._may_read(signed.member, review)
-            if allowed:
-                answers = await self.repos.answers.all_for(review_id=review_id)
-                alerts = await self.repos.alerts.for_review(review_id=review_id)
-                linked = await self.repos.links.linked_reviews(review_ids=[review_id])
-                # In the same transaction as the reading: no reading without its record (and
-                # the role they read it as).
-                await self.repos.audit.record(
-                    action="review.viewed",
-                    staff_id=signed.member.id,
-                    review_id=review_id,
-                    details={"answers": len(answers), "role": allowed},
-                )
-        if not allowed or review is None:
+            if not allowed or review is None:
+                return None
+            answers = await self.repos.answers.all_for(review_id=review_id)
+            alerts = await self.repos.alerts.for_review(review_id=review_id)
+            linked = await self.repos.links.linked_reviews(review_ids=[review_id])
+            await self.repos.audit.record(
+                action=action,
+                staff_id=signed.member.id,
+                review_id=review_id,
+                details={"answers": len(answers), "role": allowed},
+            )
+        return review, answers, alerts, set(linked), allowed
+
+    async def review(self, request: web.Request, signed: Signed) -> web.StreamResponse:
+        review_id = int(request.match_info["review_id"])
+        tz = self.services.timezone
+        read = await self._read_review(signed, review_id, action="review.viewed")
+        if read is None:
             return self.not_found(signed)
+        review, answers, alerts, linked, allowed = read
         content = self.services.content_source.version(review.content_version)
         # The same view model as the IRO's summary email, so the page and the email agree.
         data = summary_data(
@@ -913,21 +922,10 @@ class StaffPages:
         the email and the copy say the same; each view audited as the review page's is."""
         review_id = int(request.match_info["review_id"])
         tz = self.services.timezone
-        async with self.repos.db.unit_of_work():
-            review = await self.repos.reviews.get(review_id=review_id)
-            allowed = await self._may_read(signed.member, review)
-            if allowed:
-                answers = await self.repos.answers.all_for(review_id=review_id)
-                alerts = await self.repos.alerts.for_review(review_id=review_id)
-                linked = await self.repos.links.linked_reviews(review_ids=[review_id])
-                await self.repos.audit.record(
-                    action="summary.viewed",
-                    staff_id=signed.member.id,
-                    review_id=review_id,
-                    details={"answers": len(answers), "role": allowed},
-                )
-        if not allowed or review is None:
+        read = await self._read_review(signed, review_id, action="summary.viewed")
+        if read is None:
             return self.not_found(signed)
+        review, answers, alerts, linked, allowed = read
         content = self.services.content_source.version(review.content_version)
         sent = review.submitted_at is not None
         history = [
