@@ -700,6 +700,14 @@ class AskDialog:
             # The question waiting, again below: a tap on an old card may be a resend whose
             # first turn moved on while its replies were lost in a crash, and the child would
             # otherwise be left with nothing to answer.
+            payload = turn.context.activity.value
+            log.info(
+                "tap on an old card",
+                extra={
+                    "tapped": str(payload.get("q") if isinstance(payload, dict) else "")[:40],
+                    "waiting": state["key"],
+                },
+            )
             await turn.say("stale_card")
             await self._ask(turn, state, intro=False)
             return END_OF_TURN

@@ -30,7 +30,7 @@ from dialogs.answer_form import is_answer_form, is_number_form, waiting
 from dialogs.ask import choices_for
 from dialogs.context import Screened, Services, Turn, TurnFacts
 from dialogs.ports import Arrived, ChatTurn
-from dialogs.recognize import looks_like_code, normalize
+from dialogs.recognize import looks_like_code, match_one, normalize
 from dialogs.render import (
     CHOICE_INPUT,
     AskView,
@@ -299,7 +299,9 @@ def _check_choice(turn: Turn, text: str | None, payload: dict[str, Any] | None) 
     if payload is not None:
         if payload.get("q") != CHECK:
             return None
-        picked = payload.get(CHOICE_INPUT) or payload.get("ctl")
+        # A one-tap button carries "opt" (Web Chat, and Teams where options are buttons); a
+        # card's choice set carries the choice input.
+        picked = payload.get("opt") or payload.get(CHOICE_INPUT) or payload.get("ctl")
         return str(picked) if picked in {*ids, TALK} else None
     if text is None or len(text) > 80:
         return None
@@ -309,6 +311,9 @@ def _check_choice(turn: Turn, text: str | None, payload: dict[str, Any] | None) 
         return TALK
     yes = {normalize(w) for w in turn.content.synonyms("choice_yes", turn.locale)}
     no = {normalize(w) for w in turn.content.synonyms("choice_no", turn.locale)}
+    if said.isdigit():
+        # Where the options are listed numbered (plain text, or Web Chat's number buttons).
+        return match_one(said, choices)
     for c in choices:
         if said in c.words() or said in (yes if c.id == UNSAFE else no):
             return c.id

@@ -274,6 +274,40 @@ async def test_yes_at_the_check_is_an_urgent_alert_with_the_help(linked_chat, pa
     assert tiers == ["clear", "unsure"]
 
 
+@pytest.mark.parametrize("channel", ["msteams", "webchat", "directline", "slack"])
+@pytest.mark.parametrize("option", ["ok", "unsafe"])
+async def test_each_button_of_the_check_is_heard_after_an_answer_on_every_channel(
+    linked_chat, parts, unsure_words, channel, option
+):
+    """The worry was also the answer to a typing question (stored, the chat moved on), and
+    the check came instead of the next question. Tapping its buttons (a one-tap button on Web
+    Chat and Teams, a number elsewhere) is the answer to the check, never an "old card"."""
+    review, chat = await linked_chat(channel)
+    await to_question(chat, "who_there", parts, review.id)
+    await chat.say(unsure_words)
+    label = text(parts, f"questions.safety_check.options.{option}.label")
+
+    if channel == "slack":  # a plain-text channel: the options are numbered
+        number = {"unsafe": "1", "ok": "2"}[option]
+        assert f"{number}. {label}" in chat.said, chat.said
+        reply = await chat.say(number)
+    elif label in chat.buttons():
+        reply = await chat.tap(label)
+    else:
+        reply = await chat.pick(label)
+
+    assert not said(parts, reply, "messages.stale_card"), reply
+    if option == "ok":
+        assert said(parts, reply, "messages.safety_check_ok_iro"), reply
+        assert said(parts, reply, "questions.who_not_there.prompt", band="13+"), reply
+        assert await parts.repos.outbox.list(kind="alert") == []
+    else:
+        assert said(parts, reply, "messages.safeguarding_help"), reply
+        [alert] = await parts.repos.outbox.list(kind="alert")
+        assert alert.urgent
+    assert (await answers_of(parts, review.id))["who_there"][1] == unsure_words
+
+
 async def test_talk_to_someone_at_the_check_shows_who_and_asks_again(
     linked_chat, parts, unsure_words
 ):
