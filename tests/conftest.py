@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -20,6 +21,10 @@ from tests.channel import Connector, running_connector
 from tests.chat import Chat
 
 LONDON = ZoneInfo("Europe/London")
+
+# aiosmtpd's server threads log every connection at INFO, sometimes after pytest has closed the
+# stream a test's logging wrote to ("--- Logging error ---" pages in the CI log).
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
