@@ -79,6 +79,15 @@ PHRASE_DOUBT = 0.23
 # them: a child who writes "i cant go on anymore" gets the help at once (model 7d05 scored it
 # 0.22, and the doubt rule had moved it to a gentle check).
 NEVER_DOUBTED = frozenset({"suicide", "immediate_danger"})
+
+# A message of this many words or fewer is never clear on the model's word alone (a phrase is
+# needed). Chosen on rounds 1-11 (all development sets by then), model 7902fe8f98ce: urgent false
+# alarms on ordinary sequences en 4.7% -> 3.5%, ar 4.1% -> 0.7%, sq 3.4% -> 1.7%, on ordinary
+# single messages 1.7/1.8/1.4% -> 1.6/1.6/0.9%; disclosures heard in either tier unchanged (those
+# few go to the gentle check instead), heard clearly 0-2 points fewer. Round 12, frozen unread
+# before, measures it.
+MODEL_ALONE_WORDS = 5
+
 FOLDS = 5
 REPEATS = 3
 # Beside one model per category, one of every disclosure against ordinary sentences: it pools
@@ -377,6 +386,12 @@ class Screen:
             # rugby but we won", "we learnt about county lines in pshe"): heard, and asked about
             # gently, not an alarm.
             return Assessment([], found)
+        if clear and not found and len(text.split()) <= MODEL_ALONE_WORDS:
+            # A few words no phrase knows ("i get £5", "in front of everyone", "my stepdad
+            # picks me up", often a piece of a longer message) are too little for the model
+            # alone to raise an urgent alarm: the gentle check asks, and the IRO gets a note
+            # whatever the answer, so an adult still reads it.
+            return Assessment([], clear)
         if found or clear:
             return Assessment(found + [c for c in clear if c not in found], [])
         return Assessment([], unsure)

@@ -63,37 +63,122 @@ ROOT = Path(__file__).resolve().parent.parent
 # (tests/data/heldout-v11/: 100 + 100 English, 120 + 120 each Arabic and Albanian), frozen
 # unread before, was measured once: en clear 73/100, heard 90/100, false alarms 0/100; ar
 # 74/120, 101/120, 1/120; sq 82/120, 102/120, 0/120; sequences heard en 34/40, ar 47/50, sq
-# 44/50, ordinary sequences flagged urgently en 1/40, ar 3/50, sq 5/50. The floors of every
-# round are this screen's.
+# 44/50, ordinary sequences flagged urgently en 1/40, ar 3/50, sq 5/50. Then a message of five
+# words or fewer became never clear on the model's word alone (a gentle check instead; chosen
+# on rounds 1-11, by then development sets), and round 12 (tests/data/heldout-v12/: 110 + 110
+# English, 130 + 130 each Arabic and Albanian, sequences 50 + 50 and 60 + 60), frozen unread
+# before, was measured once with the same model: en clear 88/110, heard 103/110, false alarms
+# 0/110; ar 78/130, 116/130, 0/130; sq 83/130, 116/130, 0/130; sequences heard en 48/50, ar
+# 56/60, sq 56/60, ordinary sequences flagged urgently en 3/50, ar 3/60, sq 3/60 (gentle checks
+# 20/50, 21/60, 20/60: near-twins of the disclosures, most flagged at the opening they share,
+# before the harmless ending). The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
 FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "round 1": {"en": (0.837, 0.931, 0.032), "ar": (0.8, 0.94, 0.02), "sq": (0.88, 0.94, 0.02)},
-    "round 2": {"en": (0.8, 0.922, 0.029), "ar": (0.866, 0.911, 0.115), "sq": (0.8, 0.911, 0.029)},
-    "round 3": {"en": (0.79, 0.9, 0.01), "ar": (0.7, 0.883, 0.05), "sq": (0.733, 0.9, 0.034)},
-    "round 4": {"en": (0.82, 0.94, 0.02), "ar": (0.85, 0.966, 0.034), "sq": (0.716, 0.933, 0.017)},
-    "round 5": {"en": (0.78, 0.93, 0.06), "ar": (0.81, 0.94, 0.03), "sq": (0.68, 0.88, 0.02)},
-    "round 6": {"en": (0.83, 0.95, 0.02), "ar": (0.75, 0.9, 0.06), "sq": (0.74, 0.95, 0.04)},
-    "round 7": {"en": (0.86, 0.98, 0.03), "ar": (0.86, 0.97, 0.03), "sq": (0.79, 0.95, 0.05)},
-    "round 8": {"en": (0.76, 0.91, 0.03), "ar": (0.66, 0.92, 0.01), "sq": (0.63, 0.86, 0.01)},
-    "round 9": {"en": (0.75, 0.933, 0.034), "ar": (0.68, 0.92, 0.02), "sq": (0.6, 0.83, 0.04)},
-    "round 10": {"en": (0.75, 0.95, 0.017), "ar": (0.6, 0.83, 0.01), "sq": (0.63, 0.9, 0.02)},
+    "round 1": {
+        "en": (0.825, 0.931, 0.025),
+        "ar": (0.76, 0.94, 0.02),
+        "sq": (0.88, 0.94, 0.02),
+    },
+    "round 2": {
+        "en": (0.8, 0.922, 0.029),
+        "ar": (0.866, 0.911, 0.115),
+        "sq": (0.8, 0.911, 0.029),
+    },
+    "round 3": {
+        "en": (0.78, 0.9, 0.01),
+        "ar": (0.683, 0.883, 0.05),
+        "sq": (0.733, 0.9, 0.034),
+    },
+    "round 4": {
+        "en": (0.81, 0.94, 0.02),
+        "ar": (0.816, 0.966, 0.034),
+        "sq": (0.7, 0.933, 0.017),
+    },
+    "round 5": {
+        "en": (0.77, 0.93, 0.06),
+        "ar": (0.81, 0.94, 0.03),
+        "sq": (0.68, 0.88, 0.02),
+    },
+    "round 6": {
+        "en": (0.83, 0.95, 0.02),
+        "ar": (0.75, 0.9, 0.06),
+        "sq": (0.74, 0.95, 0.03),
+    },
+    "round 7": {
+        "en": (0.86, 0.98, 0.03),
+        "ar": (0.86, 0.97, 0.02),
+        "sq": (0.79, 0.95, 0.02),
+    },
+    "round 8": {
+        "en": (0.76, 0.91, 0.03),
+        "ar": (0.63, 0.92, 0.01),
+        "sq": (0.63, 0.86, 0.01),
+    },
+    "round 9": {
+        "en": (0.741, 0.933, 0.034),
+        "ar": (0.64, 0.92, 0.02),
+        "sq": (0.55, 0.83, 0.04),
+    },
+    "round 10": {
+        "en": (0.75, 0.95, 0.017),
+        "ar": (0.59, 0.83, 0.01),
+        "sq": (0.63, 0.9, 0.01),
+    },
     "round 11": {
         "en": (0.72, 0.89, 0.01),
-        "ar": (0.608, 0.833, 0.017),
-        "sq": (0.675, 0.841, 0.009),
+        "ar": (0.583, 0.833, 0.009),
+        "sq": (0.658, 0.841, 0.009),
+    },
+    "round 12": {
+        "en": (0.79, 0.927, 0.01),
+        "ar": (0.592, 0.884, 0.008),
+        "sq": (0.63, 0.884, 0.008),
     },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
-    "round 5": {"en": (0.9, 0.04), "ar": (0.925, 0.125), "sq": (0.875, 0.05)},
-    "round 6": {"en": (0.92, 0.2), "ar": (0.95, 0.075), "sq": (0.95, 0.1)},
-    "round 7": {"en": (0.92, 0.06), "ar": (0.95, 0.05), "sq": (0.925, 0.025)},
-    "round 8": {"en": (0.9, 0.02), "ar": (0.9, 0.025), "sq": (0.85, 0.05)},
-    "round 9": {"en": (0.98, 0.04), "ar": (0.9, 0.075), "sq": (0.9, 0.025)},
-    "round 10": {"en": (0.98, 0.06), "ar": (0.9, 0.025), "sq": (0.875, 0.025)},
-    "round 11": {"en": (0.825, 0.05), "ar": (0.92, 0.08), "sq": (0.86, 0.12)},
+    "round 5": {
+        "en": (0.9, 0.04),
+        "ar": (0.925, 0.05),
+        "sq": (0.875, 0.05),
+    },
+    "round 6": {
+        "en": (0.92, 0.16),
+        "ar": (0.95, 0.025),
+        "sq": (0.95, 0.1),
+    },
+    "round 7": {
+        "en": (0.92, 0.04),
+        "ar": (0.95, 0.025),
+        "sq": (0.925, 0.025),
+    },
+    "round 8": {
+        "en": (0.9, 0.02),
+        "ar": (0.9, 0.025),
+        "sq": (0.85, 0.025),
+    },
+    "round 9": {
+        "en": (0.98, 0.04),
+        "ar": (0.9, 0.025),
+        "sq": (0.9, 0.025),
+    },
+    "round 10": {
+        "en": (0.98, 0.04),
+        "ar": (0.9, 0.025),
+        "sq": (0.875, 0.025),
+    },
+    "round 11": {
+        "en": (0.8, 0.05),
+        "ar": (0.92, 0.04),
+        "sq": (0.86, 0.04),
+    },
+    "round 12": {
+        "en": (0.94, 0.08),
+        "ar": (0.916, 0.067),
+        "sq": (0.916, 0.067),
+    },
 }
 SEQUENCES = sets.SEQUENCES
 

@@ -58,6 +58,27 @@ def test_the_bots_own_buttons_and_control_words_are_never_a_worry(screen):
     assert all(e.source != "content" for e in training_set(content))
 
 
+# Pieces of ordinary answers that model 7902fe8f98ce called clear on its own; and disclosures of
+# more words that it alone hears.
+FEW_WORDS = ["in front of everyone", "hes got a mad car", "i dont know anyone there", "i get £5"]
+MORE_WORDS = ["theres never any food in the house for us", "nobody feeds us when mum goes out"]
+
+
+def test_a_few_words_the_model_alone_hears_get_a_gentle_check_not_an_alarm(screen):
+    """A child who types "in front of everyone" is asked "Is something making you feel
+    unsafe?", with a note to the IRO, not told the duty team is being called."""
+    model_only = [
+        t for t in FEW_WORDS if screen.model.assess(t)[0] and not screen.phrases.categories(t)
+    ]
+    assert model_only, "the model calls none of these clear any more: choose others"
+    assert {t: screen.assess(t).tier for t in model_only} == {t: "unsure" for t in model_only}
+    longer = [
+        t for t in MORE_WORDS if screen.model.assess(t)[0] and not screen.phrases.categories(t)
+    ]
+    assert longer, "the model alone hears none of these: choose others"
+    assert {t: screen.assess(t).tier for t in longer} == {t: "clear" for t in longer}
+
+
 def test_every_language_and_category_has_examples():
     examples = load_examples(EXAMPLES)
     for locale in chat_languages():
