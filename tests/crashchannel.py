@@ -358,7 +358,9 @@ class Words:
     where a question is plain text with buttons, knows which question they are looking at."""
 
     def __init__(self, en: dict[str, Any]) -> None:
-        self.controls = {c: str(v.get("label", "")) for c, v in en.get("controls", {}).items()}
+        self.controls = {
+            c: _plain_wording(v.get("label", "")) for c, v in en.get("controls", {}).items()
+        }
         self.meta_name = str(en.get("meta", {}).get("name", ""))
         self.yes_no = {
             "yes": _plain_wording(en.get("choice_yes", {}).get("label", "")),
@@ -414,6 +416,11 @@ def _plain_wording(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("any") or next(iter(value.values()), ""))
     return str(value)
+
+
+def _button(shown: Shown, words: str | None) -> str | None:
+    """The title of the button that says `words`, with or without the easy path's picture."""
+    return next((t for t in shown.buttons if words and without_picture(t) == words), None)
 
 
 def without_picture(title: str) -> str:
@@ -585,7 +592,7 @@ class Child:
             buttons = {k: v for k, v in buttons.items() if k not in dict(listed)}
             buttons.update({label: n for n, label in listed})
             text = NUMBERED.sub("", text).strip()
-        help = self.words.controls.get("repeat") in buttons
+        help = self.words.controls.get("repeat") in {without_picture(t) for t in buttons}
         key = None if help else self.words.question(text)
         return Shown(reply, key, help, None, buttons, payloads)
 
@@ -636,12 +643,12 @@ class Child:
         titles = [
             t
             for t in shown.buttons
-            if t not in controls and (without_picture(t) in known or t.isdigit())
+            if without_picture(t) not in controls and (without_picture(t) in known or t.isdigit())
         ]
         titles += [
             t
             for t in shown.buttons
-            if t not in titles and t not in controls and shown.buttons[t].isdigit()
+            if t not in titles and without_picture(t) not in controls and shown.buttons[t].isdigit()
         ]
         return titles or None
 
@@ -708,7 +715,7 @@ class Child:
         on_card = shown.card is not None and any(
             a["data"].get("ctl") == ctl for a in actions_of(shown.card)
         )
-        return on_card or self.words.controls.get(ctl) in shown.buttons
+        return on_card or _button(shown, self.words.controls.get(ctl)) is not None
 
     def _control(self, shown: Shown, ctl: str, *, seq: int | None = None) -> dict[str, Any]:
         for a in actions_of(shown.card or {}):
@@ -717,8 +724,9 @@ class Child:
                     value=dict(a["data"]), replyToId=shown.reply.body["id"], seq=seq
                 )
         label = self.words.controls[ctl]
-        if label in shown.buttons:
-            return self._tap(shown, label, seq=seq)
+        title = _button(shown, label)
+        if title is not None:
+            return self._tap(shown, title, seq=seq)
         return self._activity(text=label, seq=seq)
 
     def _tap(self, shown: Shown, title: str, *, seq: int | None = None) -> dict[str, Any]:
