@@ -696,49 +696,94 @@ class AskDialog:
             await turn.say("welcome_back")
         if verdict.kind == "control" and verdict.control:
             return await self._control(dc, turn, state, question, verdict.control)
-        if verdict.kind == "stale":
-            # The question waiting, again below: a tap on an old card may be a resend whose
-            # first turn moved on while its replies were lost in a crash, and the child would
-            # otherwise be left with nothing to answer.
-            payload = turn.context.activity.value
-            log.info(
-                "tap on an old card",
-                extra={
-                    "tapped": str(payload.get("q") if isinstance(payload, dict) else "")[:40],
-                    "waiting": state["key"],
-                },
-            )
-            await turn.say("stale_card")
-            await self._ask(turn, state, intro=False)
-            return END_OF_TURN
-        if verdict.kind == "burst" and verdict.text is not None:
-            if not await self._burst(turn, verdict.text):
-                # Not taken: say which question it came in under, and show that question again
-                # so that it is the last thing on screen.
-                label = check_label(turn, question, state.get("topic"))
-                await turn.say("burst_next", question=label)
-                await self._ask(turn, state, intro=False)
-            return END_OF_TURN
-        if verdict.kind == "none_ticked":
-            # The card is still there, ticks and all: say so, and send no second one.
-            await turn.say("none_ticked")
-            return END_OF_TURN
-        if verdict.kind == "too_long":
-            await turn.say("too_long", max=question.max_length)
+        not_an_answer = self._not_an_answer.get(verdict.kind)
+        if not_an_answer is not None:
+            await not_an_answer(self, turn, state, question, verdict)
             return END_OF_TURN
         if verdict.answer is None:
-            if verdict.kind == "media" and verdict.media:
-                await self._note_media(turn, state, verdict.media)
-            elif verdict.kind == "unclear" and not screened(turn.context).worry and not paused:
-                await turn.say(self._sorry(turn, question))
-            if screened(turn.context).worry and state["qid"] != CODE:
-                # A worry, not an answer: the help stays last; asked again when they are ready.
-                turn.profile["after_help"] = "seen"
-                return END_OF_TURN
-            await self._ask(turn, state, intro=False)
-            return END_OF_TURN
+            return await self._no_answer(turn, state, question, verdict, paused=paused)
+        return await self._answered(dc, turn, state, question, verdict, verdict.answer)
 
-        kind, value = verdict.answer
+    async def _stale(
+        self, turn: Turn, state: dict[str, Any], question: Question, verdict: Verdict
+    ) -> None:
+        """A tap on an old card: said so, and the question waiting again below (the tap may be
+        a resend whose first turn moved on while its replies were lost in a crash, and the
+        child would otherwise be left with nothing to answer)."""
+        payload = turn.context.activity.value
+        log.info(
+            "tap on an old card",
+            extra={
+                "tapped": str(payload.get("q") if isinstance(payload, dict) else "")[:40],
+                "waiting": state["key"],
+            },
+        )
+        await turn.say("stale_card")
+        await self._ask(turn, state, intro=False)
+
+    async def _burst_came(
+        self, turn: Turn, state: dict[str, Any], question: Question, verdict: Verdict
+    ) -> None:
+        """Typed before the question could be read: kept where it belongs if it can be, else
+        the question it came in under is named and shown again, last on screen."""
+        if verdict.text is not None and not await self._burst(turn, verdict.text):
+            label = check_label(turn, question, state.get("topic"))
+            await turn.say("burst_next", question=label)
+            await self._ask(turn, state, intro=False)
+
+    async def _none_ticked(
+        self, turn: Turn, state: dict[str, Any], question: Question, verdict: Verdict
+    ) -> None:
+        """OK with nothing ticked: the card is still there, ticks and all; no second one."""
+        await turn.say("none_ticked")
+
+    async def _too_long(
+        self, turn: Turn, state: dict[str, Any], question: Question, verdict: Verdict
+    ) -> None:
+        await turn.say("too_long", max=question.max_length)
+
+    _not_an_answer: ClassVar[dict[str, Callable[..., Awaitable[None]]]] = {
+        "stale": _stale,
+        "burst": _burst_came,
+        "none_ticked": _none_ticked,
+        "too_long": _too_long,
+    }
+
+    async def _no_answer(
+        self,
+        turn: Turn,
+        state: dict[str, Any],
+        question: Question,
+        verdict: Verdict,
+        *,
+        paused: bool,
+    ) -> Result:
+        """Nothing to store (a picture, words that answer nothing, a worry): said so, and the
+        question again, unless the help after a worry is to stay last."""
+        worry = screened(turn.context).worry
+        if verdict.kind == "media" and verdict.media:
+            await self._note_media(turn, state, verdict.media)
+        elif verdict.kind == "unclear" and not worry and not paused:
+            await turn.say(self._sorry(turn, question))
+        if worry and state["qid"] != CODE:
+            # A worry, not an answer: the help stays last; asked again when they are ready.
+            turn.profile["after_help"] = "seen"
+            return END_OF_TURN
+        await self._ask(turn, state, intro=False)
+        return END_OF_TURN
+
+    async def _answered(
+        self,
+        dc: DialogContext,
+        turn: Turn,
+        state: dict[str, Any],
+        question: Question,
+        verdict: Verdict,
+        answer: tuple[str, Any],
+    ) -> Result:
+        """Stores the answer (and typed words that named no option beside it), says back what
+        typing was read as, and ends the question."""
+        kind, value = answer
         if state.get("store") or question.type == "language":
             await self._store(turn, state, kind, value)
             if kind == "choices":
