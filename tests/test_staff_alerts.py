@@ -7,6 +7,7 @@ is refused with the reason and changes nothing."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from tests.consult import wait_for_eml
@@ -360,3 +361,34 @@ async def test_participation_and_admins_can_do_nothing_to_an_alert(
     stored = await parts.repos.alerts.get(alert_id=alert.id)
     assert (stored.state, stored.owner_id) == ("new", None)
     assert await parts.repos.alerts.history(alert_id=alert.id) == []
+
+
+async def test_each_refused_step_says_why_and_saves_nothing(client, parts, settings, linked_chat):
+    """Taking what you own, giving it to someone not on duty or to its owner, a note too long,
+    acknowledging twice: each is answered on the page, and the history does not move."""
+    review, _ = await _disclosure(linked_chat, settings)
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    await make_staff(parts, email=DEE, role="duty", name="Dee Duty")
+    await make_staff(parts, email=JO, role="iro", name="Jo Smith")
+    dee = await parts.repos.staff.by_email(email=DEE)
+    jo = await parts.repos.staff.by_email(email=JO)
+    await signed_in(client, DEE)
+    page = await (await client.get(f"/staff/alerts/{alert.id}")).text()
+    page = await (await step(client, alert.id, "take", page)).text()
+    before = len(await parts.repos.alerts.history(alert_id=alert.id))
+
+    again = await step(client, alert.id, "take", page)
+    assert "done=yours" in str(again.url)
+    to_iro = await step(client, alert.id, "assign", page, to=str(jo.id))
+    assert to_iro.status == 400 and "Choose someone on the duty team" in await to_iro.text()
+    to_owner = await step(client, alert.id, "assign", page, to=str(dee.id))
+    assert to_owner.status == 400
+    assert "Dee Duty's already" in html.unescape(await to_owner.text())
+    long = await step(client, alert.id, "acknowledge", page, note="x" * 2001)
+    assert long.status == 400 and "Keep the note to 2000 characters" in await long.text()
+    assert len(await parts.repos.alerts.history(alert_id=alert.id)) == before
+
+    page = await (await step(client, alert.id, "acknowledge", page, note="Rang")).text()
+    twice = await step(client, alert.id, "acknowledge", page, note="Rang again")
+    assert "done=already" in str(twice.url)
+    assert len(await parts.repos.alerts.history(alert_id=alert.id)) == before + 1

@@ -24,7 +24,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1152,66 +1152,87 @@ class StaffPages:
         # As it will be shown: no bidi control or invisible character to reverse or hide text.
         note = shown(str(form.get("note", ""))).strip()
         member = signed.member
-        me = member.id or 0
         found = await self._reachable(member, alert_id)
         if found is None:
             return self.not_found(signed)
         alert, _ = found
         lead_id = alert.id or 0
-
-        async def refuse(message: str, status: int = 400) -> web.StreamResponse:
+        try:
+            _check_note(step, note)
+            seen_state, seen_owner = _as_sent(form)
+            await self._step_allowed(step, alert, seen_state)
+            owner, kwargs = await self._new_owner(step, alert, form, me=member.id or 0)
+            if seen_owner != -1 and step.name in ("take", "assign"):
+                kwargs["from_owner"] = seen_owner
+            from_states = (
+                (seen_state,)
+                if seen_state is not None and seen_state in step.from_states
+                else tuple(step.from_states)
+            )
+            await self._save_step(
+                step, alert, member, note=note, owner=owner, from_states=from_states, **kwargs
+            )
+        except _Refused as refused:
             return await self._alert_page(
-                request, signed, lead_id, error=message, typed=(step.name, note), status=status
+                request,
+                signed,
+                lead_id,
+                error=refused.message,
+                typed=(step.name, note),
+                status=refused.status,
             )
+        raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done={step.name}")
 
-        if len(note) > MAX_NOTE:
-            return await refuse(
-                f"Keep the note to {MAX_NOTE} characters; nothing was saved. Put the rest in "
-                "the case record."
-            )
-        if step.note and not note:
-            return await refuse(f"{NOTE_NEEDED[step.name]} Nothing was saved.")
-        sent_state = str(form.get("state", ""))[:16]
-        seen_state = sent_state if sent_state in STATE_NAMES else None
-        seen_owner_raw = str(form.get("owner", "-"))[:12]
-        seen_owner: Any = (
-            None
-            if seen_owner_raw == ""
-            else int(seen_owner_raw)
-            if seen_owner_raw.isdigit()
-            else -1
+    async def _step_allowed(
+        self, step: Step, alert: SafeguardingAlert, seen_state: str | None
+    ) -> None:
+        """Refuses a step the alert's state does not allow: with what happened, if it changed
+        since the form was shown; an acknowledgement already made is simply done."""
+        if alert.state in step.from_states:
+            return
+        if step.name == "acknowledge":
+            raise web.HTTPSeeOther(f"/staff/alerts/{alert.id}?done=already")
+        if seen_state and seen_state != alert.state:
+            raise _Refused(await self._meanwhile(alert), 409)
+        raise _Refused(
+            f"This alert is {STATE_NAMES[alert.state].lower()}. {step.refused} Nothing was saved."
         )
-        if alert.state not in step.from_states:
-            if step.name == "acknowledge":
-                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=already")
-            if seen_state and seen_state != alert.state:
-                return await self._changed_meanwhile(refuse, alert)
-            return await refuse(
-                f"This alert is {STATE_NAMES[alert.state].lower()}. {step.refused} "
-                "Nothing was saved."
-            )
-        owner: Any = None
-        kwargs: dict[str, Any] = {}
+
+    async def _new_owner(
+        self, step: Step, alert: SafeguardingAlert, form: Mapping[str, Any], *, me: int
+    ) -> tuple[int | None, dict[str, Any]]:
+        """Who owns the alert after this step (None: unchanged), and how to write it."""
         if step.name == "take":
             if alert.owner_id == me:
-                raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=yours")
-            kwargs["owner_id"] = owner = me
-        elif step.name == "assign":
+                raise web.HTTPSeeOther(f"/staff/alerts/{alert.id}?done=yours")
+            return me, {"owner_id": me}
+        if step.name == "assign":
             to = str(form.get("to", ""))[:12]
             target = await self.repos.staff.get(staff_id=int(to)) if to.isdigit() else None
             if target is None or not target.holds("duty") or not target.active:
-                return await refuse("Choose someone on the duty team to give it to.")
+                raise _Refused("Choose someone on the duty team to give it to.")
             if target.id == alert.owner_id:
-                return await refuse(f"It is {target.display_name}'s already. Nothing was saved.")
-            kwargs["owner_id"] = owner = target.id
-        elif step.name == "acknowledge" and alert.owner_id is None:
+                raise _Refused(f"It is {target.display_name}'s already. Nothing was saved.")
+            return target.id, {"owner_id": target.id}
+        if step.name == "acknowledge" and alert.owner_id is None:
             # Who acknowledges an alert no one took owns it (unless someone takes it first).
-            kwargs |= {"owner_id": me, "from_owner": None}
-            owner = me
-        if seen_owner != -1 and step.name in ("take", "assign"):
-            kwargs["from_owner"] = seen_owner
-        from_states = (seen_state,) if seen_state in step.from_states else step.from_states
-        at = self.services.clock()
+            return me, {"owner_id": me, "from_owner": None}
+        return None, {}
+
+    async def _save_step(
+        self,
+        step: Step,
+        alert: SafeguardingAlert,
+        member: StaffMember,
+        *,
+        note: str,
+        owner: int | None,
+        from_states: tuple[str, ...],
+        **kwargs: Any,
+    ) -> None:
+        """The step, its history row and its audit row, in one transaction; refused if someone
+        changed the alert first."""
+        lead_id, me, at = alert.id or 0, member.id or 0, self.services.clock()
         async with self.repos.db.unit_of_work():
             entry = await self.repos.alerts.change(
                 alert_id=lead_id,
@@ -1243,24 +1264,18 @@ class StaffPages:
             now = await self.repos.alerts.get(alert_id=lead_id)
             if step.name == "acknowledge" and now.state != "new":
                 raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done=already")
-            return await self._changed_meanwhile(refuse, now)
-        raise web.HTTPSeeOther(f"/staff/alerts/{lead_id}?done={step.name}")
+            raise _Refused(await self._meanwhile(now), 409)
 
-    async def _changed_meanwhile(
-        self,
-        refuse: Callable[[str, int], Awaitable[web.StreamResponse]],
-        alert: SafeguardingAlert,
-    ) -> web.StreamResponse:
+    async def _meanwhile(self, alert: SafeguardingAlert) -> str:
         owner = (
             staff_name({m.id or 0: m for m in await self.repos.staff.everyone()}, alert.owner_id)
             if alert.owner_id
             else "no one"
         )
-        return await refuse(
+        return (
             "Someone changed this alert while you were reading it: it is now "
             f"{STATE_NAMES[alert.state].lower()}, owned by {owner}. Nothing was saved; read "
-            "its history below and try again if it is still needed.",
-            409,
+            "its history below and try again if it is still needed."
         )
 
     # --- admin ------------------------------------------------------------------------------
@@ -1487,3 +1502,30 @@ def _for_reader(data: dict[str, Any], *, own: bool) -> int:
     kept = len(data["iro_only"])
     data["iro_only"] = []
     return kept
+
+
+class _Refused(Exception):
+    """A step refused, with what to tell the person on the alert's page."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _check_note(step: Step, note: str) -> None:
+    if len(note) > MAX_NOTE:
+        raise _Refused(
+            f"Keep the note to {MAX_NOTE} characters; nothing was saved. Put the rest in the "
+            "case record."
+        )
+    if step.note and not note:
+        raise _Refused(f"{NOTE_NEEDED[step.name]} Nothing was saved.")
+
+
+def _as_sent(form: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """The state and owner the form was shown with (-1: not sent; None: no one owned it), to
+    tell a change made meanwhile from a step the state never allowed."""
+    sent_state = str(form.get("state", ""))[:16]
+    raw = str(form.get("owner", "-"))[:12]
+    owner: Any = None if raw == "" else int(raw) if raw.isdigit() else -1
+    return (sent_state if sent_state in STATE_NAMES else None), owner
