@@ -838,6 +838,61 @@ async def test_a_child_completes_their_review_in_english_from_the_link(
     assert phone.violations == []
 
 
+def mail_subjects(door: Door, *, wait_for: str) -> list[str]:
+    """The subject of every .eml the server wrote, once one holds `wait_for` (15 s at most)."""
+    outbox = door.settings.var_dir / "outbox"
+    deadline = time.monotonic() + 15
+    while True:
+        subjects = [
+            line.removeprefix("Subject: ")
+            for path in (sorted(outbox.glob("*.eml")) if outbox.exists() else [])
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.startswith("Subject: ")
+        ]
+        if any(wait_for in s for s in subjects) or time.monotonic() > deadline:
+            return subjects
+        time.sleep(0.1)
+
+
+async def test_a_child_who_taps_yes_at_the_gentle_check_gets_the_help_and_an_urgent_alert(
+    quick_door, content, phone
+):
+    """Words the screen is unsure of, typed as an answer, bring the gentle check; tapping its
+    "Yes" in the real page is the help at once and an urgent alert, never "You answered that
+    one already" (the page's one-tap buttons carry the option as `opt`)."""
+    from dialogs.safeguarding_model import Screen
+    from tests.test_after_worry import MAYBE
+
+    screen = Screen.for_content(content)
+    unsure = next(t for t in MAYBE if screen.assess(t).tier == "unsure")
+    review, code = await quick_door.new_review(
+        first_name="Sam", iro_email="kit.iro@council.example"
+    )
+    en = Words(content, "en")
+    child = Child(phone)
+    ui = child.ui
+    await ui.open(
+        f"{quick_door.url}/chat#{code}", expect=[en.msg("linked", name="Sam"), en.q("name")]
+    )
+    await ui.tap_suggested("Sam", expect=en.q("pronouns"))
+    await child.choose(en.option("pronouns", "they_them"), expect=en.q("take_part"))
+    await child.choose(en.option("take_part", "written_views"), expect=en.q("talk_to_iro"))
+    await child.choose(en("choice_yes.label"), expect=en.q("where"))
+    await ui.type(en.option("where", "school"), expect=en.q("when"))
+    await child.tick([en.option("when", "weekend")], en.control("submit"), expect=en.q("who_there"))
+
+    await ui.type(unsure, expect=en.q("safety_check"))
+    said = await child.choose(
+        en.option("safety_check", "unsafe"), expect=en.msg("safeguarding_thanks")
+    )
+
+    assert en.msg("stale_card") not in said
+    subjects = mail_subjects(quick_door, wait_for="URGENT")
+    assert any(s.startswith("URGENT: safeguarding concern") for s in subjects), subjects
+    assert any("please check a message" in s for s in subjects), subjects  # the note, first
+    assert phone.violations == []
+
+
 async def test_an_arabic_child_completes_their_review_right_to_left(
     quick_door, content, phone, tmp_path
 ):
