@@ -308,17 +308,26 @@ async def test_each_button_of_the_check_is_heard_after_an_answer_on_every_channe
     assert (await answers_of(parts, review.id))["who_there"][1] == unsure_words
 
 
+@pytest.mark.parametrize("channel", ["msteams", "webchat", "slack"])
 async def test_talk_to_someone_at_the_check_shows_who_and_asks_again(
-    linked_chat, parts, unsure_words
+    linked_chat, parts, unsure_words, channel
 ):
-    review, chat = await linked_chat("msteams")
+    review, chat = await linked_chat(channel)
     await chat.say("English")
     await chat.say(unsure_words)
 
-    reply = await chat.tap("Talk to someone")
+    talk = text(parts, "controls.talk.label")
+    reply = await (chat.say(talk) if channel == "slack" else chat.tap(talk))
 
-    assert said(parts, reply, "messages.talk_to_someone")
-    assert said(parts, reply, "questions.safety_check.prompt")
+    assert said(parts, reply, "messages.talk_to_someone"), reply
+    assert said(parts, reply, "questions.safety_check.prompt"), reply
+    # Still the check: its answer is heard next.
+    ok = text(parts, "questions.safety_check.options.ok.label")
+    if channel == "slack":
+        reply = await chat.say("2")
+    else:
+        reply = await (chat.tap(ok) if ok in chat.buttons() else chat.pick(ok))
+    assert said(parts, reply, "messages.safety_check_ok_iro"), reply
 
 
 async def test_an_unsure_message_before_the_code_goes_to_the_duty_team(
