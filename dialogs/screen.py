@@ -96,34 +96,61 @@ async def screen(services: Services, context: ChatTurn) -> Screened:
 
 
 async def _screen(services: Services, context: ChatTurn) -> Screened:
+    """The answer to the gentle check if this is one; else what the screen hears in what was
+    written, and the answer to that (`_respond`)."""
     act = context.activity
     text = written(context)
     payload = act.value if isinstance(act.value, dict) else None
-    if act.type not in ("message", "messageUpdate"):
-        return Screened()
-    if text is None and not payload:
+    if act.type not in ("message", "messageUpdate") or (text is None and not payload):
         return Screened()
     profile = (await services.chats.load(context)).profile
-    now = services.clock()
-    matcher = services.matcher(services.content_source.current())
     if profile.get("checking"):
         answered = await _check_answered(services, context, profile, text, payload)
         if answered is not None:
             return answered
     if text is None:
         return Screened()
+    now = services.clock()
+    matcher = services.matcher(services.content_source.current())
     typed = payload is None
-    if len(text) > OFF_LOOP_CHARS:
-        assessment, said = await asyncio.to_thread(matcher.assess, text), text
-    else:
-        assessment, said = heard_together(matcher, _recent(profile, now) if typed else [], text)
-    if typed:
-        _remember(profile, matcher, text, now)
+    assessment, said = await _hear(matcher, profile, text, typed=typed, now=now)
     lead = _lead(profile)
     if assessment.tier is None and not (profile.get("after_help") and lead and typed):
         return Screened()
     turn = await Turn.load(services, context)
-    assessment = heard(turn, text, assessment)
+    return await _respond(
+        services, turn, matcher, heard(turn, text, assessment), text, said, lead=lead, now=now
+    )
+
+
+async def _hear(
+    matcher: Screen, profile: dict[str, Any], text: str, *, typed: bool, now: datetime
+) -> tuple[Assessment, str]:
+    """What the screen hears in the message alone or read with the last few typed (a typed
+    one is kept for the next), and the words an alert should quote."""
+    if len(text) > OFF_LOOP_CHARS:
+        found = await asyncio.to_thread(matcher.assess, text), text
+    else:
+        found = heard_together(matcher, _recent(profile, now) if typed else [], text)
+    if typed:
+        _remember(profile, matcher, text, now)
+    return found
+
+
+async def _respond(
+    services: Services,
+    turn: Turn,
+    matcher: Screen,
+    assessment: Assessment,
+    text: str,
+    said: str,
+    *,
+    lead: dict[str, Any] | None,
+    now: datetime,
+) -> Screened:
+    """Clear: the help and an urgent alert. Unsure: the gentle check and a note, unless a
+    worry was told just before. Otherwise, words after the help are kept with its alert."""
+    profile = turn.profile
     about = _about_the_worry(turn, text)
     if assessment.tier == "clear":
         await _clear(services, turn, assessment.categories, said, lead=lead, about=about, now=now)
