@@ -3,6 +3,7 @@ retention period or at a young person's request, and everything held handed over
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from datetime import timedelta
@@ -97,6 +98,11 @@ async def test_sent_email_bodies_are_dropped_from_the_database(
     parts, new_chat, new_review, settings
 ):
     await _everything(parts, new_chat, new_review, settings)
+    # The .eml is written before its row is marked sent (and its body dropped): wait for that.
+    for _ in range(100):
+        if all(m.status == "sent" for m in await parts.repos.outbox.list()):
+            break
+        await asyncio.sleep(0.05)
     assert "outboxmessage" not in await _rows_with(parts, MARK)
     async with parts.db.engine.connect() as conn:
         sent = (await conn.execute(sql("SELECT kind, subject FROM outboxmessage"))).all()
