@@ -93,9 +93,17 @@ async def keyboard_gaps(page: Page) -> list[str]:
     ]
 
 
+# The pages in two halves of about twenty, each a test of its own (under 30 s alone).
+GROUPS = {
+    "signed-out-iro-duty": (None, "iro", "duty"),
+    "admin-participation": ("admin", "participation", "duty and admin"),
+}
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
 @pytest.mark.parametrize("width", list(WIDTHS))
 async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
-    client, parts, settings, linked_chat, tmp_path, width
+    client, parts, settings, linked_chat, tmp_path, width, group
 ):
     require_browser_deps()
     assert AXE.exists(), "axe-core is missing: run `npm ci`"
@@ -345,6 +353,8 @@ async def test_every_staff_page_is_accessible_on_a_phone_and_a_desktop(
         f"staff pages not checked here: {routes - NOT_PAGES - shown}"
     )
 
+    assert {*visits} == {role for roles in GROUPS.values() for role in roles}
+    visits = {role: pages for role, pages in visits.items() if role in GROUPS[group]}
     found: dict[str, list[Any]] = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(
