@@ -749,6 +749,17 @@ class Child:
         number = await self.ui.number_shown_for(label)
         return await self.ui.tap_suggested(str(number), expect=expect)
 
+    async def to_when(self, link: str, en: Words) -> None:
+        """Opens the link of a review for Sam and answers in English up to "when": Sam,
+        they/them, written views, yes to talking first, at school."""
+        ui = self.ui
+        await ui.open(link, expect=[en.msg("linked", name="Sam"), en.q("name")])
+        await ui.tap_suggested("Sam", expect=en.q("pronouns"))
+        await self.choose(en.option("pronouns", "they_them"), expect=en.q("take_part"))
+        await self.choose(en.option("take_part", "written_views"), expect=en.q("talk_to_iro"))
+        await self.choose(en("choice_yes.label"), expect=en.q("where"))
+        await ui.type(en.option("where", "school"), expect=en.q("when"))
+
     async def tick(self, labels: list[str], ok: str, *, expect: list[str] | str) -> str:
         """Ticks these options on the last card, then presses its OK."""
         card = self.ui.last_card()
@@ -790,14 +801,7 @@ async def test_a_child_completes_their_review_in_english_from_the_link(
     child = Child(phone)
     ui = child.ui
 
-    await ui.open(
-        f"{quick_door.url}/chat#{code}", expect=[en.msg("linked", name="Sam"), en.q("name")]
-    )
-    await ui.tap_suggested("Sam", expect=en.q("pronouns"))
-    await child.choose(en.option("pronouns", "they_them"), expect=en.q("take_part"))
-    await child.choose(en.option("take_part", "written_views"), expect=en.q("talk_to_iro"))
-    await child.choose(en("choice_yes.label"), expect=en.q("where"))
-    await ui.type(en.option("where", "school"), expect=en.q("when"))
+    await child.to_when(f"{quick_door.url}/chat#{code}", en)
     await child.tick(
         [en.option("when", "after_school"), en.option("when", "weekend")],
         ok,
@@ -871,14 +875,7 @@ async def test_a_child_who_taps_yes_at_the_gentle_check_gets_the_help_and_an_urg
     en = Words(content, "en")
     child = Child(phone)
     ui = child.ui
-    await ui.open(
-        f"{quick_door.url}/chat#{code}", expect=[en.msg("linked", name="Sam"), en.q("name")]
-    )
-    await ui.tap_suggested("Sam", expect=en.q("pronouns"))
-    await child.choose(en.option("pronouns", "they_them"), expect=en.q("take_part"))
-    await child.choose(en.option("take_part", "written_views"), expect=en.q("talk_to_iro"))
-    await child.choose(en("choice_yes.label"), expect=en.q("where"))
-    await ui.type(en.option("where", "school"), expect=en.q("when"))
+    await child.to_when(f"{quick_door.url}/chat#{code}", en)
     await child.tick([en.option("when", "weekend")], en.control("submit"), expect=en.q("who_there"))
 
     await ui.type(unsure, expect=en.q("safety_check"))
