@@ -71,7 +71,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # 0/110; ar 78/130, 116/130, 0/130; sq 83/130, 116/130, 0/130; sequences heard en 48/50, ar
 # 56/60, sq 56/60, ordinary sequences flagged urgently en 3/50, ar 3/60, sq 3/60 (gentle checks
 # 20/50, 21/60, 20/60: near-twins of the disclosures, most flagged at the opening they share,
-# before the harmless ending). The floors of every round are this screen's.
+# before the harmless ending). Round 13 (tests/data/heldout-v13/: the same sizes, sequences 60 +
+# 60 and 70 + 70, half the ordinary ones opening exactly like a worry), frozen unread with no
+# change to the screen, was measured once: en clear 85/110, heard 101/110, false alarms 2/110;
+# ar 85/130, 113/130, 0/130; sq 81/130, 115/130, 0/130; sequences heard en 53/60, ar 61/70, sq
+# 67/70, ordinary sequences flagged urgently en 8/60, ar 5/70, sq 6/70. The floors of every
+# round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -136,6 +141,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.592, 0.884, 0.008),
         "sq": (0.63, 0.884, 0.008),
     },
+    "round 13": {
+        "en": (0.763, 0.909, 0.028),
+        "ar": (0.646, 0.861, 0.008),
+        "sq": (0.615, 0.876, 0.008),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -178,6 +188,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.94, 0.08),
         "ar": (0.916, 0.067),
         "sq": (0.916, 0.067),
+    },
+    "round 13": {
+        "en": (0.866, 0.15),
+        "ar": (0.857, 0.086),
+        "sq": (0.942, 0.1),
     },
 }
 SEQUENCES = sets.SEQUENCES
