@@ -74,6 +74,26 @@ def fresh_database(template: Path, tmp_path: Path) -> None:
         target.chmod(0o600)
 
 
+@pytest.fixture(scope="session")
+def content_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """`content_copy(target)`: content/ copied to `target` for a test to edit, its wording,
+    phrases, examples and templates. The trained model (14 MB, read only) is linked to one
+    copy made for the session, so a test that wrote to it would spoil only that copy; a test
+    about the model copies content/ itself."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent / "content"
+    model = tmp_path_factory.mktemp("model") / "model"
+    shutil.copytree(root / "safeguarding" / "model", model)
+
+    def copy(target: Path) -> Path:
+        shutil.copytree(root, target, ignore=shutil.ignore_patterns("model"))
+        (target / "safeguarding" / "model").symlink_to(model, target_is_directory=True)
+        return target
+
+    return copy
+
+
 @pytest.fixture
 def settings(tmp_path: Path, migrated_database: Path) -> Settings:
     fresh_database(migrated_database, tmp_path)

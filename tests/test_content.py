@@ -1,7 +1,6 @@
 """Content loads and is validated; an error names the file, the line and the fix."""
 
 import re
-import shutil
 import subprocess
 import sys
 import typing
@@ -101,10 +100,8 @@ def test_every_control_the_code_shows_or_reads_is_declared():
 
 
 @pytest.fixture
-def copy(tmp_path):
-    target = tmp_path / "content"
-    shutil.copytree(ROOT / "content", target)
-    return target
+def copy(tmp_path, content_copy):
+    return content_copy(tmp_path / "content")
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -9,7 +9,6 @@ leave them.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,10 +192,8 @@ MUTATIONS = _mutations()
 
 
 @pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(ROOT / "content", target)
-    return target
+def copy(tmp_path: Path, content_copy: Callable[[Path], Path]) -> Path:
+    return content_copy(tmp_path / "content")
 
 
 def test_every_declared_id_is_mutated():

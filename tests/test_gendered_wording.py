@@ -4,7 +4,7 @@ is neutral throughout, so this copy of the content carries variants to show the 
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,8 @@ NEUTRAL = "بأي طريقة تناسبك المشاركة في المراجعة
 
 
 @pytest.fixture
-def settings(tmp_path: Path):
-    content = tmp_path / "content"
-    shutil.copytree(ROOT / "content", content)
+def settings(tmp_path: Path, content_copy: Callable[[Path], Path]):
+    content = content_copy(tmp_path / "content")
     ar = content / "locales" / "ar.yaml"
     line = f'      13+: "{NEUTRAL}"\n'
     source = ar.read_text(encoding="utf-8")

@@ -64,11 +64,17 @@ KEYBOARD = """() => {
   all.forEach((e, i) => { e.dataset.kb = String(i); });
   return all.map(e => (e.textContent || e.name || e.id || '').trim().slice(0, 40));
 }"""
-FOCUSED = """() => {
-  const e = document.activeElement, s = getComputedStyle(e);
-  const shown = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
-    || s.boxShadow !== 'none';
-  return [e.dataset ? (e.dataset.kb ?? null) : null, shown];
+# Where each Tab lands and whether the focus shows there, noted by the page as it happens (one
+# round trip a page instead of one a Tab).
+WATCH_FOCUS = """() => {
+  window.__focus = [];
+  document.addEventListener('focusin', ev => {
+    const e = ev.target, s = getComputedStyle(e);
+    const shown = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+      || s.boxShadow !== 'none';
+    window.__focus.push([e.dataset ? (e.dataset.kb ?? null) : null, shown]);
+  });
+  document.activeElement && document.activeElement.blur();
 }"""
 
 
@@ -78,12 +84,12 @@ async def keyboard_gaps(page: Page) -> list[str]:
     calendar or clock button), each checked."""
     names = await page.evaluate(KEYBOARD)
     parted = await page.locator("input[type=date]:visible, input[type=time]:visible").count()
-    await page.evaluate("document.activeElement && document.activeElement.blur()")
-    reached: set[str] = set()
-    unseen: list[str] = []
+    await page.evaluate(WATCH_FOCUS)
     for _ in range(len(names) + 3 * parted + 2):
         await page.keyboard.press("Tab")
-        kb, shown = await page.evaluate(FOCUSED)
+    reached: set[str] = set()
+    unseen: list[str] = []
+    for kb, shown in await page.evaluate("window.__focus"):
         if kb is not None:
             reached.add(kb)
             if not shown and f"focus not shown on {names[int(kb)]!r}" not in unseen:

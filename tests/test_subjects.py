@@ -4,7 +4,7 @@ that the plain alert sent when a template fails has the same subject as the temp
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -98,9 +98,10 @@ def test_summary_subject_word_for_word(
         ("alert_subject.txt", "{{ language }}", "{{ langauge }}"),
     ],
 )
-def test_a_misspelt_name_in_a_subject_stops_the_app(tmp_path: Path, name: str, old: str, new: str):
-    copy = tmp_path / "content"
-    shutil.copytree(REPO_ROOT / "content", copy)
+def test_a_misspelt_name_in_a_subject_stops_the_app(
+    tmp_path: Path, content_copy: Callable[[Path], Path], name: str, old: str, new: str
+):
+    copy = content_copy(tmp_path / "content")
     path = copy / "templates" / name
     source = path.read_text(encoding="utf-8")
     line = source[: source.index(old)].count("\n") + 1

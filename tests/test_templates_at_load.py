@@ -6,7 +6,7 @@ Each break is made in a copy of content/, as an officer editing a template would
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    target = tmp_path / "content"
-    shutil.copytree(ROOT / "content", target)
-    return target
+def copy(tmp_path: Path, content_copy: Callable[[Path], Path]) -> Path:
+    return content_copy(tmp_path / "content")
 
 
 def loaded(content: Path) -> Content:

@@ -182,11 +182,10 @@ def english_gap(english_keys: Iterable[str], needed: str, needed_keys: Sequence[
 def missing_english(english_keys: Iterable[str], needed_keys: Sequence[str]) -> list[EnglishGap]:
     """Every required key en.yaml does not have, in the order required."""
     keys = list(english_keys)
-    return [
-        english_gap(keys, needed, needed_keys)
-        for needed in needed_keys
-        if not any(k == needed or k.startswith(needed + ".") for k in keys)
-    ]
+    # Every key and each of its parents ("a.b.c" gives "a", "a.b" and "a.b.c"): one lookup a
+    # needed key, not a pass over every key (about 300,000 comparisons a load).
+    held = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
+    return [english_gap(keys, needed, needed_keys) for needed in needed_keys if needed not in held]
 
 
 def english_renames(gaps: Iterable[EnglishGap]) -> dict[tuple[str, ...], tuple[str, ...]]:
