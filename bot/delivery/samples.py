@@ -89,11 +89,7 @@ def _sample_answers(content: Content, draft: str) -> dict[str, Answer]:
     """An answer to every question, each choice picked so that the questions that depend on
     it are asked too; written answers alternate between everyone and just the IRO, and
     between English and a draft language; one is skipped with a picture sent instead."""
-    wanted: dict[str, list[Any]] = {}
-    for q in content.questions:
-        for cond in (q.when, *(o.when for o in q.options)):
-            if cond is not None and cond.answer is not None:
-                wanted.setdefault(cond.answer.question, []).append(cond.answer)
+    wanted = _wanted(content)
     answers: dict[str, Answer] = {}
 
     def put(
@@ -119,7 +115,6 @@ def _sample_answers(content: Content, draft: str) -> dict[str, Answer]:
         if q.type == "text" and not q.essential and not q.for_each_chosen and q.id not in wanted
     ]
     for q in content.questions:
-        conds = wanted.get(q.id, [])
         if q.for_each_chosen is not None:
             for topic in content.question(q.for_each_chosen).options:
                 written(f"{q.id}.{topic.id}")
@@ -128,15 +123,32 @@ def _sample_answers(content: Content, draft: str) -> dict[str, Answer]:
             put(f"media.{q.id}", "media", "picture")
         elif q.type == "text":
             written(q.id)
-        elif q.type == "language":
-            put(q.id, "choice", draft, locale=draft)
-        elif q.type == "yesno":
-            put(q.id, "yesno", next((c.is_ for c in conds if c.is_ is not None), True))
-        elif q.type == "multi":
-            put(q.id, "choices", [o.id for o in q.options])
         else:
-            ids = [o.id for o in q.options]
-            asked_for = [i for c in conds for i in (c.any_of or []) if i in ids]
-            coded = [o.id for o in q.options if o.participation]
-            put(q.id, "choice", (asked_for or coded or ids)[0])
+            put(q.id, *_picked(q, wanted.get(q.id, []), draft))
     return answers
+
+
+def _wanted(content: Content) -> dict[str, list[Any]]:
+    """The answers that other questions' conditions (or their options') ask for, by the
+    question whose answer they name."""
+    wanted: dict[str, list[Any]] = {}
+    for q in content.questions:
+        for cond in (q.when, *(o.when for o in q.options)):
+            if cond is not None and cond.answer is not None:
+                wanted.setdefault(cond.answer.question, []).append(cond.answer)
+    return wanted
+
+
+def _picked(question: Any, conds: list[Any], draft: str) -> tuple[str, Any, str]:
+    """The kind, value and language of an answer to a question with options: the one the
+    conditions ask for where there is one, so the questions behind it are asked too."""
+    if question.type == "language":
+        return "choice", draft, draft
+    if question.type == "yesno":
+        return "yesno", next((c.is_ for c in conds if c.is_ is not None), True), FALLBACK_LOCALE
+    if question.type == "multi":
+        return "choices", [o.id for o in question.options], FALLBACK_LOCALE
+    ids = [o.id for o in question.options]
+    asked_for = [i for c in conds for i in (c.any_of or []) if i in ids]
+    coded = [o.id for o in question.options if o.participation]
+    return "choice", (asked_for or coded or ids)[0], FALLBACK_LOCALE
