@@ -674,39 +674,87 @@ async def plan_import(
     for number, cells in table.rows:
         result = RowResult(row=number)
         results.append(result)
-        row = _Row(result, cells, mapping, table)
-        if len(cells) > len(table.headers) and any(c.strip() for c in cells[len(table.headers) :]):
-            result.problems.append(
-                f"it has {len(cells)} values but the header row has {len(table.headers)} "
-                "columns: a value may hold a comma without quotes"
-            )
-        elif len(cells) == 1:
-            result.problems.append(
-                f"it has 1 value but the header row has {len(table.headers)} columns: are its "
-                f"values separated by {SEPARATORS[table.separator]}, as in the header row?"
-            )
-        values = _read_row(row, who=who, content=content, tz=tz, today=today)
-        result.case_reference = row.raw("case_reference")
-        result.first_name = row.raw("first_name")
-        result.iro_email = row.raw("iro_email").lower() or (
-            who.member.email if not who.admin else ""
+        values = _plan_row(
+            result,
+            cells,
+            mapping,
+            table,
+            who=who,
+            content=content,
+            tz=tz,
+            today=today,
+            secret=secret,
         )
-        if values is None:
-            continue
-        try:
-            data = ReviewCreate.model_validate(values)
-        except ValidationError as exc:
-            for e in exc.errors():
-                name = MODEL_FIELDS.get(str(e["loc"][0]) if e["loc"] else "", "case_reference")
-                row.problem(name, str(e["msg"]).removeprefix("Value error, "))
-            continue
-        result.data = data
-        result.review_at = data.review_at
-        result.child_key = child_key(secret, data.case_reference)
-        wanted[number] = values
+        if values is not None:
+            wanted[number] = values
 
     keys = sorted({r.child_key for r in results if r.child_key})
     reviews: list[Review] = await existing(keys) if keys else []
+    _place(results, reviews, wanted, table, mapping, who=who, today=today, tz=tz)
+    for result in results:
+        if result.problems:
+            result.outcome = "error"
+    return Plan(rows=results, table=table)
+
+
+def _plan_row(
+    result: RowResult,
+    cells: list[str],
+    mapping: dict[str, int],
+    table: Table,
+    *,
+    who: Who,
+    content: Content,
+    tz: ZoneInfo,
+    today: date,
+    secret: str,
+) -> dict[str, Any] | None:
+    """One row read and checked as a review (`result.data`, `result.child_key`), or None with
+    its problems."""
+    row = _Row(result, cells, mapping, table)
+    if len(cells) > len(table.headers) and any(c.strip() for c in cells[len(table.headers) :]):
+        result.problems.append(
+            f"it has {len(cells)} values but the header row has {len(table.headers)} "
+            "columns: a value may hold a comma without quotes"
+        )
+    elif len(cells) == 1:
+        result.problems.append(
+            f"it has 1 value but the header row has {len(table.headers)} columns: are its "
+            f"values separated by {SEPARATORS[table.separator]}, as in the header row?"
+        )
+    values = _read_row(row, who=who, content=content, tz=tz, today=today)
+    result.case_reference = row.raw("case_reference")
+    result.first_name = row.raw("first_name")
+    result.iro_email = row.raw("iro_email").lower() or (who.member.email if not who.admin else "")
+    if values is None:
+        return None
+    try:
+        data = ReviewCreate.model_validate(values)
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = MODEL_FIELDS.get(str(e["loc"][0]) if e["loc"] else "", "case_reference")
+            row.problem(name, str(e["msg"]).removeprefix("Value error, "))
+        return None
+    result.data = data
+    result.review_at = data.review_at
+    result.child_key = child_key(secret, data.case_reference)
+    return values
+
+
+def _place(
+    results: list[RowResult],
+    reviews: list[Review],
+    wanted: dict[int, dict[str, Any]],
+    table: Table,
+    mapping: dict[str, int],
+    *,
+    who: Who,
+    today: date,
+    tz: ZoneInfo,
+) -> None:
+    """Each good row as a new review or a change to the one it matches (the same child on the
+    same day); a second row for the same child and day, or a second new review for a child,
+    is left out."""
     by_day: dict[tuple[str, date], Review] = {}
     for review in reviews:
         if review.child_key is not None:
@@ -725,31 +773,20 @@ async def plan_import(
             continue
         seen[key] = result.row
         match = by_day.get(key)
-        if match is None and result.child_key in first_new:
+        if match is not None:
+            _matched(result, match, mapping, wanted[result.row], who, today, tz)
+        elif result.child_key in first_new:
             result.problems.append(
                 f"the same case reference as row {first_new[result.child_key]}, on another "
                 "date: a child has one review to come at a time, so this row is left out"
             )
-            continue
-        if match is None:
-            _new(
-                result,
-                day,
-                today,
-                reviews,
-                tz,
-                f"column {table.column_name(mapping['review_date'])}",
-            )
+        else:
+            where = f"column {table.column_name(mapping['review_date'])}"
+            _new(result, day, today, reviews, tz, where)
             if result.outcome == "new":
                 first_new[result.child_key] = result.row
                 if not result.timed:
                     result.notes.append("No time given: set at 9:00.")
-        else:
-            _matched(result, match, mapping, wanted[result.row], who, today, tz)
-    for result in results:
-        if result.problems:
-            result.outcome = "error"
-    return Plan(rows=results, table=table)
 
 
 def _new(
