@@ -216,41 +216,21 @@ def summary_data(
     facts = facts_for(content, review, answers, tz=tz, locale=chat_locale)
     see = _Shown(content, answers, chat_locale)
     read = _read_answers(see, facts, previous, translations)
-    pronouns = answers.get("pronouns")
-    pronoun_text = see.text_of("pronouns_other") or (
-        see.shown(pronouns) if pronouns is not None and pronouns.kind == "choice" else None
-    )
     day = review.review_at.astimezone(tz)
     written = [r for sec in read.sections for r in sec.rows] + read.iro_only
-    languages = sorted({r.language for r in written if r.language})
     locale_meta = content.locales[chat_locale].meta if chat_locale in content.locales else None
     stamp = "%-d %B %Y at %H:%M"
     return {
         "updated": updated,
         # Every alert this review has, at the top: the one thing the IRO must not miss.
-        "alerts": [
-            {
-                "at": a.created_at.astimezone(tz).strftime(stamp),
-                "categories": [CATEGORY_NAMES.get(c, c) for c in a.categories],
-                "alert_id": a.id,
-            }
-            for a in sorted(alerts or [], key=lambda a: a.created_at)
-            if a.tier == "clear"
-        ],
+        "alerts": _urgent_alerts(alerts or [], tz, stamp),
         "sent_at": sent_at.astimezone(tz).strftime(stamp),
         "first_sent_at": first_sent_at.astimezone(tz).strftime(stamp)
         if updated and first_sent_at is not None
         else None,
         # Once, at the top: which answers are in which language, and whether they are in
         # English below (machine translation) or need a speaker to read them.
-        "written_in": [
-            {
-                "language": lang,
-                "count": sum(r.language == lang for r in written),
-                "translated": all(r.english for r in written if r.language == lang),
-            }
-            for lang in languages
-        ],
+        "written_in": _written_in(written),
         "actions": _actions(
             content, answers, alerts or [], tz, chat_locale, see.text_of, translations or {}
         ),
@@ -259,19 +239,7 @@ def summary_data(
         "draft_translation": bool(locale_meta and locale_meta.status != "reviewed"),
         # Asked on the easy path: short questions, pictures, answers mostly tapped.
         "easy_path": content.is_easy(facts.band),
-        "child": {
-            "case_reference": review.case_reference,
-            "date_of_birth": review.date_of_birth.strftime("%-d %B %Y")
-            if review.date_of_birth
-            else None,
-            "first_name": review.first_name,
-            "name": see.text_of("name") or review.preferred_name or review.first_name,
-            "pronouns": pronoun_text,
-            "words": see.text_of("my_words"),
-            "age_band": facts.band,
-            "age": age_at_review(review, tz),
-            "uasc": review.is_uasc,
-        },
+        "child": _child(review, see, facts.band, tz),
         "review": {
             "date": day.strftime("%A %-d %B %Y at %H:%M"),
             "day": day.strftime("%-d %B %Y"),
@@ -283,6 +251,53 @@ def summary_data(
         "participation": _participation(see),
         "sections": read.sections,
         "iro_only": read.iro_only,
+    }
+
+
+def _urgent_alerts(alerts: list[SafeguardingAlert], tz: ZoneInfo, stamp: str) -> list[dict]:
+    """Every urgent alert of the review, oldest first: the one thing the IRO must not miss."""
+    return [
+        {
+            "at": a.created_at.astimezone(tz).strftime(stamp),
+            "categories": [CATEGORY_NAMES.get(c, c) for c in a.categories],
+            "alert_id": a.id,
+        }
+        for a in sorted(alerts, key=lambda a: a.created_at)
+        if a.tier == "clear"
+    ]
+
+
+def _written_in(written: list[Any]) -> list[dict]:
+    """Each language answers were written in: how many, and whether all are in English too."""
+    languages = sorted({r.language for r in written if r.language})
+    return [
+        {
+            "language": lang,
+            "count": sum(r.language == lang for r in written),
+            "translated": all(r.english for r in written if r.language == lang),
+        }
+        for lang in languages
+    ]
+
+
+def _child(review: Review, see: _Shown, band: str, tz: ZoneInfo) -> dict[str, Any]:
+    """Who the child is, as they told us where they did (name, pronouns, words about them)."""
+    pronouns = see.answers.get("pronouns")
+    pronoun_text = see.text_of("pronouns_other") or (
+        see.shown(pronouns) if pronouns is not None and pronouns.kind == "choice" else None
+    )
+    return {
+        "case_reference": review.case_reference,
+        "date_of_birth": review.date_of_birth.strftime("%-d %B %Y")
+        if review.date_of_birth
+        else None,
+        "first_name": review.first_name,
+        "name": see.text_of("name") or review.preferred_name or review.first_name,
+        "pronouns": pronoun_text,
+        "words": see.text_of("my_words"),
+        "age_band": band,
+        "age": age_at_review(review, tz),
+        "uasc": review.is_uasc,
     }
 
 
