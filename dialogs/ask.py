@@ -647,7 +647,7 @@ class AskDialog:
         suggestions = self._suggestions(turn, question)
         # A one-tap answer tapped at once (Web Chat sends its label as text) is a tap, however
         # quick, not words typed before the question could be read.
-        tapped = inc.text is not None and normalize(inc.text) in {normalize(s) for s in suggestions}
+        tapped = inc.text is not None and match_word(inc.text, suggestions)
         verdict = classify(
             question,
             state,

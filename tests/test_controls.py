@@ -1,5 +1,7 @@
 """Controls that work at every step, typed or tapped, and bad input that loses nothing."""
 
+import threading
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
@@ -134,6 +136,35 @@ async def test_too_long_text_asks_kindly_to_shorten_and_keeps_what_was_saved(lin
     assert "topic_say.where_i_live" not in await answers_of(parts, review.id)
     await chat.say("a" * 1000)
     assert (await answers_of(parts, review.id))["topic_say.where_i_live"][1] == "a" * 1000
+
+
+async def test_a_wall_of_text_is_answered_kindly_and_never_read_whole_on_the_event_loop(
+    linked_chat, parts, monkeypatch
+):
+    """A wall of U+FDFA (each one 18 letters once normalised) was normalised three times on the
+    event loop, as a control word, a greeting and a name tapped: 2 s for 250 KB, in which no
+    other child's turn could run (`make bench`). Only the screen reads it whole, off the loop."""
+    from bot.delivery import summary
+    from dialogs import answer_form, ask, consultation, recognize, safeguarding_model, screen
+
+    on_the_loop: list[int] = []
+    real = recognize.normalize
+
+    def noting(text: str) -> str:
+        if threading.current_thread() is threading.main_thread():
+            on_the_loop.append(len(text))
+        return real(text)
+
+    for module in (recognize, ask, consultation, screen, answer_form, safeguarding_model, summary):
+        monkeypatch.setattr(module, "normalize", noting)
+    review, chat = await linked_chat()
+    await chat.pick("English")  # then their name
+    # 40,000 of them: 240 KB as the JSON escapes them, under the 256 KB a request may carry.
+    transcript = await chat.say("\ufdfa" * 40_000)
+    assert chat.last_status < 300 and said(parts, transcript, "messages.too_long")
+    assert "name" not in await answers_of(parts, review.id)
+    # No longer than the screen itself reads on the loop.
+    assert on_the_loop and max(on_the_loop) <= screen.OFF_LOOP_CHARS, max(on_the_loop)
 
 
 async def test_picture_and_voice_note_are_thanked_and_recorded(linked_chat, parts):
