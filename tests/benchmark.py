@@ -310,31 +310,66 @@ async def _heartbeat(gaps: list[float], stop: asyncio.Event) -> None:
         last = now
 
 
+def _odd_payloads(chat: Chat) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Messages as big or as odd as a request may carry (256 KB), as a channel sends them."""
+    fdfa = "\ufdfa" * (250 * 1024 // 3)  # 18 letters each once normalised
+    yield (
+        "250 KB of words",
+        chat.activity(text=("the school was fine and my friends came over " * 6000)[: 250 * 1024]),
+    )
+    yield "250 KB of U+FDFA", chat.activity(text=fdfa)
+    yield "250 KB of numbers", chat.activity(text=("1 2 3, " * 50000)[: 250 * 1024])
+    yield "accents stacked", chat.activity(text="a" + "\u0301" * 120000)
+    yield "emoji joined", chat.activity(text="\U0001f468\u200d\U0001f469\u200d\U0001f467" * 13000)
+    yield "a card's answer of 120 KB", chat.activity(value={"q": fdfa[:20000], "opt": fdfa[:20000]})
+    yield (
+        "2,000 attachments",
+        chat.activity(
+            text="hi",
+            attachments=[
+                {"contentType": "image/png", "name": "a", "contentUrl": "https://x.example/a"}
+            ]
+            * 2000,
+        ),
+    )
+    yield "an edit of 120 KB", {**chat.activity(text=fdfa[:40000]), "type": "messageUpdate"}
+
+
+async def _timed_post(client: TestClient, activity: dict[str, Any]) -> tuple[int, float, float]:
+    """HTTP status, how long the turn took and the longest the event loop was held meanwhile."""
+    gaps: list[float] = []
+    running = asyncio.Event()
+    beat = asyncio.create_task(_heartbeat(gaps, running))
+    body = json.dumps(activity, ensure_ascii=False).encode()
+    t0 = time.perf_counter()
+    resp = await client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+    took = time.perf_counter() - t0
+    running.set()
+    await beat
+    return resp.status, took, max(gaps)
+
+
 async def big_message_turns() -> None:
-    """A whole turn for a 250 KB message (the most a request may carry), as UTF-8 the way a
-    channel sends it: how long the turn takes, and the longest the event loop was held (other
-    children's turns wait that long)."""
-    async with linked_teams_chat() as (client, chat):
-        walls = {
-            "words": ("the school was fine and my friends came over " * 6000)[: 250 * 1024],
-            "U+FDFA": "\ufdfa" * (250 * 1024 // 3),
-        }
-        for name, text in walls.items():
-            gaps: list[float] = []
-            running = asyncio.Event()
-            beat = asyncio.create_task(_heartbeat(gaps, running))
-            body = json.dumps(chat.activity(text=text), ensure_ascii=False).encode()
-            t0 = time.perf_counter()
-            resp = await client.post(
-                "/api/messages", data=body, headers={"Content-Type": "application/json"}
-            )
-            took = time.perf_counter() - t0
-            running.set()
-            await beat
-            print(
-                f"250 KB message ({name}): HTTP {resp.status}, turn {took * 1000:.0f} ms, "
-                f"longest event-loop stall {max(gaps) * 1000:.1f} ms"
-            )
+    """Whole turns for messages as big or odd as a request may carry, before the code, at a
+    written question and at a choice: how long each turn takes, and the longest the event loop
+    was held (other children's turns wait that long)."""
+    async with new_chat() as (client, chat, code):
+        await chat.start()
+        steps = {"before the code": None, "at a written question": code, "at a choice": "Sam"}
+        for step, before in steps.items():
+            if before == code:
+                await chat.say(code)
+                await chat.pick("English")
+            elif before is not None:
+                await chat.say(before)
+            for name, activity in _odd_payloads(chat):
+                status, took, stall = await _timed_post(client, activity)
+                print(
+                    f"{step}, {name}: HTTP {status}, turn {took * 1000:.0f} ms, "
+                    f"longest event-loop stall {stall * 1000:.1f} ms"
+                )
 
 
 class _Counting:
