@@ -128,6 +128,8 @@ def _read_answers(
     previous: Mapping[str, str] | None,
     translations: Mapping[str, str] | None,
 ) -> _Read:
+    """Every answer as the IRO reads it, in the order asked, by section; those for the IRO
+    alone apart; and, for an update, what changed since `previous`."""
     content, answers = see.content, see.answers
     read = _Read()
     current: Section | None = None
@@ -135,31 +137,14 @@ def _read_answers(
         a = answers.get(s.key)
         if a is None or s.question.type == "language":  # named once, at the top
             continue
-        topic = None
-        if s.topic is not None and s.question.for_each_chosen:
-            topic = see.label(s.question.for_each_chosen, s.topic)
-            title = f"Topic: {topic}"
-        else:
-            seen_topics = any(sec.title.startswith("Topic: ") for sec in read.sections)
-            title = "Other things they said" if seen_topics else "The review meeting"
+        title, topic = _section_of(see, s, read.sections)
         if current is None or current.title != title:
             current = Section(title)
             read.sections.append(current)
         row = _answer_row(see, s, a, translations)
         private = a.kind == "text" and a.visibility == "iro"
         if previous is not None and previous.get(s.key) != row.answer:
-            before = previous.get(s.key)
-            read.changed.append(
-                dataclasses.replace(
-                    row,
-                    question=f"{topic}: {row.question}" if topic is not None else row.question,
-                    answer="changed: see 'Just for the IRO' below"
-                    if private
-                    else f"{before} → {row.answer}"
-                    if before is not None
-                    else f"(new) {row.answer}",
-                )
-            )
+            read.changed.append(_changed(row, topic, private, previous.get(s.key)))
         read.snapshot[s.key] = row.answer
         if private:
             # Out of its section, a topic answer needs its topic to make sense.
@@ -174,6 +159,29 @@ def _read_answers(
         # Not what it was: a removed answer may have been for the IRO alone.
         read.changed += [Row(_title(content, k), "(removed)") for k in gone]
     return read
+
+
+def _section_of(see: _Shown, s: Any, sections: list[Section]) -> tuple[str, str | None]:
+    """The section a step's answer goes in, and its topic's label if it is about one: each
+    topic its own, the meeting's questions before them, the rest after."""
+    if s.topic is not None and s.question.for_each_chosen:
+        topic = see.label(s.question.for_each_chosen, s.topic)
+        return f"Topic: {topic}", topic
+    seen_topics = any(sec.title.startswith("Topic: ") for sec in sections)
+    return ("Other things they said" if seen_topics else "The review meeting"), None
+
+
+def _changed(row: Row, topic: str | None, private: bool, before: str | None) -> Row:
+    """An answer as the list of changes shows it: old and new, new, or only that it changed
+    (words for the IRO alone are not repeated up there)."""
+    if private:
+        answer = "changed: see 'Just for the IRO' below"
+    elif before is not None:
+        answer = f"{before} → {row.answer}"
+    else:
+        answer = f"(new) {row.answer}"
+    question = f"{topic}: {row.question}" if topic is not None else row.question
+    return dataclasses.replace(row, question=question, answer=answer)
 
 
 def _participation(see: _Shown) -> dict[str, str] | None:
