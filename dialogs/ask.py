@@ -1068,52 +1068,103 @@ class AskDialog:
     async def _control(
         self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question, ctl: str
     ) -> Result:
-        if ctl == "back":
-            if state.get("can_back"):
-                return await dc.end({"control": "back"})
-            await turn.say("back_at_start" if turn.trusted else "limited_no_change")
-        elif ctl == "skip":
-            if not question.essential:
-                if state.get("store"):
-                    await self._store(turn, state, "skipped", None)
-                await turn.say("skipped")
-                self._moved_on(turn, state, question, "skipped")
-                return await dc.end({"control": "skip"})
-            await turn.say("cannot_skip")
-        elif ctl == "help":
-            await self._help(turn, state, question)
-            return END_OF_TURN
-        elif ctl == "talk":
-            await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
-            if turn.services.advocacy_contact:
-                await turn.say("talk_to_advocacy", advocacy=turn.services.advocacy_contact)
-            if turn.profile.get("after_help"):
-                # Tapped under the help: the help's buttons again, not the next question.
-                await turn.offer_next(turn.msg("carry_on"))
-                return END_OF_TURN
-        elif ctl == "pause":
-            turn.profile["paused"] = True
-            await turn.say("paused" if turn.review else "paused_unlinked")
-            return END_OF_TURN
-        elif ctl == "language" and state["qid"] != "language" and not state.get("nested"):
-            state["pending"] = "language"
-            # Another device's language is its own, for its own messages: never the review's.
-            return await dc.begin(
-                ASK,
-                {"qid": "language", "nested": True, "store": bool(turn.review) and turn.trusted},
-            )
-        elif ctl == "restart" and not turn.trusted:
-            await turn.say("limited_no_change")
-        elif ctl == "restart" and not state.get("nested"):
-            if turn.review is None:
-                await dc.cancel_all()
-                return await dc.begin("consultation", {"restart": True})
-            state["pending"] = "restart"
-            return await dc.begin(
-                ASK, {"qid": "restart_confirm", "key": "restart_confirm", "nested": True}
-            )
+        """A control typed or tapped at a question: its handler, which ends the step or starts
+        another, or says why it cannot; then, unless it ended the turn, the question again."""
+        act = self._controls.get(ctl)
+        done = await act(self, dc, turn, state, question) if act is not None else None
+        if done is not None:
+            return done
         await self._ask(turn, state, intro=False)
         return END_OF_TURN
+
+    async def _back(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """To the question before, where there is one a child on this device may change."""
+        if state.get("can_back"):
+            return await dc.end({"control": "back"})
+        await turn.say("back_at_start" if turn.trusted else "limited_no_change")
+        return None
+
+    async def _skip(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """Stores a skip and moves on, unless the question is one the review needs."""
+        if question.essential:
+            await turn.say("cannot_skip")
+            return None
+        if state.get("store"):
+            await self._store(turn, state, "skipped", None)
+        await turn.say("skipped")
+        self._moved_on(turn, state, question, "skipped")
+        return await dc.end({"control": "skip"})
+
+    async def _help_asked(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """What the question means, with the other controls (the help shows the question)."""
+        await self._help(turn, state, question)
+        return END_OF_TURN
+
+    async def _talk(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """Who to talk to now; under the help, the help's buttons again, not the question."""
+        await turn.say("talk_to_someone" if turn.review else "talk_to_someone_unlinked")
+        if turn.services.advocacy_contact:
+            await turn.say("talk_to_advocacy", advocacy=turn.services.advocacy_contact)
+        if turn.profile.get("after_help"):
+            await turn.offer_next(turn.msg("carry_on"))
+            return END_OF_TURN
+        return None
+
+    async def _pause(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """Paused: the chat waits, and says how to carry on."""
+        turn.profile["paused"] = True
+        await turn.say("paused" if turn.review else "paused_unlinked")
+        return END_OF_TURN
+
+    async def _language(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """The language question, nested, then back to this one."""
+        if state["qid"] == "language" or state.get("nested"):
+            return None
+        state["pending"] = "language"
+        # Another device's language is its own, for its own messages: never the review's.
+        return await dc.begin(
+            ASK, {"qid": "language", "nested": True, "store": bool(turn.review) and turn.trusted}
+        )
+
+    async def _restart(
+        self, dc: DialogContext, turn: Turn, state: dict[str, Any], question: Question
+    ) -> Result | None:
+        """Start again: at once before the code, else after "are you sure?"; never from a
+        second device, nor from inside another nested question."""
+        if not turn.trusted:
+            await turn.say("limited_no_change")
+            return None
+        if state.get("nested"):
+            return None
+        if turn.review is None:
+            await dc.cancel_all()
+            return await dc.begin("consultation", {"restart": True})
+        state["pending"] = "restart"
+        return await dc.begin(
+            ASK, {"qid": "restart_confirm", "key": "restart_confirm", "nested": True}
+        )
+
+    _controls: ClassVar[dict[str, Callable[..., Awaitable[Result | None]]]] = {
+        "back": _back,
+        "skip": _skip,
+        "help": _help_asked,
+        "talk": _talk,
+        "pause": _pause,
+        "language": _language,
+        "restart": _restart,
+    }
 
     async def _help(self, turn: Turn, state: dict[str, Any], question: Question) -> None:
         key = f"questions.{question.id}.help"
