@@ -1016,25 +1016,10 @@ class StaffPages:
         name and its note)."""
         tz = self.services.timezone
         member = signed.member
-        async with self.repos.db.unit_of_work():
-            found = await self._reachable(member, alert_id)
-            if found is not None:
-                alert, review = found
-                followers = await self.repos.alerts.followers(alert_id=alert_id)
-                history = await self.repos.alerts.history(alert_id=alert_id)
-                links = (
-                    await self.repos.links.for_review(review_id=review.id)
-                    if review and review.id
-                    else []
-                )
-                await self.repos.audit.record(
-                    action="alert.viewed",
-                    staff_id=member.id,
-                    review_id=alert.review_id,
-                    details={"alert": alert_id, "role": alert_role(member)},
-                )
-        if found is None:
+        seen = await self._seen_alert(member, alert_id)
+        if seen is None:
             return self.not_found(signed)
+        alert, review = seen.alert, seen.review
         content = (
             self.services.content_source.version(review.content_version)
             if review
@@ -1043,49 +1028,64 @@ class StaffPages:
         everyone = await self.repos.staff.everyone()
         staff = {m.id or 0: m for m in everyone}
         now = self.services.clock()
-        # Raised before the chat entered its code: the child was told the duty team alone.
-        linked = [link.linked_at for link in links if link.conversation_id == alert.conversation_id]
-        before_code = review is None or (bool(linked) and min(linked) > alert.created_at)
         summary, words = told(
             content,
             alert,
             review,
-            before_code=before_code,
+            before_code=seen.before_code,
             contact_within=self.services.alert_contact_within,
             tz=tz,
         )
-        duty = [m for m in everyone if m.holds("duty") and m.active and m.id != alert.owner_id]
-        is_duty = member.holds("duty")
-        state = alert.state
         return self.render(
             "alert.html",
             signed=signed,
             title=f"Alert {alert_id}",
             status=status,
             alert=alert,
-            card=alert_card(alert, review, staff, tz, now=now, more=len(followers)),
+            card=alert_card(alert, review, staff, tz, now=now, more=len(seen.followers)),
             review=review,
             question=question_title(content, alert.question_id),
             language=english_name(content, alert.locale),
             told_summary=summary,
             told_words=words,
             since=waited(now - alert.created_at),
-            followers=[(when(f.created_at, tz), f) for f in followers],
-            history=self._history(alert, history, staff, tz),
+            followers=[(when(f.created_at, tz), f) for f in seen.followers],
+            history=self._history(alert, seen.history, staff, tz),
             notice=notice,
             error=error,
             typed=typed or ("", ""),
-            can={
-                name: is_duty and state in step.from_states
-                for name, step in STEPS.items()
-                if name != "note"
-            }
-            | {"note": True, "take": is_duty and state in OPEN and alert.owner_id != member.id},
-            duty=duty,
+            can=_alert_steps_open(member, alert),
+            duty=[m for m in everyone if m.holds("duty") and m.active and m.id != alert.owner_id],
             state_names=STATE_NAMES,
             max_note=MAX_NOTE,
             escalate_after=hours_text(self.settings.alert_escalation_hours),
         )
+
+    async def _seen_alert(self, member: StaffMember, alert_id: int) -> _SeenAlert | None:
+        """The alert if this member may see it, with what its page shows, the viewing audited
+        in the same transaction; None if not."""
+        async with self.repos.db.unit_of_work():
+            found = await self._reachable(member, alert_id)
+            if found is None:
+                return None
+            alert, review = found
+            followers = await self.repos.alerts.followers(alert_id=alert_id)
+            history = await self.repos.alerts.history(alert_id=alert_id)
+            links = (
+                await self.repos.links.for_review(review_id=review.id)
+                if review and review.id
+                else []
+            )
+            await self.repos.audit.record(
+                action="alert.viewed",
+                staff_id=member.id,
+                review_id=alert.review_id,
+                details={"alert": alert_id, "role": alert_role(member)},
+            )
+        # Raised before the chat entered its code: the child was told the duty team alone.
+        linked = [link.linked_at for link in links if link.conversation_id == alert.conversation_id]
+        before_code = review is None or (bool(linked) and min(linked) > alert.created_at)
+        return _SeenAlert(alert, review, followers, history, before_code)
 
     def _history(
         self,
@@ -1529,3 +1529,26 @@ def _as_sent(form: Mapping[str, Any]) -> tuple[str | None, Any]:
     raw = str(form.get("owner", "-"))[:12]
     owner: Any = None if raw == "" else int(raw) if raw.isdigit() else -1
     return (sent_state if sent_state in STATE_NAMES else None), owner
+
+
+@dataclass(frozen=True)
+class _SeenAlert:
+    """An alert as its page shows it: its review, later messages kept with it, its history,
+    and whether it was raised before the chat entered its code."""
+
+    alert: SafeguardingAlert
+    review: Review | None
+    followers: list[Any]
+    history: list[AlertHistory]
+    before_code: bool
+
+
+def _alert_steps_open(member: StaffMember, alert: SafeguardingAlert) -> dict[str, bool]:
+    """Which of the alert's steps this member may take now: a duty worker those its state
+    allows (and taking it, if open and not theirs); anyone a note."""
+    is_duty = member.holds("duty")
+    state = alert.state
+    can = {name: is_duty and state in step.from_states for name, step in STEPS.items()}
+    can["note"] = True
+    can["take"] = is_duty and state in OPEN and alert.owner_id != member.id
+    return can
