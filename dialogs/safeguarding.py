@@ -32,7 +32,7 @@ from itertools import accumulate
 
 from rapidfuzz.distance import OSA
 
-from storage.content import SafeguardingFile
+from storage.content import NumberRule, SafeguardingFile
 
 _LEET_SWAPS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"}
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
@@ -259,6 +259,65 @@ def _grams(data: bytes, starts: Iterable[int]) -> Iterator[memoryview]:
         yield view[start : start + (len(data) - start) // 4 * 4].cast("I")
 
 
+# A number standing alone, in any digits: not part of a word ("k1ll", "3omro", "20mg"), a time
+# or a decimal ("8:30", "2.5"), money ("£20") or a share ("20%").
+_LONE_NUMBER = re.compile(r"(?<![\w£$€])(?<!\d[:.,])\d{1,3}(?![\w%])(?![:.,]\d)")
+# How many numbers of one message are read, and how many characters either side of each.
+_NUMBERS_READ = 64
+_AROUND = 120
+
+
+@dataclass(frozen=True)
+class _NumberRule:
+    """A `NumberRule` of a phrase file, its words normalised as the message's are, with what
+    says a number is not evidence pooled from every rule of its category."""
+
+    category: str
+    at_least: int
+    at_most: int | None
+    within: int
+    near: tuple[tuple[str, ...], ...]
+    unless_near: tuple[tuple[str, ...], ...]
+    not_followed_by: tuple[tuple[str, ...], ...]
+    locale: str
+
+    @classmethod
+    def of(
+        cls, rule: NumberRule, locale: str, unless_near: list[str], not_followed_by: list[str]
+    ) -> _NumberRule:
+        def norm(items: list[str]) -> tuple[tuple[str, ...], ...]:
+            return tuple(dict.fromkeys(ws for item in items if (ws := tuple(words(item)))))
+
+        return cls(
+            rule.category,
+            rule.at_least,
+            rule.at_most,
+            rule.within,
+            norm(rule.near),
+            norm(unless_near),
+            norm(not_followed_by),
+            locale,
+        )
+
+    def holds(self, value: int, before: list[str], after: list[str]) -> bool:
+        """Whether a number of this value, with these words before and after it, counts."""
+        if value < self.at_least or (self.at_most is not None and value > self.at_most):
+            return False
+        if any(tuple(after[: len(w)]) == w for w in self.not_followed_by):
+            return False
+        close = [*before[-self.within :], "/", *after[: self.within]]
+        return _has_any(close, self.near) and not _has_any(close, self.unless_near)
+
+
+def _has_any(ws: list[str], items: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether any of `items` (each a run of words) stands in `ws`."""
+    return any(
+        tuple(ws[i : i + len(item)]) == item
+        for item in items
+        for i in range(len(ws) - len(item) + 1)
+    )
+
+
 class SafeguardingMatcher:
     """Built once per content version; `categories(text)` is called on every typed message."""
 
@@ -299,6 +358,18 @@ class SafeguardingMatcher:
             w for sfile in lists.values() for t in sfile.not_typos for w in words(t)
         )
         self._category_count = len({p.category for p in self._phrases})
+        rules = [(sfile.locale, rule) for sfile in lists.values() for rule in sfile.numbers]
+        # What says a number is not evidence holds in every language of its category: a child
+        # mixing languages writes "my boyfriend eshte 25", and "my brother" in a mixed message.
+        unless: dict[str, list[str]] = {}
+        units: dict[str, list[str]] = {}
+        for _, rule in rules:
+            unless.setdefault(rule.category, []).extend(rule.unless_near)
+            units.setdefault(rule.category, []).extend(rule.not_followed_by)
+        self._numbers = [
+            _NumberRule.of(rule, locale, unless[rule.category], units[rule.category])
+            for locale, rule in rules
+        ]
 
     def _index_typos(self) -> None:
         """The words that may be matched with a typo, and the indexes that find them."""
@@ -354,7 +425,34 @@ class SafeguardingMatcher:
         )
 
     def categories(self, text: str) -> list[str]:
-        """Categories whose phrases appear in `text`; empty when nothing worrying was found."""
+        """Categories whose phrases, or numbers with the words beside them, appear in `text`;
+        empty when nothing worrying was found."""
+        found = self._phrase_categories(text)
+        for category in self._number_categories(text):
+            if category not in found:
+                found.append(category)
+        return found
+
+    def _number_categories(self, text: str) -> list[str]:
+        """The categories of the number rules that hold somewhere in `text`."""
+        if not self._numbers:
+            return []
+        found: dict[str, None] = {}
+        for i, m in enumerate(_LONE_NUMBER.finditer(text)):
+            if i == _NUMBERS_READ:
+                break
+            value = int(m.group())
+            # Only the words close by matter, so only a stretch around the number is read:
+            # a wall of numbers costs the same per number as a short message.
+            before = words(text[max(0, m.start() - _AROUND) : m.start()])
+            after = words(text[m.end() : m.end() + _AROUND])
+            for rule in self._numbers:
+                if rule.category not in found and rule.holds(value, before, after):
+                    found[rule.category] = None
+        return list(found)
+
+    def _phrase_categories(self, text: str) -> list[str]:
+        """Categories whose phrases appear in `text`."""
         t = _spaced(text)
         if not t:
             return []

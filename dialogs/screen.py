@@ -214,12 +214,21 @@ def heard_together(matcher: Screen, earlier: list[str], text: str) -> tuple[Asse
             return joined, "\n".join(messages)
         # Unsure together counts only when the combination says more than each part: answers
         # to one question after another ("come and speak", "at home") read together are often
-        # unsure of nothing at all.
+        # unsure of nothing at all. A phrase or a number rule that holds only together ("i have
+        # a boyfriend", "hes 24") says more by itself.
         if joined.tier == "unsure":
             alone = max(matcher.model.most_likely(m) for m in messages)
-            if matcher.model.most_likely(together) > alone + TOGETHER_GAIN:
+            if matcher.model.most_likely(together) > alone + TOGETHER_GAIN or _only_together(
+                matcher, messages, together
+            ):
                 return joined, "\n".join(messages)
     return assessment, text
+
+
+def _only_together(matcher: Screen, messages: list[str], together: str) -> bool:
+    """Whether the phrase lists hear in the messages together what they hear in none alone."""
+    alone = {c for m in messages for c in matcher.phrases.categories(m)}
+    return bool(set(matcher.phrases.categories(together)) - alone)
 
 
 # --- the three answers ---------------------------------------------------------------------------

@@ -176,6 +176,19 @@ def test_unknown_safeguarding_category_is_refused(copy):
         load_content(copy)
 
 
+def test_a_number_rule_with_an_unknown_category_names_its_line_and_the_categories(copy):
+    path = copy / "safeguarding" / "en.yaml"
+    edit(
+        path,
+        "  - category: self_harm\n    at_least: 10",
+        "  - category: overdose\n    at_least: 10",
+    )
+    with pytest.raises(ContentError) as err:
+        load_content(copy)
+    message = str(err.value)
+    assert "en.yaml, line" in message and "'overdose'" in message and "self_harm" in message
+
+
 def test_a_safeguarding_phrase_too_short_to_be_safe_is_refused(copy):
     edit(copy / "safeguarding/en.yaml", "    - ran off from\n", "    - ran off\n")
     with pytest.raises(ContentError) as err:

@@ -180,3 +180,66 @@ def test_an_ordinary_word_is_not_read_as_a_trigger_with_a_typo(matcher):
     # A real typo of the trigger word still counts.
     assert matcher.categories("my stepdad kept me lockd in my room") != []
     assert matcher.categories("my stepdad keeps hittin me") != []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An adult's age said of a boyfriend or a new friend, in any digits and language.
+        "my boyfriend is 24",
+        "i have a boyfriend / hes 24 / im 13",  # told in pieces, read together
+        "can jay come / hes my mate / hes 24",
+        "عندي صاحب عمره ٢٤",
+        "3ndi sa7eb 3omro 23",
+        "i dashuri im eshte 24 vjec",
+        "my boyfriend eshte 25 dhe me con te shoket e tij",
+        # A count of pills taken or saved.
+        "took like 20 ibuprofen idk what happens now",
+        "ive been saving my tablets / got like 30 now",
+        "kam mbledh tableta, jan rreth 40",
+    ],
+)
+def test_a_number_said_beside_who_or_what_it_counts_is_heard(matcher, text):
+    # Digits are no words to the phrase lists and the model alike: only the number rules of
+    # the phrase files hear these.
+    assert matcher.categories(text) != []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my brother is 19 and hes taking me to football",
+        "my cousin is 27 and getting married in june",
+        "أخوي عمره ٢٠ وبيشتغل",
+        "vellai im eshte 19 vjec",
+        "my friend turns 18 next week",
+        "i have a 300 day snap streak with my best friend",
+        "my mate got 30 kills in one game",
+        "me and my mate at 8:30",
+        "my friend gave me £20 for my birthday",
+        "i take 10 tablets a day for my epilepsy",
+        "i took 2 paracetamol 20 mins ago for my headache",
+    ],
+)
+def test_a_number_of_family_or_of_things_that_are_not_ages_or_pills_is_not(matcher, text):
+    assert matcher.categories(text) == []
+
+
+async def test_an_adults_age_told_in_pieces_gets_the_help_and_an_urgent_alert(
+    new_chat, new_review, parts, settings
+):
+    review, code = await new_review(first_name="Mia", iro_name="Jo Smith")
+    chat = new_chat("msteams")
+    await chat.start()
+    await chat.say(code)
+    await chat.pick("English")
+    await chat.say("Mia")
+    await chat.say("i have a boyfriend")  # pronouns: not a worry on its own
+    transcript = await chat.say("hes 24")
+    assert "0800 1111" in transcript
+    assert said(parts, transcript, "messages.safeguarding_tell_iro") and "Jo Smith" in transcript
+    (alert,) = await parts.repos.alerts.for_review(review_id=review.id)
+    assert "exploitation" in alert.categories
+    (eml,) = await wait_for_eml(settings.outbox_dir)
+    body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
+    assert "i have a boyfriend" in body.get_content() and "hes 24" in body.get_content()

@@ -220,6 +220,32 @@ def placeholders(text: str) -> set[str]:
 # --- Safeguarding phrases ------------------------------------------------------------------------
 
 
+class NumberRule(_Strict):
+    """A number the child writes that is evidence by what stands beside it: an adult's age said
+    of a boyfriend or a new friend, a count of pills. Neither layer of the screen reads numbers
+    otherwise (the phrases turn digits into letters, the model drops lone numbers)."""
+
+    category: str
+    # The smallest number that counts ("18": an adult).
+    at_least: int = Field(ge=0)
+    # The largest ("99": an age; "a 300 day streak" is not one).
+    at_most: int | None = Field(default=None, ge=0)
+    # Words one of which stands within `within` words of the number, before or after it.
+    near: list[str] = Field(min_length=1)
+    # Words that, as near, mean it is not ("my brother is 19", "mum's boyfriend is 40").
+    unless_near: list[str] = []
+    # Words that, right after the number, say what it counts when that is not it ("30 mins").
+    not_followed_by: list[str] = []
+    within: int = Field(default=4, ge=1, le=12)
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, v: str) -> str:
+        if v not in SAFEGUARDING_CATEGORIES:
+            raise ValueError(f"unknown category {v!r}; use one of {list(SAFEGUARDING_CATEGORIES)}")
+        return v
+
+
 class SafeguardingFile(_Strict):
     locale: str
     status: Literal["reviewed", "draft"]
@@ -237,6 +263,8 @@ class SafeguardingFile(_Strict):
     # ("don't tell", "he'll find out"), taking it back ("it's not true", "i was joking"), or
     # saying more about who it is ("he's my brother").
     about_the_worry: dict[Literal["secret", "not_true", "who"], list[str]] = {}
+    # Numbers that are evidence by the words beside them (`NumberRule`).
+    numbers: list[NumberRule] = []
 
     @field_validator("categories")
     @classmethod
