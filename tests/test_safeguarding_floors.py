@@ -75,8 +75,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # 60 and 70 + 70, half the ordinary ones opening exactly like a worry), frozen unread with no
 # change to the screen, was measured once: en clear 85/110, heard 101/110, false alarms 2/110;
 # ar 85/130, 113/130, 0/130; sq 81/130, 115/130, 0/130; sequences heard en 53/60, ar 61/70, sq
-# 67/70, ordinary sequences flagged urgently en 8/60, ar 5/70, sq 6/70. The floors of every
-# round are this screen's.
+# 67/70, ordinary sequences flagged urgently en 8/60, ar 5/70, sq 6/70. Then the phrase files
+# gained number rules (an adult's age said of a boyfriend or a new friend, a count of pills),
+# and round 14 (tests/data/heldout-v14/, round 13's sizes and brief), frozen unread before, was
+# measured once: en clear 82/110, heard 103/110, false alarms 2/110; ar 72/130, 112/130, 0/130;
+# sq 79/130, 115/130, 4/130; sequences heard en 56/60, ar 63/70, sq 67/70, ordinary sequences
+# flagged urgently en 5/60, ar 3/70, sq 2/70. The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -146,6 +150,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.646, 0.861, 0.008),
         "sq": (0.615, 0.876, 0.008),
     },
+    "round 14": {
+        "en": (0.736, 0.927, 0.028),
+        "ar": (0.546, 0.853, 0.008),
+        "sq": (0.599, 0.876, 0.039),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -193,6 +202,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.866, 0.15),
         "ar": (0.857, 0.086),
         "sq": (0.942, 0.1),
+    },
+    "round 14": {
+        "en": (0.916, 0.1),
+        "ar": (0.885, 0.058),
+        "sq": (0.942, 0.043),
     },
 }
 SEQUENCES = sets.SEQUENCES
