@@ -125,18 +125,19 @@ async def test_bot_never_promises_secrecy(parts):
                 assert "confidential" not in lowered and "won't tell" not in lowered, key
 
 
-def test_the_held_out_sets_are_frozen():
-    # Written blind for issue 8 and measured against once, at the end: an edit would turn
-    # them into training data without anyone noticing.
+@pytest.mark.parametrize("folder", sorted(DATA.glob("heldout*")), ids=lambda p: p.name)
+def test_the_held_out_sets_are_frozen(folder):
+    # Written blind and measured once each: an edit would turn them into training data
+    # without anyone noticing. Every data file of every round is under its checksums.
     import hashlib
 
-    folder = DATA / "heldout"
     sums = dict(
         reversed(line.split(maxsplit=1))
         for line in (folder / "SHA256SUMS").read_text().splitlines()
         if line.strip()
     )
-    assert len(sums) == 6
+    data = {p.name for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".jsonl")}
+    assert set(sums) == data
     for name, digest in sums.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
 
