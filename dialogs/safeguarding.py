@@ -336,6 +336,7 @@ class SafeguardingMatcher:
         self._negations: dict[str, frozenset[tuple[str, ...]]] = {}
         self._fillers: dict[str, frozenset[str]] = {}
         for sfile in lists.values():
+            denied = {tuple(words(n)) for n in sfile.negatable_phrases}
             for category, phrases in sfile.categories.items():
                 for phrase in phrases:
                     ws = tuple(words(phrase))
@@ -344,7 +345,13 @@ class SafeguardingMatcher:
                         continue
                     seen.add((category, c))
                     self._phrases.append(
-                        _Phrase(category, c, ws, sfile.locale, category in sfile.negatable)
+                        _Phrase(
+                            category,
+                            c,
+                            ws,
+                            sfile.locale,
+                            category in sfile.negatable or ws in denied,
+                        )
                     )
             negs = {tuple(words(n)) for n in sfile.negations}
             self._negations[sfile.locale] = frozenset(negs - {()})

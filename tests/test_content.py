@@ -189,6 +189,18 @@ def test_a_number_rule_with_an_unknown_category_names_its_line_and_the_categorie
     assert "en.yaml, line" in message and "'overdose'" in message and "self_harm" in message
 
 
+def test_a_negatable_phrase_that_is_no_phrase_is_refused_by_name(copy):
+    edit(
+        copy / "safeguarding/en.yaml",
+        "negatable_phrases: [suicidal,",
+        "negatable_phrases: [suicide,",
+    )
+    edit(copy / "safeguarding/en.yaml", "    - suicide\n", "")
+    with pytest.raises(ContentError) as err:
+        load_content(copy)
+    assert "en.yaml" in str(err.value) and "['suicide'] are not phrases" in str(err.value)
+
+
 def test_a_safeguarding_phrase_too_short_to_be_safe_is_refused(copy):
     edit(copy / "safeguarding/en.yaml", "    - ran off from\n", "    - ran off\n")
     with pytest.raises(ContentError) as err:

@@ -152,6 +152,7 @@ def test_the_held_out_sets_are_frozen(folder):
         "i don't want to run away, i like it here",
         "askush nuk më godet",
         "ما حدا بيضربني",
+        "im not suicidal or anything i just hate mondays",
     ],
 )
 def test_a_child_saying_it_does_not_happen_is_not_flagged(matcher, text):
@@ -168,6 +169,8 @@ def test_a_child_saying_it_does_not_happen_is_not_flagged(matcher, text):
         "i don't want to hurt myself but i keep doing it",
         "he hits me, nobody helps",
         "i don't feel safe at home",
+        "nobody knows im suicidal",
+        "im not suicidal but everyone would be better off without me",
     ],
 )
 def test_a_negation_nearby_does_not_hide_a_disclosure(matcher, text):

@@ -256,6 +256,9 @@ class SafeguardingFile(_Strict):
     negations: list[str] = []
     negation_fillers: list[str] = []
     negatable: list[str] = []
+    # Phrases a negation cancels even in a category not listed under `negatable`: "i'm not
+    # suicidal" is a denial, where "i don't want to die" may not be.
+    negatable_phrases: list[str] = []
     # Ordinary words one letter from a phrase word; never read as that word with a typo.
     not_typos: list[str] = []
     # What a child says about a worry they have just told us, right after the help, each kind
@@ -275,6 +278,17 @@ class SafeguardingFile(_Strict):
                 f"unknown categories {sorted(unknown)}; use {list(SAFEGUARDING_CATEGORIES)}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _negatable_phrases_are_phrases(self) -> SafeguardingFile:
+        listed = {p for phrases in self.categories.values() for p in phrases}
+        unknown = [p for p in self.negatable_phrases if p not in listed]
+        if unknown:
+            raise ValueError(
+                f"negatable_phrases {unknown} are not phrases of any category; list each "
+                "exactly as it is written under `categories`"
+            )
+        return self
 
     @field_validator("negatable")
     @classmethod
