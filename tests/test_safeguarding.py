@@ -153,6 +153,7 @@ def test_the_held_out_sets_are_frozen(folder):
         "askush nuk më godet",
         "ما حدا بيضربني",
         "im not suicidal or anything i just hate mondays",
+        "أشعر بالأمان ولا أحد يؤذيني",  # "and nobody", written as one word
     ],
 )
 def test_a_child_saying_it_does_not_happen_is_not_flagged(matcher, text):
@@ -170,6 +171,7 @@ def test_a_child_saying_it_does_not_happen_is_not_flagged(matcher, text):
         "he hits me, nobody helps",
         "i don't feel safe at home",
         "nobody knows im suicidal",
+        "هو بيضربني وما حدا بيسمعني",  # he hits me, and nobody listens
         "im not suicidal but everyone would be better off without me",
     ],
 )
