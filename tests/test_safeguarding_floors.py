@@ -80,7 +80,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # and round 14 (tests/data/heldout-v14/, round 13's sizes and brief), frozen unread before, was
 # measured once: en clear 82/110, heard 103/110, false alarms 2/110; ar 72/130, 112/130, 0/130;
 # sq 79/130, 115/130, 4/130; sequences heard en 56/60, ar 63/70, sq 67/70, ordinary sequences
-# flagged urgently en 5/60, ar 3/70, sq 2/70. The floors of every round are this screen's.
+# flagged urgently en 5/60, ar 3/70, sq 2/70. Then "im not suicidal" became a denial and Arabic
+# negations with "و" joined on negate too (both chosen on rounds 1-14), and round 15
+# (tests/data/heldout-v15/, the same sizes and brief), frozen unread before, was measured once:
+# en clear 90/110, heard 105/110, false alarms 3/110; ar 76/130, 107/130, 0/130; sq 89/130,
+# 120/130, 2/130; sequences heard en 59/60, ar 64/70, sq 67/70, ordinary sequences flagged
+# urgently en 8/60, ar 2/70, sq 3/70 (every one at a first message that alone is a worry).
+# The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -155,6 +161,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.546, 0.853, 0.008),
         "sq": (0.599, 0.876, 0.039),
     },
+    "round 15": {
+        "en": (0.809, 0.945, 0.036),
+        "ar": (0.576, 0.815, 0.008),
+        "sq": (0.676, 0.915, 0.023),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -207,6 +218,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.916, 0.1),
         "ar": (0.885, 0.058),
         "sq": (0.942, 0.043),
+    },
+    "round 15": {
+        "en": (0.966, 0.15),
+        "ar": (0.899, 0.043),
+        "sq": (0.942, 0.058),
     },
 }
 SEQUENCES = sets.SEQUENCES
