@@ -13,6 +13,10 @@ its `negation_fillers` between ("nobody hits me", "my carers have never hurt me"
 The fillers are few and plain on purpose: "nobody knows he hits me" and "i don't want to hurt
 myself" still count.
 
+Digits are letters to the phrases ("h1ts") and no words to the model, so a number that is
+evidence by the words beside it ("my boyfriend is 24", "took like 20 ibuprofen") is heard by the
+phrase files' `numbers` rules, read from the message as written.
+
 Every message a child sends is screened, so the cost must stay linear in its length with a
 small constant even for a pasted wall of text: the normalising is done with whole-string
 operations and per-character tables, repeated stretches are screened once, and the phrases are
@@ -279,11 +283,10 @@ class _NumberRule:
     near: tuple[tuple[str, ...], ...]
     unless_near: tuple[tuple[str, ...], ...]
     not_followed_by: tuple[tuple[str, ...], ...]
-    locale: str
 
     @classmethod
     def of(
-        cls, rule: NumberRule, locale: str, unless_near: list[str], not_followed_by: list[str]
+        cls, rule: NumberRule, unless_near: list[str], not_followed_by: list[str]
     ) -> _NumberRule:
         def norm(items: list[str]) -> tuple[tuple[str, ...], ...]:
             return tuple(dict.fromkeys(ws for item in items if (ws := tuple(words(item)))))
@@ -296,7 +299,6 @@ class _NumberRule:
             norm(rule.near),
             norm(unless_near),
             norm(not_followed_by),
-            locale,
         )
 
     def holds(self, value: int, before: list[str], after: list[str]) -> bool:
@@ -365,17 +367,16 @@ class SafeguardingMatcher:
             w for sfile in lists.values() for t in sfile.not_typos for w in words(t)
         )
         self._category_count = len({p.category for p in self._phrases})
-        rules = [(sfile.locale, rule) for sfile in lists.values() for rule in sfile.numbers]
+        rules = [rule for sfile in lists.values() for rule in sfile.numbers]
         # What says a number is not evidence holds in every language of its category: a child
         # mixing languages writes "my boyfriend eshte 25", and "my brother" in a mixed message.
         unless: dict[str, list[str]] = {}
         units: dict[str, list[str]] = {}
-        for _, rule in rules:
+        for rule in rules:
             unless.setdefault(rule.category, []).extend(rule.unless_near)
             units.setdefault(rule.category, []).extend(rule.not_followed_by)
         self._numbers = [
-            _NumberRule.of(rule, locale, unless[rule.category], units[rule.category])
-            for locale, rule in rules
+            _NumberRule.of(rule, unless[rule.category], units[rule.category]) for rule in rules
         ]
 
     def _index_typos(self) -> None:

@@ -245,6 +245,14 @@ class NumberRule(_Strict):
             raise ValueError(f"unknown category {v!r}; use one of {list(SAFEGUARDING_CATEGORIES)}")
         return v
 
+    @model_validator(mode="after")
+    def _a_range(self) -> NumberRule:
+        if self.at_most is not None and self.at_most < self.at_least:
+            raise ValueError(
+                f"at_most {self.at_most} is below at_least {self.at_least}: no number counts"
+            )
+        return self
+
 
 class SafeguardingFile(_Strict):
     locale: str
