@@ -86,7 +86,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # en clear 90/110, heard 105/110, false alarms 3/110; ar 76/130, 107/130, 0/130; sq 89/130,
 # 120/130, 2/130; sequences heard en 59/60, ar 64/70, sq 67/70, ordinary sequences flagged
 # urgently en 8/60, ar 2/70, sq 3/70 (every one at a first message that alone is a worry).
-# The floors of every round are this screen's.
+# Then phrases for neglect told by when the child last ate and for a parent hurt in front of
+# the child were added (chosen on rounds 14-15's misses), and round 16 (tests/data/heldout-v16/,
+# the same sizes and brief), frozen unread before, was measured once: en clear 80/110, heard
+# 97/110, false alarms 1/110; ar 78/130, 114/130, 0/130; sq 78/130, 117/130, 0/130; sequences
+# heard en 56/60, ar 59/70, sq 60/70, ordinary sequences flagged urgently en 6/60, ar 0/70, sq
+# 1/70. The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -166,6 +171,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.576, 0.815, 0.008),
         "sq": (0.676, 0.915, 0.023),
     },
+    "round 16": {
+        "en": (0.718, 0.872, 0.019),
+        "ar": (0.592, 0.869, 0.008),
+        "sq": (0.592, 0.892, 0.008),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -223,6 +233,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.966, 0.15),
         "ar": (0.899, 0.043),
         "sq": (0.942, 0.058),
+    },
+    "round 16": {
+        "en": (0.916, 0.117),
+        "ar": (0.828, 0.015),
+        "sq": (0.842, 0.029),
     },
 }
 SEQUENCES = sets.SEQUENCES
