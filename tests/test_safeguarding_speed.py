@@ -57,6 +57,7 @@ class Reference:
         self.negations: dict[str, set[tuple[str, ...]]] = {}
         self.fillers: dict[str, set[str]] = {}
         for sfile in lists.values():
+            denied = {tuple(reference_words(n)) for n in sfile.negatable_phrases}
             for category, phrases in sfile.categories.items():
                 for phrase in phrases:
                     ws = tuple(reference_words(phrase))
@@ -65,7 +66,7 @@ class Reference:
                         continue
                     seen.add((category, c))
                     self.phrases.append(
-                        (category, c, ws, sfile.locale, category in sfile.negatable)
+                        (category, c, ws, sfile.locale, category in sfile.negatable or ws in denied)
                     )
             self.negations[sfile.locale] = {tuple(reference_words(n)) for n in sfile.negations}
             self.negations[sfile.locale].discard(())
@@ -192,8 +193,9 @@ def typo(rng: random.Random, w: str) -> str:
 def same(text: str) -> None:
     assert words(text) == reference_words(text), text
     assert compact(text) == "".join(reference_words(text)), text
-    assert MATCHER.categories(text) == REFERENCE.categories(text), text
-    assert ODD_MATCHER.categories(text) == ODD_REFERENCE.categories(text), text
+    # The phrases only: the number rules are a layer of their own, with tests of their own.
+    assert MATCHER._phrase_categories(text) == REFERENCE.categories(text), text
+    assert ODD_MATCHER._phrase_categories(text) == ODD_REFERENCE.categories(text), text
 
 
 SETTINGS = settings(
