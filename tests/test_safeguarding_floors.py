@@ -91,7 +91,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # the same sizes and brief), frozen unread before, was measured once: en clear 80/110, heard
 # 97/110, false alarms 1/110; ar 78/130, 114/130, 0/130; sq 78/130, 117/130, 0/130; sequences
 # heard en 56/60, ar 59/70, sq 60/70, ordinary sequences flagged urgently en 6/60, ar 0/70, sq
-# 1/70. The floors of every round are this screen's.
+# 1/70. Then the number rules gained words for a boyfriend and the phrases gained punishments
+# that hurt and "scared of her" (from round 16's misses), and round 17 (tests/data/heldout-v17/,
+# the same sizes and brief), frozen unread before, was measured once: en clear 81/110, heard
+# 99/110, false alarms 1/110; ar 73/130, 115/130, 2/130; sq 85/130, 107/130, 3/130; sequences
+# heard en 57/60, ar 61/70, sq 65/70, ordinary sequences flagged urgently en 8/60, ar 0/70, sq
+# 4/70. The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -176,6 +181,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.592, 0.869, 0.008),
         "sq": (0.592, 0.892, 0.008),
     },
+    "round 17": {
+        "en": (0.727, 0.89, 0.019),
+        "ar": (0.553, 0.876, 0.024),
+        "sq": (0.646, 0.815, 0.031),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -238,6 +248,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.916, 0.117),
         "ar": (0.828, 0.015),
         "sq": (0.842, 0.029),
+    },
+    "round 17": {
+        "en": (0.933, 0.15),
+        "ar": (0.857, 0.015),
+        "sq": (0.914, 0.072),
     },
 }
 SEQUENCES = sets.SEQUENCES
