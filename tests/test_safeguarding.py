@@ -249,3 +249,13 @@ async def test_an_adults_age_told_in_pieces_gets_the_help_and_an_urgent_alert(
     (eml,) = await wait_for_eml(settings.outbox_dir)
     body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",))
     assert "i have a boyfriend" in body.get_content() and "hes 24" in body.get_content()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i cant go on the school trip", "i dont want to carry on with football", "go on then"],
+)
+def test_going_on_and_carrying_on_with_things_are_not_giving_up(matcher, text):
+    # "i cant go on like this" and "i dont want to go on living" are heard (the corpus);
+    # the same verbs about a trip or a club are not.
+    assert matcher.categories(text) == []
