@@ -179,6 +179,14 @@ def test_a_negation_nearby_does_not_hide_a_disclosure(matcher, text):
     assert matcher.categories(text) != []
 
 
+def test_trapped_in_a_game_or_a_lift_is_not_a_typo_of_a_worse_word(matcher):
+    # Repeated letters fold ("trapped" is "traped"), one letter from "raped": listed as not a
+    # typo, so only the word itself is heard.
+    assert matcher.categories("i got trapped in the lift") == []
+    assert matcher.categories("they trapped me in the game") == []
+    assert matcher.categories("i have been raped") != []
+
+
 def test_an_ordinary_word_is_not_read_as_a_trigger_with_a_typo(matcher):
     # "blocked" is one letter from "locked", "anger" from "danger".
     assert matcher.categories("she kept me blocked on snapchat for a week") == []
