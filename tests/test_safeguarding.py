@@ -154,6 +154,7 @@ def test_the_held_out_sets_are_frozen(folder):
         "ما حدا بيضربني",
         "im not suicidal or anything i just hate mondays",
         "أشعر بالأمان ولا أحد يؤذيني",  # "and nobody", written as one word
+        "ma 7ada byedrobni wala shi",  # Arabizi: nobody hits me
     ],
 )
 def test_a_child_saying_it_does_not_happen_is_not_flagged(matcher, text):
