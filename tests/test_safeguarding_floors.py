@@ -96,7 +96,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # the same sizes and brief), frozen unread before, was measured once: en clear 81/110, heard
 # 99/110, false alarms 1/110; ar 73/130, 115/130, 2/130; sq 85/130, 107/130, 3/130; sequences
 # heard en 57/60, ar 61/70, sq 65/70, ordinary sequences flagged urgently en 8/60, ar 0/70, sq
-# 4/70. The floors of every round are this screen's.
+# 4/70. Then must-hear wording found by probing was added to the phrases in all three languages
+# (short direct disclosures the five-word rule left to the gentle check, and some neither tier
+# heard), and round 18 (tests/data/heldout-v18/, the same sizes and brief), frozen unread before,
+# was measured once: en clear 80/110, heard 103/110, false alarms 1/110; ar 81/130, 108/130,
+# 0/130; sq 94/130, 116/130, 0/130; sequences heard en 56/60, ar 61/70, sq 66/70, ordinary
+# sequences flagged urgently en 6/60, ar 6/70, sq 4/70. The floors of every round are this
+# screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -186,6 +192,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.553, 0.876, 0.024),
         "sq": (0.646, 0.815, 0.031),
     },
+    "round 18": {
+        "en": (0.718, 0.927, 0.019),
+        "ar": (0.615, 0.823, 0.008),
+        "sq": (0.715, 0.884, 0.008),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -253,6 +264,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.933, 0.15),
         "ar": (0.857, 0.015),
         "sq": (0.914, 0.072),
+    },
+    "round 18": {
+        "en": (0.916, 0.117),
+        "ar": (0.857, 0.1),
+        "sq": (0.928, 0.072),
     },
 }
 SEQUENCES = sets.SEQUENCES
