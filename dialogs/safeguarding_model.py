@@ -26,7 +26,7 @@ import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +42,7 @@ from storage.content import (
     Content,
     ContentError,
     Example,
+    SafeguardingFile,
     load_examples,
 )
 
@@ -358,10 +359,13 @@ class Screen:
         phrases: SafeguardingMatcher,
         model: ScreenModel,
         own_words: Iterable[str] = (),
+        sure: SafeguardingMatcher | None = None,
     ) -> None:
         self.phrases = phrases
         self.model = model
         self.own_words = frozenset(own_words)
+        # The phrase files' `sure_phrases` alone: a match is never doubted by the model.
+        self.sure = sure
 
     @classmethod
     def for_content(cls, content: Content) -> Screen:
@@ -374,6 +378,7 @@ class Screen:
             SafeguardingMatcher(content.safeguarding),
             ScreenModel.load(content.safeguarding_dir / "model"),
             bot_words(content),
+            SafeguardingMatcher(sure_only(content.safeguarding)),
         )
         _SCREENS[id(content)] = (content, screen)
         while len(_SCREENS) > SCREENS_KEPT:
@@ -404,6 +409,7 @@ class Screen:
             and not clear
             and not set(found) & NEVER_DOUBTED
             and self.model.most_likely(text) < PHRASE_DOUBT
+            and not (self.sure and self.sure.categories(text))
         ):
             # The words of a phrase, but nothing like a disclosure around them ("bruised from
             # rugby but we won", "we learnt about county lines in pshe"): heard, and asked about
@@ -418,6 +424,22 @@ class Screen:
         if found or clear:
             return Assessment(found + [c for c in clear if c not in found], [])
         return Assessment([], unsure)
+
+
+def sure_only(lists: Mapping[str, SafeguardingFile]) -> dict[str, SafeguardingFile]:
+    """Each phrase file with its `sure_phrases` only (and its negations), and no number rules."""
+    return {
+        locale: f.model_copy(
+            update={
+                "categories": {
+                    c: [p for p in phrases if p in f.sure_phrases]
+                    for c, phrases in f.categories.items()
+                },
+                "numbers": [],
+            }
+        )
+        for locale, f in lists.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,19 @@ def test_a_number_rule_with_an_unknown_category_names_its_line_and_the_categorie
     assert "en.yaml, line" in message and "'overdose'" in message and "self_harm" in message
 
 
+def test_a_sure_phrase_that_is_no_phrase_is_refused_by_name(copy):
+    edit(
+        copy / "safeguarding/en.yaml",
+        "sure_phrases: [forced to have sex,",
+        "sure_phrases: [forced sex,",
+    )
+    with pytest.raises(ContentError) as err:
+        load_content(copy)
+    assert "en.yaml" in str(err.value) and "sure_phrases ['forced sex'] are not phrases" in str(
+        err.value
+    )
+
+
 def test_a_number_rule_no_number_can_meet_is_refused(copy):
     edit(copy / "safeguarding/en.yaml", "    at_most: 99\n", "    at_most: 9\n")
     with pytest.raises(ContentError) as err:

@@ -268,3 +268,15 @@ def test_going_on_and_carrying_on_with_things_are_not_giving_up(matcher, text):
     # "i cant go on like this" and "i dont want to go on living" are heard (the corpus);
     # the same verbs about a trip or a club are not.
     assert matcher.categories(text) == []
+
+
+def test_a_sure_phrase_is_acted_on_whatever_the_model_makes_of_it():
+    from dialogs.safeguarding_model import PHRASE_DOUBT, Screen
+
+    screen = Screen.for_content(load_content(ROOT / "content"))
+    # The model scores these below the doubt line, which alone would make them a gentle check.
+    for text in ("i was forced to have sex", "nuk me lene te ha darke"):
+        assert screen.model.most_likely(text) < PHRASE_DOUBT, text
+        assert screen.assess(text).tier == "clear", text
+    # A denial still cancels it, as for any phrase of its category.
+    assert screen.assess("nobody made me have sex").tier is None

@@ -267,6 +267,9 @@ class SafeguardingFile(_Strict):
     # Phrases a negation cancels even in a category not listed under `negatable`: "i'm not
     # suicidal" is a denial, where "i don't want to die" may not be.
     negatable_phrases: list[str] = []
+    # Phrases acted on whatever the model makes of the words around them, like every phrase of
+    # suicide and immediate danger: "i was forced to have sex" is never a gentle check only.
+    sure_phrases: list[str] = []
     # Ordinary words one letter from a phrase word; never read as that word with a typo.
     not_typos: list[str] = []
     # What a child says about a worry they have just told us, right after the help, each kind
@@ -290,12 +293,13 @@ class SafeguardingFile(_Strict):
     @model_validator(mode="after")
     def _negatable_phrases_are_phrases(self) -> SafeguardingFile:
         listed = {p for phrases in self.categories.values() for p in phrases}
-        unknown = [p for p in self.negatable_phrases if p not in listed]
-        if unknown:
-            raise ValueError(
-                f"negatable_phrases {unknown} are not phrases of any category; list each "
-                "exactly as it is written under `categories`"
-            )
+        for field in ("negatable_phrases", "sure_phrases"):
+            unknown = [p for p in getattr(self, field) if p not in listed]
+            if unknown:
+                raise ValueError(
+                    f"{field} {unknown} are not phrases of any category; list each "
+                    "exactly as it is written under `categories`"
+                )
         return self
 
     @field_validator("negatable")
