@@ -25,7 +25,7 @@ from tests import screening_sets as sets  # noqa: E402
 ROUNDS = sets.ROUNDS
 SEQUENCES = sets.SEQUENCES
 # The round frozen last: read once, for a release; `--dev` leaves it out.
-NEWEST = "round 18"
+NEWEST = "round 19"
 
 
 def rate(hits: int, total: int) -> str:

@@ -105,8 +105,8 @@ ROUNDS: dict[str, Callable[[str, str], list[str]]] = {
     "round 2": heldout_v2,
     "round 3": heldout_v3,
     "round 4": heldout_v4,
-    **{f"round {n}": _lines(f"heldout-v{n}") for n in range(5, 19)},
+    **{f"round {n}": _lines(f"heldout-v{n}") for n in range(5, 20)},
 }
 SEQUENCES: dict[str, Callable[[str, str], list[list[str]]]] = {
-    f"round {n}": _sequences(f"heldout-v{n}") for n in range(5, 19)
+    f"round {n}": _sequences(f"heldout-v{n}") for n in range(5, 20)
 }

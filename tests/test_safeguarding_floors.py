@@ -101,8 +101,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # heard), and round 18 (tests/data/heldout-v18/, the same sizes and brief), frozen unread before,
 # was measured once: en clear 80/110, heard 103/110, false alarms 1/110; ar 81/130, 108/130,
 # 0/130; sq 94/130, 116/130, 0/130; sequences heard en 56/60, ar 61/70, sq 66/70, ordinary
-# sequences flagged urgently en 6/60, ar 6/70, sq 4/70. The floors of every round are this
-# screen's.
+# sequences flagged urgently en 6/60, ar 6/70, sq 4/70. Then a second probe added more
+# must-hear phrases and `sure_phrases` (phrases never doubted by the model), and round 19
+# (tests/data/heldout-v19/, the same sizes and brief), frozen unread before, was measured once:
+# en clear 86/110, heard 103/110, false alarms 2/110; ar 78/130, 110/130, 0/130; sq 91/130,
+# 117/130, 1/130; sequences heard en 57/60, ar 57/70, sq 59/70, ordinary sequences flagged
+# urgently en 7/60, ar 2/70, sq 1/70. The floors of every round are this screen's.
 # `python tests/measure_screen.py` prints every figure. Floors: a sentence below each figure;
 # ceilings a sentence above.
 # round: locale: (clear recall at least, clear-or-unsure recall at least, false alarms at most)
@@ -197,6 +201,11 @@ FLOORS: dict[str, dict[str, tuple[float, float, float]]] = {
         "ar": (0.615, 0.823, 0.008),
         "sq": (0.715, 0.884, 0.008),
     },
+    "round 19": {
+        "en": (0.772, 0.927, 0.028),
+        "ar": (0.592, 0.838, 0.008),
+        "sq": (0.692, 0.892, 0.016),
+    },
 }
 # Sequences: round: locale: (heard at least, ordinary sequences flagged urgently at most).
 SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
@@ -269,6 +278,11 @@ SEQUENCE_FLOORS: dict[str, dict[str, tuple[float, float]]] = {
         "en": (0.916, 0.117),
         "ar": (0.857, 0.1),
         "sq": (0.928, 0.072),
+    },
+    "round 19": {
+        "en": (0.933, 0.134),
+        "ar": (0.799, 0.043),
+        "sq": (0.828, 0.029),
     },
 }
 SEQUENCES = sets.SEQUENCES
