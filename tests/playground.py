@@ -283,11 +283,11 @@ class Playground:
         assert found, f"no number beside {words!r} in:\n{text}"
         return int(found.group(1))
 
-    async def _then(self, action: Any, expect: Sequence[str] | str) -> str:
+    async def _then(self, action: Any, expect: Sequence[str] | str, timeout: float = 15.0) -> str:
         frags = [expect] if isinstance(expect, str) else list(expect)
         n = await self.bot_messages.count()
         await action()
-        return await self.wait_for(frags, after=n)
+        return await self.wait_for(frags, after=n, timeout=timeout)
 
     # --- what the child does -----------------------------------------------------------------
 
@@ -300,12 +300,14 @@ class Playground:
 
         return await self._then(send, expect)
 
-    async def tap_suggested(self, label: str, *, expect: Sequence[str] | str) -> str:
+    async def tap_suggested(
+        self, label: str, *, expect: Sequence[str] | str, timeout: float = 15.0
+    ) -> str:
         """Web Chat: taps a suggested-action button under the last message."""
         button = self.page.locator(self.sel["suggested"]).filter(
             has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")
         )
-        return await self._then(lambda: button.last.click(), expect)
+        return await self._then(lambda: button.last.click(), expect, timeout)
 
     async def lines_of(self, words: str) -> list[str]:
         """The lines of the last bot message with `words` in it, as the page lays them out

@@ -987,8 +987,10 @@ async def test_the_page_carries_on_when_the_server_is_killed_and_started_again(
         server.process.kill()
         server.process.wait(10)
         server.start()
-        # The same page, not reloaded: the child's next tap is answered there.
-        await ui.tap_suggested("Sam", expect=en.q("pronouns"))
+        # The same page, not reloaded: the child's next tap is answered there. Web Chat
+        # reconnects its dropped socket with a backoff, so on a busy machine the answer can take
+        # longer than a turn's usual wait (8-16 s alone; once over 15 s in a full run).
+        await ui.tap_suggested("Sam", expect=en.q("pronouns"), timeout=60)
         await phone.page.screenshot(path=str(tmp_path / "after-restart.png"))
     finally:
         await phone.context.close()
