@@ -241,12 +241,9 @@ def test_a_number_of_family_or_of_things_that_are_not_ages_or_pills_is_not(match
 
 
 async def test_an_adults_age_told_in_pieces_gets_the_help_and_an_urgent_alert(
-    new_chat, new_review, parts, settings
+    linked_chat, parts, settings
 ):
-    review, code = await new_review(first_name="Mia", iro_name="Jo Smith")
-    chat = new_chat("msteams")
-    await chat.start()
-    await chat.say(code)
+    review, chat = await linked_chat("msteams", first_name="Mia", iro_name="Jo Smith")
     await chat.pick("English")
     await chat.say("Mia")
     await chat.say("i have a boyfriend")  # pronouns: not a worry on its own
